@@ -1,0 +1,39 @@
+# Every test needs only `make test` on a fresh machine with Go: the tools the
+# tests run against are installed here, at pinned versions, into .tools/.
+SHELL := /bin/bash
+TOOLS := $(CURDIR)/.tools
+export PATH := $(TOOLS)/bin:$(PATH)
+export AUTOWALLET_TOOLS := $(TOOLS)
+
+# Pinned versions of the real parts the tests start.
+GETH_VERSION := v1.17.10
+
+GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
+
+.PHONY: test tools bench fuzz clean-tools
+
+test: tools
+	go vet ./...
+	go test $(GO_TEST_FLAGS) ./...
+
+tools: $(TOOLS)/bin/geth
+
+$(TOOLS)/bin/geth:
+	GOBIN=$(TOOLS)/bin go install github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION)
+
+# bench prints one table; every ratio is computed from figures of the same run.
+bench:
+	go test -run '^$$' -bench . -benchmem -count 1 ./... | tee .bench.out | go run ./internal/benchtable
+
+# fuzz runs every fuzz target for FUZZTIME (seeds live in testdata/fuzz/).
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for pkg in $$(go list ./...); do \
+	  for target in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$target"; \
+	    go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean-tools:
+	rm -rf $(TOOLS)

@@ -1,0 +1,129 @@
+package enclave
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/autowallet/autowallet/protocol"
+)
+
+// Config is what counts as a valid approval. In production it is a file baked
+// into the enclave image (so PCR0 covers it) and never comes from the parent.
+type Config struct {
+	// Dev marks a development configuration. Only a dev configuration may
+	// accept the bot-token HMAC.
+	Dev bool
+	// BotID is the Telegram bot whose Mini App signs approvals.
+	BotID int64
+	// TelegramPublicKey verifies initData's Ed25519 signature: Telegram's
+	// production key, or in dev the emulator's.
+	TelegramPublicKey ed25519.PublicKey
+	// HMACBotToken, dev only: also accept initData signed with this bot
+	// token's HMAC (real Telegram without third-party validation).
+	HMACBotToken string
+	// AllowedChainIDs lists the chains the enclave signs for.
+	AllowedChainIDs []uint64
+	// MaxAuthAge is how old initData's auth_date may be; ClockSkew how far
+	// in the future it may be.
+	MaxAuthAge time.Duration
+	ClockSkew  time.Duration
+}
+
+// Limits on config values, so a typo cannot make approvals last for days.
+const (
+	maxAuthAgeLimit = 24 * time.Hour
+	clockSkewLimit  = 5 * time.Minute
+)
+
+// configFile is the JSON form of Config, version 1 (docs/protocol.md).
+type configFile struct {
+	Version           int      `json:"version"`
+	Mode              string   `json:"mode"`
+	BotID             int64    `json:"bot_id"`
+	TelegramPublicKey string   `json:"telegram_public_key"`
+	HMACBotToken      string   `json:"hmac_bot_token,omitempty"`
+	AllowedChainIDs   []uint64 `json:"allowed_chain_ids"`
+	MaxAuthAge        string   `json:"max_auth_age"`
+	ClockSkew         string   `json:"clock_skew"`
+}
+
+// ErrBadConfig is wrapped by every config error.
+var ErrBadConfig = errors.New("bad enclave config")
+
+// ParseConfig reads a version 1 config file strictly.
+func ParseConfig(b []byte) (*Config, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f configFile
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data", ErrBadConfig)
+	}
+	if f.Version != 1 {
+		return nil, fmt.Errorf("%w: version %d, want 1", ErrBadConfig, f.Version)
+	}
+	c := &Config{BotID: f.BotID, HMACBotToken: f.HMACBotToken, AllowedChainIDs: f.AllowedChainIDs}
+	switch f.Mode {
+	case "production":
+	case "dev":
+		c.Dev = true
+	default:
+		return nil, fmt.Errorf("%w: mode %q, want \"production\" or \"dev\"", ErrBadConfig, f.Mode)
+	}
+	key, err := hex.DecodeString(f.TelegramPublicKey)
+	if err != nil || len(key) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: telegram_public_key is not 32 bytes of hex", ErrBadConfig)
+	}
+	c.TelegramPublicKey = key
+	if c.MaxAuthAge, err = time.ParseDuration(f.MaxAuthAge); err != nil {
+		return nil, fmt.Errorf("%w: max_auth_age: %v", ErrBadConfig, err)
+	}
+	if c.ClockSkew, err = time.ParseDuration(f.ClockSkew); err != nil {
+		return nil, fmt.Errorf("%w: clock_skew: %v", ErrBadConfig, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks a config, whether parsed or built in code (dev mode).
+func (c *Config) Validate() error {
+	switch {
+	case c.BotID <= 0:
+		return fmt.Errorf("%w: bot_id must be positive", ErrBadConfig)
+	case len(c.TelegramPublicKey) != ed25519.PublicKeySize:
+		return fmt.Errorf("%w: telegram_public_key must be 32 bytes", ErrBadConfig)
+	case c.HMACBotToken != "" && !c.Dev:
+		// Anyone with the bot token (the host) could make HMAC initData, so
+		// a production enclave must never accept it.
+		return fmt.Errorf("%w: hmac_bot_token is allowed only in mode \"dev\"", ErrBadConfig)
+	case len(c.AllowedChainIDs) == 0:
+		return fmt.Errorf("%w: allowed_chain_ids is empty", ErrBadConfig)
+	case slices.Contains(c.AllowedChainIDs, 0):
+		return fmt.Errorf("%w: chain id 0 is not a chain", ErrBadConfig)
+	case c.MaxAuthAge <= 0 || c.MaxAuthAge > maxAuthAgeLimit:
+		return fmt.Errorf("%w: max_auth_age must be in (0, %s]", ErrBadConfig, maxAuthAgeLimit)
+	case c.ClockSkew < 0 || c.ClockSkew > clockSkewLimit:
+		return fmt.Errorf("%w: clock_skew must be in [0, %s]", ErrBadConfig, clockSkewLimit)
+	}
+	return nil
+}
+
+func (c *Config) verifyConfig() protocol.VerifyConfig {
+	return protocol.VerifyConfig{
+		BotID:        c.BotID,
+		PublicKey:    c.TelegramPublicKey,
+		HMACBotToken: c.HMACBotToken,
+		MaxAge:       c.MaxAuthAge,
+		ClockSkew:    c.ClockSkew,
+	}
+}

@@ -1,0 +1,116 @@
+package enclave
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/autowallet/autowallet/protocol"
+)
+
+// Handler serves the enclave HTTP API (docs/protocol.md, "Enclave API") for
+// s. Every request body is bounded by protocol.MaxRequestBody and decoded
+// strictly; every error is in the API's one error shape; a panic becomes a 500
+// with no detail.
+func Handler(s *Signer, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+protocol.PathHealth, func(w http.ResponseWriter, r *http.Request) {
+		vault := "unlocked"
+		if s.Locked() {
+			vault = "locked"
+		}
+		protocol.WriteJSON(w, http.StatusOK, protocol.HealthResponse{Status: "ok", Vault: vault, Protocol: protocol.ProtocolVersion})
+	})
+	mux.HandleFunc("POST "+protocol.PathWallets, func(w http.ResponseWriter, r *http.Request) {
+		var req protocol.CreateWalletRequest
+		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
+		wal, err := s.CreateWallet(req.Owner)
+		if err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
+		protocol.WriteJSON(w, http.StatusOK, protocol.CreateWalletResponse{Address: wal.Address.Hex(), Record: wal.Record})
+	})
+	mux.HandleFunc("POST "+protocol.PathApprove, func(w http.ResponseWriter, r *http.Request) {
+		var req protocol.ApproveRequest
+		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
+		signed, err := s.Approve(req.InitData, req.Record)
+		if err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
+		protocol.WriteJSON(w, http.StatusOK, signed.response())
+	})
+	for _, p := range []string{protocol.PathHealth, protocol.PathWallets, protocol.PathApprove} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			protocol.WriteError(w, &protocol.Error{Code: protocol.CodeMethodNotAllowed, Message: r.Method + " is not allowed on " + p})
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		protocol.WriteError(w, &protocol.Error{Code: protocol.CodeNotFound, Message: "no such endpoint"})
+	})
+	return logAndRecover(mux, log)
+}
+
+// statusWriter remembers the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// logAndRecover logs one line per request (method, path, status, time: never
+// a body, which may hold initData) and turns a panic into a plain 500.
+func logAndRecover(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		r.Body = http.MaxBytesReader(sw, r.Body, protocol.MaxRequestBody+1)
+		defer func() {
+			if v := recover(); v != nil {
+				// The panic value could hold request data; log only that it happened.
+				log.Error("enclave handler panicked", "method", r.Method, "path", r.URL.Path)
+				protocol.WriteError(sw, fmt.Errorf("panic"))
+			}
+			log.Info("enclave request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "took", time.Since(start))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// NewServer wraps Handler in an http.Server with timeouts suited to a
+// listener the parent controls: a slow or stuck client cannot hold a
+// connection open for long.
+func NewServer(s *Signer, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:                      Handler(s, log),
+		ReadHeaderTimeout:            5 * time.Second,
+		ReadTimeout:                  10 * time.Second,
+		WriteTimeout:                 15 * time.Second,
+		IdleTimeout:                  60 * time.Second,
+		MaxHeaderBytes:               8 << 10,
+		ErrorLog:                     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		DisableGeneralOptionsHandler: true,
+	}
+}
+
+// Serve runs the API on l until the server is shut down.
+func Serve(srv *http.Server, l net.Listener) error {
+	err := srv.Serve(l)
+	if err == http.ErrServerClosed {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,255 @@
+// Package enclave is the signer that runs inside the Nitro Enclave: it creates
+// wallets, seals their keys under the vault key, and signs a transfer only when
+// Telegram-signed initData approves exactly that transfer for the wallet's
+// owner. It knows nothing of the Bot API, storage or an RPC client; everything
+// it is handed by the parent is treated as hostile.
+//
+// Plaintext private keys exist only inside CreateWallet and Approve, for the
+// time of one call, and are wiped before they return.
+package enclave
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/autowallet/autowallet/protocol"
+)
+
+// VaultKeySize is the size of the vault key: AES-256.
+const VaultKeySize = 32
+
+// Signer holds the enclave's state: its config, entropy source and, once
+// unlocked, the vault key (as an AES-GCM instance).
+type Signer struct {
+	cfg     *Config
+	verify  protocol.VerifyConfig
+	entropy io.Reader
+	now     func() time.Time
+
+	mu    sync.RWMutex
+	vault cipher.AEAD // nil while locked
+}
+
+// Options for NewSigner. Entropy is required: crypto/rand.Reader in dev, the
+// NSM in an enclave. Now defaults to time.Now.
+type Options struct {
+	Entropy io.Reader
+	Now     func() time.Time
+}
+
+// NewSigner makes a locked signer for a validated config.
+func NewSigner(cfg *Config, opts Options) (*Signer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Entropy == nil {
+		return nil, errors.New("enclave: no entropy source")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Signer{cfg: cfg, verify: cfg.verifyConfig(), entropy: opts.Entropy, now: opts.Now}, nil
+}
+
+// Unlock gives the signer its vault key. The caller should wipe its copy.
+func (s *Signer) Unlock(key []byte) error {
+	if len(key) != VaultKeySize {
+		return fmt.Errorf("enclave: vault key must be %d bytes", VaultKeySize)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return fmt.Errorf("enclave: vault key: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return fmt.Errorf("enclave: vault key: %w", err)
+	}
+	s.mu.Lock()
+	s.vault = aead
+	s.mu.Unlock()
+	return nil
+}
+
+// Locked reports whether the signer still waits for its vault key.
+func (s *Signer) Locked() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.vault == nil
+}
+
+func (s *Signer) aead() (cipher.AEAD, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.vault == nil {
+		return nil, fmt.Errorf("%w: the parent has not unlocked the enclave yet", protocol.ErrVaultLocked)
+	}
+	return s.vault, nil
+}
+
+// Wallet is a newly created wallet: its address and the sealed record the
+// parent stores.
+type Wallet struct {
+	Address common.Address
+	Record  []byte
+}
+
+// CreateWallet draws a fresh secp256k1 key for owner, seals it and returns the
+// address and the sealed record.
+func (s *Signer) CreateWallet(owner int64) (*Wallet, error) {
+	if owner <= 0 {
+		return nil, fmt.Errorf("%w: owner must be a positive Telegram user id", protocol.ErrMalformedRequest)
+	}
+	aead, err := s.aead()
+	if err != nil {
+		return nil, err
+	}
+	secret := make([]byte, 32)
+	defer clear(secret)
+	var priv *ecdsa.PrivateKey
+	// A uniform 32-byte string is a valid secp256k1 scalar except with
+	// probability about 2^-128; a few draws make failure impossible in practice.
+	for range 4 {
+		if _, err := io.ReadFull(s.entropy, secret); err != nil {
+			return nil, fmt.Errorf("enclave: reading entropy: %w", err)
+		}
+		if priv, err = crypto.ToECDSA(secret); err == nil {
+			break
+		}
+	}
+	if priv == nil {
+		return nil, errors.New("enclave: entropy source gave no valid key in 4 draws")
+	}
+	defer wipeKey(priv)
+	addr := crypto.PubkeyToAddress(priv.PublicKey)
+
+	rec := recordHeaderFor(owner, addr)[:recordHeader+recordNonce]
+	nonce := rec[recordHeader:]
+	if _, err := io.ReadFull(s.entropy, nonce); err != nil {
+		return nil, fmt.Errorf("enclave: reading entropy: %w", err)
+	}
+	rec = aead.Seal(rec, nonce, secret, rec[:recordHeader])
+	return &Wallet{Address: addr, Record: rec}, nil
+}
+
+// Signed is the result of an approval: the raw EIP-1559 transaction and its
+// hash, and the intent it carries.
+type Signed struct {
+	RawTx  []byte
+	Hash   common.Hash
+	Intent *protocol.Intent
+}
+
+// Approve signs the transfer that initData approves, with the key sealed in
+// rec. It checks, in this order, and refuses with the first failing reason:
+//
+//  1. the vault is unlocked;
+//  2. initData parses and its Ed25519 signature verifies for the configured
+//     bot (or, in a dev config, its bot-token HMAC);
+//  3. auth_date is within MaxAuthAge (and not beyond ClockSkew ahead);
+//  4. start_param decodes to a well-formed transfer intent;
+//  5. the intent has not expired;
+//  6. the record decodes, and its owner is the initData's user;
+//  7. the intent is from the record's address, on an allowed chain, for ETH;
+//  8. the record opens under the vault key (which also authenticates the
+//     owner and address read in steps 6 and 7).
+//
+// Only then is the key unsealed, the intent signed as an EIP-1559
+// transaction, and the key wiped. Signing is deterministic (RFC 6979), so the
+// same approval always yields the same transaction.
+func (s *Signer) Approve(initData string, rec []byte) (*Signed, error) {
+	aead, err := s.aead()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	d, err := protocol.VerifyInitData(initData, s.verify, now)
+	if err != nil {
+		return nil, err
+	}
+	if d.StartParam == "" {
+		return nil, fmt.Errorf("%w: initData has no start_param: the Mini App was not opened from a transfer link", protocol.ErrMalformedIntent)
+	}
+	in, err := protocol.DecodeStartParam(d.StartParam)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(now.Unix()) >= in.Expiry {
+		return nil, fmt.Errorf("%w: it expired at %s", protocol.ErrIntentExpired, time.Unix(int64(in.Expiry), 0).UTC().Format(time.RFC3339))
+	}
+	r, err := decodeRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	if r.Owner != d.UserID {
+		return nil, fmt.Errorf("%w: the approval is from user %d, the wallet is user %d's", protocol.ErrWrongOwner, d.UserID, r.Owner)
+	}
+	if in.From != r.Address {
+		return nil, fmt.Errorf("%w: the intent is from %s, the wallet is %s", protocol.ErrWrongWallet, in.From.Hex(), r.Address.Hex())
+	}
+	if !slices.Contains(s.cfg.AllowedChainIDs, in.ChainID) {
+		return nil, fmt.Errorf("%w: chain id %d", protocol.ErrChainNotAllowed, in.ChainID)
+	}
+	if !in.IsNative() {
+		return nil, fmt.Errorf("%w: only the native coin can be sent in protocol version 1", protocol.ErrTokenNotSupported)
+	}
+
+	secret, err := aead.Open(make([]byte, 0, 32), r.Nonce, r.Sealed, r.header)
+	if err != nil {
+		return nil, fmt.Errorf("%w: it was altered, or sealed by another deployment", protocol.ErrRecordTampered)
+	}
+	defer clear(secret)
+	// Build the key from the scalar alone: the address is already
+	// authenticated by the record's additional data, so the public key (a
+	// second scalar multiplication) is not needed to sign.
+	priv := &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: crypto.S256()}, D: new(big.Int).SetBytes(secret)}
+	defer wipeKey(priv)
+
+	to := in.To
+	tx := types.NewTx(&types.DynamicFeeTx{
+		ChainID:   new(big.Int).SetUint64(in.ChainID),
+		Nonce:     in.Nonce,
+		GasTipCap: in.MaxPriorityFeePerGas,
+		GasFeeCap: in.MaxFeePerGas,
+		Gas:       in.GasLimit,
+		To:        &to,
+		Value:     in.Amount,
+	})
+	signed, err := types.SignTx(tx, types.LatestSignerForChainID(tx.ChainId()), priv)
+	if err != nil {
+		return nil, fmt.Errorf("enclave: signing: %w", err)
+	}
+	raw, err := signed.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("enclave: encoding the transaction: %w", err)
+	}
+	return &Signed{RawTx: raw, Hash: signed.Hash(), Intent: in}, nil
+}
+
+// wipeKey overwrites the private scalar in place. Go's garbage collector may
+// have copied it before (a limit of any Go program, written down in
+// docs/threat-model.md); this removes the copy we hold.
+func wipeKey(k *ecdsa.PrivateKey) {
+	if k == nil || k.D == nil {
+		return
+	}
+	clear(k.D.Bits())
+	k.D.SetInt64(0)
+}
+
+// response is the API form of a signed transaction.
+func (sg *Signed) response() protocol.ApproveResponse {
+	return protocol.ApproveResponse{RawTx: hexutil.Encode(sg.RawTx), TxHash: sg.Hash.Hex()}
+}

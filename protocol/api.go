@@ -1,0 +1,255 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// Paths of the enclave HTTP API, version 1 (docs/protocol.md, "Enclave API").
+const (
+	PathHealth  = "/v1/health"
+	PathWallets = "/v1/wallets"
+	PathApprove = "/v1/approve"
+
+	// MaxRequestBody bounds every request body the enclave reads.
+	MaxRequestBody = 16 << 10
+)
+
+// CreateWalletRequest asks for a new wallet owned by a Telegram user.
+type CreateWalletRequest struct {
+	Owner int64 `json:"owner"`
+}
+
+// CreateWalletResponse carries the new wallet's address and its sealed record
+// (standard base64 in JSON), which only the enclave can open.
+type CreateWalletResponse struct {
+	Address string `json:"address"`
+	Record  []byte `json:"record"`
+}
+
+// ApproveRequest asks the enclave to sign the transfer that Telegram-signed
+// initData approves, with the key in the sealed record.
+type ApproveRequest struct {
+	InitData string `json:"init_data"`
+	Record   []byte `json:"record"`
+}
+
+// ApproveResponse is the signed EIP-1559 transaction, ready to broadcast.
+type ApproveResponse struct {
+	RawTx  string `json:"raw_tx"`  // 0x-prefixed hex of the typed transaction envelope
+	TxHash string `json:"tx_hash"` // 0x-prefixed hex
+}
+
+// HealthResponse says whether the enclave can do wallet work.
+type HealthResponse struct {
+	Status   string `json:"status"` // "ok"
+	Vault    string `json:"vault"`  // "unlocked" or "locked"
+	Protocol int    `json:"protocol"`
+}
+
+// ProtocolVersion is the version of this API and of the formats it carries.
+const ProtocolVersion = 1
+
+// Code is a stable error code: the JSON error shape carries it, clients switch
+// on it, and each has one HTTP status.
+type Code string
+
+const (
+	CodeMalformedRequest  Code = "malformed_request"
+	CodeTooLarge          Code = "too_large"
+	CodeNotFound          Code = "not_found"
+	CodeMethodNotAllowed  Code = "method_not_allowed"
+	CodeMalformedInitData Code = "malformed_init_data"
+	CodeBadSignature      Code = "bad_signature"
+	CodeStaleAuth         Code = "stale_auth"
+	CodeMalformedIntent   Code = "malformed_intent"
+	CodeIntentExpired     Code = "intent_expired"
+	CodeMalformedRecord   Code = "malformed_record"
+	CodeRecordTampered    Code = "record_tampered"
+	CodeWrongOwner        Code = "wrong_owner"
+	CodeWrongWallet       Code = "wrong_wallet"
+	CodeChainNotAllowed   Code = "chain_not_allowed"
+	CodeTokenNotSupported Code = "token_not_supported"
+	CodeVaultLocked       Code = "vault_locked"
+	CodeInternal          Code = "internal"
+)
+
+// HTTPStatus is the status every response with this code carries.
+func (c Code) HTTPStatus() int {
+	switch c {
+	case CodeMalformedRequest, CodeMalformedInitData, CodeMalformedIntent, CodeMalformedRecord:
+		return http.StatusBadRequest
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeBadSignature, CodeStaleAuth:
+		return http.StatusUnauthorized
+	case CodeIntentExpired, CodeRecordTampered, CodeWrongOwner, CodeWrongWallet, CodeChainNotAllowed, CodeTokenNotSupported:
+		return http.StatusForbidden
+	case CodeVaultLocked:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// Error is the one error shape of the API:
+// {"error": {"code": "...", "message": "..."}}. Messages never carry secrets.
+type Error struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Is lets errors.Is(err, &Error{Code: c}) match on the code alone, and maps
+// an Error back to the package's sentinel reasons so that a client can
+// assert errors.Is(err, ErrBadSignature) on a refusal that crossed HTTP.
+func (e *Error) Is(target error) bool {
+	if t, ok := target.(*Error); ok {
+		return t.Code == e.Code
+	}
+	return sentinelOf[e.Code] != nil && sentinelOf[e.Code] == target
+}
+
+// Sentinel reasons that only the enclave produces; the ones about initData and
+// intents are above, beside their parsers.
+var (
+	ErrMalformedRequest  = errors.New("malformed request")
+	ErrTooLarge          = errors.New("request too large")
+	ErrIntentExpired     = errors.New("transfer intent has expired")
+	ErrMalformedRecord   = errors.New("malformed wallet record")
+	ErrRecordTampered    = errors.New("wallet record does not open under this vault key")
+	ErrWrongOwner        = errors.New("wallet belongs to another Telegram user")
+	ErrWrongWallet       = errors.New("transfer is not from this wallet")
+	ErrChainNotAllowed   = errors.New("chain is not allowed")
+	ErrTokenNotSupported = errors.New("token transfers are not supported")
+	ErrVaultLocked       = errors.New("vault is locked")
+)
+
+var sentinelOf = map[Code]error{
+	CodeMalformedRequest:  ErrMalformedRequest,
+	CodeTooLarge:          ErrTooLarge,
+	CodeMalformedInitData: ErrMalformedInitData,
+	CodeBadSignature:      ErrBadSignature,
+	CodeStaleAuth:         ErrStaleAuth,
+	CodeMalformedIntent:   ErrMalformedIntent,
+	CodeIntentExpired:     ErrIntentExpired,
+	CodeMalformedRecord:   ErrMalformedRecord,
+	CodeRecordTampered:    ErrRecordTampered,
+	CodeWrongOwner:        ErrWrongOwner,
+	CodeWrongWallet:       ErrWrongWallet,
+	CodeChainNotAllowed:   ErrChainNotAllowed,
+	CodeTokenNotSupported: ErrTokenNotSupported,
+	CodeVaultLocked:       ErrVaultLocked,
+}
+
+// CodeOf maps an error to its code: the code of the sentinel it wraps, or
+// CodeInternal.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	for code, s := range sentinelOf {
+		if errors.Is(err, s) {
+			return code
+		}
+	}
+	return CodeInternal
+}
+
+// ErrorOf turns an error into the API's error shape. The message is the
+// error's text, which by this project's rule never contains a secret; an
+// internal error gets a fixed message so nothing unexpected leaks.
+func ErrorOf(err error) *Error {
+	code := CodeOf(err)
+	if code == CodeInternal {
+		return &Error{Code: code, Message: "internal error"}
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: code, Message: err.Error()}
+}
+
+// WriteJSON writes v as a JSON response with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// WriteError writes err in the API's error shape with its code's status.
+func WriteError(w http.ResponseWriter, err error) {
+	e := ErrorOf(err)
+	WriteJSON(w, e.Code.HTTPStatus(), struct {
+		Error *Error `json:"error"`
+	}{e})
+}
+
+// DecodeJSON reads exactly one JSON object of at most limit bytes into v,
+// refusing unknown fields and trailing data. The errors wrap
+// ErrMalformedRequest or ErrTooLarge.
+func DecodeJSON(r io.Reader, limit int64, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return fmt.Errorf("%w: reading body: %v", ErrMalformedRequest, err)
+	}
+	if int64(len(body)) > limit {
+		return fmt.Errorf("%w: body is over %d bytes", ErrTooLarge, limit)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %s", ErrMalformedRequest, jsonProblem(err))
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedRequest)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedRequest)
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without quoting the input.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	case errors.Is(err, io.EOF):
+		return "empty body"
+	default:
+		// DisallowUnknownFields reports `json: unknown field "name"`; the
+		// field name comes from the caller but is not a secret value.
+		return err.Error()
+	}
+}
+
+// ReadError decodes an error response into an *Error (which errors.Is maps
+// back to its sentinel). A body that is not in the error shape gives an
+// error naming the status.
+func ReadError(resp *http.Response) error {
+	var body struct {
+		Error *Error `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxRequestBody))
+	if json.Unmarshal(b, &body) != nil || body.Error == nil || body.Error.Code == "" {
+		return fmt.Errorf("unexpected HTTP status %d", resp.StatusCode)
+	}
+	return body.Error
+}

@@ -1,0 +1,251 @@
+package protocol
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxInitData bounds the raw initData the verifier will look at. Telegram's
+// initData is well under 2 KiB (user JSON, a 512-character start_param and two
+// signatures); anything larger is refused before it is parsed.
+const MaxInitData = 8 << 10
+
+// Reasons for refusing initData. Every error returned by VerifyInitData and
+// ParseInitData wraps exactly one of them.
+var (
+	ErrMalformedInitData = errors.New("malformed initData")
+	ErrBadSignature      = errors.New("initData signature does not verify")
+	ErrStaleAuth         = errors.New("initData auth_date is outside the accepted window")
+)
+
+// InitData is the part of a Mini App's initData the wallet relies on.
+type InitData struct {
+	UserID       int64
+	AuthDate     time.Time
+	StartParam   string // empty when the Mini App was not opened with startapp
+	QueryID      string
+	ChatType     string
+	ChatInstance string
+	// SignedBy says which check accepted it: "ed25519" (Telegram's key) or
+	// "hmac" (the bot token, dev configurations only).
+	SignedBy string
+}
+
+// VerifyConfig says which initData counts as signed.
+type VerifyConfig struct {
+	// BotID is the numeric id of the bot the Mini App belongs to; it is part
+	// of what Telegram signs, so initData for another bot never verifies.
+	BotID int64
+	// PublicKey is Telegram's Ed25519 key (or, in dev, the emulator's).
+	PublicKey ed25519.PublicKey
+	// HMACBotToken, when not empty, also accepts the bot-token HMAC `hash`.
+	// Anyone holding the token can make such initData, so only dev
+	// configurations may set it; the enclave's config loader enforces that.
+	HMACBotToken string
+	// MaxAge is how old auth_date may be; ClockSkew how far in the future.
+	MaxAge    time.Duration
+	ClockSkew time.Duration
+}
+
+// fields is initData as parsed: the decoded key/value pairs, each key once.
+type fields map[string]string
+
+// parseFields splits raw initData strictly: no empty pairs, every pair has
+// '=', keys are unique and values are valid percent-encoding.
+func parseFields(raw string) (fields, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("%w: empty", ErrMalformedInitData)
+	}
+	if len(raw) > MaxInitData {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrMalformedInitData, len(raw), MaxInitData)
+	}
+	f := make(fields)
+	for pair := range strings.SplitSeq(raw, "&") {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%w: a pair is not key=value", ErrMalformedInitData)
+		}
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bad percent-encoding in a key", ErrMalformedInitData)
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			// The key is not secret; the value may be, so it is not echoed.
+			return nil, fmt.Errorf("%w: bad percent-encoding in %q", ErrMalformedInitData, key)
+		}
+		if _, dup := f[key]; dup {
+			return nil, fmt.Errorf("%w: key %q appears twice", ErrMalformedInitData, key)
+		}
+		f[key] = val
+	}
+	return f, nil
+}
+
+// dataCheckString is Telegram's data-check-string: every pair except those in
+// skip, sorted by key, as key=value joined by '\n'.
+func (f fields) dataCheckString(skip ...string) string {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		if !slices.Contains(skip, k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(f[k])
+	}
+	return b.String()
+}
+
+// ed25519Message is what Telegram signs for third-party validation:
+// "<bot_id>:WebAppData\n" followed by the data-check-string without hash and
+// signature.
+func (f fields) ed25519Message(botID int64) []byte {
+	return []byte(strconv.FormatInt(botID, 10) + ":WebAppData\n" + f.dataCheckString("hash", "signature"))
+}
+
+// hmacHash is the bot-token check: HMAC-SHA256 keyed with
+// HMAC-SHA256("WebAppData", token) over the data-check-string without hash.
+func (f fields) hmacHash(botToken string) []byte {
+	secret := hmac.New(sha256.New, []byte("WebAppData"))
+	secret.Write([]byte(botToken))
+	mac := hmac.New(sha256.New, secret.Sum(nil))
+	mac.Write([]byte(f.dataCheckString("hash")))
+	return mac.Sum(nil)
+}
+
+var signatureEncoding = base64.RawURLEncoding.Strict()
+
+// VerifyInitData checks raw initData as the enclave does, in this order: it
+// parses strictly, verifies the Ed25519 signature (or, if cfg allows it, the
+// HMAC hash), then checks auth_date against now and reads the user id.
+func VerifyInitData(raw string, cfg VerifyConfig, now time.Time) (*InitData, error) {
+	f, err := parseFields(raw)
+	if err != nil {
+		return nil, err
+	}
+	signedBy, err := f.verify(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d, err := f.interpret()
+	if err != nil {
+		return nil, err
+	}
+	d.SignedBy = signedBy
+	if d.AuthDate.After(now.Add(cfg.ClockSkew)) {
+		return nil, fmt.Errorf("%w: auth_date is %s in the future", ErrStaleAuth, d.AuthDate.Sub(now).Round(time.Second))
+	}
+	if age := now.Sub(d.AuthDate); age > cfg.MaxAge {
+		return nil, fmt.Errorf("%w: auth_date is %s old, at most %s allowed", ErrStaleAuth, age.Round(time.Second), cfg.MaxAge)
+	}
+	return d, nil
+}
+
+func (f fields) verify(cfg VerifyConfig) (string, error) {
+	sig, hasSig := f["signature"]
+	hash, hasHash := f["hash"]
+	if hasSig && len(cfg.PublicKey) == ed25519.PublicKeySize {
+		s, err := signatureEncoding.DecodeString(sig)
+		if err == nil && len(s) == ed25519.SignatureSize && ed25519.Verify(cfg.PublicKey, f.ed25519Message(cfg.BotID), s) {
+			return "ed25519", nil
+		}
+	}
+	if cfg.HMACBotToken != "" && hasHash {
+		want := f.hmacHash(cfg.HMACBotToken)
+		got, err := hex.DecodeString(hash)
+		if err == nil && hmac.Equal(got, want) {
+			return "hmac", nil
+		}
+	}
+	switch {
+	case !hasSig && !hasHash:
+		return "", fmt.Errorf("%w: initData is not signed", ErrBadSignature)
+	case !hasSig && cfg.HMACBotToken == "":
+		return "", fmt.Errorf("%w: no Telegram Ed25519 signature, and bot-token HMAC is accepted only by dev configurations", ErrBadSignature)
+	default:
+		return "", ErrBadSignature
+	}
+}
+
+// interpret reads the fields the wallet uses. It is called only on verified
+// initData, but still refuses anything it does not understand.
+func (f fields) interpret() (*InitData, error) {
+	ad, ok := f["auth_date"]
+	if !ok {
+		return nil, fmt.Errorf("%w: no auth_date", ErrMalformedInitData)
+	}
+	sec, err := strconv.ParseInt(ad, 10, 64)
+	if err != nil || sec <= 0 || strconv.FormatInt(sec, 10) != ad {
+		return nil, fmt.Errorf("%w: auth_date is not a positive decimal integer", ErrMalformedInitData)
+	}
+	u, ok := f["user"]
+	if !ok {
+		return nil, fmt.Errorf("%w: no user", ErrMalformedInitData)
+	}
+	var user struct {
+		ID *int64 `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(u), &user); err != nil {
+		return nil, fmt.Errorf("%w: user is not a JSON object", ErrMalformedInitData)
+	}
+	if user.ID == nil || *user.ID <= 0 {
+		return nil, fmt.Errorf("%w: user has no positive id", ErrMalformedInitData)
+	}
+	return &InitData{
+		UserID:       *user.ID,
+		AuthDate:     time.Unix(sec, 0),
+		StartParam:   f["start_param"],
+		QueryID:      f["query_id"],
+		ChatType:     f["chat_type"],
+		ChatInstance: f["chat_instance"],
+	}, nil
+}
+
+// SignInitData builds initData the way Telegram does for a Mini App launch:
+// the given fields, a `signature` (Ed25519 over the third-party
+// data-check-string, when key is set) and a `hash` (bot-token HMAC over every
+// other field, signature included, when botToken is set). The Telegram
+// emulator and tests use it; production never signs initData.
+func SignInitData(values map[string]string, botID int64, key ed25519.PrivateKey, botToken string) string {
+	f := make(fields, len(values)+2)
+	for k, v := range values {
+		if k != "hash" && k != "signature" {
+			f[k] = v
+		}
+	}
+	if key != nil {
+		f["signature"] = signatureEncoding.EncodeToString(ed25519.Sign(key, f.ed25519Message(botID)))
+	}
+	if botToken != "" {
+		f["hash"] = hex.EncodeToString(f.hmacHash(botToken))
+	}
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = url.QueryEscape(k) + "=" + url.QueryEscape(f[k])
+	}
+	return strings.Join(parts, "&")
+}
