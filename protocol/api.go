@@ -76,6 +76,13 @@ const (
 	CodeTokenNotSupported Code = "token_not_supported"
 	CodeVaultLocked       Code = "vault_locked"
 	CodeInternal          Code = "internal"
+
+	// Codes of the parent's Mini App API (docs/api.md); the enclave never
+	// sends them.
+	CodeUnknownTransfer    Code = "unknown_transfer"
+	CodeAlreadyApproved    Code = "already_approved"
+	CodeTransferClosed     Code = "transfer_closed"
+	CodeEnclaveUnavailable Code = "enclave_unavailable"
 )
 
 // HTTPStatus is the status every response with this code carries.
@@ -85,15 +92,17 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadRequest
 	case CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case CodeNotFound:
+	case CodeNotFound, CodeUnknownTransfer:
 		return http.StatusNotFound
+	case CodeAlreadyApproved, CodeTransferClosed:
+		return http.StatusConflict
 	case CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	case CodeBadSignature, CodeStaleAuth:
 		return http.StatusUnauthorized
 	case CodeIntentExpired, CodeRecordTampered, CodeWrongOwner, CodeWrongWallet, CodeChainNotAllowed, CodeTokenNotSupported:
 		return http.StatusForbidden
-	case CodeVaultLocked:
+	case CodeVaultLocked, CodeEnclaveUnavailable:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
