@@ -1,0 +1,345 @@
+// Package storage keeps the host's state in one bbolt file: Telegram users,
+// their wallets (sealed key records, opaque to the host), transfers and a
+// small meta bucket. The layout and the value encodings are described in
+// docs/storage.md.
+//
+// Every change is one bbolt transaction. The package has no globals: a *DB
+// carries its own logger and clock.
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// FileName is the name of the database file inside the data folder.
+const FileName = "autowallet.db"
+
+// SchemaVersion is the layout version this code reads and writes. It is
+// stored in the meta bucket; a file with a higher version is refused.
+const SchemaVersion uint64 = 1
+
+// DefaultTimeout is how long Open waits for the file lock when
+// Options.Timeout is zero.
+const DefaultTimeout = 2 * time.Second
+
+// Bucket names. They are part of the file format (docs/storage.md).
+var (
+	bucketUsers            = []byte("users")              // user id (8 BE) -> User
+	bucketWallets          = []byte("wallets")            // owner id (8 BE) -> Wallet
+	bucketWalletAddresses  = []byte("wallet_addresses")   // address (20) -> owner
+	bucketTransfers        = []byte("transfers")          // id -> Transfer
+	bucketTransfersByOwner = []byte("transfers_by_owner") // owner (8 BE) + created (8 BE) + id -> nil
+	bucketTransfersByState = []byte("transfers_by_state") // state (1) + id -> nil
+	bucketTransferNonces   = []byte("transfer_nonces")    // from (20) + nonce (8 BE) -> transfer id
+	bucketMeta             = []byte("meta")               // key -> value
+
+	allBuckets = [][]byte{
+		bucketUsers, bucketWallets, bucketWalletAddresses, bucketTransfers,
+		bucketTransfersByOwner, bucketTransfersByState, bucketTransferNonces, bucketMeta,
+	}
+)
+
+// metaSchemaKey holds the schema version in the meta bucket.
+var metaSchemaKey = []byte("schema_version")
+
+// Errors. Callers test them with errors.Is; the wrapped message says what
+// exactly went wrong.
+var (
+	// ErrNotFound: no user, wallet, transfer or meta value under that key.
+	ErrNotFound = errors.New("not found")
+	// ErrWalletExists: the wallet's address already belongs to another user.
+	ErrWalletExists = errors.New("wallet already exists")
+	// ErrTransferExists: a transfer with that id is already stored.
+	ErrTransferExists = errors.New("transfer already exists")
+	// ErrNonceInUse: another active transfer of the wallet holds the nonce.
+	ErrNonceInUse = errors.New("nonce is held by another pending transfer")
+	// ErrInvalidTransition: the state change is not in the table of allowed
+	// transitions, or the update touches a field that may not change.
+	ErrInvalidTransition = errors.New("invalid transfer state change")
+	// ErrInvalid: a value passed in is malformed or incomplete.
+	ErrInvalid = errors.New("invalid value")
+	// ErrSchemaTooNew: the file was written by a newer version of autowallet.
+	ErrSchemaTooNew = errors.New("database schema is newer than this program")
+	// ErrLocked: another process holds the database file.
+	ErrLocked = errors.New("database file is locked by another process")
+	// ErrCorrupt: a stored value does not decode.
+	ErrCorrupt = errors.New("stored value is corrupt")
+)
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// Timeout is how long to wait for the file lock; zero means
+	// DefaultTimeout. A negative value means do not wait at all.
+	Timeout time.Duration
+	// Logger receives the few events worth logging (file created, mode
+	// tightened). Nil discards them.
+	Logger *slog.Logger
+	// Now is the clock used for Created/Updated; nil means time.Now.
+	Now func() time.Time
+}
+
+// DB is the open database. Its methods are safe for concurrent use.
+type DB struct {
+	bolt   *bolt.DB
+	path   string
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// Open opens (or creates) the database file FileName in the data folder dir.
+// See OpenFile.
+func Open(dir string, opts Options) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("storage: create data folder: %w", err)
+	}
+	return OpenFile(filepath.Join(dir, FileName), opts)
+}
+
+// OpenFile opens (or creates) the database file at path with mode 0600. It
+// waits at most opts.Timeout for the file lock and fails with ErrLocked if
+// another process holds it. A fresh file gets SchemaVersion; a file with a
+// newer schema is refused with ErrSchemaTooNew and left untouched.
+func OpenFile(path string, opts Options) (*DB, error) {
+	db := &DB{path: path, logger: opts.Logger, now: opts.Now}
+	if db.logger == nil {
+		db.logger = slog.New(slog.DiscardHandler)
+	}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	timeout := opts.Timeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultTimeout
+	case timeout < 0:
+		timeout = time.Nanosecond // bbolt: zero would wait forever
+	}
+
+	fi, statErr := os.Stat(path)
+	fresh := errors.Is(statErr, os.ErrNotExist)
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("storage: open %s: %w (waited %s for the lock; is another autowallet running?)", path, ErrLocked, timeout)
+		}
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	db.bolt = bdb
+	if err := db.checkSchema(); err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	if fresh {
+		db.logger.Info("storage: created database", "path", path, "schema", SchemaVersion)
+	} else if statErr == nil && fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			_ = bdb.Close()
+			return nil, fmt.Errorf("storage: restrict mode of %s: %w", path, err)
+		}
+		db.logger.Warn("storage: database file was readable by others; mode set to 0600", "path", path, "was", fi.Mode().Perm().String())
+	}
+	return db, nil
+}
+
+// checkSchema reads the schema version and initialises a fresh file. It
+// never writes to a file with a version other than SchemaVersion.
+func (db *DB) checkSchema() error {
+	var version uint64
+	var missing bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			if b := firstBucket(tx); b != nil {
+				return fmt.Errorf("storage: %s: %w: bucket %q without a meta bucket; not an autowallet database", db.path, ErrCorrupt, b)
+			}
+			return nil // fresh file
+		}
+		v, err := decodeSchemaVersion(meta.Get(metaSchemaKey))
+		if err != nil {
+			return fmt.Errorf("storage: %s: schema version: %w", db.path, err)
+		}
+		version = v
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				missing = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case version > SchemaVersion:
+		return fmt.Errorf("storage: %s: %w: file has schema version %d, this program knows up to %d; upgrade autowallet (the file was not modified)", db.path, ErrSchemaTooNew, version, SchemaVersion)
+	case version == SchemaVersion && !missing:
+		return nil
+	case version != 0 && version < SchemaVersion:
+		// No older schema exists yet; migrations go here.
+		return fmt.Errorf("storage: %s: %w: unknown old schema version %d", db.path, ErrCorrupt, version)
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("storage: create bucket %q: %w", name, err)
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchemaKey, encodeSchemaVersion(SchemaVersion))
+	})
+}
+
+func firstBucket(tx *bolt.Tx) []byte {
+	c := tx.Cursor()
+	k, _ := c.First()
+	return k
+}
+
+// Close closes the file and releases its lock.
+func (db *DB) Close() error {
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("storage: close %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }
+
+// Tx is a transaction. A writable Tx must end with Commit or Rollback; a
+// read-only one with Rollback. Only one writable Tx runs at a time.
+type Tx struct {
+	tx  *bolt.Tx
+	now time.Time // one clock reading per transaction
+}
+
+// Begin starts a transaction. Use it to combine several changes atomically;
+// the DB methods each run in a transaction of their own.
+func (db *DB) Begin(writable bool) (*Tx, error) {
+	tx, err := db.bolt.Begin(writable)
+	if err != nil {
+		return nil, fmt.Errorf("storage: begin: %w", err)
+	}
+	return &Tx{tx: tx, now: db.now().UTC()}, nil
+}
+
+// Commit writes the changes durably (fsync) and ends the transaction.
+func (tx *Tx) Commit() error {
+	if err := tx.tx.Commit(); err != nil {
+		return fmt.Errorf("storage: commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback discards the changes. It is safe to call after Commit (it then
+// does nothing), so `defer tx.Rollback()` is the usual pattern.
+func (tx *Tx) Rollback() error {
+	if err := tx.tx.Rollback(); err != nil && !errors.Is(err, bolterrors.ErrTxClosed) {
+		return fmt.Errorf("storage: rollback: %w", err)
+	}
+	return nil
+}
+
+// update runs fn in a writable transaction and commits if fn succeeds.
+func (db *DB) update(fn func(tx *Tx) error) error {
+	tx, err := db.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// view runs fn in a read-only transaction.
+func (db *DB) view(fn func(tx *Tx) error) error {
+	tx, err := db.Begin(false)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// Backup writes a consistent snapshot of the whole file to w and returns the
+// number of bytes written. It runs in a read transaction, so other readers
+// and writers carry on meanwhile. The output is a valid database file: to
+// restore, stop autowallet and put it in place of FileName.
+func (db *DB) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("storage: backup: %w", err)
+	}
+	return n, nil
+}
+
+// Meta returns the value stored under key in the meta bucket (for example
+// the KMS ciphertext of the vault key), or ErrNotFound.
+func (db *DB) Meta(key string) ([]byte, error) {
+	var v []byte
+	err := db.view(func(tx *Tx) error {
+		var err error
+		v, err = tx.Meta(key)
+		return err
+	})
+	return v, err
+}
+
+// PutMeta stores value under key in the meta bucket, replacing any value.
+func (db *DB) PutMeta(key string, value []byte) error {
+	return db.update(func(tx *Tx) error { return tx.PutMeta(key, value) })
+}
+
+// Meta returns the value stored under key in the meta bucket.
+func (tx *Tx) Meta(key string) ([]byte, error) {
+	if err := checkMetaKey(key); err != nil {
+		return nil, err
+	}
+	raw := tx.tx.Bucket(bucketMeta).Get([]byte(key))
+	if raw == nil {
+		return nil, fmt.Errorf("storage: meta %q: %w", key, ErrNotFound)
+	}
+	v, err := decodeMetaValue(raw)
+	if err != nil {
+		return nil, fmt.Errorf("storage: meta %q: %w", key, err)
+	}
+	return v, nil
+}
+
+// PutMeta stores value under key in the meta bucket.
+func (tx *Tx) PutMeta(key string, value []byte) error {
+	if err := checkMetaKey(key); err != nil {
+		return err
+	}
+	if err := tx.tx.Bucket(bucketMeta).Put([]byte(key), encodeMetaValue(value)); err != nil {
+		return fmt.Errorf("storage: put meta %q: %w", key, err)
+	}
+	return nil
+}
+
+func checkMetaKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("storage: meta: %w: empty key", ErrInvalid)
+	case len(key) > 255:
+		return fmt.Errorf("storage: meta: %w: key longer than 255 bytes", ErrInvalid)
+	case key == string(metaSchemaKey):
+		return fmt.Errorf("storage: meta: %w: %q is reserved", ErrInvalid, key)
+	}
+	return nil
+}

@@ -1,0 +1,334 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+var allStates = []State{StateBuilt, StateApproved, StateSent, StateConfirmed, StateFailed, StateCancelled, StateExpired}
+
+// rawTransfer returns the stored bytes of the transfer and the index
+// entries that mention it.
+func rawTransfer(t *testing.T, db *DB, tr Transfer) (raw []byte, states []State, nonceHeld bool) {
+	t.Helper()
+	err := db.view(func(tx *Tx) error {
+		raw = bytes.Clone(tx.tx.Bucket(bucketTransfers).Get([]byte(tr.ID)))
+		for _, s := range allStates {
+			if tx.tx.Bucket(bucketTransfersByState).Get(stateIndexKey(s, tr.ID)) != nil {
+				states = append(states, s)
+			}
+		}
+		ref := tx.tx.Bucket(bucketTransferNonces).Get(nonceKey(tr.From, tr.Nonce))
+		nonceHeld = ref != nil && string(ref[1:]) == tr.ID
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, states, nonceHeld
+}
+
+// TestTransitionTable tries every pair of states: allowed changes are
+// stored with their indexes; all others are refused with
+// ErrInvalidTransition and leave the stored bytes as they were.
+func TestTransitionTable(t *testing.T) {
+	db, _ := openTestDB(t)
+	mustWallet(t, db, 1)
+	allowed := map[[2]State]bool{
+		{StateBuilt, StateApproved}: true, {StateBuilt, StateCancelled}: true, {StateBuilt, StateExpired}: true,
+		{StateApproved, StateSent}: true, {StateApproved, StateFailed}: true,
+		{StateSent, StateConfirmed}: true, {StateSent, StateFailed}: true,
+	}
+	nonce := uint64(0)
+	for _, from := range allStates {
+		for _, to := range append(allStates, 0, 99) {
+			if from == to {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s->%s", from, to), func(t *testing.T) {
+				id := fmt.Sprintf("%s-%s", from, to)
+				nonce++
+				if _, err := db.CreateTransfer(newTransfer(id, 1, nonce)); err != nil {
+					t.Fatal(err)
+				}
+				before := moveTo(t, db, id, from)
+				if before.ID == "" {
+					before, _ = db.Transfer(id)
+				}
+				rawBefore, _, _ := rawTransfer(t, db, before)
+				if got := from.CanBecome(to); got != allowed[[2]State{from, to}] {
+					t.Errorf("CanBecome = %v, table in test says %v", got, !got)
+				}
+				after, err := db.UpdateTransfer(id, func(tr *Transfer) error { advance(tr, to); return nil })
+				raw, states, held := rawTransfer(t, db, before)
+				if allowed[[2]State{from, to}] {
+					if err != nil {
+						t.Fatalf("allowed change refused: %v", err)
+					}
+					if after.State != to || !reflect.DeepEqual(states, []State{to}) {
+						t.Errorf("state %s, state index %v; want %s", after.State, states, to)
+					}
+					if held != to.Active() {
+						t.Errorf("nonce held %v in state %s", held, to)
+					}
+					return
+				}
+				if !errors.Is(err, ErrInvalidTransition) {
+					t.Fatalf("got %v, want ErrInvalidTransition", err)
+				}
+				if !bytes.Equal(raw, rawBefore) || !reflect.DeepEqual(states, []State{from}) || held != from.Active() {
+					t.Errorf("refused change altered the store: states %v, nonce held %v", states, held)
+				}
+			})
+		}
+	}
+}
+
+func TestTransitionRequirementsAndFixedFields(t *testing.T) {
+	db, _ := openTestDB(t)
+	mustWallet(t, db, 1)
+	if _, err := db.CreateTransfer(newTransfer("a", 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	refuse := func(name string, fn func(*Transfer)) {
+		t.Helper()
+		before, _ := db.Transfer("a")
+		_, err := db.UpdateTransfer("a", func(tr *Transfer) error { fn(tr); return nil })
+		if !errors.Is(err, ErrInvalidTransition) {
+			t.Errorf("%s: %v, want ErrInvalidTransition", name, err)
+		}
+		if after, _ := db.Transfer("a"); !reflect.DeepEqual(after, before) {
+			t.Errorf("%s: the refused update changed the transfer", name)
+		}
+	}
+	refuse("approve without signed tx", func(tr *Transfer) { tr.State = StateApproved })
+	refuse("signed tx without approval", func(tr *Transfer) { tr.SignedTx = []byte{1} })
+	refuse("amount", func(tr *Transfer) { tr.Amount.Add(tr.Amount, big.NewInt(1)) })
+	refuse("max fee", func(tr *Transfer) { tr.MaxFee = big.NewInt(1) })
+	refuse("to", func(tr *Transfer) { tr.To = common.Address{1} })
+	refuse("nonce", func(tr *Transfer) { tr.Nonce++ })
+	refuse("intent", func(tr *Transfer) { tr.Intent[2] ^= 1 })
+	refuse("owner", func(tr *Transfer) { tr.Owner = 2 })
+	refuse("id", func(tr *Transfer) { tr.ID = "b" })
+	refuse("created", func(tr *Transfer) { tr.Created = tr.Created.Add(1) })
+
+	// Mutable fields change without a state change.
+	tr, err := db.UpdateTransfer("a", func(tr *Transfer) error { tr.MessageID = 43; return nil })
+	if err != nil || tr.MessageID != 43 || tr.State != StateBuilt {
+		t.Fatalf("message id update: %+v, %v", tr, err)
+	}
+	moveTo(t, db, "a", StateApproved)
+	refuse("replace signed tx", func(tr *Transfer) { tr.SignedTx = []byte{9, 9} })
+	refuse("replace tx hash", func(tr *Transfer) { tr.TxHash = common.Hash{9} })
+	refuse("send without hash", func(tr *Transfer) { tr.State = StateSent; tr.TxHash = common.Hash{} })
+	moveTo(t, db, "a", StateSent)
+	refuse("confirm without block", func(tr *Transfer) { tr.State = StateConfirmed })
+	refuse("fail without reason", func(tr *Transfer) { tr.State = StateFailed })
+
+	boom := errors.New("boom")
+	if _, err := db.UpdateTransfer("a", func(tr *Transfer) error { tr.State = StateConfirmed; tr.Block = 5; return boom }); err != boom {
+		t.Errorf("fn error: %v", err)
+	}
+	if _, err := db.UpdateTransfer("nope", func(*Transfer) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing transfer: %v", err)
+	}
+}
+
+func TestCreateTransferChecks(t *testing.T) {
+	db, _ := openTestDB(t)
+	mustWallet(t, db, 1)
+	mustWallet(t, db, 2)
+	if _, err := db.CreateTransfer(newTransfer("x", 3, 0)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("owner without wallet: %v", err)
+	}
+	other := newTransfer("x", 1, 0)
+	other.From = addrOf(2)
+	if _, err := db.CreateTransfer(other); !errors.Is(err, ErrInvalid) {
+		t.Errorf("from another user's wallet: %v", err)
+	}
+	approved := newTransfer("x", 1, 0)
+	approved.State = StateApproved
+	if _, err := db.CreateTransfer(approved); !errors.Is(err, ErrInvalidTransition) {
+		t.Errorf("created approved: %v", err)
+	}
+	noIntent := newTransfer("x", 1, 0)
+	noIntent.Intent = nil
+	if _, err := db.CreateTransfer(noIntent); !errors.Is(err, ErrInvalid) {
+		t.Errorf("no intent: %v", err)
+	}
+	neg := newTransfer("x", 1, 0)
+	neg.Amount = big.NewInt(-1)
+	if _, err := db.CreateTransfer(neg); !errors.Is(err, ErrInvalid) {
+		t.Errorf("negative amount: %v", err)
+	}
+	tr, err := db.CreateTransfer(newTransfer("x", 1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.State != StateBuilt || tr.Created.IsZero() || !tr.Updated.Equal(tr.Created) {
+		t.Errorf("defaults not applied: %+v", tr)
+	}
+	if _, err := db.CreateTransfer(newTransfer("x", 1, 1)); !errors.Is(err, ErrTransferExists) {
+		t.Errorf("duplicate id: %v", err)
+	}
+}
+
+func TestNonceDiscipline(t *testing.T) {
+	db, _ := openTestDB(t)
+	w1 := mustWallet(t, db, 1)
+	w2 := mustWallet(t, db, 2)
+	nonces := func(w Wallet) []uint64 {
+		t.Helper()
+		ns, err := db.ActiveNonces(w.Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ns
+	}
+	for _, n := range []uint64{5, 3, 4} {
+		if _, err := db.CreateTransfer(newTransfer(fmt.Sprint("n", n), 1, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := nonces(w1); !reflect.DeepEqual(got, []uint64{3, 4, 5}) {
+		t.Fatalf("active nonces %v", got)
+	}
+	// Same nonce, same wallet: refused while n4 is active.
+	if _, err := db.CreateTransfer(newTransfer("dup", 1, 4)); !errors.Is(err, ErrNonceInUse) {
+		t.Fatalf("duplicate nonce: %v", err)
+	}
+	// Same nonce on another wallet is fine.
+	if _, err := db.CreateTransfer(newTransfer("w2-4", 2, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := nonces(w2); !reflect.DeepEqual(got, []uint64{4}) {
+		t.Errorf("wallet 2 nonces %v", got)
+	}
+	// Approved and sent still hold the nonce.
+	moveTo(t, db, "n4", StateSent)
+	if _, err := db.CreateTransfer(newTransfer("dup", 1, 4)); !errors.Is(err, ErrNonceInUse) {
+		t.Fatalf("nonce of a sent transfer: %v", err)
+	}
+	// Final states free it: cancelled, expired, failed, confirmed.
+	moveTo(t, db, "n3", StateCancelled)
+	moveTo(t, db, "n5", StateExpired)
+	if _, err := db.UpdateTransfer("n4", func(tr *Transfer) error { advance(tr, StateFailed); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := nonces(w1); len(got) != 0 {
+		t.Fatalf("nonces still held: %v", got)
+	}
+	if _, err := db.CreateTransfer(newTransfer("retry4", 1, 4)); err != nil {
+		t.Fatalf("reuse freed nonce: %v", err)
+	}
+	moveTo(t, db, "retry4", StateConfirmed)
+	if got := nonces(w1); len(got) != 0 {
+		t.Fatalf("confirmed transfer holds its nonce: %v", got)
+	}
+	// The freed transfer still reads back intact.
+	if tr, err := db.Transfer("n4"); err != nil || tr.State != StateFailed || tr.Nonce != 4 {
+		t.Errorf("n4: %+v, %v", tr, err)
+	}
+}
+
+func TestTransfersByOwnerPaging(t *testing.T) {
+	db, _ := openTestDB(t)
+	// Owners whose keys are neighbours: 255, 256, 257.
+	for _, o := range []int64{255, 256, 257} {
+		mustWallet(t, db, o)
+	}
+	var ids []string
+	for i := range 25 {
+		for _, o := range []int64{255, 256, 257} {
+			id := fmt.Sprintf("o%d-%02d", o, i)
+			if _, err := db.CreateTransfer(newTransfer(id, o, uint64(i))); err != nil {
+				t.Fatal(err)
+			}
+			if o == 256 {
+				ids = append(ids, id)
+			}
+		}
+	}
+	newestFirst := make([]string, len(ids))
+	for i, id := range ids {
+		newestFirst[len(ids)-1-i] = id
+	}
+	page := func(limit, offset int) []string {
+		t.Helper()
+		ts, err := db.TransfersByOwner(256, limit, offset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tr := range ts {
+			out = append(out, tr.ID)
+		}
+		return out
+	}
+	if got := page(10, 0); !reflect.DeepEqual(got, newestFirst[:10]) {
+		t.Errorf("page 1: %v", got)
+	}
+	if got := page(10, 10); !reflect.DeepEqual(got, newestFirst[10:20]) {
+		t.Errorf("page 2: %v", got)
+	}
+	if got := page(10, 20); !reflect.DeepEqual(got, newestFirst[20:]) {
+		t.Errorf("page 3: %v", got)
+	}
+	if got := page(10, 30); len(got) != 0 {
+		t.Errorf("past the end: %v", got)
+	}
+	if ts, err := db.TransfersByOwner(1<<62, 10, 0); err != nil || len(ts) != 0 {
+		t.Errorf("unknown owner: %v, %v", ts, err)
+	}
+	if _, err := db.TransfersByOwner(256, 0, 0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("limit 0: %v", err)
+	}
+}
+
+func TestTransfersInState(t *testing.T) {
+	db, _ := openTestDB(t)
+	mustWallet(t, db, 1)
+	for i, s := range allStates {
+		id := fmt.Sprintf("t%d", i)
+		if _, err := db.CreateTransfer(newTransfer(id, 1, uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+		moveTo(t, db, id, s)
+	}
+	ts, err := db.TransfersInState(StateSent, StateApproved, StateSent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 || ts[0].ID != "t1" || ts[1].ID != "t2" {
+		t.Errorf("approved+sent, oldest first: %+v", ts)
+	}
+	if ts, _ := db.TransfersInState(StateBuilt); len(ts) != 1 || ts[0].ID != "t0" {
+		t.Errorf("built: %+v", ts)
+	}
+	if _, err := db.TransfersInState(State(0)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("state 0: %v", err)
+	}
+}
+
+func TestStateText(t *testing.T) {
+	for _, s := range allStates {
+		b, err := s.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back State
+		if err := back.UnmarshalText(b); err != nil || back != s {
+			t.Errorf("%s: %v %v", s, back, err)
+		}
+	}
+	var s State
+	if err := s.UnmarshalText([]byte("bogus")); err == nil {
+		t.Error("bogus state accepted")
+	}
+}
