@@ -1,0 +1,93 @@
+// Command autowallet is the host side of autowallet:
+//
+//	autowallet dev      everything on one machine, embedded defaults
+//	autowallet parent   the production host beside a Nitro Enclave
+//
+// Each subcommand is a Main with ParseFlags, Run and Close, so end-to-end tests
+// can start it on port 0 in a temp dir.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// program is the shape every subcommand has.
+type program interface {
+	ParseFlags(args []string) error
+	Run(ctx context.Context) error
+	Close() error
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	var p program
+	switch args[0] {
+	case "parent":
+		p = NewParentMain(log, stdout)
+	case "dev":
+		p = NewDevMain(log, stdout)
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "autowallet: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := p.ParseFlags(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "autowallet %s: %v\n", args[0], err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := p.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "autowallet %s: %v\n", args[0], err)
+		p.Close()
+		return 1
+	}
+	<-ctx.Done()
+	fmt.Fprintf(stderr, "autowallet %s: stopping\n", args[0])
+	if err := p.Close(); err != nil {
+		fmt.Fprintf(stderr, "autowallet %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: autowallet <command> [flags]
+
+commands:
+  dev      run the whole product on this machine (enclave, chain, Telegram emulator)
+  parent   run the production host beside a Nitro Enclave
+
+Run "autowallet <command> -h" for the flags of a command.
+`)
+}
+
+// envOr is the value of an environment variable, or def when it is unset.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}

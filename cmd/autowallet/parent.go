@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/protocol"
+	"github.com/autowallet/autowallet/storage"
+)
+
+// TelegramProductionKey is Telegram's Ed25519 key for third-party validation
+// of Mini App initData.
+const TelegramProductionKey = "e7bf03a2fa4602af4580703d88dda5bb59f32ed8b02a56c187fe7d34caed242d"
+
+// ParentConfig is everything the host needs, from flags and the environment.
+type ParentConfig struct {
+	DataDir           string
+	HTTPAddr          string
+	RPCURL            string
+	ChainID           uint64
+	EnclaveCID        uint
+	EnclavePort       uint
+	EnclaveTCP        string
+	BotID             int64
+	TelegramPublicKey string
+	Confirmations     uint64
+	IntentTTL         time.Duration
+	PollInterval      time.Duration
+}
+
+// ParentMain is `autowallet parent`: storage, the enclave client, the chain
+// client, the transfer service with its tracker, and the HTTP listener.
+type ParentMain struct {
+	Config ParentConfig
+	log    *slog.Logger
+	stdout io.Writer
+
+	store    *storage.DB
+	chain    *parent.Chain
+	service  *parent.Service
+	server   *http.Server
+	listener net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// NewParentMain returns the parent program with defaults from the environment.
+func NewParentMain(log *slog.Logger, stdout io.Writer) *ParentMain {
+	return &ParentMain{log: log, stdout: stdout}
+}
+
+// ParseFlags fills Config from flags, whose defaults come from the environment.
+func (m *ParentMain) ParseFlags(args []string) error {
+	c := &m.Config
+	fs := flag.NewFlagSet("parent", flag.ContinueOnError)
+	fs.StringVar(&c.DataDir, "data", envOr("AUTOWALLET_DATA", "autowallet-data"), "data folder (bbolt file) [AUTOWALLET_DATA]")
+	fs.StringVar(&c.HTTPAddr, "http", envOr("AUTOWALLET_HTTP", "127.0.0.1:8080"), "listen address of the Mini App API [AUTOWALLET_HTTP]")
+	fs.StringVar(&c.RPCURL, "rpc", envOr("ETH_RPC_URL", ""), "Ethereum JSON-RPC URL [ETH_RPC_URL]")
+	chainID := fs.String("chain-id", envOr("ETH_CHAIN_ID", ""), "chain id the node must report [ETH_CHAIN_ID]")
+	fs.UintVar(&c.EnclaveCID, "enclave-cid", 16, "vsock context id of the enclave")
+	fs.UintVar(&c.EnclavePort, "enclave-port", 5000, "vsock port of the enclave")
+	fs.StringVar(&c.EnclaveTCP, "enclave-tcp", envOr("AUTOWALLET_ENCLAVE_TCP", ""), "dial the enclave on this loopback TCP address instead of vsock [AUTOWALLET_ENCLAVE_TCP]")
+	botID := fs.String("bot-id", envOr("TELEGRAM_BOT_ID", ""), "numeric id of the Telegram bot [TELEGRAM_BOT_ID]")
+	fs.StringVar(&c.TelegramPublicKey, "telegram-public-key", envOr("TELEGRAM_PUBLIC_KEY", TelegramProductionKey), "hex Ed25519 key that signs initData [TELEGRAM_PUBLIC_KEY]")
+	fs.Uint64Var(&c.Confirmations, "confirmations", 2, "blocks before a transfer counts as confirmed")
+	fs.DurationVar(&c.IntentTTL, "intent-ttl", 10*time.Minute, "how long a user has to approve a transfer")
+	fs.DurationVar(&c.PollInterval, "poll", 2*time.Second, "how often open transfers are checked on the chain")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	var missing []string
+	if c.RPCURL == "" {
+		missing = append(missing, "-rpc (ETH_RPC_URL)")
+	}
+	if *chainID == "" {
+		missing = append(missing, "-chain-id (ETH_CHAIN_ID)")
+	}
+	if *botID == "" {
+		missing = append(missing, "-bot-id (TELEGRAM_BOT_ID)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing settings: %v", missing)
+	}
+	var err error
+	if c.ChainID, err = strconv.ParseUint(*chainID, 10, 64); err != nil || c.ChainID == 0 {
+		return fmt.Errorf("-chain-id %q is not a positive integer", *chainID)
+	}
+	if c.BotID, err = strconv.ParseInt(*botID, 10, 64); err != nil || c.BotID <= 0 {
+		return fmt.Errorf("-bot-id %q is not a positive integer", *botID)
+	}
+	if k, err := hex.DecodeString(c.TelegramPublicKey); err != nil || len(k) != ed25519.PublicKeySize {
+		return errors.New("-telegram-public-key is not 64 hex characters")
+	}
+	return nil
+}
+
+// Run opens storage, dials the chain (checking its id), connects the enclave
+// client, starts the tracker and the HTTP listener. It returns once serving.
+func (m *ParentMain) Run(ctx context.Context) error {
+	c := m.Config
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data folder: %w", err)
+	}
+	var err error
+	if m.store, err = storage.Open(c.DataDir, storage.Options{Logger: m.log}); err != nil {
+		return fmt.Errorf("opening storage: %w", err)
+	}
+	if m.chain, err = parent.DialChain(ctx, c.RPCURL, c.ChainID, parent.ChainOptions{Logger: m.log}); err != nil {
+		return fmt.Errorf("dialing the chain: %w", err)
+	}
+	var enc *parent.EnclaveClient
+	if c.EnclaveTCP != "" {
+		enc = parent.NewEnclaveClientTCP(c.EnclaveTCP, 15*time.Second)
+	} else {
+		enc = parent.NewEnclaveClientVsock(uint32(c.EnclaveCID), uint32(c.EnclavePort), 15*time.Second)
+	}
+	key, _ := hex.DecodeString(c.TelegramPublicKey)
+	m.service = parent.NewService(m.store, enc, m.chain, parent.ServiceConfig{
+		ChainID:       c.ChainID,
+		IntentTTL:     c.IntentTTL,
+		Confirmations: c.Confirmations,
+		PollInterval:  c.PollInterval,
+		InitData:      protocol.VerifyConfig{BotID: c.BotID, PublicKey: key, MaxAge: time.Hour, ClockSkew: time.Minute},
+	}, m.log)
+
+	mux := http.NewServeMux()
+	m.service.RegisterAPI(mux)
+	if m.listener, err = net.Listen("tcp", c.HTTPAddr); err != nil {
+		return fmt.Errorf("listening on %s: %w", c.HTTPAddr, err)
+	}
+	m.server = parent.NewHTTPServer(mux, m.log)
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("http server", "err", err)
+		}
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.service.Track(runCtx)
+	}()
+	fmt.Fprintf(m.stdout, "autowallet parent listening on http://%s\n", m.listener.Addr())
+	return nil
+}
+
+// Addr is the HTTP listener's address (after Run).
+func (m *ParentMain) Addr() net.Addr { return m.listener.Addr() }
+
+// Service is the running transfer service (after Run).
+func (m *ParentMain) Service() *parent.Service { return m.service }
+
+// Close stops the listener and the tracker, then closes storage.
+func (m *ParentMain) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, m.server.Shutdown(ctx))
+		cancel()
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.chain != nil {
+		m.chain.Close()
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,132 @@
+package parent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/autowallet/autowallet/protocol"
+	"github.com/autowallet/autowallet/storage"
+)
+
+// Paths of the parent's HTTP API (docs/api.md). The Mini App page posts to
+// them from the same origin it is served from.
+const (
+	PathMiniAppApprove = "/miniapp/api/approve"
+	PathMiniAppCancel  = "/miniapp/api/cancel"
+	PathHealthz        = "/healthz"
+
+	maxMiniAppBody = 16 << 10
+)
+
+// MiniAppRequest is the body of approve and cancel: Telegram's raw initData.
+type MiniAppRequest struct {
+	InitData string `json:"init_data"`
+}
+
+// MiniAppResponse says what became of the transfer.
+type MiniAppResponse struct {
+	Status     string `json:"status"` // approved, sent, cancelled
+	TransferID string `json:"transfer_id"`
+	TxHash     string `json:"tx_hash,omitempty"`
+}
+
+// RegisterAPI adds the Mini App API and /healthz to mux.
+func (s *Service) RegisterAPI(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+PathMiniAppApprove, s.miniAppCall(s.Approve))
+	mux.HandleFunc("POST "+PathMiniAppCancel, s.miniAppCall(s.Cancel))
+	mux.HandleFunc("GET "+PathHealthz, s.healthz)
+	for _, p := range []string{PathMiniAppApprove, PathMiniAppCancel} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			protocol.WriteError(w, &protocol.Error{Code: protocol.CodeMethodNotAllowed, Message: "use POST"})
+		})
+	}
+}
+
+func (s *Service) miniAppCall(call func(context.Context, string) (storage.Transfer, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req MiniAppRequest
+		if err := protocol.DecodeJSON(http.MaxBytesReader(w, r.Body, maxMiniAppBody+1), maxMiniAppBody, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		t, err := call(r.Context(), req.InitData)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		resp := MiniAppResponse{Status: t.State.String(), TransferID: t.ID}
+		if len(t.SignedTx) > 0 {
+			resp.TxHash = t.TxHash.Hex()
+		}
+		protocol.WriteJSON(w, http.StatusOK, resp)
+	}
+}
+
+// apiError maps the service's errors to the API's codes. Refusals from the
+// enclave arrive as *protocol.Error and pass through unchanged.
+func apiError(err error) *protocol.Error {
+	for sentinel, code := range map[error]protocol.Code{
+		ErrUnknownTransfer:    protocol.CodeUnknownTransfer,
+		ErrAlreadyApproved:    protocol.CodeAlreadyApproved,
+		ErrTransferClosed:     protocol.CodeTransferClosed,
+		ErrEnclaveUnavailable: protocol.CodeEnclaveUnavailable,
+	} {
+		if errors.Is(err, sentinel) {
+			return &protocol.Error{Code: code, Message: err.Error()}
+		}
+	}
+	return protocol.ErrorOf(err)
+}
+
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := apiError(err)
+	if e.Code == protocol.CodeInternal {
+		s.log.Error("mini app API", "path", r.URL.Path, "err", err)
+	} else {
+		s.log.Info("mini app API refused", "path", r.URL.Path, "code", e.Code)
+	}
+	protocol.WriteJSON(w, e.Code.HTTPStatus(), struct {
+		Error *protocol.Error `json:"error"`
+	}{e})
+}
+
+// Health is the answer of /healthz.
+type Health struct {
+	Status  string `json:"status"`  // ok or degraded
+	Enclave string `json:"enclave"` // unlocked, locked or unreachable
+	Chain   string `json:"chain"`   // ok or unreachable
+}
+
+func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	h := Health{Status: "ok", Enclave: "unreachable", Chain: "ok"}
+	if eh, err := s.enclave.Health(ctx); err == nil {
+		h.Enclave = eh.Vault
+	}
+	if _, err := s.chain.PendingNonce(ctx, [20]byte{}); err != nil {
+		h.Chain = "unreachable"
+	}
+	status := http.StatusOK
+	if h.Enclave != "unlocked" || h.Chain != "ok" {
+		h.Status, status = "degraded", http.StatusServiceUnavailable
+	}
+	protocol.WriteJSON(w, status, h)
+}
+
+// NewHTTPServer is the parent's one listener for the Mini App page and API,
+// with timeouts fit for a public endpoint.
+func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

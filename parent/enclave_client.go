@@ -1,0 +1,139 @@
+package parent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/mdlayher/vsock"
+
+	"github.com/autowallet/autowallet/protocol"
+)
+
+// ErrEnclaveUnavailable wraps every failure to reach the enclave (as opposed
+// to a refusal, which is a *protocol.Error).
+var ErrEnclaveUnavailable = errors.New("enclave unavailable")
+
+// EnclaveClient speaks the enclave HTTP API (docs/protocol.md, section 6) over
+// vsock in production or loopback TCP in dev and tests. Refusals come back as
+// *protocol.Error, which errors.Is matches against protocol's sentinels
+// (protocol.ErrWrongOwner, ...).
+type EnclaveClient struct {
+	base string
+	http *http.Client
+}
+
+// NewEnclaveClientTCP dials the enclave at a loopback host:port.
+func NewEnclaveClientTCP(addr string, timeout time.Duration) *EnclaveClient {
+	d := &net.Dialer{Timeout: timeout}
+	return newEnclaveClient("http://"+addr, d.DialContext, timeout)
+}
+
+// NewEnclaveClientVsock dials the enclave at a vsock context id and port.
+func NewEnclaveClientVsock(cid, port uint32, timeout time.Duration) *EnclaveClient {
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return vsock.DialContext(ctx, cid, port, nil)
+	}
+	return newEnclaveClient("http://enclave", dial, timeout)
+}
+
+func newEnclaveClient(base string, dial func(context.Context, string, string) (net.Conn, error), timeout time.Duration) *EnclaveClient {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return &EnclaveClient{
+		base: base,
+		http: &http.Client{
+			Timeout: timeout,
+			Transport: &http.Transport{
+				DialContext:         dial,
+				MaxIdleConnsPerHost: 16,
+				IdleConnTimeout:     30 * time.Second,
+				DisableCompression:  true,
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+}
+
+// Health asks whether the enclave is up and unlocked.
+func (c *EnclaveClient) Health(ctx context.Context) (*protocol.HealthResponse, error) {
+	var out protocol.HealthResponse
+	if err := c.do(ctx, http.MethodGet, protocol.PathHealth, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CreateWallet asks the enclave for a new wallet owned by a Telegram user.
+func (c *EnclaveClient) CreateWallet(ctx context.Context, owner int64) (common.Address, []byte, error) {
+	var out protocol.CreateWalletResponse
+	if err := c.do(ctx, http.MethodPost, protocol.PathWallets, protocol.CreateWalletRequest{Owner: owner}, &out); err != nil {
+		return common.Address{}, nil, err
+	}
+	if !common.IsHexAddress(out.Address) || len(out.Record) == 0 {
+		return common.Address{}, nil, fmt.Errorf("%w: enclave returned a malformed wallet", ErrEnclaveUnavailable)
+	}
+	return common.HexToAddress(out.Address), out.Record, nil
+}
+
+// Approve asks the enclave to sign the transfer initData approves.
+func (c *EnclaveClient) Approve(ctx context.Context, initData string, record []byte) ([]byte, common.Hash, error) {
+	var out protocol.ApproveResponse
+	if err := c.do(ctx, http.MethodPost, protocol.PathApprove, protocol.ApproveRequest{InitData: initData, Record: record}, &out); err != nil {
+		return nil, common.Hash{}, err
+	}
+	raw, err := hexutil.Decode(out.RawTx)
+	if err != nil {
+		return nil, common.Hash{}, fmt.Errorf("%w: enclave returned a malformed transaction", ErrEnclaveUnavailable)
+	}
+	hash, err := hexutil.Decode(out.TxHash)
+	if err != nil || len(hash) != common.HashLength {
+		return nil, common.Hash{}, fmt.Errorf("%w: enclave returned a malformed hash", ErrEnclaveUnavailable)
+	}
+	return raw, common.BytesToHash(hash), nil
+}
+
+func (c *EnclaveClient) do(ctx context.Context, method, path string, in, out any) error {
+	var body *bytes.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	} else {
+		body = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// The URL error names only the enclave address and path, never the body.
+		return fmt.Errorf("%w: %v", ErrEnclaveUnavailable, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		err := protocol.ReadError(resp)
+		var refusal *protocol.Error
+		if !errors.As(err, &refusal) || refusal.Code == protocol.CodeInternal {
+			return fmt.Errorf("%w: %v", ErrEnclaveUnavailable, err)
+		}
+		return refusal
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, protocol.MaxRequestBody))
+	if err := dec.Decode(out); err != nil {
+		return fmt.Errorf("%w: bad response: %v", ErrEnclaveUnavailable, err)
+	}
+	return nil
+}

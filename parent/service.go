@@ -1,0 +1,441 @@
+package parent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/autowallet/autowallet/protocol"
+	"github.com/autowallet/autowallet/storage"
+)
+
+// ServiceConfig tunes the wallet service.
+type ServiceConfig struct {
+	// ChainID is the chain every intent is built for.
+	ChainID uint64
+	// IntentTTL is how long a user has to approve a transfer.
+	IntentTTL time.Duration
+	// Confirmations is how many blocks (counting the one that includes it)
+	// a transfer needs before the user is told it is confirmed.
+	Confirmations uint64
+	// PollInterval is how often the tracker looks at open transfers.
+	PollInterval time.Duration
+	// InitData verifies initData for requests the parent decides alone
+	// (cancel). Approvals are verified by the enclave.
+	InitData protocol.VerifyConfig
+}
+
+func (c *ServiceConfig) setDefaults() {
+	if c.IntentTTL <= 0 {
+		c.IntentTTL = 10 * time.Minute
+	}
+	if c.Confirmations == 0 {
+		c.Confirmations = 1
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 2 * time.Second
+	}
+}
+
+// Service is the wallet service of the parent: it creates wallets through the
+// enclave, builds transfer intents, forwards approvals, broadcasts and tracks
+// transactions. Every state change is stored before it is acted on, so a
+// crash at any point resumes where it stopped (see Track).
+type Service struct {
+	store   *storage.DB
+	enclave *EnclaveClient
+	chain   *Chain
+	log     *slog.Logger
+	cfg     ServiceConfig
+	now     func() time.Time
+
+	// buildMu serialises intent building per wallet, so two intents built at
+	// once never get the same nonce.
+	buildMu sync.Map // common.Address -> *sync.Mutex
+
+	mu        sync.Mutex
+	listeners []func(storage.Transfer)
+}
+
+// NewService wires the parent's parts together.
+func NewService(store *storage.DB, enclave *EnclaveClient, chain *Chain, cfg ServiceConfig, log *slog.Logger) *Service {
+	cfg.setDefaults()
+	return &Service{store: store, enclave: enclave, chain: chain, cfg: cfg, log: log, now: time.Now}
+}
+
+// OnTransferChange registers f to be called after every stored state change
+// of a transfer (the bot edits the transfer's card).
+func (s *Service) OnTransferChange(f func(storage.Transfer)) {
+	s.mu.Lock()
+	s.listeners = append(s.listeners, f)
+	s.mu.Unlock()
+}
+
+func (s *Service) changed(t storage.Transfer) {
+	s.mu.Lock()
+	ls := slices.Clone(s.listeners)
+	s.mu.Unlock()
+	for _, f := range ls {
+		f(t)
+	}
+}
+
+// Chain is the chain client the service uses.
+func (s *Service) Chain() *Chain { return s.chain }
+
+// ChainID is the chain the service builds intents for.
+func (s *Service) ChainID() uint64 { return s.cfg.ChainID }
+
+// Wallet returns the user's wallet, or ErrNoWallet.
+func (s *Service) Wallet(owner int64) (storage.Wallet, error) {
+	w, err := s.store.WalletByOwner(owner)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Wallet{}, ErrNoWallet
+	}
+	return w, err
+}
+
+// EnsureWallet returns the user's wallet, creating it in the enclave first if
+// there is none. Concurrent calls for one user return the same wallet: the
+// store keeps the first record and the others' fresh keys, never shown to
+// anyone, are dropped.
+func (s *Service) EnsureWallet(ctx context.Context, owner int64) (storage.Wallet, bool, error) {
+	if w, err := s.store.WalletByOwner(owner); err == nil {
+		return w, false, nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return storage.Wallet{}, false, err
+	}
+	addr, rec, err := s.enclave.CreateWallet(ctx, owner)
+	if err != nil {
+		return storage.Wallet{}, false, err
+	}
+	w, created, err := s.store.CreateWallet(storage.Wallet{Owner: owner, Address: addr, Record: rec, Created: s.now()})
+	if err != nil {
+		return storage.Wallet{}, false, err
+	}
+	if created {
+		s.log.Info("wallet created", "owner", owner, "address", w.Address.Hex())
+	}
+	return w, created, nil
+}
+
+// Balance is the wallet's balance on the chain.
+func (s *Service) Balance(ctx context.Context, addr common.Address) (*big.Int, error) {
+	return s.chain.Balance(ctx, addr)
+}
+
+// TransferID names the transfer a start_param carries. The intent encoding is
+// canonical, so one intent has one id.
+func TransferID(startParam string) string {
+	sum := sha256.Sum256([]byte(startParam))
+	return hex.EncodeToString(sum[:16])
+}
+
+// BuildRequest is what a user asks to send.
+type BuildRequest struct {
+	Owner     int64
+	To        common.Address
+	Amount    *big.Int // wei
+	ChatID    int64
+	MessageID int // the card to edit, if it already exists
+}
+
+// Build makes a transfer intent for the user's wallet: the next free nonce,
+// current fees, an expiry, and checks that the balance covers amount plus
+// the maximum fee. The transfer is stored in state built.
+func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer, error) {
+	if req.Amount == nil || req.Amount.Sign() <= 0 {
+		return storage.Transfer{}, fmt.Errorf("%w: the amount must be more than zero", ErrBadAmount)
+	}
+	if req.To == (common.Address{}) {
+		return storage.Transfer{}, fmt.Errorf("%w: the zero address burns funds", ErrBadAddress)
+	}
+	w, err := s.Wallet(req.Owner)
+	if err != nil {
+		return storage.Transfer{}, err
+	}
+	mu, _ := s.buildMu.LoadOrStore(w.Address, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+
+	maxFee, tip, err := s.chain.Fees(ctx)
+	if err != nil {
+		return storage.Transfer{}, err
+	}
+	balance, err := s.chain.Balance(ctx, w.Address)
+	if err != nil {
+		return storage.Transfer{}, err
+	}
+	nonce, err := s.nextNonce(ctx, w.Address)
+	if err != nil {
+		return storage.Transfer{}, err
+	}
+	now := s.now()
+	in := &protocol.Intent{
+		ChainID:              s.cfg.ChainID,
+		From:                 w.Address,
+		To:                   req.To,
+		Amount:               req.Amount,
+		Nonce:                nonce,
+		GasLimit:             GasLimitETH,
+		MaxFeePerGas:         maxFee,
+		MaxPriorityFeePerGas: tip,
+		Expiry:               uint64(now.Add(s.cfg.IntentTTL).Unix()),
+	}
+	if cost := in.MaxCost(); balance.Cmp(cost) < 0 {
+		return storage.Transfer{}, fmt.Errorf("%w: it needs up to %s ETH (amount plus max fee), the wallet has %s ETH",
+			ErrBalanceTooLow, FormatETH(cost, 18), FormatETH(balance, 18))
+	}
+	bin, err := in.MarshalBinary()
+	if err != nil {
+		return storage.Transfer{}, err
+	}
+	sp, err := in.EncodeStartParam()
+	if err != nil {
+		return storage.Transfer{}, err
+	}
+	t := storage.Transfer{
+		ID:         TransferID(sp),
+		Owner:      req.Owner,
+		ChatID:     req.ChatID,
+		MessageID:  req.MessageID,
+		ChainID:    s.cfg.ChainID,
+		From:       w.Address,
+		To:         req.To,
+		Amount:     new(big.Int).Set(req.Amount),
+		Nonce:      nonce,
+		MaxFee:     new(big.Int).Mul(new(big.Int).SetUint64(in.GasLimit), in.MaxFeePerGas),
+		Intent:     bin,
+		StartParam: sp,
+		State:      storage.StateBuilt,
+		Created:    now,
+		Updated:    now,
+		Expiry:     time.Unix(int64(in.Expiry), 0),
+	}
+	t, err = s.store.CreateTransfer(t)
+	if err != nil {
+		return storage.Transfer{}, err
+	}
+	s.log.Info("transfer built", "transfer", t.ID, "owner", t.Owner, "nonce", nonce)
+	return t, nil
+}
+
+// nextNonce is the lowest nonce, from the chain's pending nonce up, that no
+// open transfer of this wallet holds: a cancelled or expired transfer frees
+// its nonce for the next one, so no gap is left behind it.
+func (s *Service) nextNonce(ctx context.Context, addr common.Address) (uint64, error) {
+	nonce, err := s.chain.PendingNonce(ctx, addr)
+	if err != nil {
+		return 0, err
+	}
+	active, err := s.store.ActiveNonces(addr) // ascending
+	if err != nil {
+		return 0, err
+	}
+	for _, n := range active {
+		if n == nonce {
+			nonce++
+		}
+	}
+	return nonce, nil
+}
+
+// SetMessage records which chat message shows the transfer's card.
+func (s *Service) SetMessage(id string, chatID int64, messageID int) error {
+	_, err := s.store.UpdateTransfer(id, func(t *storage.Transfer) error {
+		t.ChatID, t.MessageID = chatID, messageID
+		return nil
+	})
+	return err
+}
+
+// Transfer looks a transfer up by id.
+func (s *Service) Transfer(id string) (storage.Transfer, error) {
+	t, err := s.store.Transfer(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return t, ErrUnknownTransfer
+	}
+	return t, err
+}
+
+// History is the user's transfers, newest first.
+func (s *Service) History(owner int64, limit, offset int) ([]storage.Transfer, error) {
+	return s.store.TransfersByOwner(owner, limit, offset)
+}
+
+// transferFor finds the transfer an initData's start_param names. The
+// initData is not verified here: the lookup decides nothing (the enclave
+// verifies before it signs, Cancel verifies before it cancels).
+func (s *Service) transferFor(initData string) (storage.Transfer, error) {
+	d, err := protocol.ParseInitData(initData)
+	if err != nil {
+		return storage.Transfer{}, err
+	}
+	if d.StartParam == "" {
+		return storage.Transfer{}, fmt.Errorf("%w: initData has no start_param", protocol.ErrMalformedIntent)
+	}
+	if _, err := protocol.DecodeStartParam(d.StartParam); err != nil {
+		return storage.Transfer{}, err
+	}
+	return s.Transfer(TransferID(d.StartParam))
+}
+
+// Approve forwards a Mini App approval to the enclave, stores the signed
+// transaction (state approved) before broadcasting it, then broadcasts
+// (state sent). If the node is unreachable, the transfer stays approved and
+// Track broadcasts it later; the caller learns which with the state.
+func (s *Service) Approve(ctx context.Context, initData string) (storage.Transfer, error) {
+	t, err := s.transferFor(initData)
+	if err != nil {
+		return t, err
+	}
+	if err := openForApproval(t); err != nil {
+		return t, err
+	}
+	w, err := s.store.WalletByAddress(t.From)
+	if err != nil {
+		return t, err
+	}
+	raw, hash, err := s.enclave.Approve(ctx, initData, w.Record)
+	if err != nil {
+		return t, err
+	}
+	if err := checkSigned(raw, hash, t); err != nil {
+		return t, err
+	}
+	t, err = s.store.UpdateTransfer(t.ID, func(t *storage.Transfer) error {
+		if err := openForApproval(*t); err != nil {
+			return err
+		}
+		t.State, t.SignedTx, t.TxHash, t.Updated = storage.StateApproved, raw, hash, s.now()
+		return nil
+	})
+	if err != nil {
+		return t, err
+	}
+	s.log.Info("transfer approved", "transfer", t.ID, "tx", hash.Hex())
+	s.changed(t)
+	// The user waits for this answer: give the node a few seconds, then
+	// leave the transfer approved for the tracker.
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return s.broadcast(bctx, t), nil
+}
+
+func openForApproval(t storage.Transfer) error {
+	switch t.State {
+	case storage.StateBuilt:
+		return nil
+	case storage.StateApproved, storage.StateSent, storage.StateConfirmed:
+		return fmt.Errorf("%w: transaction %s", ErrAlreadyApproved, t.TxHash.Hex())
+	default:
+		return fmt.Errorf("%w: it is %s", ErrTransferClosed, t.State)
+	}
+}
+
+// checkSigned makes sure the enclave signed the transfer the parent built:
+// a cheap check that catches a mix-up before anything is broadcast.
+func checkSigned(raw []byte, hash common.Hash, t storage.Transfer) error {
+	var tx types.Transaction
+	if err := tx.UnmarshalBinary(raw); err != nil {
+		return fmt.Errorf("%w: enclave returned an undecodable transaction", ErrEnclaveUnavailable)
+	}
+	if tx.Hash() != hash || tx.Nonce() != t.Nonce || tx.To() == nil || *tx.To() != t.To || tx.Value().Cmp(t.Amount) != 0 {
+		return fmt.Errorf("%w: enclave returned a transaction that is not this transfer", ErrEnclaveUnavailable)
+	}
+	return nil
+}
+
+// broadcast sends an approved transfer's transaction and moves it to sent. A
+// node that is down leaves it approved for Track to retry; a node that
+// refuses the transaction for good fails the transfer with the reason.
+func (s *Service) broadcast(ctx context.Context, t storage.Transfer) storage.Transfer {
+	_, err := s.chain.Broadcast(ctx, t.SignedTx)
+	switch {
+	case err == nil:
+		return s.move(t, storage.StateSent, "")
+	case errors.Is(err, ErrNodeUnavailable):
+		s.log.Warn("broadcast deferred: node unavailable", "transfer", t.ID, "err", err)
+		return t
+	case errors.Is(err, ErrNonceTooLow):
+		return s.move(t, storage.StateFailed, "the wallet's nonce was used by another transaction")
+	case errors.Is(err, ErrInsufficientFunds):
+		return s.move(t, storage.StateFailed, "the wallet no longer has enough ETH for the amount and fee")
+	default:
+		return s.move(t, storage.StateFailed, "the node refused the transaction: "+err.Error())
+	}
+}
+
+// move stores a state change and tells the listeners. An invalid or lost
+// race (someone else moved it first) leaves t as stored.
+func (s *Service) move(t storage.Transfer, to storage.State, reason string) storage.Transfer {
+	nt, err := s.store.UpdateTransfer(t.ID, func(x *storage.Transfer) error {
+		x.State, x.Reason, x.Updated = to, reason, s.now()
+		if to == storage.StateConfirmed || to == storage.StateFailed {
+			x.Block = t.Block
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("transfer state not changed", "transfer", t.ID, "to", to, "err", err)
+		if cur, err := s.store.Transfer(t.ID); err == nil {
+			return cur
+		}
+		return t
+	}
+	s.log.Info("transfer "+to.String(), "transfer", nt.ID, "reason", reason)
+	s.changed(nt)
+	return nt
+}
+
+// Cancel cancels a built transfer on the user's request from the Mini App.
+// The parent alone decides a cancel, so it verifies initData itself.
+func (s *Service) Cancel(ctx context.Context, initData string) (storage.Transfer, error) {
+	d, err := protocol.VerifyInitData(initData, s.cfg.InitData, s.now())
+	if err != nil {
+		return storage.Transfer{}, err
+	}
+	t, err := s.transferFor(initData)
+	if err != nil {
+		return t, err
+	}
+	if t.Owner != d.UserID {
+		return t, fmt.Errorf("%w: the transfer is another user's", protocol.ErrWrongOwner)
+	}
+	return s.CancelByOwner(t.ID, d.UserID)
+}
+
+// CancelByOwner cancels a built transfer for its owner (the bot's Cancel
+// button, whose sender Telegram identifies).
+func (s *Service) CancelByOwner(id string, owner int64) (storage.Transfer, error) {
+	t, err := s.store.UpdateTransfer(id, func(t *storage.Transfer) error {
+		if t.Owner != owner {
+			return fmt.Errorf("%w: the transfer is another user's", protocol.ErrWrongOwner)
+		}
+		if t.State != storage.StateBuilt {
+			if err := openForApproval(*t); err != nil {
+				return err
+			}
+		}
+		t.State, t.Reason, t.Updated = storage.StateCancelled, "cancelled by you", s.now()
+		return nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return t, ErrUnknownTransfer
+	}
+	if err != nil {
+		return t, err
+	}
+	s.changed(t)
+	return t, nil
+}
