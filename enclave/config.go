@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -64,7 +65,8 @@ func ParseConfig(b []byte) (*Config, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
 	}
-	if dec.More() {
+	// More alone misses a stray '}' or ']'; only EOF may follow the object.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: trailing data", ErrBadConfig)
 	}
 	if f.Version != 1 {

@@ -14,13 +14,13 @@ import (
 // of request it is, the second its version, so later kinds (ERC-20 transfers,
 // other actions) can be added without ever being mistaken for a v1 transfer.
 const (
-	KindTransfer    byte = 0x01
-	TransferV1      byte = 0x01
-	MaxStartParam        = 512 // Telegram's limit for startapp / start_param
-	maxUint64Bytes       = 8
-	maxUint256Bytes      = 32
-	transferV1MinLen     = 2 + 3*common.AddressLength + 7 // every number empty
-	transferV1MaxLen     = 2 + 3*common.AddressLength + 4*(1+maxUint64Bytes) + 3*(1+maxUint256Bytes)
+	KindTransfer     byte = 0x01
+	TransferV1       byte = 0x01
+	MaxStartParam         = 512 // Telegram's limit for startapp / start_param
+	maxUint64Bytes        = 8
+	maxUint256Bytes       = 32
+	transferV1MinLen      = 2 + 3*common.AddressLength + 7 // every number empty
+	transferV1MaxLen      = 2 + 3*common.AddressLength + 4*(1+maxUint64Bytes) + 3*(1+maxUint256Bytes)
 )
 
 // ErrMalformedIntent is the reason for every refusal to decode an intent.

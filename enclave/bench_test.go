@@ -1,0 +1,125 @@
+package enclave
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/rand"
+	"io"
+	"math/big"
+	"net/http"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/autowallet/autowallet/internal/testvectors"
+	"github.com/autowallet/autowallet/protocol"
+)
+
+// benchApproval is a valid approval of the vector wallet: the same input for
+// every Approve benchmark, so their figures compare.
+func benchApproval(b *testing.B) (*fixture, string, []byte) {
+	f := newFixture(b)
+	rec := mustHex(b, vectorRecord(b).Record)
+	r, err := decodeRecord(rec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := &approval{signer: f.signer, user: r.Owner, authDate: f.now, startParam: f.startParam(f.intent(r.Address)), record: rec}
+	return f, f.signInitData(a), rec
+}
+
+func BenchmarkApprove(b *testing.B) {
+	f, initData, rec := benchApproval(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.signer.Approve(initData, rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkApproveHTTP is Approve through the real server on loopback, with
+// one keep-alive connection.
+func BenchmarkApproveHTTP(b *testing.B) {
+	f, initData, rec := benchApproval(b)
+	url, _ := startServer(b, f.signer)
+	url += protocol.PathApprove
+	body := approveBody(b, initData, rec)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("%d %v", resp.StatusCode, err)
+		}
+	}
+}
+
+// BenchmarkApproveFloor is the cryptography an approval cannot avoid: one
+// Ed25519 verification of a message the size of the initData, one AES-GCM
+// open of a 48-byte sealed key, one EIP-1559 signature with the latest
+// signer. Approve's cost over this is parsing, checks and encoding.
+func BenchmarkApproveFloor(b *testing.B) {
+	_, initData, rec := benchApproval(b)
+	tg := testvectors.TelegramKey()
+	pub := tg.Public().(ed25519.PublicKey)
+	msg := []byte(initData)
+	sig := ed25519.Sign(tg, msg)
+	block, err := aes.NewCipher(testvectors.VaultKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		b.Fatal(err)
+	}
+	priv, err := crypto.ToECDSA(testvectors.WalletKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	to := common.HexToAddress("0x1111111111111111111111111111111111111111")
+	tx := types.NewTx(&types.DynamicFeeTx{
+		ChainID: big.NewInt(int64(testvectors.ChainID)), Nonce: 3, GasTipCap: big.NewInt(15e8), GasFeeCap: big.NewInt(3e10),
+		Gas: 21000, To: &to, Value: big.NewInt(5e16),
+	})
+	signer := types.LatestSignerForChainID(tx.ChainId())
+	key := make([]byte, 0, 32)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !ed25519.Verify(pub, msg, sig) {
+			b.Fatal("verify")
+		}
+		if _, err := aead.Open(key[:0], rec[29:41], rec[41:], rec[:29]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := types.SignTx(tx, signer, priv); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCreateWallet(b *testing.B) {
+	s, err := NewSigner(testConfig(), Options{Entropy: rand.Reader})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Unlock(testvectors.VaultKey()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.CreateWallet(alice); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

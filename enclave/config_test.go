@@ -1,0 +1,105 @@
+package enclave
+
+import (
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autowallet/autowallet/internal/testvectors"
+)
+
+// configJSON is a valid config file with one field changed (or, with an
+// empty value, removed). Keys are the file's JSON names.
+func configJSON(changes map[string]string) string {
+	fields := map[string]string{
+		"version":             `1`,
+		"mode":                `"production"`,
+		"bot_id":              `7000000001`,
+		"telegram_public_key": `"` + hex.EncodeToString(testConfig().TelegramPublicKey) + `"`,
+		"allowed_chain_ids":   `[11155111, 1]`,
+		"max_auth_age":        `"1h"`,
+		"clock_skew":          `"1m"`,
+	}
+	for k, v := range changes {
+		fields[k] = v
+	}
+	var parts []string
+	for _, k := range []string{"version", "mode", "bot_id", "telegram_public_key", "hmac_bot_token", "allowed_chain_ids", "max_auth_age", "clock_skew", "extra"} {
+		if v, ok := fields[k]; ok && v != "" {
+			parts = append(parts, `"`+k+`": `+v)
+		}
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig([]byte(configJSON(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Dev || c.BotID != testvectors.BotID || c.HMACBotToken != "" || c.MaxAuthAge != time.Hour || c.ClockSkew != time.Minute ||
+		len(c.AllowedChainIDs) != 2 || !c.TelegramPublicKey.Equal(testConfig().TelegramPublicKey) {
+		t.Fatalf("parsed %+v", c)
+	}
+	dev, err := ParseConfig([]byte(configJSON(map[string]string{"mode": `"dev"`, "hmac_bot_token": `"1:dev"`})))
+	if err != nil || !dev.Dev || dev.HMACBotToken != "1:dev" {
+		t.Fatalf("dev config: %+v, %v", dev, err)
+	}
+}
+
+func TestParseConfigRefusals(t *testing.T) {
+	cases := map[string]string{
+		"hmac_bot_token in production": configJSON(map[string]string{"hmac_bot_token": `"1:token"`}),
+		"unknown field":                configJSON(map[string]string{"extra": `true`}),
+		"key not hex":                  configJSON(map[string]string{"telegram_public_key": `"not hex"`}),
+		"key 31 bytes":                 configJSON(map[string]string{"telegram_public_key": `"` + strings.Repeat("ab", 31) + `"`}),
+		"no key":                       configJSON(map[string]string{"telegram_public_key": ""}),
+		"version 2":                    configJSON(map[string]string{"version": `2`}),
+		"no version":                   configJSON(map[string]string{"version": ""}),
+		"unknown mode":                 configJSON(map[string]string{"mode": `"test"`}),
+		"no mode":                      configJSON(map[string]string{"mode": ""}),
+		"bot id zero":                  configJSON(map[string]string{"bot_id": `0`}),
+		"bot id negative":              configJSON(map[string]string{"bot_id": `-5`}),
+		"no chains":                    configJSON(map[string]string{"allowed_chain_ids": `[]`}),
+		"chain zero":                   configJSON(map[string]string{"allowed_chain_ids": `[1, 0]`}),
+		"negative chain":               configJSON(map[string]string{"allowed_chain_ids": `[-1]`}),
+		"max age zero":                 configJSON(map[string]string{"max_auth_age": `"0s"`}),
+		"max age over a day":           configJSON(map[string]string{"max_auth_age": `"25h"`}),
+		"max age not a duration":       configJSON(map[string]string{"max_auth_age": `"an hour"`}),
+		"negative skew":                configJSON(map[string]string{"clock_skew": `"-1s"`}),
+		"skew over 5 minutes":          configJSON(map[string]string{"clock_skew": `"6m"`}),
+		"no skew":                      configJSON(map[string]string{"clock_skew": ""}),
+		"trailing object":              configJSON(nil) + `{}`,
+		"trailing brace":               configJSON(nil) + `}`,
+		"trailing bracket":             configJSON(nil) + `]`,
+		"not JSON":                     `version: 1`,
+		"empty":                        ``,
+		"array":                        `[]`,
+	}
+	for name, file := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(file))
+			if !errors.Is(err, ErrBadConfig) || c != nil {
+				t.Fatalf("want ErrBadConfig, got %+v, %v", c, err)
+			}
+		})
+	}
+}
+
+// A config built in code (dev mode) meets the same rules as a parsed one.
+func TestConfigValidate(t *testing.T) {
+	if err := testConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := testConfig()
+	c.HMACBotToken = "1:token"
+	if err := c.Validate(); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("production config with a bot token: %v", err)
+	}
+	c.Dev = true
+	if err := c.Validate(); err != nil {
+		t.Fatalf("dev config with a bot token: %v", err)
+	}
+}

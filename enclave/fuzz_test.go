@@ -1,0 +1,63 @@
+package enclave
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/autowallet/autowallet/protocol"
+)
+
+// FuzzDecodeRecord: decoding never panics, refuses only as a malformed
+// record, and a record that decodes re-encodes to the same bytes (so there is
+// one byte form per record, and nothing of the input is ignored).
+func FuzzDecodeRecord(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeRecord(b)
+		if err != nil {
+			if !errors.Is(err, protocol.ErrMalformedRecord) {
+				t.Fatalf("refused with %v", err)
+			}
+			return
+		}
+		if r.Owner <= 0 {
+			t.Fatalf("owner %d", r.Owner)
+		}
+		if !bytes.Equal(encodeRecord(r), b) {
+			t.Fatalf("%x decodes to %+v, which encodes differently", b, r)
+		}
+	})
+}
+
+// FuzzApproveRequest feeds arbitrary bodies to the approve endpoint of a
+// signer that accepts the seeds' valid approval: never a 500, always JSON in
+// one of the two shapes, with the status of its code.
+func FuzzApproveRequest(f *testing.F) {
+	fx := newFixture(f)
+	h := Handler(fx.signer, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", protocol.PathApprove, bytes.NewReader(body)))
+		if rec.Code == 500 {
+			t.Fatalf("500 for %q: %s", body, rec.Body)
+		}
+		if rec.Code == 200 {
+			var ok protocol.ApproveResponse
+			decodeStrict(t, rec.Body.Bytes(), &ok)
+			if ok.RawTx == "" || ok.TxHash == "" {
+				t.Fatalf("200 without a transaction: %s", rec.Body)
+			}
+			return
+		}
+		var e struct {
+			Error protocol.Error `json:"error"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code.HTTPStatus() != rec.Code || e.Error.Code == protocol.CodeInternal {
+			t.Fatalf("status %d, body %s", rec.Code, rec.Body)
+		}
+	})
+}

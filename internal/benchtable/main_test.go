@@ -1,0 +1,74 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+goarch: amd64
+pkg: github.com/autowallet/autowallet/enclave
+cpu: AMD EPYC
+BenchmarkApprove-2        	    9068	    150000 ns/op	    4659 B/op	      92 allocs/op
+BenchmarkApproveHTTP-2    	    4129	    300000 ns/op	   17891 B/op	     205 allocs/op
+BenchmarkApproveFloor-2   	   10249	    100000 ns/op	    1264 B/op	      33 allocs/op
+PASS
+ok  	github.com/autowallet/autowallet/enclave	5.036s
+pkg: github.com/autowallet/autowallet/protocol
+BenchmarkDecodeStartParam-2   	 1174161	      1001 ns/op	     344 B/op	       8 allocs/op
+BenchmarkDecodeStartParam-2   	 1174161	      1003 ns/op	     344 B/op	       8 allocs/op
+BenchmarkDecodeStartParam-2   	 1174161	      2000 ns/op	     344 B/op	       8 allocs/op
+BenchmarkNoMem	 100	 50.5 ns/op
+ok  	github.com/autowallet/autowallet/protocol	2.357s
+`
+
+func TestTable(t *testing.T) {
+	var out strings.Builder
+	if err := run(strings.NewReader(sample), &out, ratios); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	rows := map[string]bool{}
+	for line := range strings.Lines(got) {
+		rows[strings.Join(strings.Fields(line), " ")] = true
+	}
+	for _, want := range []string{
+		"package benchmark ns/op allocs/op",
+		"enclave BenchmarkApprove 150000 92",
+		"enclave BenchmarkApproveHTTP 300000 205",
+		"protocol BenchmarkDecodeStartParam 1003 8", // the median of three runs
+		"protocol BenchmarkNoMem 50 -",
+	} {
+		if !rows[want] {
+			t.Errorf("no row %q in:\n%s", want, got)
+		}
+	}
+	for _, want := range []string{
+		"enclave.BenchmarkApprove / enclave.BenchmarkApproveFloor = 1.50x (target <= 1.30x) OVER TARGET",
+		"enclave.BenchmarkApproveHTTP / enclave.BenchmarkApprove = 2.00x\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the output lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestRatioWithinTargetAndMissing(t *testing.T) {
+	var out strings.Builder
+	in := strings.Replace(sample, "150000 ns/op", "120000 ns/op", 1)
+	rs := append(ratios, ratio{Num: "enclave.BenchmarkNope", Den: "enclave.BenchmarkApprove", Target: 2})
+	if err := run(strings.NewReader(in), &out, rs); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"= 1.20x (target <= 1.30x) ok", "enclave.BenchmarkNope / enclave.BenchmarkApprove: missing from this run"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestNoInput(t *testing.T) {
+	if err := run(strings.NewReader("PASS\n"), &strings.Builder{}, ratios); err == nil {
+		t.Fatal("an empty run gave a table")
+	}
+}

@@ -1,0 +1,500 @@
+package testvectors
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"math/big"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/autowallet/autowallet/protocol"
+)
+
+var update = flag.Bool("update", false, "rewrite the vectors and fuzz seeds instead of checking them")
+
+// repoRoot is where the generated files go, relative to this package.
+const repoRoot = "../.."
+
+// Folders whose every *.json file the generator owns: a stale vector is an error.
+var vectorDirs = []string{"testdata/intents", "testdata/records", "testdata/initdata"}
+
+// TestVectorsAreUpToDate regenerates every vector and fuzz seed in memory and
+// compares it with the committed file, so the committed data is reproducible;
+// with -update it writes them instead.
+func TestVectorsAreUpToDate(t *testing.T) {
+	files := generate(t)
+	if *update {
+		for _, dir := range vectorDirs {
+			old, _ := filepath.Glob(filepath.Join(repoRoot, dir, "*.json"))
+			for _, p := range old {
+				if err := os.Remove(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for name, content := range files {
+			p := filepath.Join(repoRoot, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("wrote %d files", len(files))
+		return
+	}
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(repoRoot, name))
+		if err != nil {
+			t.Errorf("%s: %v (run go test ./internal/testvectors -update)", name, err)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from what the generator makes (run go test ./internal/testvectors -update)", name)
+		}
+	}
+	for _, dir := range vectorDirs {
+		paths, _ := filepath.Glob(filepath.Join(repoRoot, dir, "*.json"))
+		for _, p := range paths {
+			rel, _ := filepath.Rel(repoRoot, p)
+			if _, ok := files[filepath.ToSlash(rel)]; !ok {
+				t.Errorf("%s is not made by the generator", rel)
+			}
+		}
+	}
+}
+
+// generate returns every generated file by its path from the repository root.
+func generate(t *testing.T) map[string][]byte {
+	files := make(map[string][]byte)
+	g := &generator{t: t, files: files}
+	g.intents()
+	g.records()
+	g.initData()
+	return files
+}
+
+type generator struct {
+	t     *testing.T
+	files map[string][]byte
+	// Collected for the fuzz seed corpora.
+	startParams []string
+	sealed      [][]byte
+	signed      []string
+}
+
+func (g *generator) writeJSON(dir, name string, v any) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep '&' in initData readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		g.t.Fatal(err)
+	}
+	g.files[dir+"/"+name+".json"] = b.Bytes()
+}
+
+// writeSeed writes one file in Go's fuzz corpus format.
+func (g *generator) writeSeed(pkg, target, name, typ string, value []byte) {
+	g.files[fmt.Sprintf("%s/testdata/fuzz/%s/vec-%s", pkg, target, name)] =
+		fmt.Appendf(nil, "go test fuzz v1\n%s(%s)\n", typ, strconv.Quote(string(value)))
+}
+
+// walletAddress is the address of WalletKey.
+func walletAddress() common.Address {
+	k, err := crypto.ToECDSA(WalletKey())
+	if err != nil {
+		panic(err)
+	}
+	return crypto.PubkeyToAddress(k.PublicKey)
+}
+
+// baseIntent is the valid transfer the other vectors start from: 0.05 ETH
+// from the test wallet, ten minutes before it expires.
+func baseIntent() *protocol.Intent {
+	return &protocol.Intent{
+		ChainID:              ChainID,
+		From:                 walletAddress(),
+		To:                   common.HexToAddress("0x1111111111111111111111111111111111111111"),
+		Amount:               big.NewInt(50_000_000_000_000_000),
+		Nonce:                3,
+		GasLimit:             21000,
+		MaxFeePerGas:         big.NewInt(30_000_000_000),
+		MaxPriorityFeePerGas: big.NewInt(1_500_000_000),
+		Expiry:               uint64(Now + 600),
+	}
+}
+
+// rawIntent lays out a v1 intent with each number given as its raw bytes,
+// so vectors can break the encoding in exactly one place.
+type rawIntent struct {
+	kind, version                                byte
+	chain                                        []byte
+	from, to, token                              common.Address
+	amount, nonce, gas, maxFee, priority, expiry []byte
+}
+
+func rawOf(in *protocol.Intent) rawIntent {
+	u := func(v uint64) []byte { return new(big.Int).SetUint64(v).Bytes() }
+	return rawIntent{
+		kind: protocol.KindTransfer, version: protocol.TransferV1,
+		chain: u(in.ChainID), from: in.From, to: in.To, token: in.Token,
+		amount: in.Amount.Bytes(), nonce: u(in.Nonce), gas: u(in.GasLimit),
+		maxFee: in.MaxFeePerGas.Bytes(), priority: in.MaxPriorityFeePerGas.Bytes(), expiry: u(in.Expiry),
+	}
+}
+
+func (r rawIntent) bytes() []byte {
+	num := func(b, v []byte) []byte { return append(append(b, byte(len(v))), v...) }
+	b := []byte{r.kind, r.version}
+	b = num(b, r.chain)
+	b = append(append(append(b, r.from[:]...), r.to[:]...), r.token[:]...)
+	for _, v := range [][]byte{r.amount, r.nonce, r.gas, r.maxFee, r.priority, r.expiry} {
+		b = num(b, v)
+	}
+	return b
+}
+
+func fieldsOf(in *protocol.Intent) *IntentFields {
+	return &IntentFields{
+		ChainID: strconv.FormatUint(in.ChainID, 10), From: in.From.Hex(), To: in.To.Hex(), Token: in.Token.Hex(),
+		Amount: in.Amount.String(), Nonce: strconv.FormatUint(in.Nonce, 10), GasLimit: strconv.FormatUint(in.GasLimit, 10),
+		MaxFeePerGas: in.MaxFeePerGas.String(), MaxPriorityFeePerGas: in.MaxPriorityFeePerGas.String(),
+		Expiry: strconv.FormatUint(in.Expiry, 10),
+	}
+}
+
+var b64 = base64.RawURLEncoding
+
+func (g *generator) intents() {
+	const dir = "testdata/intents"
+	valid := func(name, desc string, in *protocol.Intent) {
+		sp, err := in.EncodeStartParam()
+		if err != nil {
+			g.t.Fatalf("%s: %v", name, err)
+		}
+		g.startParams = append(g.startParams, sp)
+		g.writeJSON(dir, name, IntentVector{Description: desc, StartParam: sp, Intent: fieldsOf(in), Expect: "valid"})
+	}
+	bad := func(name, desc, sp string) {
+		if _, err := protocol.DecodeStartParam(sp); protocol.CodeOf(err) != protocol.CodeMalformedIntent {
+			g.t.Fatalf("%s: the decoder says %v, the vector says malformed_intent", name, err)
+		}
+		g.startParams = append(g.startParams, sp)
+		g.writeJSON(dir, name, IntentVector{Description: desc, StartParam: sp, Expect: string(protocol.CodeMalformedIntent)})
+	}
+	badRaw := func(name, desc string, r rawIntent) { bad(name, desc, b64.EncodeToString(r.bytes())) }
+
+	base := baseIntent()
+	valid("valid-eth-transfer", "0.05 ETH on Sepolia, nonce 3, 21000 gas, expiring at now+600", base)
+
+	maxU64 := uint64(math.MaxUint64)
+	max256 := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1))
+	widest := *base
+	widest.ChainID, widest.Nonce, widest.GasLimit, widest.Expiry = maxU64, maxU64, maxU64, maxU64
+	widest.Amount, widest.MaxFeePerGas, widest.MaxPriorityFeePerGas = max256, max256, max256
+	valid("valid-largest-numbers", "every number at its largest: 2^64-1 and 2^256-1 (the longest v1 encoding)", &widest)
+
+	zeros := *base
+	zeros.Amount, zeros.Nonce, zeros.MaxFeePerGas, zeros.MaxPriorityFeePerGas = big.NewInt(0), 0, big.NewInt(0), big.NewInt(0)
+	valid("valid-zero-numbers", "amount, nonce and both fees zero: encoded as empty numbers", &zeros)
+
+	token := *base
+	token.Token = common.HexToAddress("0x2222222222222222222222222222222222222222")
+	valid("valid-token-field", "a non-zero token: well-formed as an intent (the v1 enclave refuses it as token_not_supported)", &token)
+
+	good := rawOf(base)
+	goodBytes := good.bytes()
+	goodText := b64.EncodeToString(goodBytes)
+	if len(goodBytes)%3 == 0 {
+		g.t.Fatal("the base intent's length is a multiple of 3: the padding vectors need one that is not")
+	}
+
+	r := good
+	r.kind = 0x02
+	badRaw("wrong-kind", "first byte (kind) is 0x02, not a transfer", r)
+	r = good
+	r.version = 0x02
+	badRaw("wrong-version", "second byte (version) is 2", r)
+	bad("truncated", "the valid intent without its last byte", b64.EncodeToString(goodBytes[:len(goodBytes)-1]))
+	bad("truncated-to-header", "only kind and version", b64.EncodeToString(goodBytes[:2]))
+	bad("trailing-bytes", "the valid intent followed by one zero byte", b64.EncodeToString(append(slices.Clone(goodBytes), 0)))
+	r = good
+	r.nonce = []byte{0x00, 0x03}
+	badRaw("leading-zero-number", "nonce 3 written as 2 bytes 00 03 (non-canonical)", r)
+	r = good
+	r.nonce = bytes.Repeat([]byte{0x01}, 9)
+	badRaw("number-too-long-uint64", "nonce is 9 bytes; a uint64 field has at most 8", r)
+	r = good
+	r.amount = bytes.Repeat([]byte{0x01}, 33)
+	badRaw("number-too-long-uint256", "amount is 33 bytes; a uint256 field has at most 32", r)
+	r = good
+	r.priority = new(big.Int).Add(base.MaxFeePerGas, big.NewInt(1)).Bytes()
+	badRaw("priority-fee-above-max-fee", "max priority fee per gas is max fee per gas + 1", r)
+	r = good
+	r.to = common.Address{}
+	badRaw("zero-recipient", "recipient is the zero address", r)
+	r = good
+	r.from = common.Address{}
+	badRaw("zero-sender", "sender is the zero address", r)
+	r = good
+	r.chain = nil
+	badRaw("zero-chain-id", "chain id is zero", r)
+	r = good
+	r.gas = nil
+	badRaw("zero-gas-limit", "gas limit is zero", r)
+	r = good
+	r.expiry = nil
+	badRaw("zero-expiry", "expiry is zero", r)
+
+	// The last character carries bits past the end of the data; canonical
+	// base64 has them zero. Setting one gives a second spelling of the same bytes.
+	last := strings.IndexByte(base64URLAlphabet, goodText[len(goodText)-1])
+	nonCanonical := goodText[:len(goodText)-1] + string(base64URLAlphabet[last+1])
+	if dec, err := base64.RawURLEncoding.DecodeString(nonCanonical); err != nil || !bytes.Equal(dec, goodBytes) {
+		g.t.Fatal("the non-canonical spelling does not decode leniently to the valid intent")
+	}
+	bad("non-canonical-base64", "the valid intent with non-zero padding bits in its last character", nonCanonical)
+	bad("base64-padding", "the valid intent with '=' padding", base64.URLEncoding.EncodeToString(goodBytes))
+	bad("standard-base64-alphabet", "base64 with '+' and '/' in place of '-' and '_'", strings.NewReplacer("-", "+", "_", "/").Replace(goodText)+"+/")
+	bad("newline-inside", "the valid intent with a line break in the middle", goodText[:20]+"\n"+goodText[20:])
+	bad("empty", "no start_param at all", "")
+	bad("over-512-characters", "516 characters of base64 (387 zero bytes): longer than Telegram's limit", strings.Repeat("A", 516))
+
+	for i, sp := range g.startParams {
+		g.writeSeed("protocol", "FuzzDecodeStartParam", strconv.Itoa(i), "string", []byte(sp))
+	}
+}
+
+const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// seal makes a v1 record exactly as the enclave does, with a given nonce.
+func seal(vaultKey []byte, owner uint64, addr common.Address, nonce, walletKey []byte) []byte {
+	block, err := aes.NewCipher(vaultKey)
+	if err != nil {
+		panic(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	header := make([]byte, 29)
+	header[0] = 1
+	binary.BigEndian.PutUint64(header[1:9], owner)
+	copy(header[9:], addr[:])
+	rec := append(slices.Clone(header), nonce...)
+	return aead.Seal(rec, nonce, walletKey, header)
+}
+
+func (g *generator) records() {
+	const dir = "testdata/records"
+	addr := walletAddress()
+	nonce := mustHex("000000000000000000000001")
+	valid := seal(VaultKey(), uint64(Owner), addr, nonce, WalletKey())
+
+	write := func(name, desc string, rec []byte, expect protocol.Code) {
+		v := RecordVector{Description: desc, VaultKey: VaultKeyHex, Record: hex.EncodeToString(rec), Expect: string(expect)}
+		// Owner and address are what the header says, when it has them.
+		if len(rec) >= 29 {
+			v.Owner = strconv.FormatUint(binary.BigEndian.Uint64(rec[1:9]), 10)
+			v.Address = common.BytesToAddress(rec[9:29]).Hex()
+		}
+		if expect == "valid" {
+			v.PrivateKey = WalletKeyHex
+		}
+		g.sealed = append(g.sealed, rec)
+		g.writeJSON(dir, name, v)
+	}
+	flip := func(offset int) []byte {
+		b := slices.Clone(valid)
+		b[offset] ^= 0x01
+		return b
+	}
+	withOwner := func(owner uint64) []byte {
+		b := slices.Clone(valid)
+		binary.BigEndian.PutUint64(b[1:9], owner)
+		return b
+	}
+
+	write("valid", "the test wallet's key, owner 424242, sealed under the test vault key with nonce 00..01", valid, "valid")
+	other := seal(VaultKey(), uint64(Owner+1), addr, mustHex("000000000000000000000002"), WalletKey())
+	write("valid-other-owner", "the same key sealed for owner 424243 with nonce 00..02", other, "valid")
+
+	write("flipped-bit-nonce", "the valid record with bit 0 of the nonce's first byte flipped", flip(29), protocol.CodeRecordTampered)
+	write("flipped-bit-ciphertext", "the valid record with bit 0 of the ciphertext's first byte flipped", flip(41), protocol.CodeRecordTampered)
+	write("flipped-bit-tag", "the valid record with bit 0 of the tag's last byte flipped", flip(len(valid)-1), protocol.CodeRecordTampered)
+	write("owner-rewritten", "the valid record with its owner rewritten to 424243", withOwner(uint64(Owner+1)), protocol.CodeRecordTampered)
+	rewritten := slices.Clone(valid)
+	copy(rewritten[9:29], common.HexToAddress("0x3333333333333333333333333333333333333333").Bytes())
+	write("address-rewritten", "the valid record with its address rewritten to 0x3333…", rewritten, protocol.CodeRecordTampered)
+	otherVault := bytes.Repeat([]byte{0xee}, 32)
+	write("other-vault-key", "the same key, owner and nonce sealed under vault key ee..ee", seal(otherVault, uint64(Owner), addr, nonce, WalletKey()), protocol.CodeRecordTampered)
+
+	write("empty", "no bytes", []byte{}, protocol.CodeMalformedRecord)
+	write("truncated", "the valid record without its last byte", valid[:len(valid)-1], protocol.CodeMalformedRecord)
+	write("trailing-byte", "the valid record followed by one zero byte", append(slices.Clone(valid), 0), protocol.CodeMalformedRecord)
+	v2 := slices.Clone(valid)
+	v2[0] = 2
+	write("wrong-version", "the valid record with version byte 2", v2, protocol.CodeMalformedRecord)
+	write("owner-zero", "owner 0, which is not a Telegram user id", withOwner(0), protocol.CodeMalformedRecord)
+	write("owner-over-int64", "owner 2^63, above the largest Telegram user id the format allows", withOwner(1<<63), protocol.CodeMalformedRecord)
+
+	for i, rec := range g.sealed {
+		g.writeSeed("enclave", "FuzzDecodeRecord", strconv.Itoa(i), "[]byte", rec)
+	}
+}
+
+// userJSON is how Telegram writes the user field.
+func userJSON(id int64) string {
+	return fmt.Sprintf(`{"id":%d,"first_name":"Test","last_name":"User","username":"testuser","language_code":"en","allows_write_to_pm":true}`, id)
+}
+
+func (g *generator) initData() {
+	const dir = "testdata/initdata"
+	key := TelegramKey()
+	sp, err := baseIntent().EncodeStartParam()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	fields := func(authDate int64) map[string]string {
+		return map[string]string{
+			"user":          userJSON(Owner),
+			"auth_date":     strconv.FormatInt(authDate, 10),
+			"start_param":   sp,
+			"chat_instance": "-3788475317572404878",
+			"chat_type":     "private",
+		}
+	}
+	sign := func(f map[string]string) string { return protocol.SignInitData(f, BotID, key, "") }
+	cfg := protocol.VerifyConfig{BotID: BotID, PublicKey: key.Public().(ed25519.PublicKey), MaxAge: MaxAuthAge, ClockSkew: ClockSkew}
+
+	write := func(name, desc, raw string, expect protocol.Code) {
+		v := InitDataVector{
+			Description: desc, TelegramSeed: TelegramSeedHex, TelegramPublicKey: hex.EncodeToString(cfg.PublicKey),
+			BotID: strconv.FormatInt(BotID, 10), Now: Now,
+			MaxAgeSeconds: int64(MaxAuthAge.Seconds()), ClockSkewSeconds: int64(ClockSkew.Seconds()),
+			InitData: raw, Expect: string(expect),
+		}
+		d, err := protocol.VerifyInitData(raw, cfg, NowTime())
+		if expect == "valid" {
+			if err != nil {
+				g.t.Fatalf("%s: %v", name, err)
+			}
+			v.UserID, v.AuthDate, v.StartParam = strconv.FormatInt(d.UserID, 10), d.AuthDate.Unix(), d.StartParam
+		} else if got := protocol.CodeOf(err); got != expect {
+			g.t.Fatalf("%s: the verifier says %v, the vector says %s", name, err, expect)
+		}
+		g.signed = append(g.signed, raw)
+		g.writeJSON(dir, name, v)
+	}
+
+	valid := sign(fields(Now - 60))
+	write("valid", "signed a minute before now, with a transfer start_param", valid, "valid")
+	noSP := fields(Now - 60)
+	delete(noSP, "start_param")
+	write("valid-without-start-param", "a Mini App opened without startapp", sign(noSP), "valid")
+	write("valid-at-max-age", "auth_date exactly max_age before now", sign(fields(Now-int64(MaxAuthAge.Seconds()))), "valid")
+	write("valid-within-clock-skew", "auth_date exactly clock_skew after now", sign(fields(Now+int64(ClockSkew.Seconds()))), "valid")
+
+	write("stale-auth-date", "auth_date one second more than max_age before now", sign(fields(Now-int64(MaxAuthAge.Seconds())-1)), protocol.CodeStaleAuth)
+	write("future-auth-date", "auth_date one second beyond clock_skew after now", sign(fields(Now+int64(ClockSkew.Seconds())+1)), protocol.CodeStaleAuth)
+
+	write("other-bot", "signed for bot id + 1", protocol.SignInitData(fields(Now-60), BotID+1, key, ""), protocol.CodeBadSignature)
+	otherKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x42}, 32))
+	write("other-key", "signed with another Ed25519 key (seed 42..42)", protocol.SignInitData(fields(Now-60), BotID, otherKey, ""), protocol.CodeBadSignature)
+	write("tampered-user", "the valid initData with the user id changed to 424243", replaceValue(valid, "user", userJSON(Owner+1)), protocol.CodeBadSignature)
+	other := baseIntent()
+	other.Amount = big.NewInt(50_000_000_000_000_001)
+	otherSP, _ := other.EncodeStartParam()
+	write("tampered-start-param", "the valid initData with a start_param for 1 wei more", replaceValue(valid, "start_param", otherSP), protocol.CodeBadSignature)
+	write("unsigned", "neither signature nor hash", strings.Join(slices.DeleteFunc(strings.Split(valid, "&"), func(p string) bool {
+		return strings.HasPrefix(p, "signature=")
+	}), "&"), protocol.CodeBadSignature)
+	write("hmac-only", "signed only with a bot-token HMAC, which this (production) configuration does not accept",
+		protocol.SignInitData(fields(Now-60), BotID, nil, "123456:test-token"), protocol.CodeBadSignature)
+	sig := url.Values{}
+	if q, err := url.ParseQuery(valid); err == nil {
+		sig = q
+	}
+	write("signature-padded", "the valid signature with '==' base64 padding appended", replaceValue(valid, "signature", sig.Get("signature")+"=="), protocol.CodeBadSignature)
+
+	write("duplicate-key", "the valid initData with a second auth_date appended", valid+"&auth_date="+strconv.FormatInt(Now, 10), protocol.CodeMalformedInitData)
+	noAuth := fields(Now - 60)
+	delete(noAuth, "auth_date")
+	write("missing-auth-date", "correctly signed, but without auth_date", sign(noAuth), protocol.CodeMalformedInitData)
+	noUser := fields(Now - 60)
+	delete(noUser, "user")
+	write("missing-user", "correctly signed, but without user", sign(noUser), protocol.CodeMalformedInitData)
+	noID := fields(Now - 60)
+	noID["user"] = `{"first_name":"Test"}`
+	write("user-without-id", "correctly signed; user has no id", sign(noID), protocol.CodeMalformedInitData)
+	zeroID := fields(Now - 60)
+	zeroID["user"] = userJSON(0)
+	write("user-id-zero", "correctly signed; user id is 0", sign(zeroID), protocol.CodeMalformedInitData)
+	notJSON := fields(Now - 60)
+	notJSON["user"] = "424242"
+	write("user-not-object", "correctly signed; user is a number, not a JSON object", sign(notJSON), protocol.CodeMalformedInitData)
+	leadingZero := fields(Now - 60)
+	leadingZero["auth_date"] = "0" + leadingZero["auth_date"]
+	write("non-canonical-auth-date", "correctly signed; auth_date has a leading zero", sign(leadingZero), protocol.CodeMalformedInitData)
+	plus := fields(Now - 60)
+	plus["auth_date"] = "+" + plus["auth_date"]
+	write("signed-auth-date", "correctly signed; auth_date has a '+' sign", sign(plus), protocol.CodeMalformedInitData)
+	write("bad-percent-encoding", "the valid initData with chat_type=priv%zzate", strings.Replace(valid, "chat_type=private", "chat_type=priv%zzate", 1), protocol.CodeMalformedInitData)
+	write("empty-pair", "the valid initData with '&&' between two pairs", strings.Replace(valid, "&", "&&", 1), protocol.CodeMalformedInitData)
+	write("pair-without-equals", "the valid initData followed by '&flag'", valid+"&flag", protocol.CodeMalformedInitData)
+	write("empty", "no initData at all", "", protocol.CodeMalformedInitData)
+
+	for i, raw := range g.signed {
+		g.writeSeed("protocol", "FuzzVerifyInitData", strconv.Itoa(i), "string", []byte(raw))
+	}
+	// Approve requests: the valid initData with every record vector, and
+	// every initData vector with the valid record.
+	body := func(raw string, rec []byte) []byte {
+		b, _ := json.Marshal(protocol.ApproveRequest{InitData: raw, Record: rec})
+		return b
+	}
+	n := 0
+	for _, rec := range g.sealed {
+		g.writeSeed("enclave", "FuzzApproveRequest", strconv.Itoa(n), "[]byte", body(valid, rec))
+		n++
+	}
+	for _, raw := range g.signed {
+		g.writeSeed("enclave", "FuzzApproveRequest", strconv.Itoa(n), "[]byte", body(raw, g.sealed[0]))
+		n++
+	}
+	for _, b := range []string{"", "{}", "null", `{"init_data":1}`, `{"init_data":"","record":"!"}`, `{"x":1}`, `{} {}`, `{"init_data":"a"}]`} {
+		g.writeSeed("enclave", "FuzzApproveRequest", strconv.Itoa(n), "[]byte", []byte(b))
+		n++
+	}
+}
+
+// replaceValue swaps one field's value in raw initData, keeping everything
+// else (the signature included) byte for byte.
+func replaceValue(raw, key, value string) string {
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		if strings.HasPrefix(p, key+"=") {
+			parts[i] = key + "=" + url.QueryEscape(value)
+		}
+	}
+	return strings.Join(parts, "&")
+}
