@@ -15,7 +15,9 @@ type DevMain struct {
 }
 
 // NewDevMain returns the dev program.
-func NewDevMain(log *slog.Logger, stdout io.Writer) *DevMain { return &DevMain{log: log, stdout: stdout} }
+func NewDevMain(log *slog.Logger, stdout io.Writer) *DevMain {
+	return &DevMain{log: log, stdout: stdout}
+}
 
 // ParseFlags reads the dev flags.
 func (m *DevMain) ParseFlags(args []string) error {
