@@ -16,7 +16,15 @@ test: tools
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 
-tools: $(TOOLS)/bin/geth
+tools: $(TOOLS)/bin/geth chromium
+
+# Debian's Chromium, for the browser tests (internal/browser): the Mini App
+# page, the emulator's chat page and the end-to-end test.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || \
+	  ($(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 $(TOOLS)/bin/geth:
 	GOBIN=$(TOOLS)/bin go install github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION)

@@ -1,0 +1,559 @@
+// app.js: the Mini App page. It reads Telegram's launch parameters, decodes
+// the transfer intent from start_param itself (intent.js), shows it, and posts
+// the raw initData to the parent's API when the user taps Approve or Cancel.
+// docs/miniapp.md explains what it shows and why.
+(function () {
+  "use strict";
+
+  var AI = window.AutowalletIntent;
+  var CLOSE_DELAY_MS = 2000;
+
+  // Friendly sentences for the API's error codes (docs/protocol.md 6.1 and
+  // the parent's own codes). Anything else falls back to the server's message.
+  var MESSAGES = {
+    malformed_request: "The request was not understood. Please try again from the chat.",
+    too_large: "The request was too large to send.",
+    not_found: "The wallet service could not be reached at this address.",
+    method_not_allowed: "The wallet service refused the request.",
+    malformed_init_data: "Telegram's launch data could not be read. Open the request again from the chat.",
+    bad_signature: "Telegram's signature on this request could not be verified. Open it again from the chat.",
+    stale_auth: "This approval screen is too old. Open the request again from the chat.",
+    malformed_intent: "This transfer request cannot be read.",
+    intent_expired: "This transfer request has expired. Start the transfer again in the chat.",
+    malformed_record: "Your wallet record could not be read. Nothing was sent.",
+    record_tampered: "Your wallet record failed its integrity check. Nothing was sent.",
+    wrong_owner: "This wallet belongs to another Telegram account. Nothing was sent.",
+    wrong_wallet: "This transfer is not from your wallet. Nothing was sent.",
+    chain_not_allowed: "This network is not enabled for this wallet. Nothing was sent.",
+    token_not_supported: "Token transfers are not supported yet. Nothing was sent.",
+    vault_locked: "The signing service is starting up. Please try again in a minute.",
+    internal: "Something went wrong on our side. Nothing was sent; please try again.",
+    unknown_transfer: "This transfer request is unknown. It may have been replaced by a newer one.",
+    already_approved: "This transfer was already approved.",
+    transfer_closed: "This transfer is already closed (cancelled, expired or finished).",
+    enclave_unavailable: "The signing service is unavailable right now. Please try again in a minute.",
+  };
+  // Errors after which trying again cannot help: the buttons stay disabled.
+  var FINAL = {
+    intent_expired: true,
+    already_approved: true,
+    transfer_closed: true,
+    unknown_transfer: true,
+    wrong_owner: true,
+    wrong_wallet: true,
+    chain_not_allowed: true,
+    token_not_supported: true,
+    malformed_intent: true,
+    record_tampered: true,
+    malformed_record: true,
+  };
+  var DONE = {
+    sent: "Approved. The transfer was sent to the network.",
+    approved: "Approved. The transfer will be sent shortly.",
+    cancelled: "Cancelled. Nothing will be sent.",
+  };
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  // ---- Telegram: launch parameters, theme, events
+
+  // safeDecode is telegram-web-app.js's urlSafeDecode: '+' is a space, an
+  // invalid escape leaves the text as it is.
+  function safeDecode(s) {
+    try {
+      return decodeURIComponent(s.replace(/\+/g, "%20"));
+    } catch (e) {
+      return s;
+    }
+  }
+
+  // parseQuery is telegram-web-app.js's urlParseQueryString.
+  function parseQuery(q) {
+    var params = {};
+    if (!q.length) {
+      return params;
+    }
+    var parts = q.split("&");
+    for (var i = 0; i < parts.length; i++) {
+      var kv = parts[i].split("=");
+      params[safeDecode(kv[0])] = kv[1] == null ? null : safeDecode(kv[1]);
+    }
+    return params;
+  }
+
+  // parseHash is telegram-web-app.js's urlParseHashParams.
+  function parseHash(hash) {
+    hash = hash.replace(/^#/, "");
+    var params = {};
+    if (!hash.length) {
+      return params;
+    }
+    if (hash.indexOf("=") < 0 && hash.indexOf("?") < 0) {
+      params._path = safeDecode(hash);
+      return params;
+    }
+    var q = hash.indexOf("?");
+    if (q >= 0) {
+      params._path = safeDecode(hash.substr(0, q));
+      hash = hash.substr(q + 1);
+    }
+    var qp = parseQuery(hash);
+    for (var k in qp) {
+      params[k] = qp[k];
+    }
+    return params;
+  }
+
+  // parseInitData reads initData the way the enclave does (docs/protocol.md
+  // 2.1): pairs split on '&', form-urlencoded, no empty part, no part
+  // without '=', no key twice. It returns null for anything else, so the page
+  // never shows a start_param the enclave would not read.
+  function parseInitData(raw) {
+    if (!raw || raw.length > 8192) {
+      return null;
+    }
+    var out = Object.create(null);
+    var parts = raw.split("&");
+    for (var i = 0; i < parts.length; i++) {
+      var p = parts[i];
+      var eq = p.indexOf("=");
+      if (eq <= 0) {
+        return null;
+      }
+      var k, v;
+      try {
+        k = decodeURIComponent(p.substring(0, eq).replace(/\+/g, " "));
+        v = decodeURIComponent(p.substring(eq + 1).replace(/\+/g, " "));
+      } catch (e) {
+        return null;
+      }
+      if (k in out) {
+        return null;
+      }
+      out[k] = v;
+    }
+    return out;
+  }
+
+  var webApp = window.Telegram && window.Telegram.WebApp;
+  var hashParams = (function () {
+    try {
+      return parseHash(location.hash.toString());
+    } catch (e) {
+      return {};
+    }
+  })();
+  var queryParams = parseQuery(location.search.replace(/^\?/, ""));
+
+  // The launch: from telegram-web-app.js when it loaded and knows the
+  // initData, else from the URL exactly as that script reads it.
+  var launch = {
+    initData: "",
+    themeParams: {},
+    colorScheme: "",
+  };
+  if (webApp && typeof webApp.initData === "string" && webApp.initData) {
+    launch.initData = webApp.initData;
+    launch.themeParams = webApp.themeParams || {};
+    launch.colorScheme = webApp.colorScheme || "";
+  } else {
+    webApp = null;
+    launch.initData = hashParams.tgWebAppData || "";
+    try {
+      launch.themeParams = hashParams.tgWebAppThemeParams ? JSON.parse(hashParams.tgWebAppThemeParams) : {};
+    } catch (e) {
+      launch.themeParams = {};
+    }
+  }
+  var initFields = parseInitData(launch.initData);
+
+  // postEvent sends a Telegram Web event to the parent frame, as Telegram
+  // Web's iframe host expects them.
+  function postEvent(type, data) {
+    try {
+      if (window.TelegramWebviewProxy && window.TelegramWebviewProxy.postEvent) {
+        window.TelegramWebviewProxy.postEvent(type, JSON.stringify(data || {}));
+      } else if (window.external && "notify" in window.external) {
+        window.external.notify(JSON.stringify({ eventType: type, eventData: data || {} }));
+      } else if (window.parent && window.parent !== window) {
+        window.parent.postMessage(JSON.stringify({ eventType: type, eventData: data || {} }), "*");
+      }
+    } catch (e) {
+      // Nothing to tell: outside Telegram there is no host to close us.
+    }
+  }
+
+  function ready() {
+    if (webApp) {
+      try {
+        webApp.ready();
+        webApp.expand();
+        return;
+      } catch (e) {}
+    }
+    postEvent("web_app_ready", {});
+    postEvent("web_app_expand", {});
+  }
+
+  function closeApp() {
+    if (webApp) {
+      try {
+        webApp.close();
+        return;
+      } catch (e) {}
+    }
+    postEvent("web_app_close", {});
+  }
+
+  // applyTheme sets the --tg-theme-* variables style.css reads (as
+  // telegram-web-app.js does), accepting only #rgb / #rrggbb colours.
+  function applyTheme(tp) {
+    var root = document.documentElement;
+    var any = false;
+    for (var key in tp) {
+      var val = tp[key];
+      if (/^[a-z_]{1,40}$/.test(key) && typeof val === "string" && /^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(val)) {
+        root.style.setProperty("--tg-theme-" + key.replace(/_/g, "-"), val);
+        any = true;
+      }
+    }
+    if (any) {
+      root.classList.add("tg-theme");
+    }
+    var scheme = launch.colorScheme;
+    if (!scheme && typeof tp.bg_color === "string" && /^#[0-9a-fA-F]{6}$/.test(tp.bg_color)) {
+      var n = parseInt(tp.bg_color.substr(1), 16);
+      var lum = 0.2126 * ((n >> 16) & 255) + 0.7152 * ((n >> 8) & 255) + 0.0722 * (n & 255);
+      scheme = lum < 120 ? "dark" : "light";
+    }
+    if (scheme === "dark" || scheme === "light") {
+      root.setAttribute("data-scheme", scheme);
+    }
+  }
+
+  // ---- API
+
+  // apiBase is the page's own origin, unless ?api=<origin> names another one
+  // (https, or http on a loopback host for development). An api parameter
+  // that is not a bare origin is refused.
+  function apiBase() {
+    var api = queryParams.api;
+    if (api == null || api === "") {
+      return { origin: location.origin };
+    }
+    var u;
+    try {
+      u = new URL(api);
+    } catch (e) {
+      return { error: "The page address names an invalid API origin." };
+    }
+    var loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
+    if (!(u.protocol === "https:" || (u.protocol === "http:" && loopback))) {
+      return { error: "The page address names an API origin that is not https." };
+    }
+    if (u.username || u.password || (u.pathname !== "/" && u.pathname !== "") || u.search || u.hash || api.replace(/\/$/, "") !== u.origin) {
+      return { error: "The page address names an API that is not a bare origin." };
+    }
+    return { origin: u.origin };
+  }
+
+  // ---- rendering
+
+  function setText(id, text) {
+    var el = $(id);
+    if (el) {
+      el.textContent = text;
+    }
+  }
+
+  // showAddress writes the full address and marks its first and last
+  // characters, which people compare first; the text stays exactly the address.
+  function showAddress(id, addr) {
+    var el = $(id);
+    el.textContent = "";
+    var head = document.createElement("span");
+    head.className = "addr-edge";
+    head.textContent = addr.substr(0, 6);
+    var mid = document.createTextNode(addr.substr(6, addr.length - 10));
+    var tail = document.createElement("span");
+    tail.className = "addr-edge";
+    tail.textContent = addr.substr(addr.length - 4);
+    el.appendChild(head);
+    el.appendChild(mid);
+    el.appendChild(tail);
+  }
+
+  function showError(text) {
+    var el = $("error");
+    el.textContent = text;
+    el.hidden = !text;
+  }
+
+  function showStatus(text, kind) {
+    var el = $("status");
+    el.textContent = text;
+    el.className = kind || "";
+  }
+
+  function removeApprove() {
+    var b = $("approve");
+    if (b) {
+      b.remove();
+    }
+  }
+
+  function durationText(secs) {
+    if (secs >= 86400) {
+      var d = Math.floor(secs / 86400);
+      var h = Math.floor((secs % 86400) / 3600);
+      return d + " d " + h + " h left";
+    }
+    if (secs >= 3600) {
+      return Math.floor(secs / 3600) + " h " + Math.floor((secs % 3600) / 60) + " min left";
+    }
+    if (secs >= 60) {
+      return Math.floor(secs / 60) + " min " + (secs % 60) + " s left";
+    }
+    return secs + " s left";
+  }
+
+  var state = {
+    intent: null,
+    busy: false,
+    done: false,
+    timer: 0,
+  };
+
+  function nowSeconds() {
+    return BigInt(Math.floor(Date.now() / 1000));
+  }
+
+  function markExpired() {
+    clearInterval(state.timer);
+    setText("expiry", "Expired");
+    $("expiry").className = "expired";
+    removeApprove();
+    document.body.setAttribute("data-state", "expired");
+    if (!state.done) {
+      showError("This transfer request has expired. Start the transfer again in the chat.");
+    }
+  }
+
+  function tick() {
+    var left = state.intent.expiry - nowSeconds();
+    if (left <= 0n) {
+      markExpired();
+      return;
+    }
+    setText("expiry", durationText(Number(left)));
+  }
+
+  function render(it) {
+    var sym = AI.nativeSymbol(it.chainId);
+    showAddress("recipient", it.to);
+    setText("amount", AI.formatEther(it.amount) + " " + sym);
+    setText("network", AI.chainName(it.chainId) + " (chain id " + it.chainId.toString() + ")");
+    setText("fee", AI.formatEther(it.maxFee) + " " + sym);
+    setText("fee-detail", it.gasLimit.toString() + " gas × " + AI.formatUnits(it.maxFeePerGas, 9) + " gwei at most");
+    setText("total", AI.formatEther(it.maxCost) + " " + sym);
+    showAddress("from", it.from);
+    var exp = $("expiry");
+    var ms = Number(it.expiry) * 1000;
+    if (Number.isFinite(ms) && ms <= 8.64e15) {
+      exp.setAttribute("title", "Expires at " + new Date(ms).toLocaleString());
+    }
+    $("details").hidden = false;
+  }
+
+  // ---- actions
+
+  function setBusy(busy) {
+    state.busy = busy;
+    var ids = ["approve", "cancel"];
+    for (var i = 0; i < ids.length; i++) {
+      var b = $(ids[i]);
+      if (b) {
+        b.disabled = busy;
+      }
+    }
+    document.body.setAttribute("aria-busy", busy ? "true" : "false");
+  }
+
+  function send(action) {
+    if (state.busy || state.done) {
+      return;
+    }
+    var api = apiBase();
+    if (api.error) {
+      showError(api.error);
+      return;
+    }
+    setBusy(true);
+    showError("");
+    showStatus(action === "approve" ? "Approving…" : "Cancelling…", "pending");
+    fetch(api.origin + "/miniapp/api/" + action, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ init_data: launch.initData }),
+      credentials: "omit",
+      cache: "no-store",
+      referrerPolicy: "no-referrer",
+    })
+      .then(function (resp) {
+        return resp.text().then(function (text) {
+          var body = null;
+          try {
+            body = JSON.parse(text);
+          } catch (e) {}
+          return { ok: resp.ok, status: resp.status, body: body };
+        });
+      })
+      .then(function (r) {
+        if (r.ok && r.body && typeof r.body.status === "string") {
+          succeed(r.body);
+          return;
+        }
+        var code = r.body && r.body.error && typeof r.body.error.code === "string" ? r.body.error.code : "";
+        var msg = r.body && r.body.error && typeof r.body.error.message === "string" ? r.body.error.message : "";
+        var text = MESSAGES[code] || msg || "The wallet service answered with an error (HTTP " + r.status + ").";
+        failWith(text, code);
+      })
+      .catch(function () {
+        failWith("The wallet service could not be reached. Check your connection and try again.", "");
+      });
+  }
+
+  function succeed(body) {
+    state.done = true;
+    clearInterval(state.timer);
+    setBusy(false);
+    removeApprove();
+    var c = $("cancel");
+    if (c) {
+      c.remove();
+    }
+    var text = DONE[body.status] || "Done: " + body.status + ".";
+    if (typeof body.tx_hash === "string" && /^0x[0-9a-fA-F]{64}$/.test(body.tx_hash)) {
+      text += " Transaction " + body.tx_hash + ".";
+    }
+    showStatus(text, "success");
+    document.body.setAttribute("data-state", "done");
+    setTimeout(closeApp, CLOSE_DELAY_MS);
+  }
+
+  function failWith(text, code) {
+    showStatus("", "");
+    showError(text);
+    setBusy(false);
+    if (FINAL[code]) {
+      state.done = true;
+      removeApprove();
+      var c = $("cancel");
+      if (c) {
+        c.disabled = true;
+      }
+    }
+    document.body.setAttribute("data-state", "error");
+  }
+
+  // ---- start
+
+  function start() {
+    applyTheme(launch.themeParams || {});
+    ready();
+    $("approve").addEventListener("click", function () {
+      send("approve");
+    });
+    $("cancel").addEventListener("click", function () {
+      send("cancel");
+    });
+
+    if (!launch.initData) {
+      removeApprove();
+      $("cancel").remove();
+      showError("Open this page from the Telegram chat with the wallet bot: it has no Telegram launch data.");
+      document.body.setAttribute("data-state", "unreadable");
+      return;
+    }
+    if (!initFields) {
+      removeApprove();
+      showError("Telegram's launch data could not be read. Open the request again from the chat.");
+      document.body.setAttribute("data-state", "unreadable");
+      return;
+    }
+    // The enclave signs the start_param inside initData; a different one in
+    // the URL would mean the page is not showing what gets signed.
+    var sp = initFields.start_param;
+    var qsp = queryParams.tgWebAppStartParam;
+    if (sp == null) {
+      sp = qsp;
+      // Without a start_param in initData the enclave refuses anyway.
+      if (sp != null) {
+        removeApprove();
+      }
+    } else if (qsp != null && qsp !== sp) {
+      removeApprove();
+      showError("This request is inconsistent (two different transfers in one launch). Nothing can be approved.");
+      document.body.setAttribute("data-state", "unreadable");
+      return;
+    }
+    var it;
+    try {
+      it = AI.decodeStartParam(sp == null ? "" : sp);
+    } catch (e) {
+      removeApprove();
+      showError("This transfer request cannot be read, so it cannot be approved. (" + (e && e.message) + ")");
+      document.body.setAttribute("data-state", "unreadable");
+      return;
+    }
+    state.intent = it;
+    if (!it.isNative) {
+      removeApprove();
+      showAddress("recipient", it.to);
+      setText("network", AI.chainName(it.chainId) + " (chain id " + it.chainId.toString() + ")");
+      showAddress("from", it.from);
+      $("details").hidden = false;
+      $("details").classList.add("partial");
+      showError("This is a token transfer (token " + it.token + "). Token transfers are not supported yet, so it cannot be approved here.");
+      document.body.setAttribute("data-state", "unsupported");
+      return;
+    }
+    render(it);
+    if (it.expiry <= nowSeconds()) {
+      markExpired();
+      return;
+    }
+    tick();
+    state.timer = setInterval(tick, 1000);
+    if (!$("approve")) {
+      showError("Telegram's launch data carries no transfer, so it cannot be approved.");
+      document.body.setAttribute("data-state", "unreadable");
+      return;
+    }
+    if (apiBase().error) {
+      removeApprove();
+      showError(apiBase().error);
+      document.body.setAttribute("data-state", "unreadable");
+      return;
+    }
+    $("approve").disabled = false;
+    document.body.setAttribute("data-state", "ready");
+  }
+
+  // Exposed for tests and for people reading the console; nothing in it is secret.
+  window.AutowalletMiniApp = {
+    launch: launch,
+    parseHash: parseHash,
+    parseInitData: parseInitData,
+    apiBase: apiBase,
+    close: closeApp,
+  };
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
