@@ -129,6 +129,15 @@ func (s *Service) EnsureWallet(ctx context.Context, owner int64) (storage.Wallet
 	return w, created, nil
 }
 
+// RememberUser stores or refreshes a Telegram user's profile.
+func (s *Service) RememberUser(u storage.User) error {
+	if u.Created.IsZero() {
+		u.Created = s.now()
+	}
+	_, err := s.store.UpsertUser(u)
+	return err
+}
+
 // Balance is the wallet's balance on the chain.
 func (s *Service) Balance(ctx context.Context, addr common.Address) (*big.Int, error) {
 	return s.chain.Balance(ctx, addr)

@@ -1,0 +1,221 @@
+// Package bot is the Telegram front end of autowallet: commands, buttons and
+// cards on github.com/go-telegram/bot, over the parent's wallet service. It
+// decides nothing about security: it builds transfers and shows them; only
+// Telegram-signed approvals in the Mini App, checked by the enclave, move funds.
+//
+// Handlers are registered in one place (register, below), one file per
+// command; callback queries are answered at once; every call to the Bot API
+// goes through Sender, which keeps to Telegram's limits.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common"
+	tgbot "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/storage"
+)
+
+// DefaultAPIURL is Telegram's Bot API server.
+const DefaultAPIURL = "https://api.telegram.org"
+
+// Faucet hands out test ETH (dev mode only).
+type Faucet interface {
+	Drip(ctx context.Context, to common.Address) (amount *big.Int, tx common.Hash, err error)
+}
+
+// Config of the bot.
+type Config struct {
+	Token string
+	// APIURL is the Bot API server (Telegram's, or the dev emulator).
+	APIURL string
+	// MiniAppLink is the Mini App's direct link, https://t.me/<bot>/<app>;
+	// transfers are opened as MiniAppLink?startapp=<intent>.
+	MiniAppLink string
+	// Faucet, when set, enables /faucet (dev mode).
+	Faucet Faucet
+	Log    *slog.Logger
+}
+
+// Bot is the running Telegram bot.
+type Bot struct {
+	cfg  Config
+	api  *tgbot.Bot
+	svc  *parent.Service
+	send *Sender
+	log  *slog.Logger
+
+	flows      flows
+	busy       sync.Map // user id -> struct{}: a wallet creation in flight
+	faucetLast sync.Map // user id -> time.Time of the last drip
+	cards      *cardQueue
+}
+
+// New connects to the Bot API (getMe) and registers the handlers.
+func New(cfg Config, svc *parent.Service) (*Bot, error) {
+	if cfg.Token == "" {
+		return nil, errors.New("bot: no token")
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	if !strings.HasPrefix(cfg.MiniAppLink, "https://t.me/") {
+		return nil, fmt.Errorf("bot: Mini App link %q is not https://t.me/<bot>/<app>", cfg.MiniAppLink)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	b := &Bot{cfg: cfg, svc: svc, send: NewSender(cfg.Log), log: cfg.Log}
+	b.flows.m = make(map[int64]*flow)
+	api, err := tgbot.New(cfg.Token,
+		tgbot.WithServerURL(strings.TrimRight(cfg.APIURL, "/")),
+		tgbot.WithDefaultHandler(b.onOther),
+		tgbot.WithErrorsHandler(func(err error) { b.log.Warn("telegram", "err", b.redact(err)) }),
+		tgbot.WithMiddlewares(b.rememberUser),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("bot: connecting to the Bot API: %w", b.redact(err))
+	}
+	b.api = api
+	b.cards = newCardQueue(b)
+	svc.OnTransferChange(func(t storage.Transfer) { b.cards.push(t.ID) })
+	b.register()
+	return b, nil
+}
+
+// command is one entry of the bot's command menu.
+type command struct {
+	name, help string
+	run        func(ctx context.Context, m *models.Message, args string)
+}
+
+// commands lists the commands in menu order; /faucet only with a faucet.
+func (b *Bot) commands() []command {
+	cs := []command{
+		{"start", "Your wallet, or create one", b.cmdStart},
+		{"wallet", "Address, QR code and balance", b.cmdWallet},
+		{"send", "Send ETH: /send 0.05 ETH to 0x…", b.cmdSend},
+		{"history", "Your last transfers", b.cmdHistory},
+		{"cancel", "Stop what you started", b.cmdCancel},
+		{"help", "What this bot does", b.cmdHelp},
+	}
+	if b.cfg.Faucet != nil {
+		cs = append(cs, command{"faucet", "Get test ETH (dev chain)", b.cmdFaucet})
+	}
+	return cs
+}
+
+// register is the one place every handler is added.
+func (b *Bot) register() {
+	for _, c := range b.commands() {
+		b.api.RegisterHandlerMatchFunc(func(u *models.Update) bool {
+			if u.Message == nil {
+				return false
+			}
+			name, _ := parseCommand(u.Message.Text)
+			return name == c.name
+		}, func(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
+			_, args := parseCommand(u.Message.Text)
+			c.run(ctx, u.Message, args)
+		})
+	}
+	callbacks := map[string]func(context.Context, *models.CallbackQuery, string){
+		cbCreateWallet: b.cbCreateWallet,
+		cbRefresh:      b.cbRefresh,
+		cbSend:         b.cbSend,
+		cbHistory:      b.cbHistory,
+		cbCancel:       b.cbCancel,
+		cbFaucet:       b.cbFaucet,
+	}
+	for prefix, h := range callbacks {
+		b.api.RegisterHandler(tgbot.HandlerTypeCallbackQueryData, prefix, tgbot.MatchTypePrefix,
+			func(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
+				q := u.CallbackQuery
+				// Answer at once, so the button stops spinning; the work's
+				// result arrives as a message or an edited card.
+				b.answer(ctx, q.ID, "")
+				if q.Message.Message == nil {
+					return
+				}
+				h(ctx, q, strings.TrimPrefix(q.Data, prefix))
+			})
+	}
+}
+
+// Callback data prefixes (Telegram allows 64 bytes of data).
+const (
+	cbCreateWallet = "w:create"
+	cbRefresh      = "w:refresh"
+	cbSend         = "w:send"
+	cbHistory      = "h:"
+	cbCancel       = "t:cancel:"
+	cbFaucet       = "w:faucet"
+)
+
+// Run sets the command menu and polls for updates until ctx ends.
+func (b *Bot) Run(ctx context.Context) {
+	var menu []models.BotCommand
+	for _, c := range b.commands() {
+		menu = append(menu, models.BotCommand{Command: c.name, Description: c.help})
+	}
+	err := b.send.Do(ctx, 0, func(ctx context.Context) error {
+		_, err := b.api.SetMyCommands(ctx, &tgbot.SetMyCommandsParams{Commands: menu})
+		return err
+	})
+	if err != nil {
+		b.log.Warn("setting the command menu", "err", b.redact(err))
+	}
+	go b.cards.run(ctx)
+	b.api.Start(ctx)
+}
+
+// parseCommand splits "/send@mybot 0.05 to 0x…" into "send" and the rest.
+func parseCommand(text string) (name, args string) {
+	if !strings.HasPrefix(text, "/") {
+		return "", ""
+	}
+	first, rest, _ := strings.Cut(strings.TrimSpace(text[1:]), " ")
+	first, _, _ = strings.Cut(first, "@")
+	return strings.ToLower(first), strings.TrimSpace(rest)
+}
+
+// rememberUser keeps each user's profile up to date in storage.
+func (b *Bot) rememberUser(next tgbot.HandlerFunc) tgbot.HandlerFunc {
+	return func(ctx context.Context, api *tgbot.Bot, u *models.Update) {
+		var from *models.User
+		var chatID int64
+		switch {
+		case u.Message != nil && u.Message.From != nil:
+			from, chatID = u.Message.From, u.Message.Chat.ID
+		case u.CallbackQuery != nil:
+			from = &u.CallbackQuery.From
+			if m := u.CallbackQuery.Message.Message; m != nil {
+				chatID = m.Chat.ID
+			}
+		}
+		if from != nil && !from.IsBot {
+			if err := b.svc.RememberUser(storage.User{ID: from.ID, ChatID: chatID, FirstName: from.FirstName, Username: from.Username, Language: from.LanguageCode}); err != nil {
+				b.log.Warn("remembering user", "user", from.ID, "err", err)
+			}
+		}
+		next(ctx, api, u)
+	}
+}
+
+// redact removes the bot token from an error: the Bot API client's errors
+// quote request URLs, and the token is part of every URL.
+func (b *Bot) redact(err error) error {
+	if err == nil || b.cfg.Token == "" || !strings.Contains(err.Error(), b.cfg.Token) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), b.cfg.Token, "<token>"))
+}

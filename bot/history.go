@@ -1,0 +1,106 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-telegram/bot/models"
+
+	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/storage"
+)
+
+const historyPage = 5
+
+// /history: the user's last transfers, newest first, paged.
+func (b *Bot) cmdHistory(ctx context.Context, m *models.Message, _ string) {
+	text, markup := b.historyPage(m.From.ID, 0)
+	b.reply(ctx, m.Chat.ID, text, markup)
+}
+
+// History button and the page buttons: "h:<offset>" edits the list in place.
+func (b *Bot) cbHistory(ctx context.Context, q *models.CallbackQuery, arg string) {
+	offset, err := strconv.Atoi(arg)
+	msg := q.Message.Message
+	if err != nil || offset < 0 {
+		// The wallet card's History button: a new message.
+		text, markup := b.historyPage(q.From.ID, 0)
+		b.reply(ctx, msg.Chat.ID, text, markup)
+		return
+	}
+	text, markup := b.historyPage(q.From.ID, offset)
+	b.editText(ctx, msg.Chat.ID, msg.ID, text, markup)
+}
+
+func (b *Bot) historyPage(user int64, offset int) (string, models.ReplyMarkup) {
+	// One more than a page tells whether there is an older page.
+	list, err := b.svc.History(user, historyPage+1, offset)
+	if err != nil {
+		return b.explain(err), nil
+	}
+	if len(list) == 0 && offset == 0 {
+		return "No transfers yet. Send one with /send.", nil
+	}
+	more := len(list) > historyPage
+	list = list[:min(len(list), historyPage)]
+	var s strings.Builder
+	fmt.Fprintf(&s, "<b>Your transfers</b> (%d–%d)\n\n", offset+1, offset+len(list))
+	for _, t := range list {
+		fmt.Fprintf(&s, "%s %s · <b>%s ETH</b> to <code>%s</code> · %s\n",
+			stateIcon(t.State), t.Created.UTC().Format("2 Jan 15:04"), parent.FormatETH(t.Amount, 6), short(t.To.Hex()), stateWord(t))
+	}
+	var nav []models.InlineKeyboardButton
+	if offset > 0 {
+		nav = append(nav, button("« Newer", cbHistory+strconv.Itoa(max(offset-historyPage, 0))))
+	}
+	if more {
+		nav = append(nav, button("Older »", cbHistory+strconv.Itoa(offset+historyPage)))
+	}
+	if len(nav) == 0 {
+		return s.String(), nil
+	}
+	return s.String(), keyboard(nav)
+}
+
+// short abbreviates an address as 0xAbCd…1234.
+func short(addr string) string {
+	if len(addr) < 12 {
+		return addr
+	}
+	return addr[:6] + "…" + addr[len(addr)-4:]
+}
+
+func stateIcon(s storage.State) string {
+	switch s {
+	case storage.StateConfirmed:
+		return "✅"
+	case storage.StateFailed:
+		return "❌"
+	case storage.StateCancelled, storage.StateExpired:
+		return "⏹"
+	default:
+		return "⏳"
+	}
+}
+
+func stateWord(t storage.Transfer) string {
+	switch t.State {
+	case storage.StateBuilt:
+		return "waiting for approval"
+	case storage.StateApproved:
+		return "approved, sending"
+	case storage.StateSent:
+		return "sent"
+	case storage.StateConfirmed:
+		return "confirmed"
+	case storage.StateFailed:
+		return "failed"
+	case storage.StateCancelled:
+		return "cancelled"
+	case storage.StateExpired:
+		return "expired"
+	}
+	return t.State.String()
+}

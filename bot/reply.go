@@ -1,0 +1,144 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"html"
+	"strings"
+
+	tgbot "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/protocol"
+)
+
+var noPreview = &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
+
+// reply sends an HTML message to a chat.
+func (b *Bot) reply(ctx context.Context, chatID int64, text string, markup models.ReplyMarkup) (*models.Message, error) {
+	var m *models.Message
+	err := b.send.Do(ctx, chatID, func(ctx context.Context) (err error) {
+		m, err = b.api.SendMessage(ctx, &tgbot.SendMessageParams{
+			ChatID: chatID, Text: text, ParseMode: models.ParseModeHTML, ReplyMarkup: markup, LinkPreviewOptions: noPreview,
+		})
+		return err
+	})
+	if err != nil {
+		b.log.Warn("sendMessage", "chat", chatID, "err", b.redact(err))
+	}
+	return m, err
+}
+
+// say is reply without a keyboard, for plain answers.
+func (b *Bot) say(ctx context.Context, chatID int64, text string) {
+	b.reply(ctx, chatID, text, nil)
+}
+
+// replyPhoto sends a PNG with an HTML caption.
+func (b *Bot) replyPhoto(ctx context.Context, chatID int64, png []byte, caption string, markup models.ReplyMarkup) (*models.Message, error) {
+	var m *models.Message
+	err := b.send.Do(ctx, chatID, func(ctx context.Context) (err error) {
+		m, err = b.api.SendPhoto(ctx, &tgbot.SendPhotoParams{
+			ChatID: chatID, Photo: &models.InputFileUpload{Filename: "wallet.png", Data: bytes.NewReader(png)},
+			Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup,
+		})
+		return err
+	})
+	if err != nil {
+		b.log.Warn("sendPhoto", "chat", chatID, "err", b.redact(err))
+	}
+	return m, err
+}
+
+// editText replaces a message's text and keyboard; an unchanged message is
+// not an error.
+func (b *Bot) editText(ctx context.Context, chatID int64, msgID int, text string, markup models.ReplyMarkup) error {
+	err := b.send.Do(ctx, chatID, func(ctx context.Context) error {
+		_, err := b.api.EditMessageText(ctx, &tgbot.EditMessageTextParams{
+			ChatID: chatID, MessageID: msgID, Text: text, ParseMode: models.ParseModeHTML, ReplyMarkup: markup, LinkPreviewOptions: noPreview,
+		})
+		return err
+	})
+	if notModified(err) {
+		return nil
+	}
+	if err != nil {
+		b.log.Warn("editMessageText", "chat", chatID, "err", b.redact(err))
+	}
+	return err
+}
+
+// editCaption replaces a photo's caption and keyboard.
+func (b *Bot) editCaption(ctx context.Context, chatID int64, msgID int, caption string, markup models.ReplyMarkup) error {
+	err := b.send.Do(ctx, chatID, func(ctx context.Context) error {
+		_, err := b.api.EditMessageCaption(ctx, &tgbot.EditMessageCaptionParams{
+			ChatID: chatID, MessageID: msgID, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup,
+		})
+		return err
+	})
+	if notModified(err) {
+		return nil
+	}
+	if err != nil {
+		b.log.Warn("editMessageCaption", "chat", chatID, "err", b.redact(err))
+	}
+	return err
+}
+
+// answer answers a callback query (text may be empty).
+func (b *Bot) answer(ctx context.Context, queryID, text string) {
+	err := b.send.Do(ctx, 0, func(ctx context.Context) error {
+		_, err := b.api.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{CallbackQueryID: queryID, Text: text})
+		return err
+	})
+	if err != nil {
+		b.log.Warn("answerCallbackQuery", "err", b.redact(err))
+	}
+}
+
+// keyboard builds an inline keyboard from rows of buttons.
+func keyboard(rows ...[]models.InlineKeyboardButton) *models.InlineKeyboardMarkup {
+	return &models.InlineKeyboardMarkup{InlineKeyboard: rows}
+}
+
+func button(text, data string) models.InlineKeyboardButton {
+	return models.InlineKeyboardButton{Text: text, CallbackData: data}
+}
+
+// noKeyboard removes a message's buttons when passed to an edit.
+var noKeyboard = &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{}}
+
+// explain turns an error into a sentence for the user, and logs what the
+// user is not told.
+func (b *Bot) explain(err error) string {
+	switch {
+	case errors.Is(err, parent.ErrBadAddress), errors.Is(err, parent.ErrBadAmount), errors.Is(err, parent.ErrBalanceTooLow):
+		return "⚠️ " + html.EscapeString(sentence(err.Error()))
+	case errors.Is(err, parent.ErrNoWallet):
+		return "You have no wallet yet. Send /start and tap <b>Create wallet</b>."
+	case errors.Is(err, parent.ErrNodeUnavailable):
+		return "⚠️ The network is not reachable right now. Nothing was sent; please try again in a minute."
+	case errors.Is(err, parent.ErrEnclaveUnavailable), errors.Is(err, protocol.ErrVaultLocked):
+		return "⚠️ The wallet signer is not available right now. Nothing was done; please try again in a minute."
+	case errors.Is(err, parent.ErrUnknownTransfer):
+		return "That transfer does not exist (any more)."
+	case errors.Is(err, parent.ErrAlreadyApproved), errors.Is(err, parent.ErrTransferClosed), errors.Is(err, protocol.ErrWrongOwner):
+		return "⚠️ " + html.EscapeString(sentence(err.Error()))
+	}
+	b.log.Error("unexpected error", "err", err)
+	return "⚠️ Something went wrong on our side. Nothing was sent; please try again."
+}
+
+// sentence capitalises an error text and ends it with a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}

@@ -1,0 +1,96 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	tgbot "github.com/go-telegram/bot"
+	"golang.org/x/time/rate"
+)
+
+// Telegram's limits for one bot: about 30 messages a second overall and one a
+// second in one chat (short bursts are tolerated).
+const (
+	globalPerSecond = 30
+	chatPerSecond   = 1
+	chatBurst       = 3
+	maxRetries      = 3
+	maxRetryAfter   = 60 * time.Second
+	maxChatLimiters = 10000
+)
+
+// Sender is the one path every call to the Bot API takes: it waits for the
+// global and the per-chat budget, and on a 429 waits Telegram's retry_after
+// and tries again (a few times at most).
+type Sender struct {
+	global *rate.Limiter
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	chats map[int64]*rate.Limiter
+}
+
+// NewSender makes a Sender with Telegram's limits.
+func NewSender(log *slog.Logger) *Sender {
+	return &Sender{
+		global: rate.NewLimiter(globalPerSecond, globalPerSecond),
+		log:    log,
+		chats:  make(map[int64]*rate.Limiter),
+	}
+}
+
+func (s *Sender) chat(id int64) *rate.Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.chats[id]
+	if !ok {
+		if len(s.chats) >= maxChatLimiters {
+			// Forget chats whose budget is full again: they are idle.
+			for k, v := range s.chats {
+				if v.Tokens() >= chatBurst {
+					delete(s.chats, k)
+				}
+			}
+		}
+		l = rate.NewLimiter(chatPerSecond, chatBurst)
+		s.chats[id] = l
+	}
+	return l
+}
+
+// Do runs call within the limits for chatID (0: only the global limit, for
+// calls that are not messages, like answerCallbackQuery).
+func (s *Sender) Do(ctx context.Context, chatID int64, call func(context.Context) error) error {
+	for attempt := 0; ; attempt++ {
+		if err := s.global.Wait(ctx); err != nil {
+			return err
+		}
+		if chatID != 0 {
+			if err := s.chat(chatID).Wait(ctx); err != nil {
+				return err
+			}
+		}
+		err := call(ctx)
+		var tooMany *tgbot.TooManyRequestsError
+		if !errors.As(err, &tooMany) || attempt >= maxRetries {
+			return err
+		}
+		wait := min(time.Duration(max(tooMany.RetryAfter, 1))*time.Second, maxRetryAfter)
+		s.log.Warn("telegram asked to slow down", "chat", chatID, "retry_after", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// notModified reports Telegram's refusal of an edit that changes nothing,
+// which for us is success.
+func notModified(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "message is not modified")
+}
