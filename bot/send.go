@@ -175,7 +175,7 @@ func parseSend(args string) (to, amount string, err error) {
 		switch {
 		case low == "eth" || low == "to":
 			continue
-		case strings.HasPrefix(low, "0x"):
+		case strings.HasPrefix(low, "0x") || looksLikeHexAddress(low):
 			if to != "" {
 				return "", "", errors.New("that has two addresses. Write it like: /send 0.05 ETH to 0xAbC…")
 			}
@@ -188,4 +188,18 @@ func parseSend(args string) (to, amount string, err error) {
 		}
 	}
 	return to, amount, nil
+}
+
+// looksLikeHexAddress is a long run of hex digits: an address missing its 0x,
+// which ParseAddress then explains.
+func looksLikeHexAddress(s string) bool {
+	if len(s) < 20 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
 }

@@ -2,35 +2,340 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/autowallet/autowallet/bot"
+	"github.com/autowallet/autowallet/bot/emulator"
+	"github.com/autowallet/autowallet/bot/miniapp"
+	"github.com/autowallet/autowallet/enclave"
+	"github.com/autowallet/autowallet/internal/devchain"
+	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/protocol"
+	"github.com/autowallet/autowallet/storage"
 )
 
-// DevMain is `autowallet dev`: the whole product on one machine.
+// The emulator's bot, when no real token is given.
+const (
+	devBotToken    = "7000000001:autowallet-dev-emulator"
+	devBotUsername = "autowallet_dev_bot"
+	devMiniApp     = "wallet"
+)
+
+// DevConfig is `autowallet dev`'s settings, from flags and the environment.
+type DevConfig struct {
+	DataDir           string
+	HTTPAddr          string
+	BotToken          string
+	TelegramAPIURL    string
+	TelegramPublicKey string
+	MiniAppLink       string
+	RPCURL            string
+	BlockPeriod       time.Duration
+	Confirmations     uint64
+	IntentTTL         time.Duration
+}
+
+// DevMain is `autowallet dev`: the whole product on one machine. The enclave
+// runs in-process on a loopback listener (the same HTTP API as on vsock), the
+// vault key is a file in the data folder, the chain is embedded unless
+// ETH_RPC_URL is set, and Telegram is the local emulator unless
+// TELEGRAM_BOT_TOKEN is set.
 type DevMain struct {
+	Config DevConfig
 	log    *slog.Logger
 	stdout io.Writer
+
+	listener net.Listener
+	server   *http.Server
+	emu      *emulator.Emulator
+	devChain *devchain.Chain
+	enclave  *http.Server
+	store    *storage.DB
+	chain    *parent.Chain
+	service  *parent.Service
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // NewDevMain returns the dev program.
-func NewDevMain(log *slog.Logger, stdout io.Writer) *DevMain {
-	return &DevMain{log: log, stdout: stdout}
-}
+func NewDevMain(log *slog.Logger, stdout io.Writer) *DevMain { return &DevMain{log: log, stdout: stdout} }
 
-// ParseFlags reads the dev flags.
+// ParseFlags fills Config from flags, whose defaults come from the environment.
 func (m *DevMain) ParseFlags(args []string) error {
-	return flag.NewFlagSet("dev", flag.ContinueOnError).Parse(args)
+	c := &m.Config
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.StringVar(&c.DataDir, "data", envOr("AUTOWALLET_DATA", "autowallet-data"), "data folder: bbolt file, dev vault key, emulator key [AUTOWALLET_DATA]")
+	fs.StringVar(&c.HTTPAddr, "http", envOr("AUTOWALLET_HTTP", "127.0.0.1:8080"), "listen address of the chat page, Mini App and API [AUTOWALLET_HTTP]")
+	fs.StringVar(&c.BotToken, "bot-token", envOr("TELEGRAM_BOT_TOKEN", ""), "a real bot token; empty runs the Telegram emulator [TELEGRAM_BOT_TOKEN]")
+	fs.StringVar(&c.TelegramAPIURL, "telegram-api", envOr("TELEGRAM_API_URL", ""), "Bot API server with a token (default Telegram's) [TELEGRAM_API_URL]")
+	fs.StringVar(&c.TelegramPublicKey, "telegram-public-key", envOr("TELEGRAM_PUBLIC_KEY", ""), "hex Ed25519 key the dev enclave trusts for initData (default: the emulator's, or Telegram's with a token) [TELEGRAM_PUBLIC_KEY]")
+	fs.StringVar(&c.MiniAppLink, "miniapp", envOr("TELEGRAM_MINIAPP", ""), "the Mini App's https://t.me/<bot>/<app> link (required with a token) [TELEGRAM_MINIAPP]")
+	fs.StringVar(&c.RPCURL, "rpc", envOr("ETH_RPC_URL", ""), "an EVM node's JSON-RPC URL; empty runs an embedded chain [ETH_RPC_URL]")
+	fs.DurationVar(&c.BlockPeriod, "block-period", time.Second, "embedded chain: time between blocks")
+	fs.Uint64Var(&c.Confirmations, "confirmations", 1, "blocks before a transfer counts as confirmed")
+	fs.DurationVar(&c.IntentTTL, "intent-ttl", 10*time.Minute, "how long a user has to approve a transfer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if c.BotToken != "" && c.MiniAppLink == "" {
+		return errors.New("with a bot token, set TELEGRAM_MINIAPP (-miniapp) to your Mini App's https://t.me/<bot>/<app> link")
+	}
+	if c.BotToken == "" && c.TelegramAPIURL != "" {
+		return errors.New("TELEGRAM_API_URL needs TELEGRAM_BOT_TOKEN")
+	}
+	if c.BotToken != "" {
+		if _, err := botIDOf(c.BotToken); err != nil {
+			return err
+		}
+	}
+	if c.TelegramPublicKey != "" {
+		if k, err := hex.DecodeString(c.TelegramPublicKey); err != nil || len(k) != ed25519.PublicKeySize {
+			return errors.New("TELEGRAM_PUBLIC_KEY is not 64 hex characters")
+		}
+	}
+	return nil
 }
 
-// Run is not there yet: dev mode needs the bot, the Mini App page and the
-// Telegram emulator (the next step of the plan).
+// botIDOf is the bot id in a token: the digits before the colon.
+func botIDOf(token string) (int64, error) {
+	digits, _, ok := strings.Cut(token, ":")
+	id, err := strconv.ParseInt(digits, 10, 64)
+	if !ok || err != nil || id <= 0 {
+		return 0, errors.New("the bot token is not <bot id>:<secret>")
+	}
+	return id, nil
+}
+
+// Run starts every part, in dependency order, and returns once serving.
 func (m *DevMain) Run(ctx context.Context) error {
-	return errors.New("dev mode is not built yet: it needs the bot, the Mini App and the Telegram emulator. " +
-		"Today you can run the enclave (go run ./cmd/enclave -tcp 127.0.0.1:7000 -config <dev config> -dev-vault-key <file>) " +
-		"and the host (go run ./cmd/autowallet parent -h)")
+	c := m.Config
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data folder: %w", err)
+	}
+	var err error
+	if m.listener, err = net.Listen("tcp", c.HTTPAddr); err != nil {
+		return fmt.Errorf("listening on %s: %w", c.HTTPAddr, err)
+	}
+	if c.BotToken == "" && !m.listener.Addr().(*net.TCPAddr).IP.IsLoopback() {
+		return fmt.Errorf("%s is not a loopback address: the emulator's chat page has no login, so dev mode serves it on loopback only", c.HTTPAddr)
+	}
+	base := "http://" + m.listener.Addr().String()
+
+	// Telegram: the emulator unless a token is given.
+	token, apiURL, link := c.BotToken, c.TelegramAPIURL, c.MiniAppLink
+	var trusted ed25519.PublicKey
+	if token == "" {
+		key, err := loadOrCreateEmulatorKey(filepath.Join(c.DataDir, "emulator.key"))
+		if err != nil {
+			return err
+		}
+		m.emu, err = emulator.New(emulator.Config{
+			BotToken: devBotToken, BotUsername: devBotUsername, BotName: "autowallet (dev)", MiniAppShortName: devMiniApp,
+			MiniAppURL: base + miniapp.Prefix, SigningKey: key, Log: m.log.With("component", "emulator"),
+		})
+		if err != nil {
+			return fmt.Errorf("starting the Telegram emulator: %w", err)
+		}
+		token, apiURL, link = devBotToken, base, "https://t.me/"+devBotUsername+"/"+devMiniApp
+		trusted = m.emu.PublicKey()
+	} else {
+		pub, _ := hex.DecodeString(TelegramProductionKey)
+		trusted = pub
+	}
+	if c.TelegramPublicKey != "" {
+		trusted, _ = hex.DecodeString(c.TelegramPublicKey)
+	}
+	botID, _ := botIDOf(token)
+
+	// The chain: embedded unless a node is given.
+	rpcURL := c.RPCURL
+	var chainID uint64
+	if rpcURL == "" {
+		if m.devChain, err = devchain.Start(c.BlockPeriod, m.log.With("component", "devchain")); err != nil {
+			return err
+		}
+		rpcURL, chainID = m.devChain.URL, devchain.ChainID
+	} else if chainID, err = nodeChainID(ctx, rpcURL); err != nil {
+		return fmt.Errorf("asking %s for its chain id: %w", rpcURL, err)
+	}
+
+	// The enclave, in-process on loopback, with a dev config and vault key.
+	encAddr, err := m.startEnclave(&enclave.Config{
+		Dev: true, BotID: botID, TelegramPublicKey: trusted, HMACBotToken: c.BotToken,
+		AllowedChainIDs: []uint64{chainID}, MaxAuthAge: time.Hour, ClockSkew: time.Minute,
+	}, filepath.Join(c.DataDir, "vault.key"))
+	if err != nil {
+		return err
+	}
+
+	if m.store, err = storage.Open(c.DataDir, storage.Options{Logger: m.log}); err != nil {
+		return fmt.Errorf("opening storage: %w", err)
+	}
+	if m.chain, err = parent.DialChain(ctx, rpcURL, chainID, parent.ChainOptions{Logger: m.log}); err != nil {
+		return fmt.Errorf("dialing the chain: %w", err)
+	}
+	m.service = parent.NewService(m.store, parent.NewEnclaveClientTCP(encAddr, 15*time.Second), m.chain, parent.ServiceConfig{
+		ChainID: chainID, IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
+		InitData: protocol.VerifyConfig{BotID: botID, PublicKey: trusted, HMACBotToken: c.BotToken, MaxAge: time.Hour, ClockSkew: time.Minute},
+	}, m.log)
+
+	mux := http.NewServeMux()
+	mux.Handle(miniapp.Prefix, miniapp.Handler())
+	m.service.RegisterAPI(mux)
+	if m.emu != nil {
+		m.emu.Register(mux)
+	}
+	m.server = parent.NewHTTPServer(mux, m.log)
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("http server", "err", err)
+		}
+	}()
+
+	var faucet bot.Faucet
+	if m.devChain != nil {
+		faucet = m.devChain
+	}
+	b, err := bot.New(bot.Config{Token: token, APIURL: apiURL, MiniAppLink: link, Faucet: faucet, Log: m.log.With("component", "bot")}, m.service)
+	if err != nil {
+		return err
+	}
+	m.wg.Add(2)
+	go func() { defer m.wg.Done(); b.Run(runCtx) }()
+	go func() { defer m.wg.Done(); m.service.Track(runCtx) }()
+
+	if m.emu != nil {
+		fmt.Fprintf(m.stdout, "autowallet dev is running: open %s/ to chat with the bot\n", base)
+	} else {
+		fmt.Fprintf(m.stdout, "autowallet dev is running with your bot; the Mini App page and API are at %s%s\n", base, miniapp.Prefix)
+	}
+	fmt.Fprintf(m.stdout, "  Mini App %s%s  API %s/miniapp/api/  health %s/healthz  chain %s (id %d)\n", base, miniapp.Prefix, base, base, rpcURL, chainID)
+	return nil
 }
 
-// Close has nothing to stop.
-func (m *DevMain) Close() error { return nil }
+func (m *DevMain) startEnclave(cfg *enclave.Config, vaultPath string) (string, error) {
+	signer, err := enclave.NewSigner(cfg, enclave.Options{Entropy: rand.Reader})
+	if err != nil {
+		return "", fmt.Errorf("enclave: %w", err)
+	}
+	key, err := enclave.LoadOrCreateDevVaultKey(vaultPath)
+	if err != nil {
+		return "", err
+	}
+	err = signer.Unlock(key)
+	clear(key)
+	if err != nil {
+		return "", err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("enclave: listening on loopback: %w", err)
+	}
+	m.enclave = enclave.NewServer(signer, m.log.With("component", "enclave"))
+	go enclave.Serve(m.enclave, l)
+	return l.Addr().String(), nil
+}
+
+// nodeChainID asks a node for its chain id.
+func nodeChainID(ctx context.Context, url string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cl, err := rpc.DialContext(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	var id string
+	if err := cl.CallContext(ctx, &id, "eth_chainId"); err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(strings.TrimPrefix(id, "0x"), 16, 64)
+}
+
+// loadOrCreateEmulatorKey keeps the emulator's Ed25519 seed in the data
+// folder, so initData signed before a restart still verifies after it.
+func loadOrCreateEmulatorKey(path string) (ed25519.PrivateKey, error) {
+	seed, err := os.ReadFile(path)
+	if err == nil && len(seed) == ed25519.SeedSize {
+		return ed25519.NewKeyFromSeed(seed), nil
+	}
+	if err == nil {
+		return nil, fmt.Errorf("emulator key %s: %d bytes, want %d", path, len(seed), ed25519.SeedSize)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("emulator key: %w", err)
+	}
+	seed = make([]byte, ed25519.SeedSize)
+	rand.Read(seed)
+	if err := os.WriteFile(path, seed, 0o600); err != nil {
+		return nil, fmt.Errorf("emulator key: %w", err)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// Addr is the listener's address (after Run).
+func (m *DevMain) Addr() net.Addr { return m.listener.Addr() }
+
+// Emulator is the Telegram emulator, nil with a real token (after Run).
+func (m *DevMain) Emulator() *emulator.Emulator { return m.emu }
+
+// Service is the wallet service (after Run).
+func (m *DevMain) Service() *parent.Service { return m.service }
+
+// Close stops everything in reverse order; a restart on the same data folder
+// keeps wallets and transfers (the embedded chain starts again from genesis).
+func (m *DevMain) Close() error {
+	var errs []error
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.emu != nil {
+		m.emu.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if m.server != nil {
+		errs = append(errs, m.server.Shutdown(ctx))
+	}
+	m.wg.Wait()
+	if m.enclave != nil {
+		errs = append(errs, m.enclave.Shutdown(ctx))
+	}
+	if m.chain != nil {
+		m.chain.Close()
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	if m.devChain != nil {
+		errs = append(errs, m.devChain.Close())
+	}
+	if m.listener != nil && m.server == nil {
+		m.listener.Close()
+	}
+	return errors.Join(errs...)
+}
