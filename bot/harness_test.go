@@ -36,7 +36,10 @@ type world struct {
 	enc   *testenv.Enclave
 }
 
-func newWorld(t *testing.T) *world {
+// newService is the wallet service over real parts: the embedded chain, the
+// enclave on loopback (trusting enc.Key) and a bbolt file; its tracker runs
+// until the test ends.
+func newService(t *testing.T) (*parent.Service, *devchain.Chain, *testenv.Enclave) {
 	t.Helper()
 	chain, err := devchain.Start(200*time.Millisecond, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -44,13 +47,6 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { chain.Close() })
 	enc := testenv.StartEnclave(t, devchain.ChainID)
-	emu, err := emulator.New(emulator.Config{
-		BotToken: testToken, BotUsername: "test_wallet_bot", MiniAppShortName: "wallet",
-		MiniAppURL: "http://127.0.0.1/miniapp/", SigningKey: enc.Key,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	store, err := storage.Open(t.TempDir(), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -64,12 +60,13 @@ func newWorld(t *testing.T) *world {
 	svc := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, 10*time.Second), pc, parent.ServiceConfig{
 		ChainID: devchain.ChainID, Confirmations: 1, PollInterval: 200 * time.Millisecond, InitData: enc.VerifyConfig(),
 	}, slog.New(slog.DiscardHandler))
-	mux := http.NewServeMux()
-	svc.RegisterAPI(mux)
-	emu.Register(mux)
-	api := httptest.NewServer(mux)
+	return svc, chain, enc
+}
 
-	b, err := bot.New(bot.Config{Token: testToken, APIURL: api.URL, MiniAppLink: testMiniApp, Faucet: chain}, svc)
+// runBot starts the bot against a Bot API server until the test ends.
+func runBot(t *testing.T, svc *parent.Service, apiURL string, faucet bot.Faucet, stop func()) {
+	t.Helper()
+	b, err := bot.New(bot.Config{Token: testToken, APIURL: apiURL, MiniAppLink: testMiniApp, Faucet: faucet}, svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +77,27 @@ func newWorld(t *testing.T) *world {
 	go func() { defer wg.Done(); svc.Track(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		emu.Close()
+		stop()
 		wg.Wait()
-		api.Close()
 	})
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	svc, chain, enc := newService(t)
+	emu, err := emulator.New(emulator.Config{
+		BotToken: testToken, BotUsername: "test_wallet_bot", MiniAppShortName: "wallet",
+		MiniAppURL: "http://127.0.0.1/miniapp/", SigningKey: enc.Key,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	svc.RegisterAPI(mux)
+	emu.Register(mux)
+	api := httptest.NewServer(mux)
+	t.Cleanup(api.Close)
+	runBot(t, svc, api.URL, chain, emu.Close)
 	return &world{emu: emu, svc: svc, chain: chain, api: api, enc: enc}
 }
 
