@@ -22,12 +22,12 @@ func TestParseAddress(t *testing.T) {
 	}
 	bad := []string{
 		"",
-		"5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",    // no 0x
-		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",  // checksum broken by one letter's case
-		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA",    // short
+		"5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",     // no 0x
+		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",   // checksum broken by one letter's case
+		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA",     // short
 		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed00", // long
-		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeg",  // not hex
-		"0x0000000000000000000000000000000000000000",  // burns funds
+		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeg",   // not hex
+		"0x0000000000000000000000000000000000000000",   // burns funds
 		"vitalik.eth",
 	}
 	for _, s := range bad {

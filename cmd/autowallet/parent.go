@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ type ParentConfig struct {
 	Confirmations     uint64
 	IntentTTL         time.Duration
 	PollInterval      time.Duration
+	MiniAppOrigins    []string
 }
 
 // ParentMain is `autowallet parent`: storage, the enclave client, the chain
@@ -78,11 +80,17 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.Uint64Var(&c.Confirmations, "confirmations", 2, "blocks before a transfer counts as confirmed")
 	fs.DurationVar(&c.IntentTTL, "intent-ttl", 10*time.Minute, "how long a user has to approve a transfer")
 	fs.DurationVar(&c.PollInterval, "poll", 2*time.Second, "how often open transfers are checked on the chain")
+	origins := fs.String("miniapp-origin", envOr("AUTOWALLET_MINIAPP_ORIGIN", ""), "comma-separated origins the Mini App page is served from, allowed to call the API [AUTOWALLET_MINIAPP_ORIGIN]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.MiniAppOrigins = append(c.MiniAppOrigins, o)
+		}
 	}
 	var missing []string
 	if c.RPCURL == "" {
@@ -144,7 +152,7 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	if m.listener, err = net.Listen("tcp", c.HTTPAddr); err != nil {
 		return fmt.Errorf("listening on %s: %w", c.HTTPAddr, err)
 	}
-	m.server = parent.NewHTTPServer(mux, m.log)
+	m.server = parent.NewHTTPServer(parent.CORS(mux, c.MiniAppOrigins), m.log)
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.wg.Add(2)
