@@ -42,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		p = NewParentMain(log, stdout)
 	case "dev":
 		p = NewDevMain(log, stdout)
+	case "backup":
+		p = NewBackupMain(log, stdout)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -64,6 +66,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		p.Close()
 		return 1
 	}
+	// A one-shot command (backup) has finished when Run returns.
+	if d, ok := p.(interface{ Done() bool }); ok && d.Done() {
+		if err := p.Close(); err != nil {
+			fmt.Fprintf(stderr, "autowallet %s: %v\n", args[0], err)
+			return 1
+		}
+		return 0
+	}
 	<-ctx.Done()
 	fmt.Fprintf(stderr, "autowallet %s: stopping\n", args[0])
 	if err := p.Close(); err != nil {
@@ -79,6 +89,7 @@ func usage(w io.Writer) {
 commands:
   dev      run the whole product on this machine (enclave, chain, Telegram emulator)
   parent   run the production host beside a Nitro Enclave
+  backup   copy the database consistently (from a running parent's -admin listener, or a stopped data folder)
 
 Run "autowallet <command> -h" for the flags of a command.
 `)

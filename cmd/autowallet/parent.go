@@ -41,6 +41,8 @@ type ParentConfig struct {
 	IntentTTL         time.Duration
 	PollInterval      time.Duration
 	MiniAppOrigins    []string
+	// AdminAddr is the loopback admin listener (GET /backup); empty: none.
+	AdminAddr string
 }
 
 // ParentMain is `autowallet parent`: storage, the enclave client, the chain
@@ -55,6 +57,7 @@ type ParentMain struct {
 	service  *parent.Service
 	server   *http.Server
 	listener net.Listener
+	admin    *adminServer
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -81,11 +84,17 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.DurationVar(&c.IntentTTL, "intent-ttl", 10*time.Minute, "how long a user has to approve a transfer")
 	fs.DurationVar(&c.PollInterval, "poll", 2*time.Second, "how often open transfers are checked on the chain")
 	origins := fs.String("miniapp-origin", envOr("AUTOWALLET_MINIAPP_ORIGIN", ""), "comma-separated origins the Mini App page is served from, allowed to call the API [AUTOWALLET_MINIAPP_ORIGIN]")
+	fs.StringVar(&c.AdminAddr, "admin", envOr("AUTOWALLET_ADMIN", ""), "loopback address of the admin listener (GET /backup, for autowallet backup), e.g. 127.0.0.1:8081; empty: off [AUTOWALLET_ADMIN]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if c.AdminAddr != "" {
+		if err := checkLoopback(c.AdminAddr); err != nil {
+			return err
+		}
 	}
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -166,6 +175,12 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		defer m.wg.Done()
 		m.service.Track(runCtx)
 	}()
+	if c.AdminAddr != "" {
+		if m.admin, err = startAdmin(c.AdminAddr, c.DataDir, m.store, m.log); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.stdout, "autowallet parent admin on http://%s\n", m.admin.Addr())
+	}
 	fmt.Fprintf(m.stdout, "autowallet parent listening on http://%s\n", m.listener.Addr())
 	return nil
 }
@@ -183,6 +198,9 @@ func (m *ParentMain) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, m.server.Shutdown(ctx))
 		cancel()
+	}
+	if m.admin != nil {
+		errs = append(errs, m.admin.Close())
 	}
 	if m.cancel != nil {
 		m.cancel()
