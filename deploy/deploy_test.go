@@ -401,6 +401,24 @@ func TestSystemdUnits(t *testing.T) {
 	if len(allow) != 1 || allow[0] != want {
 		t.Errorf("vsock-proxy.yaml allowlist = %q, want only %q", allow, want)
 	}
+
+	// The production config's KMS settings (once it has them) name the same
+	// region and vsock port as the proxy.
+	var cfg struct {
+		Region string `json:"kms_region"`
+		Port   any    `json:"kms_proxy_port"`
+	}
+	if err := json.Unmarshal([]byte(read(t, "enclave-config.json")), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Region != "" && cfg.Region != region {
+		t.Errorf("enclave-config.json kms_region %q, the KMS proxy's region %q", cfg.Region, region)
+	}
+	if cfg.Port != nil {
+		if p, _ := json.Marshal(cfg.Port); string(p) != port {
+			t.Errorf("enclave-config.json kms_proxy_port %s, the KMS proxy's port %s", p, port)
+		}
+	}
 }
 
 // TestParentEnvExample: the example env file is NAME=value lines naming the
