@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/autowallet/autowallet/bot"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
@@ -36,6 +37,9 @@ type ParentConfig struct {
 	EnclavePort       uint
 	EnclaveTCP        string
 	BotID             int64
+	BotToken          string
+	TelegramAPIURL    string
+	MiniAppLink       string
 	TelegramPublicKey string
 	Confirmations     uint64
 	IntentTTL         time.Duration
@@ -78,7 +82,10 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.UintVar(&c.EnclaveCID, "enclave-cid", 16, "vsock context id of the enclave")
 	fs.UintVar(&c.EnclavePort, "enclave-port", 5000, "vsock port of the enclave")
 	fs.StringVar(&c.EnclaveTCP, "enclave-tcp", envOr("AUTOWALLET_ENCLAVE_TCP", ""), "dial the enclave on this loopback TCP address instead of vsock [AUTOWALLET_ENCLAVE_TCP]")
-	botID := fs.String("bot-id", envOr("TELEGRAM_BOT_ID", ""), "numeric id of the Telegram bot [TELEGRAM_BOT_ID]")
+	botID := fs.String("bot-id", envOr("TELEGRAM_BOT_ID", ""), "numeric id of the Telegram bot; taken from the token when one is given [TELEGRAM_BOT_ID]")
+	fs.StringVar(&c.BotToken, "bot-token", envOr("TELEGRAM_BOT_TOKEN", ""), "the bot's token; empty runs the Mini App API without the Telegram front end [TELEGRAM_BOT_TOKEN]")
+	fs.StringVar(&c.TelegramAPIURL, "telegram-api", envOr("TELEGRAM_API_URL", ""), "Bot API server (default Telegram's) [TELEGRAM_API_URL]")
+	fs.StringVar(&c.MiniAppLink, "miniapp", envOr("TELEGRAM_MINIAPP", ""), "the Mini App's https://t.me/<bot>/<app> link (required with a token) [TELEGRAM_MINIAPP]")
 	fs.StringVar(&c.TelegramPublicKey, "telegram-public-key", envOr("TELEGRAM_PUBLIC_KEY", TelegramProductionKey), "hex Ed25519 key that signs initData [TELEGRAM_PUBLIC_KEY]")
 	fs.Uint64Var(&c.Confirmations, "confirmations", 2, "blocks before a transfer counts as confirmed")
 	fs.DurationVar(&c.IntentTTL, "intent-ttl", 10*time.Minute, "how long a user has to approve a transfer")
@@ -108,8 +115,21 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	if *chainID == "" {
 		missing = append(missing, "-chain-id (ETH_CHAIN_ID)")
 	}
+	if c.BotToken != "" {
+		id, err := botIDOf(c.BotToken)
+		if err != nil {
+			return err
+		}
+		if *botID != "" && *botID != strconv.FormatInt(id, 10) {
+			return fmt.Errorf("-bot-id %s differs from the bot id in the token", *botID)
+		}
+		*botID = strconv.FormatInt(id, 10)
+		if c.MiniAppLink == "" {
+			missing = append(missing, "-miniapp (TELEGRAM_MINIAPP)")
+		}
+	}
 	if *botID == "" {
-		missing = append(missing, "-bot-id (TELEGRAM_BOT_ID)")
+		missing = append(missing, "-bot-token (TELEGRAM_BOT_TOKEN) or -bot-id (TELEGRAM_BOT_ID)")
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing settings: %v", missing)
@@ -175,6 +195,16 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		defer m.wg.Done()
 		m.service.Track(runCtx)
 	}()
+	if c.BotToken != "" {
+		b, err := bot.New(bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink, Log: m.log.With("component", "bot")}, m.service)
+		if err != nil {
+			return err
+		}
+		m.wg.Add(1)
+		go func() { defer m.wg.Done(); b.Run(runCtx) }()
+	} else {
+		m.log.Warn("no TELEGRAM_BOT_TOKEN: serving the Mini App API without the Telegram front end")
+	}
 	if c.AdminAddr != "" {
 		if m.admin, err = startAdmin(c.AdminAddr, c.DataDir, m.store, m.log); err != nil {
 			return err
