@@ -437,7 +437,7 @@ func TestParentEnvExample(t *testing.T) {
 		}
 		names[name] = true
 	}
-	for _, n := range []string{"ETH_RPC_URL", "ETH_CHAIN_ID", "TELEGRAM_BOT_ID", "TELEGRAM_BOT_TOKEN", "AUTOWALLET_MINIAPP_ORIGIN"} {
+	for _, n := range []string{"ETH_RPC_URL", "ETH_CHAIN_ID", "TELEGRAM_BOT_TOKEN", "TELEGRAM_MINIAPP", "AUTOWALLET_MINIAPP_ORIGIN"} {
 		if !names[n] {
 			t.Errorf("parent.env.example lacks %s", n)
 		}
