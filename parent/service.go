@@ -131,6 +131,12 @@ func (s *Service) EnsureWallet(ctx context.Context, owner int64) (storage.Wallet
 
 // RememberUser stores or refreshes a Telegram user's profile.
 func (s *Service) RememberUser(u storage.User) error {
+	// Most updates come from known users with an unchanged profile: a read
+	// avoids a write (and its fsync) per update.
+	if old, err := s.store.User(u.ID); err == nil && (u.ChatID == 0 || old.ChatID == u.ChatID) &&
+		old.FirstName == u.FirstName && old.Username == u.Username && old.Language == u.Language {
+		return nil
+	}
 	if u.Created.IsZero() {
 		u.Created = s.now()
 	}
