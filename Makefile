@@ -7,6 +7,10 @@ export AUTOWALLET_TOOLS := $(TOOLS)
 
 # Pinned versions of the real parts the tests start.
 GETH_VERSION := v1.17.10
+# local-kms (KMS emulator) has no tags: a pseudo-version from the Go module proxy.
+# The tests run the same version in process (go.mod), bound to 127.0.0.1, as
+# its binary listens on every interface; the binary is for trying by hand.
+LOCAL_KMS_VERSION := v0.0.0-20260228092603-2a5e92d09ab6
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
 
@@ -16,7 +20,7 @@ test: tools
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 
-tools: $(TOOLS)/bin/geth chromium
+tools: $(TOOLS)/bin/geth $(TOOLS)/bin/local-kms chromium
 
 # Debian's Chromium, for the browser tests (internal/browser): the Mini App
 # page, the emulator's chat page and the end-to-end test.
@@ -28,6 +32,9 @@ chromium:
 
 $(TOOLS)/bin/geth:
 	GOBIN=$(TOOLS)/bin go install github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION)
+
+$(TOOLS)/bin/local-kms:
+	GOBIN=$(TOOLS)/bin go install github.com/nsmithuk/local-kms@$(LOCAL_KMS_VERSION)
 
 # bench prints one table; every ratio is computed from figures of the same run.
 bench:

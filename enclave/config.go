@@ -34,6 +34,9 @@ type Config struct {
 	// in the future it may be.
 	MaxAuthAge time.Duration
 	ClockSkew  time.Duration
+	// KMS is where the vault key comes from (kmsconfig.go); required in
+	// production, absent in dev (which keeps the key file).
+	KMS *KMSConfig
 }
 
 // Limits on config values, so a typo cannot make approvals last for days.
@@ -52,6 +55,9 @@ type configFile struct {
 	AllowedChainIDs   []uint64 `json:"allowed_chain_ids"`
 	MaxAuthAge        string   `json:"max_auth_age"`
 	ClockSkew         string   `json:"clock_skew"`
+	KMSKeyARN         string   `json:"kms_key_arn,omitempty"`
+	KMSRegion         string   `json:"kms_region,omitempty"`
+	KMSProxyPort      uint32   `json:"kms_proxy_port,omitempty"`
 }
 
 // ErrBadConfig is wrapped by every config error.
@@ -91,6 +97,9 @@ func ParseConfig(b []byte) (*Config, error) {
 	if c.ClockSkew, err = time.ParseDuration(f.ClockSkew); err != nil {
 		return nil, fmt.Errorf("%w: clock_skew: %v", ErrBadConfig, err)
 	}
+	if c.KMS, err = parseKMS(&f, c.Dev); err != nil {
+		return nil, err
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -117,7 +126,7 @@ func (c *Config) Validate() error {
 	case c.ClockSkew < 0 || c.ClockSkew > clockSkewLimit:
 		return fmt.Errorf("%w: clock_skew must be in [0, %s]", ErrBadConfig, clockSkewLimit)
 	}
-	return nil
+	return c.KMS.validate()
 }
 
 func (c *Config) verifyConfig() protocol.VerifyConfig {

@@ -21,12 +21,15 @@ func configJSON(changes map[string]string) string {
 		"allowed_chain_ids":   `[11155111, 1]`,
 		"max_auth_age":        `"1h"`,
 		"clock_skew":          `"1m"`,
+		"kms_key_arn":         `"` + testKMSConfig().KeyARN + `"`,
+		"kms_region":          `"` + testKMSConfig().Region + `"`,
+		"kms_proxy_port":      `8000`,
 	}
 	for k, v := range changes {
 		fields[k] = v
 	}
 	var parts []string
-	for _, k := range []string{"version", "mode", "bot_id", "telegram_public_key", "hmac_bot_token", "allowed_chain_ids", "max_auth_age", "clock_skew", "extra"} {
+	for _, k := range []string{"version", "mode", "bot_id", "telegram_public_key", "hmac_bot_token", "allowed_chain_ids", "max_auth_age", "clock_skew", "kms_key_arn", "kms_region", "kms_proxy_port", "extra"} {
 		if v, ok := fields[k]; ok && v != "" {
 			parts = append(parts, `"`+k+`": `+v)
 		}

@@ -84,6 +84,7 @@ func testConfig() *Config {
 		AllowedChainIDs:   []uint64{testvectors.ChainID, 1337},
 		MaxAuthAge:        testvectors.MaxAuthAge,
 		ClockSkew:         testvectors.ClockSkew,
+		KMS:               testKMSConfig(),
 	}
 }
 

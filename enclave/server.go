@@ -1,6 +1,7 @@
 package enclave
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -49,7 +50,23 @@ func Handler(s *Signer, log *slog.Logger) http.Handler {
 		}
 		protocol.WriteJSON(w, http.StatusOK, signed.response())
 	})
-	for _, p := range []string{protocol.PathHealth, protocol.PathWallets, protocol.PathApprove} {
+	mux.HandleFunc("POST "+protocol.PathUnlock, func(w http.ResponseWriter, r *http.Request) {
+		var req protocol.UnlockRequest
+		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
+		// Answer before the server's 15 s write timeout.
+		ctx, cancel := context.WithTimeout(r.Context(), unlockTimeout)
+		defer cancel()
+		blob, err := s.UnlockWithKMS(ctx, req.Credentials, req.CiphertextBlob)
+		if err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
+		protocol.WriteJSON(w, http.StatusOK, protocol.UnlockResponse{CiphertextBlob: blob})
+	})
+	for _, p := range []string{protocol.PathHealth, protocol.PathWallets, protocol.PathApprove, protocol.PathUnlock} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			protocol.WriteError(w, &protocol.Error{Code: protocol.CodeMethodNotAllowed, Message: r.Method + " is not allowed on " + p})
 		})

@@ -41,6 +41,8 @@ type Signer struct {
 
 	mu    sync.RWMutex
 	vault cipher.AEAD // nil while locked
+
+	kms kmsState // unlock.go: the KMS key source and the blob of the vault key
 }
 
 // Options for NewSigner. Entropy is required: crypto/rand.Reader in dev, the

@@ -104,6 +104,14 @@ func (c Code) HTTPStatus() int {
 		return http.StatusForbidden
 	case CodeVaultLocked, CodeEnclaveUnavailable:
 		return http.StatusServiceUnavailable
+	case CodeKMSFailed:
+		return http.StatusBadGateway
+	case CodeKMSRefused:
+		return http.StatusForbidden
+	case CodeAlreadyUnlocked:
+		return http.StatusConflict
+	case CodeKMSNotConfigured:
+		return http.StatusNotImplemented
 	default:
 		return http.StatusInternalServerError
 	}

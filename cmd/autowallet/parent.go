@@ -47,6 +47,10 @@ type ParentConfig struct {
 	MiniAppOrigins    []string
 	// AdminAddr is the loopback admin listener (GET /backup); empty: none.
 	AdminAddr string
+	// KMSRegion, when set, makes the parent unlock the enclave with KMS at
+	// start and whenever it restarts, lending credentials from the default
+	// AWS chain (the instance role). The key ARN is in the enclave config.
+	KMSRegion string
 }
 
 // ParentMain is `autowallet parent`: storage, the enclave client, the chain
@@ -90,6 +94,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.Uint64Var(&c.Confirmations, "confirmations", 2, "blocks before a transfer counts as confirmed")
 	fs.DurationVar(&c.IntentTTL, "intent-ttl", 10*time.Minute, "how long a user has to approve a transfer")
 	fs.DurationVar(&c.PollInterval, "poll", 2*time.Second, "how often open transfers are checked on the chain")
+	fs.StringVar(&c.KMSRegion, "kms-region", envOr("AWS_REGION", ""), "unlock the enclave with AWS KMS, lending instance-role credentials; empty: the enclave has a dev key [AWS_REGION]")
 	origins := fs.String("miniapp-origin", envOr("AUTOWALLET_MINIAPP_ORIGIN", ""), "comma-separated origins the Mini App page is served from, allowed to call the API [AUTOWALLET_MINIAPP_ORIGIN]")
 	fs.StringVar(&c.AdminAddr, "admin", envOr("AUTOWALLET_ADMIN", ""), "loopback address of the admin listener (GET /backup, for autowallet backup), e.g. 127.0.0.1:8081; empty: off [AUTOWALLET_ADMIN]")
 	if err := fs.Parse(args); err != nil {
@@ -195,6 +200,9 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		defer m.wg.Done()
 		m.service.Track(runCtx)
 	}()
+	if err := m.startUnlocker(runCtx, enc); err != nil {
+		return err
+	}
 	if c.BotToken != "" {
 		b, err := bot.New(bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink, Log: m.log.With("component", "bot")}, m.service)
 		if err != nil {

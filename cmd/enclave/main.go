@@ -105,6 +105,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating signer: %w", err)
 	}
+	if err := useKMS(signer, cfg, nil, raw); err != nil {
+		return err
+	}
 	if m.DevVaultKey != "" {
 		if !cfg.Dev {
 			return errors.New("-dev-vault-key needs a dev config: a production enclave gets its vault key from KMS")
