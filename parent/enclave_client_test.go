@@ -3,6 +3,7 @@ package parent_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
+	"github.com/autowallet/autowallet/storage"
 )
 
 // TestEnclaveClient: the client against the real enclave server on loopback;
@@ -42,5 +44,28 @@ func TestEnclaveClient(t *testing.T) {
 	l.Close()
 	if _, err := parent.NewEnclaveClientTCP(gone, time.Second).Health(ctx); !errors.Is(err, parent.ErrEnclaveUnavailable) {
 		t.Fatalf("Health of a closed port = %v, want ErrEnclaveUnavailable", err)
+	}
+}
+
+// TestWalletsWaitForTheVaultBlob: with KMS, no wallet is created before the
+// vault key's ciphertext blob is stored, so no key can be sealed under a
+// vault key that a crash would lose.
+func TestWalletsWaitForTheVaultBlob(t *testing.T) {
+	enc := testenv.StartEnclave(t, 1337)
+	store, err := storage.Open(t.TempDir(), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, 5*time.Second), nil,
+		parent.ServiceConfig{ChainID: 1337, RequireVaultBlob: true}, slog.New(slog.DiscardHandler))
+	if _, _, err := svc.EnsureWallet(context.Background(), 5); !errors.Is(err, parent.ErrEnclaveUnavailable) {
+		t.Fatalf("EnsureWallet before the blob = %v, want ErrEnclaveUnavailable", err)
+	}
+	if err := store.PutMeta(parent.MetaKMSCiphertextBlob, []byte("blob")); err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := svc.EnsureWallet(context.Background(), 5); err != nil || !created {
+		t.Fatalf("EnsureWallet after the blob = %v, %v", created, err)
 	}
 }

@@ -33,6 +33,11 @@ type ServiceConfig struct {
 	// InitData verifies initData for requests the parent decides alone
 	// (cancel). Approvals are verified by the enclave.
 	InitData protocol.VerifyConfig
+	// RequireVaultBlob refuses wallet creation until the KMS ciphertext
+	// blob of the vault key is stored: a wallet sealed under a vault key
+	// whose blob was lost (a crash between the first unlock and storing
+	// the blob) could never be opened again.
+	RequireVaultBlob bool
 }
 
 func (c *ServiceConfig) setDefaults() {
@@ -114,6 +119,11 @@ func (s *Service) EnsureWallet(ctx context.Context, owner int64) (storage.Wallet
 		return w, false, nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return storage.Wallet{}, false, err
+	}
+	if s.cfg.RequireVaultBlob {
+		if _, err := s.store.Meta(MetaKMSCiphertextBlob); err != nil {
+			return storage.Wallet{}, false, fmt.Errorf("%w: the vault key is not stored yet (first unlock in progress)", ErrEnclaveUnavailable)
+		}
 	}
 	addr, rec, err := s.enclave.CreateWallet(ctx, owner)
 	if err != nil {

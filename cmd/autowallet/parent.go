@@ -174,11 +174,12 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	}
 	key, _ := hex.DecodeString(c.TelegramPublicKey)
 	m.service = parent.NewService(m.store, enc, m.chain, parent.ServiceConfig{
-		ChainID:       c.ChainID,
-		IntentTTL:     c.IntentTTL,
-		Confirmations: c.Confirmations,
-		PollInterval:  c.PollInterval,
-		InitData:      protocol.VerifyConfig{BotID: c.BotID, PublicKey: key, MaxAge: time.Hour, ClockSkew: time.Minute},
+		ChainID:          c.ChainID,
+		IntentTTL:        c.IntentTTL,
+		Confirmations:    c.Confirmations,
+		PollInterval:     c.PollInterval,
+		RequireVaultBlob: c.KMSRegion != "",
+		InitData:         protocol.VerifyConfig{BotID: c.BotID, PublicKey: key, MaxAge: time.Hour, ClockSkew: time.Minute},
 	}, m.log)
 
 	mux := http.NewServeMux()
