@@ -50,6 +50,19 @@ func Handler(s *Signer, log *slog.Logger) http.Handler {
 		}
 		protocol.WriteJSON(w, http.StatusOK, signed.response())
 	})
+	mux.HandleFunc("POST "+protocol.PathAttestation, func(w http.ResponseWriter, r *http.Request) {
+		var req protocol.AttestationRequest
+		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
+		doc, err := s.Attest(req.Nonce)
+		if err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
+		protocol.WriteJSON(w, http.StatusOK, protocol.AttestationResponse{Document: doc})
+	})
 	mux.HandleFunc("POST "+protocol.PathUnlock, func(w http.ResponseWriter, r *http.Request) {
 		var req protocol.UnlockRequest
 		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
@@ -66,7 +79,7 @@ func Handler(s *Signer, log *slog.Logger) http.Handler {
 		}
 		protocol.WriteJSON(w, http.StatusOK, protocol.UnlockResponse{CiphertextBlob: blob})
 	})
-	for _, p := range []string{protocol.PathHealth, protocol.PathWallets, protocol.PathApprove, protocol.PathUnlock} {
+	for _, p := range []string{protocol.PathHealth, protocol.PathWallets, protocol.PathApprove, protocol.PathAttestation, protocol.PathUnlock} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			protocol.WriteError(w, &protocol.Error{Code: protocol.CodeMethodNotAllowed, Message: r.Method + " is not allowed on " + p})
 		})

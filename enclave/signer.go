@@ -42,6 +42,10 @@ type Signer struct {
 	mu    sync.RWMutex
 	vault cipher.AEAD // nil while locked
 
+	attester       Attester
+	attestationKey func() []byte
+	configDigest   []byte
+
 	kms kmsState // unlock.go: the KMS key source and the blob of the vault key
 }
 
@@ -50,6 +54,17 @@ type Signer struct {
 type Options struct {
 	Entropy io.Reader
 	Now     func() time.Time
+
+	// Attester makes attestation documents (attest.go): the NSM in an
+	// enclave, the dev NSM in dev mode. Nil answers attestation_unavailable.
+	Attester Attester
+	// AttestationPublicKey, if set, gives the public key each document binds
+	// in public_key (the KMS recipient key); nil leaves public_key absent.
+	AttestationPublicKey func() []byte
+	// ConfigDigest is bound in each document's user_data; nil means
+	// ConfigDigest(EncodeConfig(cfg)). cmd/enclave passes the digest of its
+	// config file.
+	ConfigDigest []byte
 }
 
 // NewSigner makes a locked signer for a validated config.
@@ -63,7 +78,11 @@ func NewSigner(cfg *Config, opts Options) (*Signer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Signer{cfg: cfg, verify: cfg.verifyConfig(), entropy: opts.Entropy, now: opts.Now}, nil
+	if opts.ConfigDigest == nil {
+		opts.ConfigDigest = ConfigDigest(EncodeConfig(cfg))
+	}
+	return &Signer{cfg: cfg, verify: cfg.verifyConfig(), entropy: opts.Entropy, now: opts.Now,
+		attester: opts.Attester, attestationKey: opts.AttestationPublicKey, configDigest: opts.ConfigDigest}, nil
 }
 
 // Unlock gives the signer its vault key. The caller should wipe its copy.

@@ -39,6 +39,7 @@ func (s *Service) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathMiniAppApprove, s.miniAppCall(s.Approve))
 	mux.HandleFunc("POST "+PathMiniAppCancel, s.miniAppCall(s.Cancel))
 	mux.HandleFunc("GET "+PathHealthz, s.healthz)
+	mux.HandleFunc("GET "+PathAttestation, s.attestation)
 	for _, p := range []string{PathMiniAppApprove, PathMiniAppCancel} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			protocol.WriteError(w, &protocol.Error{Code: protocol.CodeMethodNotAllowed, Message: "use POST"})

@@ -15,6 +15,11 @@ const (
 	PathWallets = "/v1/wallets"
 	PathApprove = "/v1/approve"
 
+	// PathAttestation answers an NSM attestation document (docs/protocol.md, 6.2).
+	PathAttestation = "/v1/attestation"
+	// MaxAttestationNonce bounds the nonce a caller may have attested.
+	MaxAttestationNonce = 64
+
 	// MaxRequestBody bounds every request body the enclave reads.
 	MaxRequestBody = 16 << 10
 )
@@ -42,6 +47,17 @@ type ApproveRequest struct {
 type ApproveResponse struct {
 	RawTx  string `json:"raw_tx"`  // 0x-prefixed hex of the typed transaction envelope
 	TxHash string `json:"tx_hash"` // 0x-prefixed hex
+}
+
+// AttestationRequest asks for an attestation document over a caller's nonce
+// (1 to MaxAttestationNonce bytes, standard base64 in JSON).
+type AttestationRequest struct {
+	Nonce []byte `json:"nonce"`
+}
+
+// AttestationResponse is the raw COSE_Sign1 attestation document.
+type AttestationResponse struct {
+	Document []byte `json:"document"`
 }
 
 // HealthResponse says whether the enclave can do wallet work.
@@ -76,6 +92,9 @@ const (
 	CodeTokenNotSupported Code = "token_not_supported"
 	CodeVaultLocked       Code = "vault_locked"
 	CodeInternal          Code = "internal"
+	// CodeAttestationUnavailable: the enclave has no NSM (or dev NSM) to
+	// attest with.
+	CodeAttestationUnavailable Code = "attestation_unavailable"
 
 	// Codes of the parent's Mini App API (docs/api.md); the enclave never
 	// sends them.
@@ -102,7 +121,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusUnauthorized
 	case CodeIntentExpired, CodeRecordTampered, CodeWrongOwner, CodeWrongWallet, CodeChainNotAllowed, CodeTokenNotSupported:
 		return http.StatusForbidden
-	case CodeVaultLocked, CodeEnclaveUnavailable:
+	case CodeVaultLocked, CodeEnclaveUnavailable, CodeAttestationUnavailable:
 		return http.StatusServiceUnavailable
 	case CodeKMSFailed:
 		return http.StatusBadGateway
@@ -149,6 +168,8 @@ var (
 	ErrChainNotAllowed   = errors.New("chain is not allowed")
 	ErrTokenNotSupported = errors.New("token transfers are not supported")
 	ErrVaultLocked       = errors.New("vault is locked")
+
+	ErrAttestationUnavailable = errors.New("attestation is unavailable")
 )
 
 var sentinelOf = map[Code]error{
@@ -166,6 +187,8 @@ var sentinelOf = map[Code]error{
 	CodeChainNotAllowed:   ErrChainNotAllowed,
 	CodeTokenNotSupported: ErrTokenNotSupported,
 	CodeVaultLocked:       ErrVaultLocked,
+
+	CodeAttestationUnavailable: ErrAttestationUnavailable,
 }
 
 // CodeOf maps an error to its code: the code of the sentinel it wraps, or

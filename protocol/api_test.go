@@ -31,6 +31,8 @@ var allCodes = map[Code]int{
 	CodeTokenNotSupported: 403,
 	CodeVaultLocked:       503,
 	CodeInternal:          500,
+
+	CodeAttestationUnavailable: 503,
 }
 
 func TestCodeHTTPStatus(t *testing.T) {

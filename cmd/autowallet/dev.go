@@ -67,6 +67,7 @@ type DevMain struct {
 	emu      *emulator.Emulator
 	devChain *devchain.Chain
 	enclave  *http.Server
+	nsm      *enclave.DevNSM
 	store    *storage.DB
 	chain    *parent.Chain
 	service  *parent.Service
@@ -75,7 +76,9 @@ type DevMain struct {
 }
 
 // NewDevMain returns the dev program.
-func NewDevMain(log *slog.Logger, stdout io.Writer) *DevMain { return &DevMain{log: log, stdout: stdout} }
+func NewDevMain(log *slog.Logger, stdout io.Writer) *DevMain {
+	return &DevMain{log: log, stdout: stdout}
+}
 
 // ParseFlags fills Config from flags, whose defaults come from the environment.
 func (m *DevMain) ParseFlags(args []string) error {
@@ -234,11 +237,21 @@ func (m *DevMain) Run(ctx context.Context) error {
 		fmt.Fprintf(m.stdout, "autowallet dev is running with your bot; the Mini App page and API are at %s%s\n", base, miniapp.Prefix)
 	}
 	fmt.Fprintf(m.stdout, "  Mini App %s%s  API %s/miniapp/api/  health %s/healthz  chain %s (id %d)\n", base, miniapp.Prefix, base, base, rpcURL, chainID)
+	fmt.Fprintf(m.stdout, "  attestation (dev root, never AWS's): autowallet verify -url %s -pcr0 %x -root-sha256 %s\n", base, m.nsm.PCR0(), m.nsm.Root().SHA256())
 	return nil
 }
 
 func (m *DevMain) startEnclave(cfg *enclave.Config, vaultPath string) (string, error) {
-	signer, err := enclave.NewSigner(cfg, enclave.Options{Entropy: rand.Reader})
+	// The dev NSM attests under a dev root kept in the data folder, with
+	// PCR0 = SHA-384 of the dev config (docs/attestation.md).
+	root, err := enclave.LoadOrCreateDevRoot(filepath.Join(filepath.Dir(vaultPath), "dev-attestation-root.pem"))
+	if err != nil {
+		return "", err
+	}
+	if m.nsm, err = enclave.NewDevNSM(root, enclave.EncodeConfig(cfg), nil); err != nil {
+		return "", err
+	}
+	signer, err := enclave.NewSigner(cfg, enclave.Options{Entropy: rand.Reader, Attester: m.nsm})
 	if err != nil {
 		return "", fmt.Errorf("enclave: %w", err)
 	}
@@ -305,6 +318,9 @@ func (m *DevMain) Emulator() *emulator.Emulator { return m.emu }
 
 // Service is the wallet service (after Run).
 func (m *DevMain) Service() *parent.Service { return m.service }
+
+// DevNSM is the enclave's dev NSM (after Run).
+func (m *DevMain) DevNSM() *enclave.DevNSM { return m.nsm }
 
 // Close stops everything in reverse order; a restart on the same data folder
 // keeps wallets and transfers (the embedded chain starts again from genesis).

@@ -44,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		p = NewDevMain(log, stdout)
 	case "backup":
 		p = NewBackupMain(log, stdout)
+	case "verify":
+		p = NewVerifyMain(stdout)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -90,6 +92,7 @@ commands:
   dev      run the whole product on this machine (enclave, chain, Telegram emulator)
   parent   run the production host beside a Nitro Enclave
   backup   copy the database consistently (from a running parent's -admin listener, or a stopped data folder)
+  verify   check a deployment's attestation document (docs/attestation.md)
 
 Run "autowallet <command> -h" for the flags of a command.
 `)

@@ -57,6 +57,7 @@ type Main struct {
 	TCPAddr      string
 	Entropy      string
 	DevVaultKey  string
+	DevNSMRoot   string
 	Log          *slog.Logger
 	listener     net.Listener
 	server       *http.Server
@@ -77,6 +78,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.TCPAddr, "tcp", "", "serve on this loopback TCP address instead of vsock (dev and tests)")
 	fs.StringVar(&m.Entropy, "entropy", m.Entropy, "entropy source: nsm, os, or auto (nsm when /dev/nsm exists)")
 	fs.StringVar(&m.DevVaultKey, "dev-vault-key", "", "dev configs only: vault key file, created 0600 if missing")
+	fs.StringVar(&m.DevNSMRoot, "dev-nsm-root", "", "dev configs without /dev/nsm only: attest with a dev NSM under this root file, created 0600 if missing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,11 +103,15 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	signer, err := enclave.NewSigner(cfg, enclave.Options{Entropy: entropy})
+	attester, err := m.attester(cfg, raw, entropy)
+	if err != nil {
+		return err
+	}
+	signer, err := enclave.NewSigner(cfg, enclave.Options{Entropy: entropy, Attester: attester, ConfigDigest: enclave.ConfigDigest(raw)})
 	if err != nil {
 		return fmt.Errorf("creating signer: %w", err)
 	}
-	if err := useKMS(signer, cfg, nil, raw); err != nil {
+	if err := useKMS(signer, cfg, attester, raw); err != nil {
 		return err
 	}
 	if m.DevVaultKey != "" {
@@ -153,6 +159,29 @@ func (m *Main) openEntropy() (io.Reader, error) {
 	default:
 		return nil, fmt.Errorf("-entropy %q: want nsm, os or auto", m.Entropy)
 	}
+}
+
+// attester is the NSM when entropy comes from it (in an enclave), the dev
+// NSM when -dev-nsm-root is given with a dev config, or nil (attestation
+// requests are then refused with attestation_unavailable).
+func (m *Main) attester(cfg *enclave.Config, raw []byte, entropy io.Reader) (enclave.Attester, error) {
+	if sess, ok := entropy.(*nsm.Session); ok {
+		if m.DevNSMRoot != "" {
+			return nil, errors.New("-dev-nsm-root: this enclave has a real NSM")
+		}
+		return enclave.NewNSMAttester(sess), nil
+	}
+	if m.DevNSMRoot == "" {
+		return nil, nil
+	}
+	if !cfg.Dev {
+		return nil, errors.New("-dev-nsm-root needs a dev config: production attests with the NSM")
+	}
+	root, err := enclave.LoadOrCreateDevRoot(m.DevNSMRoot)
+	if err != nil {
+		return nil, err
+	}
+	return enclave.NewDevNSM(root, raw, nil)
 }
 
 func (m *Main) listen() (net.Listener, error) {

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/autowallet/autowallet/attestation"
+	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/protocol"
+)
+
+// VerifyMain is `autowallet verify`: fetch a fresh attestation document from
+// a parent (or read a saved one) and check it (docs/attestation.md).
+type VerifyMain struct {
+	URL        string
+	File       string
+	PCR0       string
+	At         string
+	RootSHA256 string
+
+	stdout io.Writer
+	done   bool
+	http   *http.Client
+	now    func() time.Time
+}
+
+// NewVerifyMain returns the verify program.
+func NewVerifyMain(stdout io.Writer) *VerifyMain {
+	return &VerifyMain{stdout: stdout, http: &http.Client{Timeout: 30 * time.Second}, now: time.Now}
+}
+
+// ParseFlags reads the command line.
+func (m *VerifyMain) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(m.stdout)
+	fs.StringVar(&m.URL, "url", "", "the parent's base URL: fetch a fresh document with a random nonce from <url>/attestation")
+	fs.StringVar(&m.File, "file", "", "a saved attestation document, raw COSE_Sign1 or base64 (instead of -url)")
+	fs.StringVar(&m.PCR0, "pcr0", "", "expected PCR0, 96 hex characters (the enclave image's measurement; required)")
+	fs.StringVar(&m.At, "at", "", "RFC 3339 time at which the certificates must be valid (default now)")
+	fs.StringVar(&m.RootSHA256, "root-sha256", attestation.AWSNitroRootSHA256, "SHA-256 fingerprint of the trusted root certificate (default AWS Nitro's)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	case (m.URL == "") == (m.File == ""):
+		return errors.New("give exactly one of -url and -file")
+	case m.PCR0 == "":
+		return errors.New("-pcr0 is required: the measurement you expect the enclave image to have")
+	}
+	if b, err := hex.DecodeString(m.PCR0); err != nil || len(b) != 48 {
+		return errors.New("-pcr0 must be 96 hex characters (SHA-384)")
+	}
+	if b, err := hex.DecodeString(m.RootSHA256); err != nil || len(b) != 32 {
+		return errors.New("-root-sha256 must be 64 hex characters (SHA-256)")
+	}
+	if m.At != "" {
+		if _, err := time.Parse(time.RFC3339, m.At); err != nil {
+			return fmt.Errorf("-at: %v", err)
+		}
+	}
+	if m.URL != "" {
+		u, err := url.Parse(m.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("-url must be an http or https URL")
+		}
+	}
+	return nil
+}
+
+// Run gets the document, verifies it and prints what it checked. Any
+// failure is an error naming the reason.
+func (m *VerifyMain) Run(ctx context.Context) error {
+	pcr0, _ := hex.DecodeString(m.PCR0)
+	at := m.now()
+	if m.At != "" {
+		at, _ = time.Parse(time.RFC3339, m.At)
+	}
+	opts := attestation.Options{Time: at, RootSHA256: strings.ToLower(m.RootSHA256), PCRs: map[int][]byte{0: pcr0}}
+	var doc []byte
+	var err error
+	if m.File != "" {
+		doc, err = readDocument(m.File)
+	} else {
+		opts.Nonce = make([]byte, 32)
+		rand.Read(opts.Nonce)
+		doc, err = m.fetch(ctx, opts.Nonce)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := attestation.Verify(doc, opts)
+	if err != nil {
+		return fmt.Errorf("verification FAILED: %w", err)
+	}
+	m.done = true
+	w := m.stdout
+	fmt.Fprintf(w, "attestation document OK (%d bytes)\n", len(doc))
+	fmt.Fprintf(w, "  signature    ES384 by the enclave's leaf certificate (%s), valid\n", d.Certificate.Subject.CommonName)
+	fmt.Fprintf(w, "  chain        leaf -> %d intermediate(s) -> root %s (pinned)\n", len(d.Chain)-2, d.RootSHA256)
+	if d.RootSHA256 == attestation.AWSNitroRootSHA256 {
+		fmt.Fprintf(w, "  root         AWS Nitro Enclaves root\n")
+	} else {
+		fmt.Fprintf(w, "  root         NOT AWS's: a root you chose to trust (a dev root?)\n")
+	}
+	fmt.Fprintf(w, "  valid at     %s\n", at.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "  module id    %s\n", d.ModuleID)
+	fmt.Fprintf(w, "  time         %s (the NSM's clock)\n", d.Timestamp.Format(time.RFC3339Nano))
+	fmt.Fprintf(w, "  PCR0         %x matches (not debug mode)\n", d.PCRs[0])
+	if opts.Nonce != nil {
+		fmt.Fprintf(w, "  nonce        %x matches the one sent: the document is fresh\n", d.Nonce)
+	} else if d.Nonce != nil {
+		fmt.Fprintf(w, "  nonce        %x (not checked: saved document)\n", d.Nonce)
+	} else {
+		fmt.Fprintf(w, "  nonce        none (saved document: freshness not checked)\n")
+	}
+	if d.UserData != nil {
+		fmt.Fprintf(w, "  user data    %x (autowallet: SHA-256 of the enclave config)\n", d.UserData)
+	} else {
+		fmt.Fprintf(w, "  user data    none\n")
+	}
+	if d.PublicKey != nil {
+		fmt.Fprintf(w, "  public key   %d bytes present\n", len(d.PublicKey))
+	} else {
+		fmt.Fprintf(w, "  public key   none\n")
+	}
+	return nil
+}
+
+// fetch asks the parent for a document over nonce.
+func (m *VerifyMain) fetch(ctx context.Context, nonce []byte) ([]byte, error) {
+	u := strings.TrimRight(m.URL, "/") + parent.PathAttestation + "?nonce=" + hex.EncodeToString(nonce)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := m.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the attestation: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching the attestation: %w", protocol.ReadError(resp))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 2*attestation.MaxDocumentSize))
+	if err != nil {
+		return nil, fmt.Errorf("fetching the attestation: %w", err)
+	}
+	var out protocol.AttestationResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("fetching the attestation: the answer is not {\"document\": ...}: %v", err)
+	}
+	return out.Document, nil
+}
+
+// readDocument reads a saved document: raw COSE_Sign1 bytes or their base64.
+func readDocument(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 2*attestation.MaxDocumentSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 2*attestation.MaxDocumentSize {
+		return nil, fmt.Errorf("%s: over %d bytes", path, 2*attestation.MaxDocumentSize)
+	}
+	if len(b) > 0 && (b[0] == 0x84 || b[0] == 0xd2) {
+		return b, nil // COSE_Sign1, untagged or tagged: never valid base64
+	}
+	doc, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: neither a raw COSE_Sign1 document nor base64: %v", path, err)
+	}
+	return doc, nil
+}
+
+// Done tells main that verify, a one-shot command, has finished.
+func (m *VerifyMain) Done() bool { return m.done }
+
+// Close has nothing to release; it is there for the program shape.
+func (m *VerifyMain) Close() error { return nil }
