@@ -159,9 +159,17 @@ func TestKeepEnclaveUnlocked(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 
 	waitVault(t, client, "unlocked")
-	blob, err := store.Meta(parent.MetaKMSCiphertextBlob)
-	if err != nil || len(blob) == 0 {
-		t.Fatalf("first start stored no blob: %v", err)
+	// The enclave reports unlocked a moment before the parent has stored
+	// the blob it answered: wait (bounded) for the store.
+	var blob []byte
+	for i := 0; ; i++ {
+		if blob, err = store.Meta(parent.MetaKMSCiphertextBlob); err == nil && len(blob) > 0 {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("first start stored no blob: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if gen, dec := e.kms.counts(); gen != 1 || dec != 0 {
 		t.Fatalf("first start: %d GenerateDataKey, %d Decrypt", gen, dec)
