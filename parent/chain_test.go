@@ -394,7 +394,7 @@ func TestChainNodeDown(t *testing.T) {
 	// real node may.
 	node := testchain.Start(t, testchain.WithPeriod(0), testchain.WithArgs("--txpool.nolocals"))
 	c := dial(t, node, ChainOptions{
-		CallTimeout: 2 * time.Second,
+		CallTimeout: 5 * time.Second, // generous: the machine may be loaded
 		Retry:       RetryPolicy{Initial: 50 * time.Millisecond, MaxAttempts: 3},
 	})
 	ctx := testCtx(t)
