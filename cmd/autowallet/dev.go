@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/rpc"
@@ -28,7 +27,6 @@ import (
 	"github.com/autowallet/autowallet/internal/devchain"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
-	"github.com/autowallet/autowallet/storage"
 )
 
 // The emulator's bot, when no real token is given.
@@ -62,22 +60,16 @@ type DevMain struct {
 	log    *slog.Logger
 	stdout io.Writer
 
-	listener net.Listener
-	server   *http.Server
+	host
 	emu      *emulator.Emulator
 	devChain *devchain.Chain
 	enclave  *http.Server
 	nsm      *enclave.DevNSM
-	store    *storage.DB
-	chain    *parent.Chain
-	service  *parent.Service
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
 }
 
 // NewDevMain returns the dev program.
 func NewDevMain(log *slog.Logger, stdout io.Writer) *DevMain {
-	return &DevMain{log: log, stdout: stdout}
+	return &DevMain{log: log, stdout: stdout, host: host{log: log}}
 }
 
 // ParseFlags fills Config from flags, whose defaults come from the environment.
@@ -191,45 +183,32 @@ func (m *DevMain) Run(ctx context.Context) error {
 		return err
 	}
 
-	if m.store, err = storage.Open(c.DataDir, storage.Options{Logger: m.log}); err != nil {
-		return fmt.Errorf("opening storage: %w", err)
-	}
-	if m.chain, err = parent.DialChain(ctx, rpcURL, chainID, parent.ChainOptions{Logger: m.log}); err != nil {
-		return fmt.Errorf("dialing the chain: %w", err)
-	}
-	m.service = parent.NewService(m.store, parent.NewEnclaveClientTCP(encAddr, 15*time.Second), m.chain, parent.ServiceConfig{
-		ChainID: chainID, IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
-		InitData: protocol.VerifyConfig{BotID: botID, PublicKey: trusted, HMACBotToken: c.BotToken, MaxAge: time.Hour, ClockSkew: time.Minute},
-	}, m.log)
-
-	mux := http.NewServeMux()
-	mux.Handle(miniapp.Prefix, miniapp.Handler())
-	m.service.RegisterAPI(mux)
-	if m.emu != nil {
-		m.emu.Register(mux)
-	}
-	m.server = parent.NewHTTPServer(mux, m.log)
-	runCtx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.log.Error("http server", "err", err)
-		}
-	}()
-
 	var faucet bot.Faucet
 	if m.devChain != nil {
 		faucet = m.devChain
 	}
-	b, err := bot.New(bot.Config{Token: token, APIURL: apiURL, MiniAppLink: link, Faucet: faucet, Log: m.log.With("component", "bot")}, m.service)
-	if err != nil {
+	hc := hostConfig{
+		DataDir: c.DataDir, RPCURL: rpcURL, ChainID: chainID, Enclave: parent.NewEnclaveClientTCP(encAddr, 15*time.Second),
+		Service: parent.ServiceConfig{
+			ChainID: chainID, IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
+			InitData: protocol.VerifyConfig{BotID: botID, PublicKey: trusted, HMACBotToken: c.BotToken, MaxAge: time.Hour, ClockSkew: time.Minute},
+		},
+		Routes: func(mux *http.ServeMux) {
+			mux.Handle(miniapp.Prefix, miniapp.Handler())
+			if m.emu != nil {
+				m.emu.Register(mux)
+			}
+		},
+		Bot: &bot.Config{Token: token, APIURL: apiURL, MiniAppLink: link, Faucet: faucet},
+	}
+	if err := m.open(ctx, hc); err != nil {
 		return err
 	}
-	m.wg.Add(2)
-	go func() { defer m.wg.Done(); b.Run(runCtx) }()
-	go func() { defer m.wg.Done(); m.service.Track(runCtx) }()
+	listener := m.listener
+	m.listener = nil // serve takes it
+	if err := m.serve(listener, hc); err != nil {
+		return err
+	}
 
 	if m.emu != nil {
 		fmt.Fprintf(m.stdout, "autowallet dev is running: open %s/ to chat with the bot\n", base)
@@ -310,14 +289,8 @@ func loadOrCreateEmulatorKey(path string) (ed25519.PrivateKey, error) {
 	return ed25519.NewKeyFromSeed(seed), nil
 }
 
-// Addr is the listener's address (after Run).
-func (m *DevMain) Addr() net.Addr { return m.listener.Addr() }
-
 // Emulator is the Telegram emulator, nil with a real token (after Run).
 func (m *DevMain) Emulator() *emulator.Emulator { return m.emu }
-
-// Service is the wallet service (after Run).
-func (m *DevMain) Service() *parent.Service { return m.service }
 
 // DevNSM is the enclave's dev NSM (after Run).
 func (m *DevMain) DevNSM() *enclave.DevNSM { return m.nsm }
@@ -325,33 +298,19 @@ func (m *DevMain) DevNSM() *enclave.DevNSM { return m.nsm }
 // Close stops everything in reverse order; a restart on the same data folder
 // keeps wallets and transfers (the embedded chain starts again from genesis).
 func (m *DevMain) Close() error {
-	var errs []error
-	if m.cancel != nil {
-		m.cancel()
-	}
+	// The emulator first: it wakes the bot's long poll, which would
+	// otherwise hold the server's shutdown.
 	if m.emu != nil {
 		m.emu.Close()
 	}
+	errs := []error{m.close()}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if m.server != nil {
-		errs = append(errs, m.server.Shutdown(ctx))
-	}
-	m.wg.Wait()
 	if m.enclave != nil {
 		errs = append(errs, m.enclave.Shutdown(ctx))
 	}
-	if m.chain != nil {
-		m.chain.Close()
-	}
-	if m.store != nil {
-		errs = append(errs, m.store.Close())
-	}
 	if m.devChain != nil {
 		errs = append(errs, m.devChain.Close())
-	}
-	if m.listener != nil && m.server == nil {
-		m.listener.Close()
 	}
 	return errors.Join(errs...)
 }

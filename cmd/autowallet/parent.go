@@ -11,16 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/autowallet/autowallet/bot"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
-	"github.com/autowallet/autowallet/storage"
 )
 
 // TelegramProductionKey is Telegram's Ed25519 key for third-party validation
@@ -60,19 +57,13 @@ type ParentMain struct {
 	log    *slog.Logger
 	stdout io.Writer
 
-	store    *storage.DB
-	chain    *parent.Chain
-	service  *parent.Service
-	server   *http.Server
-	listener net.Listener
-	admin    *adminServer
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	host
+	admin *adminServer
 }
 
 // NewParentMain returns the parent program with defaults from the environment.
 func NewParentMain(log *slog.Logger, stdout io.Writer) *ParentMain {
-	return &ParentMain{log: log, stdout: stdout}
+	return &ParentMain{log: log, stdout: stdout, host: host{log: log}}
 }
 
 // ParseFlags fills Config from flags, whose defaults come from the environment.
@@ -156,16 +147,6 @@ func (m *ParentMain) ParseFlags(args []string) error {
 // client, starts the tracker and the HTTP listener. It returns once serving.
 func (m *ParentMain) Run(ctx context.Context) error {
 	c := m.Config
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return fmt.Errorf("creating data folder: %w", err)
-	}
-	var err error
-	if m.store, err = storage.Open(c.DataDir, storage.Options{Logger: m.log}); err != nil {
-		return fmt.Errorf("opening storage: %w", err)
-	}
-	if m.chain, err = parent.DialChain(ctx, c.RPCURL, c.ChainID, parent.ChainOptions{Logger: m.log}); err != nil {
-		return fmt.Errorf("dialing the chain: %w", err)
-	}
 	var enc *parent.EnclaveClient
 	if c.EnclaveTCP != "" {
 		enc = parent.NewEnclaveClientTCP(c.EnclaveTCP, 15*time.Second)
@@ -173,46 +154,35 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		enc = parent.NewEnclaveClientVsock(uint32(c.EnclaveCID), uint32(c.EnclavePort), 15*time.Second)
 	}
 	key, _ := hex.DecodeString(c.TelegramPublicKey)
-	m.service = parent.NewService(m.store, enc, m.chain, parent.ServiceConfig{
-		ChainID:          c.ChainID,
-		IntentTTL:        c.IntentTTL,
-		Confirmations:    c.Confirmations,
-		PollInterval:     c.PollInterval,
-		RequireVaultBlob: c.KMSRegion != "",
-		InitData:         protocol.VerifyConfig{BotID: c.BotID, PublicKey: key, MaxAge: time.Hour, ClockSkew: time.Minute},
-	}, m.log)
-
-	mux := http.NewServeMux()
-	m.service.RegisterAPI(mux)
-	if m.listener, err = net.Listen("tcp", c.HTTPAddr); err != nil {
-		return fmt.Errorf("listening on %s: %w", c.HTTPAddr, err)
-	}
-	m.server = parent.NewHTTPServer(parent.CORS(mux, c.MiniAppOrigins), m.log)
-	runCtx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
-	m.wg.Add(2)
-	go func() {
-		defer m.wg.Done()
-		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.log.Error("http server", "err", err)
-		}
-	}()
-	go func() {
-		defer m.wg.Done()
-		m.service.Track(runCtx)
-	}()
-	if err := m.startUnlocker(runCtx, enc); err != nil {
-		return err
+	hc := hostConfig{
+		DataDir: c.DataDir, RPCURL: c.RPCURL, ChainID: c.ChainID, Enclave: enc,
+		Service: parent.ServiceConfig{
+			ChainID:          c.ChainID,
+			IntentTTL:        c.IntentTTL,
+			Confirmations:    c.Confirmations,
+			PollInterval:     c.PollInterval,
+			RequireVaultBlob: c.KMSRegion != "",
+			InitData:         protocol.VerifyConfig{BotID: c.BotID, PublicKey: key, MaxAge: time.Hour, ClockSkew: time.Minute},
+		},
+		Wrap: func(h http.Handler) http.Handler { return parent.CORS(h, c.MiniAppOrigins) },
 	}
 	if c.BotToken != "" {
-		b, err := bot.New(bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink, Log: m.log.With("component", "bot")}, m.service)
-		if err != nil {
-			return err
-		}
-		m.wg.Add(1)
-		go func() { defer m.wg.Done(); b.Run(runCtx) }()
+		hc.Bot = &bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink}
 	} else {
 		m.log.Warn("no TELEGRAM_BOT_TOKEN: serving the Mini App API without the Telegram front end")
+	}
+	if err := m.open(ctx, hc); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", c.HTTPAddr, err)
+	}
+	if err := m.serve(l, hc); err != nil {
+		return err
+	}
+	if err := m.startUnlocker(m.runCtx, enc); err != nil {
+		return err
 	}
 	if c.AdminAddr != "" {
 		if m.admin, err = startAdmin(c.AdminAddr, c.DataDir, m.store, m.log); err != nil {
@@ -224,32 +194,12 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	return nil
 }
 
-// Addr is the HTTP listener's address (after Run).
-func (m *ParentMain) Addr() net.Addr { return m.listener.Addr() }
-
-// Service is the running transfer service (after Run).
-func (m *ParentMain) Service() *parent.Service { return m.service }
-
-// Close stops the listener and the tracker, then closes storage.
+// Close stops the admin listener, then the host: background work, the
+// listener, the chain client and storage.
 func (m *ParentMain) Close() error {
 	var errs []error
-	if m.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, m.server.Shutdown(ctx))
-		cancel()
-	}
 	if m.admin != nil {
 		errs = append(errs, m.admin.Close())
 	}
-	if m.cancel != nil {
-		m.cancel()
-	}
-	m.wg.Wait()
-	if m.chain != nil {
-		m.chain.Close()
-	}
-	if m.store != nil {
-		errs = append(errs, m.store.Close())
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, m.close())...)
 }

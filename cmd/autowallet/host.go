@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/autowallet/autowallet/bot"
+	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/storage"
+)
+
+// host is what `autowallet dev` and `autowallet parent` both run: storage,
+// the chain client, the wallet service with its tracker, the HTTP listener
+// for the Mini App API and, given a token, the Telegram bot.
+type host struct {
+	log      *slog.Logger
+	store    *storage.DB
+	chain    *parent.Chain
+	service  *parent.Service
+	server   *http.Server
+	listener net.Listener
+	runCtx   context.Context // ends at close: the lifetime of background work
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// hostConfig says what the host runs.
+type hostConfig struct {
+	DataDir string
+	RPCURL  string
+	ChainID uint64
+	Enclave *parent.EnclaveClient
+	Service parent.ServiceConfig
+	// Routes adds handlers beside the Mini App API (the page, the emulator,
+	// attestation); Wrap wraps the whole mux (CORS).
+	Routes func(*http.ServeMux)
+	Wrap   func(http.Handler) http.Handler
+	// Bot, when set, runs the Telegram front end once the listener serves.
+	Bot *bot.Config
+}
+
+// open creates the data folder, opens storage, dials the chain (checking its
+// id) and makes the service. Nothing runs in the background yet.
+func (h *host) open(ctx context.Context, c hostConfig) error {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data folder: %w", err)
+	}
+	var err error
+	if h.store, err = storage.Open(c.DataDir, storage.Options{Logger: h.log}); err != nil {
+		return fmt.Errorf("opening storage: %w", err)
+	}
+	if h.chain, err = parent.DialChain(ctx, c.RPCURL, c.ChainID, parent.ChainOptions{Logger: h.log}); err != nil {
+		return fmt.Errorf("dialing the chain: %w", err)
+	}
+	h.service = parent.NewService(h.store, c.Enclave, h.chain, c.Service, h.log)
+	h.runCtx, h.cancel = context.WithCancel(context.Background())
+	return nil
+}
+
+// serve starts the HTTP server on l, the tracker and, if configured, the bot.
+func (h *host) serve(l net.Listener, c hostConfig) error {
+	mux := http.NewServeMux()
+	h.service.RegisterAPI(mux)
+	if c.Routes != nil {
+		c.Routes(mux)
+	}
+	var handler http.Handler = mux
+	if c.Wrap != nil {
+		handler = c.Wrap(mux)
+	}
+	h.listener, h.server = l, parent.NewHTTPServer(handler, h.log)
+	h.wg.Add(2)
+	go func() {
+		defer h.wg.Done()
+		if err := h.server.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("http server", "err", err)
+		}
+	}()
+	go func() { defer h.wg.Done(); h.service.Track(h.runCtx) }()
+	if c.Bot == nil {
+		return nil
+	}
+	c.Bot.Log = h.log.With("component", "bot")
+	b, err := bot.New(*c.Bot, h.service)
+	if err != nil {
+		return err
+	}
+	h.wg.Add(1)
+	go func() { defer h.wg.Done(); b.Run(h.runCtx) }()
+	return nil
+}
+
+// close stops the background work and the listener, then closes the chain
+// client and storage. It is safe after a failed open or serve.
+func (h *host) close() error {
+	var errs []error
+	if h.cancel != nil {
+		h.cancel()
+	}
+	if h.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, h.server.Shutdown(ctx))
+		cancel()
+	} else if h.listener != nil {
+		h.listener.Close()
+	}
+	h.wg.Wait()
+	if h.chain != nil {
+		h.chain.Close()
+	}
+	if h.store != nil {
+		errs = append(errs, h.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Addr is the HTTP listener's address (after Run).
+func (h *host) Addr() net.Addr { return h.listener.Addr() }
+
+// Service is the wallet service (after Run).
+func (h *host) Service() *parent.Service { return h.service }
