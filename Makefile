@@ -14,7 +14,7 @@ LOCAL_KMS_VERSION := v0.0.0-20260228092603-2a5e92d09ab6
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: test tools bench fuzz clean-tools
+.PHONY: test tools bench load fuzz clean-tools
 
 test: tools
 	go vet ./...
@@ -37,8 +37,14 @@ $(TOOLS)/bin/local-kms:
 	GOBIN=$(TOOLS)/bin go install github.com/nsmithuk/local-kms@$(LOCAL_KMS_VERSION)
 
 # bench prints one table; every ratio is computed from figures of the same run.
+# AUTOWALLET_BENCH_1M=1 adds the store with 1,000,000 wallets (docs/performance.md).
 bench:
-	go test -run '^$$' -bench . -benchmem -count 1 ./... | tee .bench.out | go run ./internal/benchtable
+	AUTOWALLET_BENCH_1M=1 go test -run '^$$' -bench . -benchmem -count 1 -timeout 20m ./... | tee .bench.out | go run ./internal/benchtable
+
+# load drives the real bot with 1,000 simulated users at Telegram's limits
+# and in bursts, and prints latency by phase, errors and memory (a few minutes).
+load:
+	go test -run '^TestLoad$$' -load -v -count=1 -timeout 20m ./internal/loadtest
 
 # fuzz runs every fuzz target for FUZZTIME (seeds live in testdata/fuzz/).
 FUZZTIME ?= 10s

@@ -4,13 +4,16 @@
 //	go test -run '^$' -bench . -benchmem -count 1 ./... | go run ./internal/benchtable
 //
 // Every ratio is computed from figures of the same run. With -count > 1 a
-// benchmark's figures are the median of its runs.
+// benchmark's figures are the median of its runs. Custom metrics reported
+// with b.ReportMetric (wallets/s, p50-ms, p99-ms, B/wallet, ...) are printed
+// in the last column, and ratios may compare them too.
 package main
 
 import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -19,9 +22,11 @@ import (
 )
 
 // ratio compares two benchmarks, each named "package.Benchmark" with the
-// package's last path element. A Target of 0 means the ratio is reported only.
+// package's last path element, on Unit (default ns/op; or a custom metric
+// such as wallets/s). A Target of 0 means the ratio is reported only.
 type ratio struct {
 	Num, Den string
+	Unit     string
 	Target   float64
 }
 
@@ -31,6 +36,14 @@ var ratios = []ratio{
 	{Num: "enclave.BenchmarkApprove", Den: "enclave.BenchmarkApproveFloor", Target: 1.3},
 	// What HTTP over loopback adds to an approval.
 	{Num: "enclave.BenchmarkApproveHTTP", Den: "enclave.BenchmarkApprove"},
+	// What the enclave's key generation and sealing add to the fsynced insert.
+	{Num: "parent.BenchmarkCreateWalletInProcess", Den: "storage.BenchmarkCreateWallet"},
+	// What HTTP over loopback adds to a wallet creation.
+	{Num: "parent.BenchmarkCreateWalletHTTP", Den: "parent.BenchmarkCreateWalletInProcess"},
+	// Wallets/s gained by concurrent users (their keys overlap the fsyncs).
+	{Num: "parent.BenchmarkCreateWalletHTTPParallel", Den: "parent.BenchmarkCreateWalletHTTP", Unit: "wallets/s"},
+	// What the bot and the Bot API round trips add to the service's work.
+	{Num: "bot.BenchmarkReplyCreateWallet", Den: "parent.BenchmarkCreateWalletHTTP"},
 }
 
 func main() {
@@ -44,6 +57,16 @@ type result struct {
 	pkg, name     string
 	nsOp, allocs  []float64
 	hasAllocsData bool
+	metrics       map[string][]float64 // custom units, by unit
+	units         []string             // custom units in the order first seen
+}
+
+// metric is the median of unit (ns/op or a custom one); 0 when absent.
+func (r *result) metric(unit string) float64 {
+	if unit == "" || unit == "ns/op" {
+		return median(r.nsOp)
+	}
+	return median(r.metrics[unit])
 }
 
 func (r *result) key() string { return shortPkg(r.pkg) + "." + r.name }
@@ -89,6 +112,15 @@ func parse(r io.Reader) ([]*result, error) {
 			case "allocs/op":
 				res.allocs = append(res.allocs, v)
 				res.hasAllocsData = true
+			case "B/op", "MB/s":
+			default:
+				if res.metrics == nil {
+					res.metrics = map[string][]float64{}
+				}
+				if _, seen := res.metrics[f[i+1]]; !seen {
+					res.units = append(res.units, f[i+1])
+				}
+				res.metrics[f[i+1]] = append(res.metrics[f[i+1]], v)
 			}
 		}
 	}
@@ -117,31 +149,45 @@ func run(in io.Reader, out io.Writer, ratios []ratio) error {
 	if len(results) == 0 {
 		return fmt.Errorf("no benchmark results on stdin")
 	}
-	rows := [][]string{{"package", "benchmark", "ns/op", "allocs/op"}}
-	ns := map[string]float64{}
+	rows := [][]string{{"package", "benchmark", "ns/op", "allocs/op", "metrics"}}
+	byKey := map[string]*result{}
 	for _, r := range results {
 		allocs := "-"
 		if r.hasAllocsData {
 			allocs = strconv.FormatFloat(median(r.allocs), 'f', -1, 64)
 		}
-		ns[r.key()] = median(r.nsOp)
-		rows = append(rows, []string{shortPkg(r.pkg), r.name, strconv.FormatFloat(median(r.nsOp), 'f', 0, 64), allocs})
+		byKey[r.key()] = r
+		var metrics []string
+		for _, u := range r.units {
+			metrics = append(metrics, u+"="+formatMetric(median(r.metrics[u])))
+		}
+		rows = append(rows, []string{shortPkg(r.pkg), r.name, strconv.FormatFloat(median(r.nsOp), 'f', 0, 64), allocs, strings.Join(metrics, " ")})
 	}
-	width := make([]int, 4)
+	width := make([]int, 5)
 	for _, row := range rows {
 		for i, cell := range row {
 			width[i] = max(width[i], len(cell))
 		}
 	}
 	for _, row := range rows {
-		// Names left, numbers right.
-		fmt.Fprintf(out, "%-*s  %-*s  %*s  %*s\n", width[0], row[0], width[1], row[1], width[2], row[2], width[3], row[3])
+		// Names left, numbers right, metrics last.
+		line := fmt.Sprintf("%-*s  %-*s  %*s  %*s  %s", width[0], row[0], width[1], row[1], width[2], row[2], width[3], row[3], row[4])
+		fmt.Fprintln(out, strings.TrimRight(line, " "))
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "ratios:")
 	for _, q := range ratios {
 		name := fmt.Sprintf("%s / %s", q.Num, q.Den)
-		num, den := ns[q.Num], ns[q.Den]
+		if q.Unit != "" && q.Unit != "ns/op" {
+			name += " (" + q.Unit + ")"
+		}
+		var num, den float64
+		if r := byKey[q.Num]; r != nil {
+			num = r.metric(q.Unit)
+		}
+		if r := byKey[q.Den]; r != nil {
+			den = r.metric(q.Unit)
+		}
 		if num == 0 || den == 0 {
 			fmt.Fprintf(out, "  %s: missing from this run\n", name)
 			continue
@@ -157,4 +203,18 @@ func run(in io.Reader, out io.Writer, ratios []ratio) error {
 		}
 	}
 	return nil
+}
+
+// formatMetric shows about four significant digits without an exponent.
+func formatMetric(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 1000 || a == 0:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 100:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 10:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	}
 }

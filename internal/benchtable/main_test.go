@@ -33,7 +33,7 @@ func TestTable(t *testing.T) {
 		rows[strings.Join(strings.Fields(line), " ")] = true
 	}
 	for _, want := range []string{
-		"package benchmark ns/op allocs/op",
+		"package benchmark ns/op allocs/op metrics",
 		"enclave BenchmarkApprove 150000 92",
 		"enclave BenchmarkApproveHTTP 300000 205",
 		"protocol BenchmarkDecodeStartParam 1003 8", // the median of three runs
@@ -70,5 +70,42 @@ func TestRatioWithinTargetAndMissing(t *testing.T) {
 func TestNoInput(t *testing.T) {
 	if err := run(strings.NewReader("PASS\n"), &strings.Builder{}, ratios); err == nil {
 		t.Fatal("an empty run gave a table")
+	}
+}
+
+const sampleMetrics = `pkg: github.com/autowallet/autowallet/parent
+BenchmarkCreateWalletHTTP-2           	     500	   2000000 ns/op	       500.0 wallets/s	   10000 B/op	     100 allocs/op
+BenchmarkCreateWalletHTTPParallel-2   	    1000	   1000000 ns/op	      1000 wallets/s	   10000 B/op	     100 allocs/op
+BenchmarkCreateWalletHTTPParallel-2   	    1000	   1000000 ns/op	      1500 wallets/s	   10000 B/op	     100 allocs/op
+BenchmarkCreateWalletHTTPParallel-2   	    1000	   1000000 ns/op	      1400 wallets/s	   10000 B/op	     100 allocs/op
+pkg: github.com/autowallet/autowallet/bot
+BenchmarkReplyStart-2   	     100	   4000000 ns/op	         3.512 p50-ms	        12.25 p99-ms
+pkg: github.com/autowallet/autowallet/storage
+BenchmarkMillionWallets-2   	       1	80000000000 ns/op	       160.2 B/wallet	        75.00 fill-s	         3.100 lookup-p99-us
+`
+
+// TestCustomMetrics: b.ReportMetric figures are printed (the median with
+// -count > 1) and ratios can compare them.
+func TestCustomMetrics(t *testing.T) {
+	var out strings.Builder
+	if err := run(strings.NewReader(sampleMetrics), &out, ratios); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	rows := map[string]bool{}
+	for line := range strings.Lines(got) {
+		rows[strings.Join(strings.Fields(line), " ")] = true
+	}
+	for _, want := range []string{
+		"parent BenchmarkCreateWalletHTTP 2000000 100 wallets/s=500.0",
+		"parent BenchmarkCreateWalletHTTPParallel 1000000 100 wallets/s=1400",
+		"bot BenchmarkReplyStart 4000000 - p50-ms=3.512 p99-ms=12.25",
+		"storage BenchmarkMillionWallets 80000000000 - B/wallet=160.2 fill-s=75.00 lookup-p99-us=3.100",
+		"parent.BenchmarkCreateWalletHTTPParallel / parent.BenchmarkCreateWalletHTTP (wallets/s) = 2.80x",
+		"parent.BenchmarkCreateWalletHTTP / parent.BenchmarkCreateWalletInProcess: missing from this run",
+	} {
+		if !rows[want] {
+			t.Errorf("no line %q in:\n%s", want, got)
+		}
 	}
 }
