@@ -62,14 +62,17 @@ func (s *Sender) chat(id int64) *rate.Limiter {
 	return l
 }
 
-// Do runs call within the limits for chatID (0: only the global limit, for
-// calls that are not messages, like answerCallbackQuery).
+// Do runs call within the limits for chatID. chatID 0 is for calls that
+// are not messages (answerCallbackQuery, setMyCommands): Telegram's message
+// limits do not apply to them, so they do not wait behind a queue of
+// messages (a button would otherwise spin during a burst); a 429 is still
+// honoured.
 func (s *Sender) Do(ctx context.Context, chatID int64, call func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
-		if err := s.global.Wait(ctx); err != nil {
-			return err
-		}
 		if chatID != 0 {
+			if err := s.global.Wait(ctx); err != nil {
+				return err
+			}
 			if err := s.chat(chatID).Wait(ctx); err != nil {
 				return err
 			}

@@ -39,9 +39,12 @@ type Chain struct {
 	faucet *ecdsa.PrivateKey
 	from   common.Address
 	log    *slog.Logger
-	mu     sync.Mutex // one faucet transaction at a time (nonces)
-	stop   chan struct{}
-	done   chan struct{}
+	mu     sync.Mutex // one faucet transaction at a time
+	// nonce is the faucet's next nonce, kept here: the node's pending nonce
+	// lags while a block is being committed, which would reuse one.
+	nonce uint64
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 // Start runs the chain with a block every period (at least 100ms).
@@ -107,10 +110,11 @@ func (c *Chain) Drip(ctx context.Context, to common.Address) (*big.Int, common.H
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cl := c.sim.Client()
-	nonce, err := cl.PendingNonceAt(ctx, c.from)
+	pending, err := cl.PendingNonceAt(ctx, c.from)
 	if err != nil {
 		return nil, common.Hash{}, err
 	}
+	nonce := max(pending, c.nonce)
 	head, err := cl.HeaderByNumber(ctx, nil)
 	if err != nil {
 		return nil, common.Hash{}, err
@@ -127,6 +131,7 @@ func (c *Chain) Drip(ctx context.Context, to common.Address) (*big.Int, common.H
 	if err := cl.SendTransaction(ctx, tx); err != nil {
 		return nil, common.Hash{}, err
 	}
+	c.nonce = nonce + 1
 	c.log.Info("faucet drip", "to", to.Hex(), "tx", tx.Hash().Hex())
 	return new(big.Int).Set(DripAmount), tx.Hash(), nil
 }
