@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -17,8 +16,8 @@ import (
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/devchain"
 	"github.com/autowallet/autowallet/internal/testenv"
+	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/parent"
-	"github.com/autowallet/autowallet/storage"
 )
 
 const (
@@ -36,31 +35,11 @@ type world struct {
 	enc   *testenv.Enclave
 }
 
-// newService is the wallet service over real parts: the embedded chain, the
-// enclave on loopback (trusting enc.Key) and a bbolt file; its tracker runs
-// until the test ends.
+// newService is the wallet service over real parts (internal/teststack).
 func newService(t *testing.T) (*parent.Service, *devchain.Chain, *testenv.Enclave) {
 	t.Helper()
-	chain, err := devchain.Start(200*time.Millisecond, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { chain.Close() })
-	enc := testenv.StartEnclave(t, devchain.ChainID)
-	store, err := storage.Open(t.TempDir(), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	pc, err := parent.DialChain(context.Background(), chain.URL, devchain.ChainID, parent.ChainOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pc.Close)
-	svc := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, 10*time.Second), pc, parent.ServiceConfig{
-		ChainID: devchain.ChainID, Confirmations: 1, PollInterval: 200 * time.Millisecond, InitData: enc.VerifyConfig(),
-	}, slog.New(slog.DiscardHandler))
-	return svc, chain, enc
+	st := teststack.Start(t, teststack.Options{})
+	return st.Service, st.Chain, st.Enclave
 }
 
 // runBot starts the bot against a Bot API server until the test ends.

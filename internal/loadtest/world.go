@@ -37,6 +37,7 @@ import (
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/devchain"
 	"github.com/autowallet/autowallet/internal/testenv"
+	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -79,25 +80,8 @@ func NewWorld(tb testing.TB, o Options) *World {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	chain, err := devchain.Start(o.BlockPeriod, slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { chain.Close() })
-	enc := testenv.StartEnclave(tb, devchain.ChainID)
-	store, err := storage.Open(tb.TempDir(), storage.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	pc, err := parent.DialChain(context.Background(), chain.URL, devchain.ChainID, parent.ChainOptions{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(pc.Close)
-	svc := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, 30*time.Second), pc, parent.ServiceConfig{
-		ChainID: devchain.ChainID, Confirmations: 1, PollInterval: 200 * time.Millisecond, InitData: enc.VerifyConfig(),
-	}, log)
+	st := teststack.Start(tb, teststack.Options{BlockPeriod: o.BlockPeriod, EnclaveTimeout: 30 * time.Second, Log: log})
+	chain, enc, store, svc := st.Chain, st.Enclave, st.Store, st.Service
 
 	emu, err := emulator.New(emulator.Config{
 		BotToken: Token, BotUsername: "load_wallet_bot", MiniAppShortName: "wallet",
