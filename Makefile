@@ -44,7 +44,7 @@ bench:
 # load drives the real bot with 1,000 simulated users at Telegram's limits
 # and in bursts, and prints latency by phase, errors and memory (a few minutes).
 load:
-	go test -run '^TestLoad$$' -load -v -count=1 -timeout 20m ./internal/loadtest
+	go test -run '^TestLoad$$' -v -count=1 -timeout 20m ./internal/loadtest -args -load
 
 # fuzz runs every fuzz target for FUZZTIME (seeds live in testdata/fuzz/).
 FUZZTIME ?= 10s

@@ -120,7 +120,7 @@ func run(t *testing.T, n int) {
 	// (the callback answer, "wallet is ready", the card), all through the
 	// 30 calls/s budget.
 	ready := NewPhase(fmt.Sprintf("Create wallet, burst of %d: first reply", n), n,
-		fmt.Sprintf("3 Bot API calls per tap at Telegram's 30/s: the burst needs >= %.0f s to answer", float64(3*n)/telegramRate))
+		fmt.Sprintf("2 messages per tap (\"ready\", the card) at Telegram's 30/s; the callback answer skips that queue: the burst needs >= %.0f s to answer", float64(2*n)/telegramRate))
 	answers := NewPhase(fmt.Sprintf("Create wallet, burst of %d: callback answer", n), n, "")
 	cards := NewPhase(fmt.Sprintf("Create wallet, burst of %d: wallet card", n), n, "")
 	phases = append(phases, ready, answers, cards)
