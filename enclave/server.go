@@ -24,60 +24,36 @@ func Handler(s *Signer, log *slog.Logger) http.Handler {
 		}
 		protocol.WriteJSON(w, http.StatusOK, protocol.HealthResponse{Status: "ok", Vault: vault, Protocol: protocol.ProtocolVersion})
 	})
-	mux.HandleFunc("POST "+protocol.PathWallets, func(w http.ResponseWriter, r *http.Request) {
-		var req protocol.CreateWalletRequest
-		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
-			protocol.WriteError(w, err)
-			return
-		}
+	post(mux, protocol.PathWallets, func(_ *http.Request, req protocol.CreateWalletRequest) (any, error) {
 		wal, err := s.CreateWallet(req.Owner)
 		if err != nil {
-			protocol.WriteError(w, err)
-			return
+			return nil, err
 		}
-		protocol.WriteJSON(w, http.StatusOK, protocol.CreateWalletResponse{Address: wal.Address.Hex(), Record: wal.Record})
+		return protocol.CreateWalletResponse{Address: wal.Address.Hex(), Record: wal.Record}, nil
 	})
-	mux.HandleFunc("POST "+protocol.PathApprove, func(w http.ResponseWriter, r *http.Request) {
-		var req protocol.ApproveRequest
-		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
-			protocol.WriteError(w, err)
-			return
-		}
+	post(mux, protocol.PathApprove, func(_ *http.Request, req protocol.ApproveRequest) (any, error) {
 		signed, err := s.Approve(req.InitData, req.Record)
 		if err != nil {
-			protocol.WriteError(w, err)
-			return
+			return nil, err
 		}
-		protocol.WriteJSON(w, http.StatusOK, signed.response())
+		return signed.response(), nil
 	})
-	mux.HandleFunc("POST "+protocol.PathAttestation, func(w http.ResponseWriter, r *http.Request) {
-		var req protocol.AttestationRequest
-		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
-			protocol.WriteError(w, err)
-			return
-		}
+	post(mux, protocol.PathAttestation, func(_ *http.Request, req protocol.AttestationRequest) (any, error) {
 		doc, err := s.Attest(req.Nonce)
 		if err != nil {
-			protocol.WriteError(w, err)
-			return
+			return nil, err
 		}
-		protocol.WriteJSON(w, http.StatusOK, protocol.AttestationResponse{Document: doc})
+		return protocol.AttestationResponse{Document: doc}, nil
 	})
-	mux.HandleFunc("POST "+protocol.PathUnlock, func(w http.ResponseWriter, r *http.Request) {
-		var req protocol.UnlockRequest
-		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
-			protocol.WriteError(w, err)
-			return
-		}
+	post(mux, protocol.PathUnlock, func(r *http.Request, req protocol.UnlockRequest) (any, error) {
 		// Answer before the server's 15 s write timeout.
 		ctx, cancel := context.WithTimeout(r.Context(), unlockTimeout)
 		defer cancel()
 		blob, err := s.UnlockWithKMS(ctx, req.Credentials, req.CiphertextBlob)
 		if err != nil {
-			protocol.WriteError(w, err)
-			return
+			return nil, err
 		}
-		protocol.WriteJSON(w, http.StatusOK, protocol.UnlockResponse{CiphertextBlob: blob})
+		return protocol.UnlockResponse{CiphertextBlob: blob}, nil
 	})
 	for _, p := range []string{protocol.PathHealth, protocol.PathWallets, protocol.PathApprove, protocol.PathAttestation, protocol.PathUnlock} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
@@ -88,6 +64,25 @@ func Handler(s *Signer, log *slog.Logger) http.Handler {
 		protocol.WriteError(w, &protocol.Error{Code: protocol.CodeNotFound, Message: "no such endpoint"})
 	})
 	return logAndRecover(mux, log)
+}
+
+// post registers a POST endpoint whose body is one strictly decoded Req
+// (bounded by protocol.MaxRequestBody) and whose answer is fn's, or fn's
+// error in the API's error shape.
+func post[Req any](mux *http.ServeMux, path string, fn func(*http.Request, Req) (any, error)) {
+	mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
+		resp, err := fn(r, req)
+		if err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
+		protocol.WriteJSON(w, http.StatusOK, resp)
+	})
 }
 
 // statusWriter remembers the status for the request log.
