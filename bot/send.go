@@ -15,6 +15,7 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/storage"
 )
 
 // flowTTL is how long a guided send waits for the user's next answer.
@@ -161,8 +162,15 @@ func (b *Bot) build(ctx context.Context, chatID, user int64, from, to common.Add
 	if err != nil {
 		return
 	}
-	if err := b.svc.SetMessage(t.ID, chatID, msg.ID); err != nil {
+	stored, err := b.svc.SetMessage(t.ID, chatID, msg.ID)
+	if err != nil {
 		b.log.Warn("remembering a transfer's card", "transfer", t.ID, "err", err)
+		return
+	}
+	// A change made before the card's id was stored (a very quick Cancel)
+	// found no card to edit: show it now.
+	if stored.State != storage.StateBuilt {
+		b.cards.push(t.ID)
 	}
 }
 

@@ -276,12 +276,14 @@ func (s *Service) nextNonce(ctx context.Context, addr common.Address) (uint64, e
 }
 
 // SetMessage records which chat message shows the transfer's card.
-func (s *Service) SetMessage(id string, chatID int64, messageID int) error {
-	_, err := s.store.UpdateTransfer(id, func(t *storage.Transfer) error {
+// It returns the transfer as stored: a change that happened before the card
+// was known (a quick Cancel) could not edit the card, so the caller shows
+// the returned state.
+func (s *Service) SetMessage(id string, chatID int64, messageID int) (storage.Transfer, error) {
+	return s.store.UpdateTransfer(id, func(t *storage.Transfer) error {
 		t.ChatID, t.MessageID = chatID, messageID
 		return nil
 	})
-	return err
 }
 
 // Transfer looks a transfer up by id.
