@@ -1,18 +1,16 @@
 package hostile
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/autowallet/autowallet/enclave"
+	"github.com/autowallet/autowallet/internal/testenv"
 )
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
@@ -46,21 +44,5 @@ func startProductionEnclave(t testing.TB, tg telegram) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := make([]byte, enclave.VaultKeySize)
-	rand.Read(key)
-	if err := signer.Unlock(key); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := enclave.NewServer(signer, slog.New(slog.DiscardHandler))
-	go enclave.Serve(srv, l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return l.Addr().String()
+	return testenv.ServeSigner(t, signer)
 }

@@ -49,6 +49,14 @@ func StartEnclave(t testing.TB, chainIDs ...uint64) *Enclave {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := ServeSigner(t, signer)
+	return &Enclave{Addr: addr, Key: priv, Config: cfg, Signer: signer}
+}
+
+// ServeSigner unlocks signer with a random vault key and serves the enclave
+// API for it on 127.0.0.1 until the test ends; it returns host:port.
+func ServeSigner(t testing.TB, signer *enclave.Signer) string {
+	t.Helper()
 	vault := make([]byte, enclave.VaultKeySize)
 	rand.Read(vault)
 	if err := signer.Unlock(vault); err != nil {
@@ -65,7 +73,7 @@ func StartEnclave(t testing.TB, chainIDs ...uint64) *Enclave {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return &Enclave{Addr: l.Addr().String(), Key: priv, Config: cfg, Signer: signer}
+	return l.Addr().String()
 }
 
 // VerifyConfig is the initData check matching the enclave's config.
