@@ -622,33 +622,18 @@ func sameMarkup(a, b *wireMarkup) bool {
 
 // An edit without reply_markup removes the inline keyboard, as in Telegram.
 func (e *Emulator) apiEditText(_ context.Context, p params) (any, *apiError) {
-	f, err := formatParam(p, "text", maxTextLen, "message text is empty")
-	if err != nil {
-		return nil, err
-	}
-	markup, err := parseMarkup(p.v["reply_markup"])
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	u, m, err := e.editTargetLocked(p, "edit")
-	if err != nil {
-		return nil, err
-	}
-	if m.photo != nil {
-		return nil, badRequest("there is no text in the message to edit")
-	}
-	if sameContent(m.f, f) && sameMarkup(m.markup, markup) {
-		return nil, badRequest(notModified)
-	}
-	m.raw, m.parseMode, m.f, m.markup, m.editDate = p.v["text"], p.v["parse_mode"], f, markup, e.now().Unix()
-	e.notifyLocked()
-	return e.wireLocked(u, m), nil
+	return e.editBody(p, "text", maxTextLen, "message text is empty", false)
 }
 
 func (e *Emulator) apiEditCaption(_ context.Context, p params) (any, *apiError) {
-	f, err := formatParam(p, "caption", maxCaptionLen, "")
+	return e.editBody(p, "caption", maxCaptionLen, "", true)
+}
+
+// editBody replaces the text (of a text message) or the caption (of a
+// photo) named by field, and the keyboard, refusing an edit that changes
+// nothing with Telegram's "message is not modified".
+func (e *Emulator) editBody(p params, field string, maxLen int, emptyErr string, photo bool) (any, *apiError) {
+	f, err := formatParam(p, field, maxLen, emptyErr)
 	if err != nil {
 		return nil, err
 	}
@@ -662,13 +647,13 @@ func (e *Emulator) apiEditCaption(_ context.Context, p params) (any, *apiError) 
 	if err != nil {
 		return nil, err
 	}
-	if m.photo == nil {
-		return nil, badRequest("there is no caption in the message to edit")
+	if (m.photo != nil) != photo {
+		return nil, badRequest("there is no %s in the message to edit", field)
 	}
 	if sameContent(m.f, f) && sameMarkup(m.markup, markup) {
 		return nil, badRequest(notModified)
 	}
-	m.raw, m.parseMode, m.f, m.markup, m.editDate = p.v["caption"], p.v["parse_mode"], f, markup, e.now().Unix()
+	m.raw, m.parseMode, m.f, m.markup, m.editDate = p.v[field], p.v["parse_mode"], f, markup, e.now().Unix()
 	e.notifyLocked()
 	return e.wireLocked(u, m), nil
 }
