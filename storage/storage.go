@@ -261,6 +261,27 @@ func (db *DB) update(fn func(tx *Tx) error) error {
 	return tx.Commit()
 }
 
+// read runs fn in a read-only transaction and returns its value.
+func read[T any](db *DB, fn func(tx *Tx) (T, error)) (T, error) {
+	var out T
+	err := db.view(func(tx *Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+// write runs fn in a write transaction, committed if fn succeeds, and
+// returns its value.
+func write[T any](db *DB, fn func(tx *Tx) (T, error)) (T, error) {
+	var out T
+	err := db.update(func(tx *Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
 // view runs fn in a read-only transaction.
 func (db *DB) view(fn func(tx *Tx) error) error {
 	tx, err := db.Begin(false)
@@ -291,13 +312,7 @@ func (db *DB) Backup(w io.Writer) (int64, error) {
 // Meta returns the value stored under key in the meta bucket (for example
 // the KMS ciphertext of the vault key), or ErrNotFound.
 func (db *DB) Meta(key string) ([]byte, error) {
-	var v []byte
-	err := db.view(func(tx *Tx) error {
-		var err error
-		v, err = tx.Meta(key)
-		return err
-	})
-	return v, err
+	return read(db, func(tx *Tx) ([]byte, error) { return tx.Meta(key) })
 }
 
 // PutMeta stores value under key in the meta bucket, replacing any value.

@@ -263,24 +263,12 @@ func decodeTransfer(b []byte) (Transfer, error) {
 // active transfer of the wallet holds the nonce. Created and Updated
 // default to now. It returns the stored transfer.
 func (db *DB) CreateTransfer(t Transfer) (Transfer, error) {
-	var out Transfer
-	err := db.update(func(tx *Tx) error {
-		var err error
-		out, err = tx.CreateTransfer(t)
-		return err
-	})
-	return out, err
+	return write(db, func(tx *Tx) (Transfer, error) { return tx.CreateTransfer(t) })
 }
 
 // Transfer returns the transfer with that id, or ErrNotFound.
 func (db *DB) Transfer(id string) (Transfer, error) {
-	var t Transfer
-	err := db.view(func(tx *Tx) error {
-		var err error
-		t, err = tx.Transfer(id)
-		return err
-	})
-	return t, err
+	return read(db, func(tx *Tx) (Transfer, error) { return tx.Transfer(id) })
 }
 
 // UpdateTransfer runs fn on a copy of the stored transfer inside one write
@@ -304,38 +292,20 @@ func (db *DB) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer, err
 // TransfersByOwner returns up to limit transfers of the user, newest first,
 // skipping the offset newest.
 func (db *DB) TransfersByOwner(owner int64, limit, offset int) ([]Transfer, error) {
-	var ts []Transfer
-	err := db.view(func(tx *Tx) error {
-		var err error
-		ts, err = tx.TransfersByOwner(owner, limit, offset)
-		return err
-	})
-	return ts, err
+	return read(db, func(tx *Tx) ([]Transfer, error) { return tx.TransfersByOwner(owner, limit, offset) })
 }
 
 // TransfersInState returns every transfer in one of the given states,
 // oldest first: the tracker's work list and what to resume after a restart.
 func (db *DB) TransfersInState(states ...State) ([]Transfer, error) {
-	var ts []Transfer
-	err := db.view(func(tx *Tx) error {
-		var err error
-		ts, err = tx.TransfersInState(states...)
-		return err
-	})
-	return ts, err
+	return read(db, func(tx *Tx) ([]Transfer, error) { return tx.TransfersInState(states...) })
 }
 
 // ActiveNonces returns the nonces held by active (built, approved, sent)
-// transfers of the wallet from, ascending. The next nonce to use is
-// max(chain pending nonce, highest active + 1).
+// transfers of the wallet from, ascending. The parent takes the lowest
+// nonce from the chain's pending nonce up that none of them holds.
 func (db *DB) ActiveNonces(from common.Address) ([]uint64, error) {
-	var ns []uint64
-	err := db.view(func(tx *Tx) error {
-		var err error
-		ns, err = tx.ActiveNonces(from)
-		return err
-	})
-	return ns, err
+	return read(db, func(tx *Tx) ([]uint64, error) { return tx.ActiveNonces(from) })
 }
 
 // CreateTransfer: see DB.CreateTransfer.

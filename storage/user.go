@@ -69,13 +69,7 @@ func decodeUser(b []byte) (User, error) {
 
 // User returns the user with Telegram id id, or ErrNotFound.
 func (db *DB) User(id int64) (User, error) {
-	var u User
-	err := db.view(func(tx *Tx) error {
-		var err error
-		u, err = tx.User(id)
-		return err
-	})
-	return u, err
+	return read(db, func(tx *Tx) (User, error) { return tx.User(id) })
 }
 
 // UpsertUser stores a user seen in a Telegram update. A new user is created
@@ -83,13 +77,7 @@ func (db *DB) User(id int64) (User, error) {
 // first name, username, language) are refreshed and Created and Settings are
 // kept. It returns the stored user.
 func (db *DB) UpsertUser(u User) (User, error) {
-	var out User
-	err := db.update(func(tx *Tx) error {
-		var err error
-		out, err = tx.UpsertUser(u)
-		return err
-	})
-	return out, err
+	return write(db, func(tx *Tx) (User, error) { return tx.UpsertUser(u) })
 }
 
 // UpdateUser runs fn on the stored user inside one write transaction and

@@ -80,24 +80,12 @@ func (db *DB) CreateWallet(w Wallet) (Wallet, bool, error) {
 
 // WalletByOwner returns the wallet of Telegram user owner, or ErrNotFound.
 func (db *DB) WalletByOwner(owner int64) (Wallet, error) {
-	var w Wallet
-	err := db.view(func(tx *Tx) error {
-		var err error
-		w, err = tx.WalletByOwner(owner)
-		return err
-	})
-	return w, err
+	return read(db, func(tx *Tx) (Wallet, error) { return tx.WalletByOwner(owner) })
 }
 
 // WalletByAddress returns the wallet with that address, or ErrNotFound.
 func (db *DB) WalletByAddress(addr common.Address) (Wallet, error) {
-	var w Wallet
-	err := db.view(func(tx *Tx) error {
-		var err error
-		w, err = tx.WalletByAddress(addr)
-		return err
-	})
-	return w, err
+	return read(db, func(tx *Tx) (Wallet, error) { return tx.WalletByAddress(addr) })
 }
 
 // ForEachWallet calls fn for every wallet in owner id order, inside one read
