@@ -370,14 +370,28 @@ func openForApproval(t storage.Transfer) error {
 	}
 }
 
-// checkSigned makes sure the enclave signed the transfer the parent built:
-// a cheap check that catches a mix-up before anything is broadcast.
+// checkSigned makes sure the enclave signed exactly the intent the parent
+// stored, from the transfer's wallet, before anything is broadcast: a cheap
+// check (one decode, one sender recovery) that catches a mix-up.
 func checkSigned(raw []byte, hash common.Hash, t storage.Transfer) error {
+	var in protocol.Intent
+	if err := in.UnmarshalBinary(t.Intent); err != nil {
+		return fmt.Errorf("stored intent of transfer %s: %w", t.ID, err)
+	}
 	var tx types.Transaction
 	if err := tx.UnmarshalBinary(raw); err != nil {
 		return fmt.Errorf("%w: enclave returned an undecodable transaction", ErrEnclaveUnavailable)
 	}
-	if tx.Hash() != hash || tx.Nonce() != t.Nonce || tx.To() == nil || *tx.To() != t.To || tx.Value().Cmp(t.Amount) != 0 {
+	same := tx.Hash() == hash && tx.Type() == types.DynamicFeeTxType &&
+		tx.ChainId().IsUint64() && tx.ChainId().Uint64() == in.ChainID &&
+		tx.Nonce() == in.Nonce && tx.To() != nil && *tx.To() == in.To && len(tx.Data()) == 0 &&
+		tx.Value().Cmp(in.Amount) == 0 && tx.Gas() == in.GasLimit &&
+		tx.GasFeeCap().Cmp(in.MaxFeePerGas) == 0 && tx.GasTipCap().Cmp(in.MaxPriorityFeePerGas) == 0
+	if same {
+		from, err := types.Sender(types.LatestSignerForChainID(tx.ChainId()), &tx)
+		same = err == nil && from == in.From
+	}
+	if !same {
 		return fmt.Errorf("%w: enclave returned a transaction that is not this transfer", ErrEnclaveUnavailable)
 	}
 	return nil
