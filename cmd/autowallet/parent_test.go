@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,15 +27,21 @@ import (
 	"github.com/autowallet/autowallet/storage"
 )
 
-// buildAutowallet compiles this command once per test binary.
+// buildAutowallet compiles this command once per test binary (shared with
+// the fault tests' builds).
 func buildAutowallet(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "autowallet")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin, _ := buildFaultBins(t)
 	return bin
+}
+
+// TestMain removes the binaries the process tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if faultBins.dir != "" {
+		os.RemoveAll(faultBins.dir)
+	}
+	os.Exit(code)
 }
 
 // parentProcess is `autowallet parent` running as its own process.
