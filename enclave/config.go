@@ -1,13 +1,10 @@
 package enclave
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -65,15 +62,13 @@ var ErrBadConfig = errors.New("bad enclave config")
 
 // ParseConfig reads a version 1 config file strictly.
 func ParseConfig(b []byte) (*Config, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
+	// Strict JSON (protocol.DecodeStrict): keys exact and once, valid
+	// UTF-8, no null, no unknown field, nothing after the object. The file
+	// is baked into the image, but what it says must have one reading for
+	// an auditor too.
 	var f configFile
-	if err := dec.Decode(&f); err != nil {
+	if err := protocol.DecodeStrict(b, &f); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
-	}
-	// More alone misses a stray '}' or ']'; only EOF may follow the object.
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: trailing data", ErrBadConfig)
 	}
 	if f.Version != 1 {
 		return nil, fmt.Errorf("%w: version %d, want 1", ErrBadConfig, f.Version)

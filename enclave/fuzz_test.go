@@ -41,7 +41,9 @@ func FuzzApproveRequest(f *testing.F) {
 	h := Handler(fx.signer, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("POST", protocol.PathApprove, bytes.NewReader(body)))
+		req := httptest.NewRequest("POST", protocol.PathApprove, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
 		if rec.Code == 500 {
 			t.Fatalf("500 for %q: %s", body, rec.Body)
 		}

@@ -63,7 +63,7 @@ func Handler(s *Signer, log *slog.Logger) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		protocol.WriteError(w, &protocol.Error{Code: protocol.CodeNotFound, Message: "no such endpoint"})
 	})
-	return logAndRecover(mux, log)
+	return logAndRecover(limitHeaders(mux), log)
 }
 
 // post registers a POST endpoint whose body is one strictly decoded Req
@@ -71,6 +71,11 @@ func Handler(s *Signer, log *slog.Logger) http.Handler {
 // error in the API's error shape.
 func post[Req any](mux *http.ServeMux, path string, fn func(*http.Request, Req) (any, error)) {
 	mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+		// A body not declared as JSON is refused before it is read.
+		if err := protocol.CheckContentType(r.Header); err != nil {
+			protocol.WriteError(w, err)
+			return
+		}
 		var req Req
 		if err := protocol.DecodeJSON(r.Body, protocol.MaxRequestBody, &req); err != nil {
 			protocol.WriteError(w, err)
@@ -125,15 +130,16 @@ func NewServer(s *Signer, log *slog.Logger) *http.Server {
 		ReadTimeout:                  10 * time.Second,
 		WriteTimeout:                 15 * time.Second,
 		IdleTimeout:                  60 * time.Second,
-		MaxHeaderBytes:               8 << 10,
+		MaxHeaderBytes:               protocol.MaxHeaderBytes, // see limitHeaders
 		ErrorLog:                     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		DisableGeneralOptionsHandler: true,
 	}
 }
 
-// Serve runs the API on l until the server is shut down.
+// Serve runs the API on l until the server is shut down. net/http's own
+// refusals are answered in the API's error shape (strictListener).
 func Serve(srv *http.Server, l net.Listener) error {
-	err := srv.Serve(l)
+	err := srv.Serve(strictListener{l})
 	if err == http.ErrServerClosed {
 		return nil
 	}

@@ -131,8 +131,10 @@ func (c *EnclaveClient) do(ctx context.Context, method, path string, in, out any
 		}
 		return refusal
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, protocol.MaxRequestBody))
-	if err := dec.Decode(out); err != nil {
+	// The answer is read as strictly as the enclave reads requests (one
+	// object, exact keys once, canonical base64, no null, no unknown
+	// field): the record the parent stores has one spelling.
+	if err := protocol.DecodeJSON(resp.Body, protocol.MaxRequestBody, out); err != nil {
 		return fmt.Errorf("%w: bad response: %v", ErrEnclaveUnavailable, err)
 	}
 	return nil

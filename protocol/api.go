@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,14 +32,14 @@ type CreateWalletRequest struct {
 // (standard base64 in JSON), which only the enclave can open.
 type CreateWalletResponse struct {
 	Address string `json:"address"`
-	Record  []byte `json:"record"`
+	Record  Bytes  `json:"record"`
 }
 
 // ApproveRequest asks the enclave to sign the transfer that Telegram-signed
 // initData approves, with the key in the sealed record.
 type ApproveRequest struct {
 	InitData string `json:"init_data"`
-	Record   []byte `json:"record"`
+	Record   Bytes  `json:"record"`
 }
 
 // ApproveResponse is the signed EIP-1559 transaction, ready to broadcast.
@@ -52,12 +51,12 @@ type ApproveResponse struct {
 // AttestationRequest asks for an attestation document over a caller's nonce
 // (1 to MaxAttestationNonce bytes, standard base64 in JSON).
 type AttestationRequest struct {
-	Nonce []byte `json:"nonce"`
+	Nonce Bytes `json:"nonce"`
 }
 
 // AttestationResponse is the raw COSE_Sign1 attestation document.
 type AttestationResponse struct {
-	Document []byte `json:"document"`
+	Document Bytes `json:"document"`
 }
 
 // HealthResponse says whether the enclave can do wallet work.
@@ -111,6 +110,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadRequest
 	case CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case CodeUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
 	case CodeNotFound, CodeUnknownTransfer:
 		return http.StatusNotFound
 	case CodeAlreadyApproved, CodeTransferClosed:
@@ -238,8 +239,9 @@ func WriteError(w http.ResponseWriter, err error) {
 }
 
 // DecodeJSON reads exactly one JSON object of at most limit bytes into v,
-// refusing unknown fields and trailing data. The errors wrap
-// ErrMalformedRequest or ErrTooLarge.
+// strictly (DecodeStrict: keys exact and once, valid UTF-8, no null, no
+// unknown fields, no trailing data). The errors wrap ErrMalformedRequest or
+// ErrTooLarge.
 func DecodeJSON(r io.Reader, limit int64, v any) error {
 	body, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
@@ -248,16 +250,11 @@ func DecodeJSON(r io.Reader, limit int64, v any) error {
 	if int64(len(body)) > limit {
 		return fmt.Errorf("%w: body is over %d bytes", ErrTooLarge, limit)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %s", ErrMalformedRequest, jsonProblem(err))
+	if len(body) == 0 {
+		return fmt.Errorf("%w: empty body", ErrMalformedRequest)
 	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedRequest)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedRequest)
+	if err := DecodeStrict(body, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformedRequest, err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxInitData bounds the raw initData the verifier will look at. Telegram's
@@ -85,12 +86,49 @@ func parseFields(raw string) (fields, error) {
 			// The key is not secret; the value may be, so it is not echoed.
 			return nil, fmt.Errorf("%w: bad percent-encoding in %q", ErrMalformedInitData, key)
 		}
+		if err := checkDecoded(key, val); err != nil {
+			return nil, err
+		}
 		if _, dup := f[key]; dup {
 			return nil, fmt.Errorf("%w: key %q appears twice", ErrMalformedInitData, key)
 		}
 		f[key] = val
 	}
 	return f, nil
+}
+
+// checkDecoded refuses a decoded key or value that could give two initData
+// strings one data-check-string, or be read differently by another reader:
+//   - a C0 control character (U+0000..U+001F): '\n' separates the pairs of
+//     the data-check-string, so "a=1\nb=2" as one value signs the same
+//     bytes as the two pairs a=1 and b=2; '\r' is turned into '\n' by
+//     readers that normalise line ends, NUL ends a C string. Telegram never
+//     sends one: its JSON values escape them and its other values are
+//     tokens (numbers, base64url, words);
+//   - invalid UTF-8, which JavaScript's decodeURIComponent (the page's
+//     reader) refuses and other readers replace with U+FFFD.
+//
+// The key is named in the error; a value never is.
+func checkDecoded(key, val string) error {
+	if !utf8.ValidString(key) || strings.ContainsFunc(key, isControl) {
+		return fmt.Errorf("%w: a key is not UTF-8 text without control characters", ErrMalformedInitData)
+	}
+	if !utf8.ValidString(val) {
+		return fmt.Errorf("%w: the value of %q is not valid UTF-8", ErrMalformedInitData, key)
+	}
+	if strings.ContainsFunc(val, isControl) {
+		return fmt.Errorf("%w: the value of %q contains a control character", ErrMalformedInitData, key)
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 }
+
+// InitDataPairs parses raw initData (docs/protocol.md 2.1) into its decoded
+// key/value pairs WITHOUT checking the signature. It is what the Mini App
+// page's own reader must agree with (bot/miniapp tests compare them).
+func InitDataPairs(raw string) (map[string]string, error) {
+	return parseFields(raw)
 }
 
 // dataCheckString is Telegram's data-check-string: every pair except those in
@@ -213,23 +251,44 @@ func (f fields) interpret() (*InitData, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: no user", ErrMalformedInitData)
 	}
-	var user struct {
-		ID *int64 `json:"id"`
-	}
-	if err := json.Unmarshal([]byte(u), &user); err != nil {
-		return nil, fmt.Errorf("%w: user is not a JSON object", ErrMalformedInitData)
-	}
-	if user.ID == nil || *user.ID <= 0 {
-		return nil, fmt.Errorf("%w: user has no positive id", ErrMalformedInitData)
+	id, err := userID(u)
+	if err != nil {
+		return nil, err
 	}
 	return &InitData{
-		UserID:       *user.ID,
+		UserID:       id,
 		AuthDate:     time.Unix(sec, 0),
 		StartParam:   f["start_param"],
 		QueryID:      f["query_id"],
 		ChatType:     f["chat_type"],
 		ChatInstance: f["chat_instance"],
 	}, nil
+}
+
+// MaxUserID is the largest user id initData may carry: 2^53-1. Telegram's
+// user ids have at most 52 significant bits; above 2^53 a JavaScript reader
+// (the page, JSON.parse) rounds the number and would see another user.
+const MaxUserID = 1<<53 - 1
+
+// userID reads the id of initData's `user` object strictly: the object is
+// strict JSON (CheckJSON: keys unique and exact at every depth, valid UTF-8,
+// no lone surrogate escape), not null; it has the key `id` (exactly: "ID"
+// and "Id" are other keys, ignored like every other key) whose value is an
+// integer in 1..MaxUserID.
+func userID(u string) (int64, error) {
+	var obj map[string]json.RawMessage
+	if err := CheckJSON([]byte(u), nil); err != nil {
+		return 0, fmt.Errorf("%w: user is not strict JSON: %v", ErrMalformedInitData, err)
+	}
+	if err := json.Unmarshal([]byte(u), &obj); err != nil || obj == nil {
+		return 0, fmt.Errorf("%w: user is not a JSON object", ErrMalformedInitData)
+	}
+	raw, ok := obj["id"]
+	var id int64
+	if !ok || json.Unmarshal(raw, &id) != nil || id <= 0 || id > MaxUserID {
+		return 0, fmt.Errorf("%w: user has no id in 1..2^53-1", ErrMalformedInitData)
+	}
+	return id, nil
 }
 
 // SignInitData builds initData the way Telegram does for a Mini App launch:

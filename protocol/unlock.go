@@ -38,7 +38,7 @@ func (c AWSCredentials) Valid() bool {
 // decrypting the blob (Decrypt).
 type UnlockRequest struct {
 	Credentials    AWSCredentials `json:"credentials"`
-	CiphertextBlob []byte         `json:"ciphertext_blob"`
+	CiphertextBlob Bytes          `json:"ciphertext_blob"`
 }
 
 // String keeps the credentials out of any %v of a request.
@@ -51,7 +51,7 @@ func (r UnlockRequest) LogValue() slog.Value { return slog.StringValue(r.String(
 // holds: the parent stores it (meta key kms_ciphertext_blob) and sends it
 // back on every later unlock.
 type UnlockResponse struct {
-	CiphertextBlob []byte `json:"ciphertext_blob"`
+	CiphertextBlob Bytes `json:"ciphertext_blob"`
 }
 
 // Codes of the unlock endpoint.
