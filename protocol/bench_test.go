@@ -1,6 +1,10 @@
 package protocol
 
 import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"io"
 	"testing"
 
 	"github.com/autowallet/autowallet/internal/testvectors"
@@ -25,4 +29,47 @@ func BenchmarkVerifyInitData(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkDecodeApproveRequest measures the strict decode of a typical
+// approve request (the valid initData and record vectors, about 900 bytes)
+// against what it replaced: encoding/json with DisallowUnknownFields into
+// the same fields as plain []byte.
+func BenchmarkDecodeApproveRequest(b *testing.B) {
+	rec, err := hex.DecodeString(vector[testvectors.RecordVector](b, "records", "valid").Record)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := json.Marshal(ApproveRequest{InitData: vector[testvectors.InitDataVector](b, "initdata", "valid").InitData, Record: rec})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("body: %d bytes", len(body))
+	b.Run("strict", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var req ApproveRequest
+			if err := DecodeJSON(bytes.NewReader(body), MaxRequestBody, &req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var req struct {
+				InitData string `json:"init_data"`
+				Record   []byte `json:"record"`
+			}
+			raw, _ := io.ReadAll(io.LimitReader(bytes.NewReader(body), MaxRequestBody+1))
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&req); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := dec.Token(); err != io.EOF {
+				b.Fatal("trailing data")
+			}
+		}
+	})
 }

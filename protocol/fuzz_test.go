@@ -1,7 +1,10 @@
 package protocol
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/autowallet/autowallet/internal/testvectors"
@@ -68,4 +71,71 @@ func FuzzVerifyInitData(f *testing.F) {
 			t.Fatalf("signed %q: %+v, %v", signed, got, err)
 		}
 	})
+}
+
+// FuzzCheckJSON: the strict JSON check never panics and refuses only with
+// ErrStrictJSON. What it accepts is valid JSON that encoding/json reads
+// without replacing anything with U+FFFD, and, read as an approve request,
+// has one spelling: re-encoding and reading again gives the same request.
+func FuzzCheckJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"init_data":"a=b","record":"AQID"}`, `{"ID":1}`, `{"id":2,"ID":1}`, `{"Init_Data":"x","record":""}`,
+		`{"init_data":"x","record":"AQ\nID"}`, `null`, `{"a":{"b":1,"b":2}}`, `"\ud800"`, `"\ud83d\ude00"`, "\"\xff\"",
+		`{"init_data":"a\u005f","record":"AA=="}`, `[1,[2,[3]]]`, `{"credentials":{"access_key_id":"a"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := CheckJSON(b, nil); err != nil {
+			if !errors.Is(err, ErrStrictJSON) {
+				t.Fatalf("refused with %v", err)
+			}
+		} else {
+			var v any
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.UseNumber() // numbers are the reader's business (1E700 is JSON)
+			if err := dec.Decode(&v); err != nil {
+				t.Fatalf("accepted %q, which encoding/json refuses: %v", b, err)
+			}
+			if got, want := countReplacement(v), strings.Count(string(b), "\uFFFD")+strings.Count(strings.ToLower(string(b)), `\ufffd`); got > want {
+				t.Fatalf("accepted %q, which encoding/json reads with %d U+FFFD, the text has %d", b, got, want)
+			}
+		}
+		var req ApproveRequest
+		if err := DecodeStrict(b, &req); err != nil {
+			if !errors.Is(err, ErrStrictJSON) {
+				t.Fatalf("refused with %v", err)
+			}
+			return
+		}
+		again, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var req2 ApproveRequest
+		if err := DecodeStrict(again, &req2); err != nil || req2.InitData != req.InitData || !bytes.Equal(req2.Record, req.Record) {
+			t.Fatalf("%q re-encodes as %q, which reads as %+v (%v)", b, again, req2, err)
+		}
+	})
+}
+
+// countReplacement counts U+FFFD in every string and key of a decoded value.
+func countReplacement(v any) int {
+	switch v := v.(type) {
+	case string:
+		return strings.Count(v, "\uFFFD")
+	case []any:
+		n := 0
+		for _, e := range v {
+			n += countReplacement(e)
+		}
+		return n
+	case map[string]any:
+		n := 0
+		for k, e := range v {
+			n += strings.Count(k, "\uFFFD") + countReplacement(e)
+		}
+		return n
+	}
+	return 0
 }
