@@ -68,7 +68,7 @@ func ParseConfig(b []byte) (*Config, error) {
 	// an auditor too.
 	var f configFile
 	if err := protocol.DecodeStrict(b, &f); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	if f.Version != 1 {
 		return nil, fmt.Errorf("%w: version %d, want 1", ErrBadConfig, f.Version)

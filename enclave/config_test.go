@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/internal/testvectors"
+	"github.com/autowallet/autowallet/protocol"
 )
 
 // configJSON is a valid config file with one field changed (or, with an
@@ -104,5 +105,27 @@ func TestConfigValidate(t *testing.T) {
 	c.Dev = true
 	if err := c.Validate(); err != nil {
 		t.Fatalf("dev config with a bot token: %v", err)
+	}
+}
+
+// TestParseConfigStrictJSON: the config file is strict JSON, like every
+// request: keys exact and once, valid UTF-8, no null.
+func TestParseConfigStrictJSON(t *testing.T) {
+	good := configJSON(nil)
+	if _, err := ParseConfig([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for name, cfg := range map[string]string{
+		"key in another case": strings.Replace(good, `"bot_id"`, `"Bot_ID"`, 1),
+		"duplicate key":       strings.Replace(good, `"bot_id": 7000000001`, `"bot_id": 7000000001, "bot_id": 7000000002`, 1),
+		"null field":          configJSON(map[string]string{"kms_region": `null`}),
+		"null chain id":       configJSON(map[string]string{"allowed_chain_ids": `[1, null]`}),
+		"null file":           `null`,
+		"invalid UTF-8":       configJSON(map[string]string{"hmac_bot_token": "\"\xff\""}),
+		"lone surrogate":      configJSON(map[string]string{"mode": `"dev\ud800"`}),
+	} {
+		if _, err := ParseConfig([]byte(cfg)); !errors.Is(err, ErrBadConfig) || !errors.Is(err, protocol.ErrStrictJSON) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
