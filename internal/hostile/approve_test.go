@@ -211,12 +211,12 @@ func TestHostileParent(t *testing.T) {
 		d := (protocol.MaxRequestBody - 20) / 2
 		w.refusedBody(protocol.CodeMalformedRequest, []byte(`{"init_data":`+strings.Repeat("[", d)+strings.Repeat("]", d)+`}`))
 		w.refusedBody(protocol.CodeMalformedRequest, []byte(strings.Repeat("[", protocol.MaxRequestBody)))
-		// Invalid UTF-8: in the JSON string (decoded as U+FFFD, which the
-		// signature does not cover), percent-encoded inside a signed value,
-		// in a key, as the whole body.
+		// Invalid UTF-8: in the JSON string (strict JSON refuses it; it
+		// used to be read as U+FFFD), percent-encoded inside a signed value
+		// (refused before the signature), in a key, as the whole body.
 		bad := []byte(`{"init_data":"` + strings.Replace(valid, "Test", "Te\xff\xfet", 1) + `","record":"` + b64(wd.aliceRec) + `"}`)
-		w.refusedBody(protocol.CodeBadSignature, bad)
-		w.refused(protocol.CodeBadSignature, strings.Replace(valid, "Test", "Te%FF%FEt", 1), wd.aliceRec)
+		w.refusedBody(protocol.CodeMalformedRequest, bad)
+		w.refused(protocol.CodeMalformedInitData, strings.Replace(valid, "Test", "Te%FF%FEt", 1), wd.aliceRec)
 		w.refusedBody(protocol.CodeMalformedRequest, []byte("{\"init_data\xff\":\"x\"}"))
 		w.refusedBody(protocol.CodeMalformedRequest, []byte("\xff\xfe\xfd"))
 		// Unknown fields, two objects, wrong types, a record that is not base64.
@@ -224,6 +224,8 @@ func TestHostileParent(t *testing.T) {
 		w.refusedBody(protocol.CodeMalformedRequest, []byte(`{"init_data":"x"}{"init_data":"y"}`))
 		w.refusedBody(protocol.CodeMalformedRequest, []byte(`{"init_data":1}`))
 		w.refusedBody(protocol.CodeMalformedRequest, []byte(`{"init_data":"x","record":"***"}`))
+		// Part 5: every input the black-box run found read loosely.
+		strictBodies(t, wd, valid)
 		wd.requireServing(t)
 	})
 
