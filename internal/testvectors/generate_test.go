@@ -463,6 +463,44 @@ func (g *generator) initData() {
 	write("pair-without-equals", "the valid initData followed by '&flag'", valid+"&flag", protocol.CodeMalformedInitData)
 	write("empty", "no initData at all", "", protocol.CodeMalformedInitData)
 
+	// Part 5 of issue 9: one reading of every byte.
+	upperID := fields(Now - 60)
+	upperID["user"] = strings.Replace(userJSON(Owner), `"id"`, `"ID"`, 1)
+	write("user-id-upper-case", `correctly signed; user has "ID" but no "id" (keys are case-sensitive)`, sign(upperID), protocol.CodeMalformedInitData)
+	bothIDs := fields(Now - 60)
+	bothIDs["user"] = strings.Replace(userJSON(Owner), `{"id":424242`, `{"id":424242,"ID":424243`, 1)
+	write("user-id-and-upper-case-id", `correctly signed; user has "id":424242 and "ID":424243: the user is 424242, as JavaScript reads it`, sign(bothIDs), "valid")
+	twoIDs := fields(Now - 60)
+	twoIDs["user"] = strings.Replace(userJSON(Owner), `{"id":424242`, `{"id":424243,"id":424242`, 1)
+	write("user-id-twice", "correctly signed; user has the key id twice", sign(twoIDs), protocol.CodeMalformedInitData)
+	nestedDup := fields(Now - 60)
+	nestedDup["user"] = strings.Replace(userJSON(Owner), `}`, `,"x":{"a":1,"a":2}}`, 1)
+	write("user-nested-duplicate-key", "correctly signed; an object inside user has a key twice", sign(nestedDup), protocol.CodeMalformedInitData)
+	nullUser := fields(Now - 60)
+	nullUser["user"] = "null"
+	write("user-null", "correctly signed; user is null", sign(nullUser), protocol.CodeMalformedInitData)
+	bigID := fields(Now - 60)
+	bigID["user"] = userJSON(1<<53 + 1)
+	write("user-id-over-2-53", "correctly signed; user id 2^53+1, which JavaScript reads as 2^53", sign(bigID), protocol.CodeMalformedInitData)
+	maxID := fields(Now - 60)
+	maxID["user"] = userJSON(protocol.MaxUserID)
+	write("user-id-2-53-minus-1", "correctly signed; user id 2^53-1, the largest allowed", sign(maxID), "valid")
+	surrogate := fields(Now - 60)
+	surrogate["user"] = strings.Replace(userJSON(Owner), `"Test"`, `"Te\ud800st"`, 1)
+	write("user-lone-surrogate", `correctly signed; user's first_name has the escape \ud800, a lone surrogate`, sign(surrogate), protocol.CodeMalformedInitData)
+	// Two pairs folded into one value give the same data-check-string, so
+	// the signature verifies: only the parser can refuse it.
+	folded := strings.Replace(valid, "&chat_type=private", "%0Achat_type%3Dprivate", 1)
+	if folded == valid {
+		g.t.Fatal("fold: no change")
+	}
+	write("newline-in-value", "the valid initData with chat_type folded into chat_instance's value after a line feed (same data-check-string)", folded, protocol.CodeMalformedInitData)
+	write("carriage-return-in-value", "the valid initData with %0D appended to chat_type", strings.Replace(valid, "chat_type=private", "chat_type=private%0D", 1), protocol.CodeMalformedInitData)
+	write("nul-in-value", "the valid initData with %00 appended to chat_type", strings.Replace(valid, "chat_type=private", "chat_type=private%00", 1), protocol.CodeMalformedInitData)
+	write("newline-in-key", "the valid initData with %0A in a key", strings.Replace(valid, "chat_type=", "chat%0Atype=", 1), protocol.CodeMalformedInitData)
+	write("invalid-utf8-in-value", "the valid initData with chat_type=priv%FFate", strings.Replace(valid, "chat_type=private", "chat_type=priv%FFate", 1), protocol.CodeMalformedInitData)
+	write("surrogate-utf8-in-value", "the valid initData with chat_type=priv%ED%A0%80ate (a UTF-16 surrogate written as UTF-8)", strings.Replace(valid, "chat_type=private", "chat_type=priv%ED%A0%80ate", 1), protocol.CodeMalformedInitData)
+
 	for i, raw := range g.signed {
 		g.writeSeed("protocol", "FuzzVerifyInitData", strconv.Itoa(i), "string", []byte(raw))
 	}
@@ -481,9 +519,17 @@ func (g *generator) initData() {
 		g.writeSeed("enclave", "FuzzApproveRequest", strconv.Itoa(n), "[]byte", body(raw, g.sealed[0]))
 		n++
 	}
-	for _, b := range []string{"", "{}", "null", `{"init_data":1}`, `{"init_data":"","record":"!"}`, `{"x":1}`, `{} {}`, `{"init_data":"a"}]`} {
+	hostile := []string{"", "{}", "null", `{"init_data":1}`, `{"init_data":"","record":"!"}`, `{"x":1}`, `{} {}`, `{"init_data":"a"}]`}
+	// Part 5: keys in another case, twice, null, base64 with a line break,
+	// lone surrogates.
+	hostile = append(hostile, `{"Init_Data":"a","record":""}`, `{"init_data":"a","init_data":"b","record":""}`, `{"init_data":null,"record":""}`,
+		`{"init_data":"a","record":"AQ\nID"}`, `{"init_data":"a","record":"AQI"}`, `{"init_data":"\ud800","record":""}`, "{\"init_data\":\"\xff\"}")
+	for _, b := range hostile {
 		g.writeSeed("enclave", "FuzzApproveRequest", strconv.Itoa(n), "[]byte", []byte(b))
 		n++
+	}
+	for i, b := range append(hostile, string(body(valid, g.sealed[0]))) {
+		g.writeSeed("protocol", "FuzzCheckJSON", strconv.Itoa(i), "[]byte", []byte(b))
 	}
 }
 
