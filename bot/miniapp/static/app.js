@@ -107,11 +107,25 @@
   }
 
   // parseInitData reads initData the way the enclave does (docs/protocol.md
-  // 2.1): pairs split on '&', form-urlencoded, no empty part, no part
-  // without '=', no key twice. It returns null for anything else, so the page
-  // never shows a start_param the enclave would not read.
+  // 2.1): at most 8192 bytes of UTF-8, pairs split on '&', form-urlencoded,
+  // no empty part, no part without '=', no key twice, no control character
+  // (U+0000..U+001F: '\n' is the data-check-string's separator) and no
+  // invalid UTF-8 in a decoded key or value. It returns null for anything
+  // else, so the page never shows a start_param the enclave would not read.
+  // bot/miniapp's TestInitDataReaderAgreesWithGo compares it with Go's.
   function parseInitData(raw) {
-    if (!raw || raw.length > 8192) {
+    if (!raw || typeof raw !== "string") {
+      return null;
+    }
+    var bytes;
+    try {
+      // The limit is in UTF-8 bytes, as the enclave counts; a lone
+      // surrogate (no UTF-8 form) makes encodeURIComponent throw.
+      bytes = encodeURIComponent(raw).replace(/%[0-9A-F]{2}/g, "x").length;
+    } catch (e) {
+      return null;
+    }
+    if (bytes > 8192) {
       return null;
     }
     var out = Object.create(null);
@@ -124,9 +138,13 @@
       }
       var k, v;
       try {
+        // decodeURIComponent refuses an escape that is not valid UTF-8.
         k = decodeURIComponent(p.substring(0, eq).replace(/\+/g, " "));
         v = decodeURIComponent(p.substring(eq + 1).replace(/\+/g, " "));
       } catch (e) {
+        return null;
+      }
+      if (/[\u0000-\u001f]/.test(k) || /[\u0000-\u001f]/.test(v)) {
         return null;
       }
       if (k in out) {
