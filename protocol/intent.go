@@ -19,7 +19,7 @@ const (
 	MaxStartParam         = 512 // Telegram's limit for startapp / start_param
 	maxUint64Bytes        = 8
 	maxUint256Bytes       = 32
-	transferV1MinLen      = 2 + 3*common.AddressLength + 7 // every number empty
+	transferV1MinLen      = 2 + 3*common.AddressLength + 7 + 3 // 72: seven length bytes, and chain id, gas limit, expiry are not 0
 	transferV1MaxLen      = 2 + 3*common.AddressLength + 4*(1+maxUint64Bytes) + 3*(1+maxUint256Bytes)
 )
 
