@@ -32,9 +32,11 @@ func BenchmarkVerifyInitData(b *testing.B) {
 }
 
 // BenchmarkDecodeApproveRequest measures the strict decode of a typical
-// approve request (the valid initData and record vectors, about 900 bytes)
+// approve request (the valid initData and record vectors, 676 bytes)
 // against what it replaced: encoding/json with DisallowUnknownFields into
-// the same fields as plain []byte.
+// the same fields as plain []byte. Measured (2 shared cores, noisy): strict
+// about 40 µs, 9960 B, 56 allocs; encoding/json about 23 µs, 5272 B, 17
+// allocs; VerifyInitData, which follows, 160-300 µs.
 func BenchmarkDecodeApproveRequest(b *testing.B) {
 	rec, err := hex.DecodeString(vector[testvectors.RecordVector](b, "records", "valid").Record)
 	if err != nil {
