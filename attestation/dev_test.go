@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -124,8 +125,12 @@ func TestDevDocument(t *testing.T) {
 
 func withTime(o attestation.Options, at time.Time) attestation.Options { o.Time = at; return o }
 func withNonce(o attestation.Options, n []byte) attestation.Options    { o.Nonce = n; return o }
+
+// withPCR expects v at index i besides the other expected PCRs (PCR0 stays
+// expected: Verify needs it).
 func withPCR(o attestation.Options, i int, v []byte) attestation.Options {
-	o.PCRs = map[int][]byte{i: v}
+	o.PCRs = maps.Clone(o.PCRs)
+	o.PCRs[i] = v
 	return o
 }
 
