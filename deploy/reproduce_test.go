@@ -39,10 +39,11 @@ func runReproduce(t *testing.T, env ...string) (string, error, map[string]string
 // is a cache kept for this test only (<user cache>/autowallet/
 // reproduce-gocache-b), so the first run compiles everything again and later
 // runs only what changed; AUTOWALLET_REPRODUCE_COLD=1 starts it empty each
-// time. Measured on the 2-core development machine with five other builds
-// running (load 11 to 26): cold second build 169 s and 195 s (about 60 s of
-// CPU, so roughly 40 s on an idle 2-core machine), whole test 212 s; with
-// the kept cache warm, the test takes about 15 s. -short skips it.
+// time. Measured on the 2-core development machine with five other helpers'
+// builds and tests running (load 11 to 26): a cold second build took 169 s,
+// 195 s and 335 s (about 85 s of CPU time each, so roughly 45 to 60 s on an
+// idle 2-core machine), the whole test 212 s and 357 s when cold; with the
+// kept cache warm the test took 24 s. -short skips it.
 func TestReproducibleEnclaveBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the reproducible build test compiles cmd/enclave twice, once with an empty cache")
