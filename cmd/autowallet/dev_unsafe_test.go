@@ -93,6 +93,35 @@ func TestDevWithTokenIsEd25519Only(t *testing.T) {
 	if _, _, err := client.Approve(ctx, protocol.SignInitData(values, botID, tgKey, token), w.Record); err != nil {
 		t.Fatalf("the same approval signed with the trusted key: %v", err)
 	}
+
+	// End to end, as a host holding the token would try it: a real transfer
+	// built by the bot, "approved" through the Mini App API with initData
+	// whose HMAC is valid and whose Ed25519 signature is forged. Refused with
+	// bad_signature, nothing signed; the user's own approval then goes through.
+	hal := emu.User(user, "Hal", "hal")
+	ask(t, hal, "/faucet", anyMessage)
+	if !waitFor(20*time.Second, func() bool { b, err := m.Service().Balance(ctx, w.Address); return err == nil && b.Sign() > 0 }) {
+		t.Fatal("faucet ETH never arrived")
+	}
+	_, link := sendCard(t, hal, "0.01", common.HexToAddress("0x00000000000000000000000000000000000000bb"))
+	_, sp2, ok := strings.Cut(link, "startapp=")
+	if !ok {
+		t.Fatalf("no startapp in %q", link)
+	}
+	values["start_param"], values["auth_date"] = sp2, strconv.FormatInt(time.Now().Unix(), 10)
+	post := func(initData string) (int, parent.MiniAppResponse, protocol.Code) {
+		return approveVia(t, &parentProcess{url: "http://" + m.Addr().String()}, initData)
+	}
+	status, _, code := post(protocol.SignInitData(values, botID, forger, token))
+	if status != 401 || code != protocol.CodeBadSignature {
+		t.Fatalf("forged Ed25519 with a valid HMAC through the Mini App API: %d %s", status, code)
+	}
+	if tr, err := m.Service().Transfer(parent.TransferID(sp2)); err != nil || len(tr.SignedTx) != 0 {
+		t.Fatalf("after the forged approval the transfer has a signed transaction: %v", err)
+	}
+	if status, ans, code := post(protocol.SignInitData(values, botID, tgKey, token)); status != 200 || ans.TxHash == "" {
+		t.Fatalf("the user's approval: %d %+v %s", status, ans, code)
+	}
 }
 
 // TestDevWithTokenTrustsTelegramKey: by default, dev with a token trusts
