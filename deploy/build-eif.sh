@@ -31,7 +31,7 @@ while getopts "r:c:o:t:h" opt; do
     c) config=$OPTARG ;;
     o) out=$OPTARG ;;
     t) tag=$OPTARG ;;
-    *) sed -n '2,18p' "$0"; exit 2 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
   esac
 done
 commit=$(git rev-parse --verify --quiet "$rev^{commit}") || die "no commit $rev"
