@@ -14,7 +14,7 @@ LOCAL_KMS_VERSION := v0.0.0-20260228092603-2a5e92d09ab6
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: test tools bench load fuzz clean-tools
+.PHONY: test tools bench load fuzz clean-tools reproduce
 
 test: tools
 	go vet ./...
@@ -55,6 +55,12 @@ fuzz:
 	    go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# reproduce builds cmd/enclave twice from `git archive` extracts of HEAD (the
+# second with an empty build cache) with the Dockerfile's flags and fails
+# unless both SHA-256 agree (docs/deploy.md).
+reproduce:
+	deploy/reproduce.sh
 
 clean-tools:
 	rm -rf $(TOOLS)

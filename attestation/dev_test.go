@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -83,7 +84,7 @@ func TestDevDocument(t *testing.T) {
 	}
 	// The AWS document never verifies against a dev root.
 	v := loadVector(t)
-	if _, err := attestation.Verify(v.decoded, attestation.Options{Time: time.Date(2025, 7, 18, 18, 0, 0, 0, time.UTC), RootSHA256: devRoot}); !errors.Is(err, attestation.ErrUntrustedChain) {
+	if _, err := attestation.Verify(v.decoded, attestation.Options{Time: time.Date(2025, 7, 18, 18, 0, 0, 0, time.UTC), RootSHA256: devRoot, PCRs: map[int][]byte{0: v.pcr0}}); !errors.Is(err, attestation.ErrUntrustedChain) {
 		t.Fatalf("AWS document against the dev root: %v", err)
 	}
 
@@ -124,8 +125,12 @@ func TestDevDocument(t *testing.T) {
 
 func withTime(o attestation.Options, at time.Time) attestation.Options { o.Time = at; return o }
 func withNonce(o attestation.Options, n []byte) attestation.Options    { o.Nonce = n; return o }
+
+// withPCR expects v at index i besides the other expected PCRs (PCR0 stays
+// expected: Verify needs it).
 func withPCR(o attestation.Options, i int, v []byte) attestation.Options {
-	o.PCRs = map[int][]byte{i: v}
+	o.PCRs = maps.Clone(o.PCRs)
+	o.PCRs[i] = v
 	return o
 }
 
@@ -216,8 +221,8 @@ func (m *minted) fields(pcr0 []byte) map[string]any {
 
 func TestMintedDocuments(t *testing.T) {
 	m := mint(t)
-	opts := attestation.Options{Time: time.Now(), RootSHA256: m.fingerprint()}
 	pcr0 := bytes.Repeat([]byte{0x42}, 48)
+	opts := attestation.Options{Time: time.Now(), RootSHA256: m.fingerprint(), PCRs: map[int][]byte{0: pcr0}}
 	enc := func(v any) []byte {
 		b, err := cbor.Marshal(v)
 		if err != nil {

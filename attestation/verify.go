@@ -47,6 +47,11 @@ var (
 	ErrPCRMismatch = errors.New("attestation: PCR mismatch")
 	// ErrNonceMismatch: the document does not carry the expected nonce.
 	ErrNonceMismatch = errors.New("attestation: nonce mismatch")
+	// ErrNoExpectedPCRs: the caller gave no expected PCR0. A document that
+	// only chains to AWS's root proves that some enclave runs some image;
+	// without the measurement to compare, Verify refuses (fail closed)
+	// rather than answer "valid" for any image.
+	ErrNoExpectedPCRs = errors.New("attestation: no expected PCR0 given")
 )
 
 // Options says what to check a document against.
@@ -59,7 +64,9 @@ type Options struct {
 	RootSHA256 string
 	// Nonce, when not nil, must equal the document's nonce.
 	Nonce []byte
-	// PCRs maps PCR indexes to their expected values; any subset may be given.
+	// PCRs maps PCR indexes to their expected values. It must name PCR0
+	// (the image measurement), else Verify refuses with ErrNoExpectedPCRs;
+	// PCR1, PCR2 and any other index may be added.
 	PCRs map[int][]byte
 }
 
@@ -119,10 +126,16 @@ var payloadMode = func() cbor.DecMode {
 // certificate (ErrBadSignature), the root's fingerprint and the chain
 // (ErrUntrustedChain, ErrCertificateExpired), PCR0 not all zeros
 // (ErrDebugMode), the expected PCRs (ErrPCRMismatch), the nonce
-// (ErrNonceMismatch).
+// (ErrNonceMismatch). Before all that, options without an expected PCR0 are
+// refused (ErrNoExpectedPCRs).
 func Verify(doc []byte, opts Options) (*Document, error) {
 	if opts.Time.IsZero() {
 		return nil, errors.New("attestation: no verification time given")
+	}
+	// Fail closed, before reading the document: no expected measurement,
+	// no verdict.
+	if _, ok := opts.PCRs[0]; !ok {
+		return nil, fmt.Errorf("%w: pass the image measurement you expect (an empty set would accept any image)", ErrNoExpectedPCRs)
 	}
 	pin := opts.RootSHA256
 	if pin == "" {

@@ -188,7 +188,7 @@ func mustHex(t *testing.T, s string) []byte {
 
 func TestAWSDocumentNonce(t *testing.T) {
 	v := loadVector(t)
-	opts := attestation.Options{Time: time.Date(2025, 7, 18, 18, 0, 0, 0, time.UTC), Nonce: []byte{1, 2, 3}}
+	opts := attestation.Options{Time: time.Date(2025, 7, 18, 18, 0, 0, 0, time.UTC), Nonce: []byte{1, 2, 3}, PCRs: map[int][]byte{0: v.pcr0}}
 	if _, err := attestation.Verify(v.decoded, opts); !errors.Is(err, attestation.ErrNonceMismatch) {
 		t.Fatalf("want nonce mismatch, got %v", err)
 	}
@@ -196,7 +196,7 @@ func TestAWSDocumentNonce(t *testing.T) {
 
 func TestMalformedInputs(t *testing.T) {
 	v := loadVector(t)
-	at := attestation.Options{Time: time.Date(2025, 7, 18, 18, 0, 0, 0, time.UTC)}
+	at := attestation.Options{Time: time.Date(2025, 7, 18, 18, 0, 0, 0, time.UTC), PCRs: map[int][]byte{0: v.pcr0}}
 	for name, doc := range map[string][]byte{
 		"empty":            nil,
 		"over 64 KiB":      append(bytes.Clone(v.decoded), make([]byte, 64<<10)...),
@@ -216,7 +216,37 @@ func TestMalformedInputs(t *testing.T) {
 	if _, err := attestation.Verify(v.decoded, attestation.Options{}); err == nil {
 		t.Error("no verification time: accepted")
 	}
-	if _, err := attestation.Verify(v.decoded, attestation.Options{Time: at.Time, RootSHA256: "xyz"}); err == nil {
+	if _, err := attestation.Verify(v.decoded, attestation.Options{Time: at.Time, RootSHA256: "xyz", PCRs: at.PCRs}); err == nil {
 		t.Error("bad root fingerprint: accepted")
+	}
+}
+
+// TestNoExpectedPCRs: Verify refuses to judge a document without an expected
+// PCR0, whatever else is given, even for the valid AWS document (fail
+// closed); with PCR0 the same call succeeds, so the refusal is the PCRs'.
+func TestNoExpectedPCRs(t *testing.T) {
+	v := loadVector(t)
+	at := time.Date(2025, 7, 18, 18, 0, 0, 0, time.UTC)
+	for name, pcrs := range map[string]map[int][]byte{
+		"nil":             nil,
+		"empty":           {},
+		"PCR1 and 2 only": {1: v.pcr0, 2: v.pcr0},
+	} {
+		d, err := attestation.Verify(v.decoded, attestation.Options{Time: at, PCRs: pcrs})
+		if !errors.Is(err, attestation.ErrNoExpectedPCRs) || d != nil {
+			t.Errorf("%s: %v, want ErrNoExpectedPCRs", name, err)
+		}
+		for _, other := range []error{attestation.ErrPCRMismatch, attestation.ErrMalformed, attestation.ErrUntrustedChain} {
+			if errors.Is(err, other) {
+				t.Errorf("%s: %v is also %v", name, err, other)
+			}
+		}
+	}
+	// Refused before the document is read: garbage gets the same answer.
+	if _, err := attestation.Verify([]byte("garbage"), attestation.Options{Time: at}); !errors.Is(err, attestation.ErrNoExpectedPCRs) {
+		t.Errorf("garbage without PCRs: %v", err)
+	}
+	if _, err := attestation.Verify(v.decoded, attestation.Options{Time: at, PCRs: map[int][]byte{0: v.pcr0}}); err != nil {
+		t.Fatalf("with PCR0: %v", err)
 	}
 }

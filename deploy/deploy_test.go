@@ -200,14 +200,59 @@ func TestKMSKeyPolicy(t *testing.T) {
 		t.Error("no key administration statement for ${KEY_ADMIN_ROLE}")
 	}
 	// Anything that would let a principal re-wrap the vault key under
-	// another key, or grant itself use, is denied outright.
-	for _, a := range []string{"kms:ReEncryptFrom", "kms:CreateGrant"} {
-		denied := slices.ContainsFunc(p.Statement, func(s statement) bool {
-			return s.Effect == "Deny" && s.Condition == nil && anyCovers(s.actions(), a)
-		})
-		if !denied {
-			t.Errorf("%s is not denied unconditionally", a)
+	// another key, or grant itself use, is denied outright; so is every way
+	// to make a ciphertext under this key of a plaintext the caller chose
+	// (Encrypt, ReEncrypt*, imported key material): with the pinned key and
+	// encryption context, such a blob handed to the enclave as
+	// ciphertext_blob would make it adopt a vault key the host knows.
+	for _, a := range deniedOutright {
+		if !deniedToEveryone(p, a) {
+			t.Errorf("%s is not denied to every principal unconditionally", a)
 		}
+	}
+}
+
+// deniedOutright are the KMS actions the key policy denies to everyone.
+var deniedOutright = []string{"kms:Encrypt", "kms:ImportKeyMaterial", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant"}
+
+// deniedToEveryone: a Deny statement without a condition, for principal
+// "*", covers action.
+func deniedToEveryone(p policy, action string) bool {
+	return slices.ContainsFunc(p.Statement, func(s statement) bool {
+		return s.Effect == "Deny" && s.Condition == nil && s.Principal["AWS"] == "*" && anyCovers(s.actions(), action)
+	})
+}
+
+// TestKMSPolicyCheckerFindsMissingDenies: the check above fails a policy
+// that drops any one of the outright denies (each check can fail).
+func TestKMSPolicyCheckerFindsMissingDenies(t *testing.T) {
+	for _, a := range deniedOutright {
+		p := loadPolicy(t)
+		for i, s := range p.Statement {
+			if s.Effect != "Deny" || s.Condition != nil {
+				continue
+			}
+			var kept []any
+			for _, x := range s.actions() {
+				if !covers(x, a) {
+					kept = append(kept, x)
+				}
+			}
+			p.Statement[i].Action = kept
+		}
+		if deniedToEveryone(p, a) {
+			t.Errorf("a policy without a Deny of %s passes", a)
+		}
+	}
+	// A Deny for one principal only is not a Deny to everyone.
+	p := loadPolicy(t)
+	for i := range p.Statement {
+		if p.Statement[i].Effect == "Deny" {
+			p.Statement[i].Principal = map[string]any{"AWS": "arn:aws:iam::111122223333:role/someone"}
+		}
+	}
+	if deniedToEveryone(p, "kms:Encrypt") {
+		t.Error("a Deny for one role counts as a Deny to everyone")
 	}
 }
 

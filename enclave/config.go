@@ -32,7 +32,8 @@ type Config struct {
 	MaxAuthAge time.Duration
 	ClockSkew  time.Duration
 	// KMS is where the vault key comes from (kmsconfig.go); required in
-	// production, absent in dev (which keeps the key file).
+	// production, refused in dev (which keeps the key file) and refused
+	// together with HMACBotToken.
 	KMS *KMSConfig
 }
 
@@ -112,6 +113,17 @@ func (c *Config) Validate() error {
 		// Anyone with the bot token (the host) could make HMAC initData, so
 		// a production enclave must never accept it.
 		return fmt.Errorf("%w: hmac_bot_token is allowed only in mode \"dev\"", ErrBadConfig)
+	case c.HMACBotToken != "" && c.KMS != nil:
+		// A KMS key releases a real vault key; an enclave holding it must not
+		// also take approvals the host can forge with the bot token. Stated
+		// on its own so the refusal names both fields, whatever the mode.
+		return fmt.Errorf("%w: hmac_bot_token and kms_* together: an enclave that holds a KMS vault key accepts Telegram's Ed25519 signature only", ErrBadConfig)
+	case c.Dev && c.KMS != nil:
+		// A dev config is one step from an unsafe one (a dev vault key
+		// file, a dev NSM, an HMAC): it must never reach a real KMS key, or
+		// a "dev" image with a production key would be a production signer
+		// with dev rules.
+		return fmt.Errorf("%w: mode \"dev\" with kms_* fields: a dev enclave keeps its vault key in a file and never uses a KMS key; use mode \"production\"", ErrBadConfig)
 	case len(c.AllowedChainIDs) == 0:
 		return fmt.Errorf("%w: allowed_chain_ids is empty", ErrBadConfig)
 	case slices.Contains(c.AllowedChainIDs, 0):

@@ -47,7 +47,7 @@ func TestParseConfig(t *testing.T) {
 		len(c.AllowedChainIDs) != 2 || !c.TelegramPublicKey.Equal(testConfig().TelegramPublicKey) {
 		t.Fatalf("parsed %+v", c)
 	}
-	dev, err := ParseConfig([]byte(configJSON(map[string]string{"mode": `"dev"`, "hmac_bot_token": `"1:dev"`})))
+	dev, err := ParseConfig([]byte(configJSON(map[string]string{"mode": `"dev"`, "hmac_bot_token": `"1:dev"`, "kms_key_arn": "", "kms_region": "", "kms_proxy_port": ""})))
 	if err != nil || !dev.Dev || dev.HMACBotToken != "1:dev" {
 		t.Fatalf("dev config: %+v, %v", dev, err)
 	}
@@ -56,6 +56,8 @@ func TestParseConfig(t *testing.T) {
 func TestParseConfigRefusals(t *testing.T) {
 	cases := map[string]string{
 		"hmac_bot_token in production": configJSON(map[string]string{"hmac_bot_token": `"1:token"`}),
+		"hmac_bot_token with KMS":      configJSON(map[string]string{"mode": `"dev"`, "hmac_bot_token": `"1:token"`}),
+		"dev with KMS":                 configJSON(map[string]string{"mode": `"dev"`}),
 		"unknown field":                configJSON(map[string]string{"extra": `true`}),
 		"key not hex":                  configJSON(map[string]string{"telegram_public_key": `"not hex"`}),
 		"key 31 bytes":                 configJSON(map[string]string{"telegram_public_key": `"` + strings.Repeat("ab", 31) + `"`}),
@@ -103,8 +105,38 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("production config with a bot token: %v", err)
 	}
 	c.Dev = true
+	if err := c.Validate(); !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "hmac_bot_token and kms_") {
+		t.Fatalf("dev config with a bot token and KMS: %v", err)
+	}
+	c.HMACBotToken = ""
+	if err := c.Validate(); !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), `mode "dev" with kms_`) {
+		t.Fatalf("dev config with KMS: %v", err)
+	}
+	c.KMS, c.HMACBotToken = nil, "1:token"
 	if err := c.Validate(); err != nil {
-		t.Fatalf("dev config with a bot token: %v", err)
+		t.Fatalf("dev config with a bot token, no KMS: %v", err)
+	}
+}
+
+// TestConfigKMSRefusalReasons: each refusal names its own rule, so an
+// operator reading the error knows which field to remove.
+func TestConfigKMSRefusalReasons(t *testing.T) {
+	noKMS := map[string]string{"kms_key_arn": "", "kms_region": "", "kms_proxy_port": ""}
+	cases := []struct {
+		name    string
+		changes map[string]string
+		want    string
+	}{
+		{"hmac in production", map[string]string{"hmac_bot_token": `"1:t"`}, `allowed only in mode "dev"`},
+		{"hmac with KMS in dev", map[string]string{"mode": `"dev"`, "hmac_bot_token": `"1:t"`}, "hmac_bot_token and kms_"},
+		{"dev with KMS", map[string]string{"mode": `"dev"`}, `mode "dev" with kms_`},
+		{"production without KMS", noKMS, "needs kms_key_arn"},
+	}
+	for _, c := range cases {
+		_, err := ParseConfig([]byte(configJSON(c.changes)))
+		if !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want ErrBadConfig saying %q", c.name, err, c.want)
+		}
 	}
 }
 

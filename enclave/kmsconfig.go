@@ -24,7 +24,8 @@ var (
 	kmsKeyARNPattern = regexp.MustCompile(`^arn:aws:kms:([a-z0-9-]+):([0-9]{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`)
 )
 
-// parseKMS reads the kms_* fields: all three or none; none only in dev.
+// parseKMS reads the kms_* fields: all three or none; none only in dev
+// (and Validate refuses them in dev).
 func parseKMS(f *configFile, dev bool) (*KMSConfig, error) {
 	if f.KMSKeyARN == "" && f.KMSRegion == "" && f.KMSProxyPort == 0 {
 		if !dev {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -38,8 +40,10 @@ type MiniAppResponse struct {
 func (s *Service) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathMiniAppApprove, s.miniAppCall(s.Approve))
 	mux.HandleFunc("POST "+PathMiniAppCancel, s.miniAppCall(s.Cancel))
-	mux.HandleFunc("GET "+PathHealthz, s.healthz)
-	mux.HandleFunc("GET "+PathAttestation, s.attestation)
+	// The two unauthenticated GETs cost an enclave (NSM) or RPC call, so
+	// each gets a budget (ratelimit.go): a flood cannot turn into one.
+	mux.HandleFunc("GET "+PathHealthz, s.cachedHealthz(healthTTL))
+	mux.HandleFunc("GET "+PathAttestation, s.limitedAttestation(rate.NewLimiter(attestationRate, attestationBurst)))
 	for _, p := range []string{PathMiniAppApprove, PathMiniAppCancel} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			protocol.WriteError(w, &protocol.Error{Code: protocol.CodeMethodNotAllowed, Message: "use POST"})
@@ -102,8 +106,11 @@ type Health struct {
 	Chain   string `json:"chain"`   // ok or unreachable
 }
 
-func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+// checkHealth asks the enclave and the node once. Its context is not a
+// request's: the answer is shared (cachedHealthz), so a client that hangs up
+// must not turn it into "unreachable" for everyone.
+func (s *Service) checkHealth() (Health, int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	h := Health{Status: "ok", Enclave: "unreachable", Chain: "ok"}
 	if eh, err := s.enclave.Health(ctx); err == nil {
@@ -116,7 +123,7 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 	if h.Enclave != "unlocked" || h.Chain != "ok" {
 		h.Status, status = "degraded", http.StatusServiceUnavailable
 	}
-	protocol.WriteJSON(w, status, h)
+	return h, status
 }
 
 // NewHTTPServer is the parent's one listener for the Mini App page and API,

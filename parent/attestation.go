@@ -28,21 +28,23 @@ func (c *EnclaveClient) Attestation(ctx context.Context, nonce []byte) ([]byte, 
 	return out.Document, nil
 }
 
-// attestation forwards GET /attestation?nonce=<hex> to the enclave. The
-// parent does not check the document: the caller does, which is the point.
-func (s *Service) attestation(w http.ResponseWriter, r *http.Request) {
+// attestationNonce reads GET /attestation?nonce=<hex>.
+func attestationNonce(r *http.Request) ([]byte, error) {
 	q := r.URL.Query()
 	nonce, err := hex.DecodeString(q.Get("nonce"))
 	switch {
 	case len(q) != 1 || len(q["nonce"]) != 1:
-		err = fmt.Errorf("%w: want exactly one query parameter, nonce", protocol.ErrMalformedRequest)
+		return nil, fmt.Errorf("%w: want exactly one query parameter, nonce", protocol.ErrMalformedRequest)
 	case err != nil || len(nonce) == 0 || len(nonce) > protocol.MaxAttestationNonce:
-		err = fmt.Errorf("%w: nonce must be 1 to %d bytes of hex", protocol.ErrMalformedRequest, protocol.MaxAttestationNonce)
+		return nil, fmt.Errorf("%w: nonce must be 1 to %d bytes of hex", protocol.ErrMalformedRequest, protocol.MaxAttestationNonce)
 	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	return nonce, nil
+}
+
+// serveAttestation forwards the nonce to the enclave (within the budget of
+// limitedAttestation). The parent does not check the document: the caller
+// does, which is the point.
+func (s *Service) serveAttestation(w http.ResponseWriter, r *http.Request, nonce []byte) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	doc, err := s.enclave.Attestation(ctx, nonce)

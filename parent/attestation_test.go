@@ -97,7 +97,7 @@ func TestAttestationEndpoint(t *testing.T) {
 	if err := json.Unmarshal(body, &out); err != nil || status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
-	d, err := attestation.Verify(out.Document, attestation.Options{Time: time.Now(), RootSHA256: nsm.Root().SHA256(), Nonce: nonce})
+	d, err := attestation.Verify(out.Document, attestation.Options{Time: time.Now(), RootSHA256: nsm.Root().SHA256(), Nonce: nonce, PCRs: map[int][]byte{0: nsm.PCR0()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,6 +82,12 @@ func (k *stubKMS) DecryptVaultKey(_ context.Context, c protocol.AWSCredentials, 
 
 func (k *stubKMS) counts() (int, int) { k.mu.Lock(); defer k.mu.Unlock(); return k.gen, k.dec }
 
+// testKMSConfig names a KMS key, as every production config must. The KMS
+// enclaves here run a production config in process (a dev config may not
+// carry KMS fields); the stub KMS stands in for the key source, and no NSM is
+// needed since the stub does not ask for a Recipient.
+var testKMSConfig = &enclave.KMSConfig{KeyARN: "arn:aws:kms:eu-west-2:111122223333:key/bc436485-5092-42b8-92a3-0aa8b93536dc", Region: "eu-west-2", ProxyPort: 8000}
+
 // kmsEnclave is a locked enclave with the stub KMS on a loopback address;
 // stop and start on the same address model an enclave restart.
 type kmsEnclave struct {
@@ -132,8 +138,8 @@ func waitVault(t *testing.T, c *parent.EnclaveClient, state string) {
 func TestKeepEnclaveUnlocked(t *testing.T) {
 	pub, tg, _ := ed25519.GenerateKey(rand.Reader)
 	e := &kmsEnclave{t: t, addr: "127.0.0.1:0", tg: tg, kms: newStubKMS(t), cfg: &enclave.Config{
-		Dev: true, BotID: testenv.BotID, TelegramPublicKey: pub, AllowedChainIDs: []uint64{1337},
-		MaxAuthAge: time.Hour, ClockSkew: time.Minute,
+		BotID: testenv.BotID, TelegramPublicKey: pub, AllowedChainIDs: []uint64{1337},
+		MaxAuthAge: time.Hour, ClockSkew: time.Minute, KMS: testKMSConfig,
 	}}
 	e.start()
 	t.Cleanup(e.stop)
@@ -223,8 +229,8 @@ func TestKeepEnclaveUnlocked(t *testing.T) {
 func TestUnlockEnclaveRefusals(t *testing.T) {
 	pub, tg, _ := ed25519.GenerateKey(rand.Reader)
 	e := &kmsEnclave{t: t, addr: "127.0.0.1:0", tg: tg, kms: newStubKMS(t), cfg: &enclave.Config{
-		Dev: true, BotID: testenv.BotID, TelegramPublicKey: pub, AllowedChainIDs: []uint64{1337},
-		MaxAuthAge: time.Hour, ClockSkew: time.Minute,
+		BotID: testenv.BotID, TelegramPublicKey: pub, AllowedChainIDs: []uint64{1337},
+		MaxAuthAge: time.Hour, ClockSkew: time.Minute, KMS: testKMSConfig,
 	}}
 	e.start()
 	t.Cleanup(e.stop)

@@ -101,6 +101,9 @@ const (
 	CodeAlreadyApproved    Code = "already_approved"
 	CodeTransferClosed     Code = "transfer_closed"
 	CodeEnclaveUnavailable Code = "enclave_unavailable"
+	// CodeRateLimited: a public endpoint's budget (GET /attestation) is
+	// spent for now; retry after the Retry-After seconds.
+	CodeRateLimited Code = "rate_limited"
 )
 
 // HTTPStatus is the status every response with this code carries.
@@ -132,6 +135,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusConflict
 	case CodeKMSNotConfigured:
 		return http.StatusNotImplemented
+	case CodeRateLimited:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

@@ -48,6 +48,10 @@ type DevConfig struct {
 	BlockPeriod       time.Duration
 	Confirmations     uint64
 	IntentTTL         time.Duration
+	// UnsafeMainnet and UnsafePublicListen lift dev mode's refusals of a
+	// public mainnet and of a non-loopback listener (mainnets.go).
+	UnsafeMainnet      bool
+	UnsafePublicListen bool
 }
 
 // DevMain is `autowallet dev`: the whole product on one machine. The enclave
@@ -65,6 +69,8 @@ type DevMain struct {
 	devChain *devchain.Chain
 	enclave  *http.Server
 	nsm      *enclave.DevNSM
+	// enclaveAddr is the in-process enclave's loopback address (tests).
+	enclaveAddr string
 }
 
 // NewDevMain returns the dev program.
@@ -86,6 +92,8 @@ func (m *DevMain) ParseFlags(args []string) error {
 	fs.DurationVar(&c.BlockPeriod, "block-period", time.Second, "embedded chain: time between blocks")
 	fs.Uint64Var(&c.Confirmations, "confirmations", 1, "blocks before a transfer counts as confirmed")
 	fs.DurationVar(&c.IntentTTL, "intent-ttl", 10*time.Minute, "how long a user has to approve a transfer")
+	fs.BoolVar(&c.UnsafeMainnet, "unsafe-mainnet", unsafeEnv("AUTOWALLET_UNSAFE_MAINNET"), "UNSAFE: allow ETH_RPC_URL on a public mainnet (real funds behind a dev vault key file) [AUTOWALLET_UNSAFE_MAINNET]")
+	fs.BoolVar(&c.UnsafePublicListen, "unsafe-public-listen", unsafeEnv("AUTOWALLET_UNSAFE_PUBLIC_LISTEN"), "UNSAFE: with a bot token, allow a non-loopback -http address [AUTOWALLET_UNSAFE_PUBLIC_LISTEN]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -127,12 +135,19 @@ func (m *DevMain) Run(ctx context.Context) error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data folder: %w", err)
 	}
+	// Checked before listening (":8080" has no IP: every interface) and
+	// again on the address actually bound.
+	if a, err := net.ResolveTCPAddr("tcp", c.HTTPAddr); err == nil {
+		if err := checkDevListen(a, c.BotToken == "", c.UnsafePublicListen); err != nil {
+			return err
+		}
+	}
 	var err error
 	if m.listener, err = net.Listen("tcp", c.HTTPAddr); err != nil {
 		return fmt.Errorf("listening on %s: %w", c.HTTPAddr, err)
 	}
-	if c.BotToken == "" && !m.listener.Addr().(*net.TCPAddr).IP.IsLoopback() {
-		return fmt.Errorf("%s is not a loopback address: the emulator's chat page has no login, so dev mode serves it on loopback only", c.HTTPAddr)
+	if err := checkDevListen(m.listener.Addr(), c.BotToken == "", c.UnsafePublicListen); err != nil {
+		return err
 	}
 	base := "http://" + m.listener.Addr().String()
 
@@ -154,6 +169,9 @@ func (m *DevMain) Run(ctx context.Context) error {
 		token, apiURL, link = devBotToken, base, "https://t.me/"+devBotUsername+"/"+devMiniApp
 		trusted = m.emu.PublicKey()
 	} else {
+		// With a real bot, Telegram's Ed25519 key is the only proof of an
+		// approval: the host holds the bot token, so a bot-token HMAC
+		// would let it approve anything (no hmac_bot_token below).
 		pub, _ := hex.DecodeString(TelegramProductionKey)
 		trusted = pub
 	}
@@ -173,15 +191,21 @@ func (m *DevMain) Run(ctx context.Context) error {
 	} else if chainID, err = nodeChainID(ctx, rpcURL); err != nil {
 		return fmt.Errorf("asking %s for its chain id: %w", rpcURL, err)
 	}
+	if err := checkDevChain(chainID, rpcURL, c.UnsafeMainnet); err != nil {
+		return err
+	}
 
 	// The enclave, in-process on loopback, with a dev config and vault key.
+	// It never takes the bot-token HMAC: with the emulator there is no
+	// token to speak of, and with a real token the host holds it.
 	encAddr, err := m.startEnclave(&enclave.Config{
-		Dev: true, BotID: botID, TelegramPublicKey: trusted, HMACBotToken: c.BotToken,
+		Dev: true, BotID: botID, TelegramPublicKey: trusted,
 		AllowedChainIDs: []uint64{chainID}, MaxAuthAge: time.Hour, ClockSkew: time.Minute,
 	}, filepath.Join(c.DataDir, "vault.key"))
 	if err != nil {
 		return err
 	}
+	m.enclaveAddr = encAddr
 
 	var faucet bot.Faucet
 	if m.devChain != nil {
@@ -191,7 +215,7 @@ func (m *DevMain) Run(ctx context.Context) error {
 		DataDir: c.DataDir, RPCURL: rpcURL, ChainID: chainID, Enclave: parent.NewEnclaveClientTCP(encAddr, 15*time.Second),
 		Service: parent.ServiceConfig{
 			ChainID: chainID, IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
-			InitData: protocol.VerifyConfig{BotID: botID, PublicKey: trusted, HMACBotToken: c.BotToken, MaxAge: time.Hour, ClockSkew: time.Minute},
+			InitData: protocol.VerifyConfig{BotID: botID, PublicKey: trusted, MaxAge: time.Hour, ClockSkew: time.Minute},
 		},
 		Routes: func(mux *http.ServeMux) {
 			mux.Handle(miniapp.Prefix, miniapp.Handler())

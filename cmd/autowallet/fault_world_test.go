@@ -281,9 +281,12 @@ func approveVia(t *testing.T, p *parentProcess, initData string) (int, parent.Mi
 	return resp.StatusCode, ok, code
 }
 
-// health is a parent's /healthz.
+// health is a parent's /healthz. The parent answers from a check up to a
+// second old (parent/ratelimit.go), so it first waits that long: the answer
+// then reflects the world after the fault the caller just made.
 func health(t *testing.T, p *parentProcess) parent.Health {
 	t.Helper()
+	time.Sleep(1100 * time.Millisecond)
 	resp, err := http.Get(p.url + parent.PathHealthz)
 	if err != nil {
 		t.Fatalf("the parent stopped serving: %v", err)

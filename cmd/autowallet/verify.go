@@ -28,6 +28,8 @@ type VerifyMain struct {
 	URL        string
 	File       string
 	PCR0       string
+	PCR1       string // optional: the kernel and boot ramdisk (nitro-cli's)
+	PCR2       string // optional: the application (user space)
 	At         string
 	RootSHA256 string
 
@@ -49,6 +51,8 @@ func (m *VerifyMain) ParseFlags(args []string) error {
 	fs.StringVar(&m.URL, "url", "", "the parent's base URL: fetch a fresh document with a random nonce from <url>/attestation")
 	fs.StringVar(&m.File, "file", "", "a saved attestation document, raw COSE_Sign1 or base64 (instead of -url)")
 	fs.StringVar(&m.PCR0, "pcr0", "", "expected PCR0, 96 hex characters (the enclave image's measurement; required)")
+	fs.StringVar(&m.PCR1, "pcr1", "", "expected PCR1, 96 hex characters (kernel and bootstrap, from build-eif.sh; checked when given)")
+	fs.StringVar(&m.PCR2, "pcr2", "", "expected PCR2, 96 hex characters (the application, from build-eif.sh; checked when given)")
 	fs.StringVar(&m.At, "at", "", "RFC 3339 time at which the certificates must be valid (default now)")
 	fs.StringVar(&m.RootSHA256, "root-sha256", attestation.AWSNitroRootSHA256, "SHA-256 fingerprint of the trusted root certificate (default AWS Nitro's)")
 	if err := fs.Parse(args); err != nil {
@@ -62,8 +66,8 @@ func (m *VerifyMain) ParseFlags(args []string) error {
 	case m.PCR0 == "":
 		return errors.New("-pcr0 is required: the measurement you expect the enclave image to have")
 	}
-	if b, err := hex.DecodeString(m.PCR0); err != nil || len(b) != 48 {
-		return errors.New("-pcr0 must be 96 hex characters (SHA-384)")
+	if _, err := m.expectedPCRs(); err != nil {
+		return err
 	}
 	if b, err := hex.DecodeString(m.RootSHA256); err != nil || len(b) != 32 {
 		return errors.New("-root-sha256 must be 64 hex characters (SHA-256)")
@@ -85,14 +89,16 @@ func (m *VerifyMain) ParseFlags(args []string) error {
 // Run gets the document, verifies it and prints what it checked. Any
 // failure is an error naming the reason.
 func (m *VerifyMain) Run(ctx context.Context) error {
-	pcr0, _ := hex.DecodeString(m.PCR0)
+	pcrs, err := m.expectedPCRs()
+	if err != nil {
+		return err
+	}
 	at := m.now()
 	if m.At != "" {
 		at, _ = time.Parse(time.RFC3339, m.At)
 	}
-	opts := attestation.Options{Time: at, RootSHA256: strings.ToLower(m.RootSHA256), PCRs: map[int][]byte{0: pcr0}}
+	opts := attestation.Options{Time: at, RootSHA256: strings.ToLower(m.RootSHA256), PCRs: pcrs}
 	var doc []byte
-	var err error
 	if m.File != "" {
 		doc, err = readDocument(m.File)
 	} else {
@@ -121,6 +127,13 @@ func (m *VerifyMain) Run(ctx context.Context) error {
 	fmt.Fprintf(w, "  module id    %s\n", d.ModuleID)
 	fmt.Fprintf(w, "  time         %s (the NSM's clock)\n", d.Timestamp.Format(time.RFC3339Nano))
 	fmt.Fprintf(w, "  PCR0         %x matches (not debug mode)\n", d.PCRs[0])
+	for _, i := range []int{1, 2} {
+		if _, ok := pcrs[i]; ok {
+			fmt.Fprintf(w, "  PCR%d         %x matches\n", i, d.PCRs[i])
+		} else {
+			fmt.Fprintf(w, "  PCR%d         %x (not checked: give -pcr%d)\n", i, d.PCRs[i], i)
+		}
+	}
 	if opts.Nonce != nil {
 		fmt.Fprintf(w, "  nonce        %x matches the one sent: the document is fresh\n", d.Nonce)
 	} else if d.Nonce != nil {
@@ -196,3 +209,21 @@ func (m *VerifyMain) Done() bool { return m.done }
 
 // Close has nothing to release; it is there for the program shape.
 func (m *VerifyMain) Close() error { return nil }
+
+// expectedPCRs is the set Verify checks: PCR0 always, PCR1 and PCR2 when
+// given. Each must be a SHA-384 (96 hex characters); a bad one is an error,
+// never silently skipped.
+func (m *VerifyMain) expectedPCRs() (map[int][]byte, error) {
+	pcrs := map[int][]byte{}
+	for i, v := range []string{m.PCR0, m.PCR1, m.PCR2} {
+		if v == "" && i > 0 {
+			continue
+		}
+		b, err := hex.DecodeString(v)
+		if err != nil || len(b) != 48 {
+			return nil, fmt.Errorf("-pcr%d must be 96 hex characters (SHA-384)", i)
+		}
+		pcrs[i] = b
+	}
+	return pcrs, nil
+}

@@ -36,6 +36,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "enclave:", err)
 		os.Exit(2)
 	}
+	if m.CheckConfig != "" {
+		os.Exit(checkConfig(os.Stdout, os.Stderr, m.CheckConfig, m.RequireProduction))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {
@@ -63,6 +66,10 @@ type Main struct {
 	server       *http.Server
 	closeEntropy func() error
 	served       chan error
+
+	// CheckConfig, when set, only checks that config file (checkconfig.go).
+	CheckConfig       string
+	RequireProduction bool
 }
 
 // NewMain returns a Main with the production defaults.
@@ -79,8 +86,13 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.Entropy, "entropy", m.Entropy, "entropy source: nsm, os, or auto (nsm when /dev/nsm exists)")
 	fs.StringVar(&m.DevVaultKey, "dev-vault-key", "", "dev configs only: vault key file, created 0600 if missing")
 	fs.StringVar(&m.DevNSMRoot, "dev-nsm-root", "", "dev configs without /dev/nsm only: attest with a dev NSM under this root file, created 0600 if missing")
+	fs.StringVar(&m.CheckConfig, "check-config", "", "only check this config file with the enclave's parser and exit 0 (valid) or 1")
+	fs.BoolVar(&m.RequireProduction, "require-production", false, "with -check-config: a mode \"dev\" config fails too")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if m.RequireProduction && m.CheckConfig == "" {
+		return errors.New("-require-production goes with -check-config")
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
