@@ -148,11 +148,11 @@ func TestIntentV1Refused(t *testing.T) {
 	v1 := bytes.Clone(b[:len(b)-WalletProofSize])
 	v1[1] = TransferV1
 	for name, raw := range map[string][]byte{
-		"v1 layout":           v1,
-		"v2 without proof":    b[:len(b)-WalletProofSize],
-		"v2 proof short":      b[:len(b)-1],
-		"v2 proof long":       append(bytes.Clone(b), 0),
-		"v1 byte, v2 layout":  append([]byte{KindTransfer, TransferV1}, b[2:]...),
+		"v1 layout":          v1,
+		"v2 without proof":   b[:len(b)-WalletProofSize],
+		"v2 proof short":     b[:len(b)-1],
+		"v2 proof long":      append(bytes.Clone(b), 0),
+		"v1 byte, v2 layout": append([]byte{KindTransfer, TransferV1}, b[2:]...),
 	} {
 		var in Intent
 		err := in.UnmarshalBinary(raw)
