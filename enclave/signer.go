@@ -10,9 +10,9 @@ package enclave
 
 import (
 	"crypto/aes"
-	"crypto/ed25519"
 	"crypto/cipher"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
