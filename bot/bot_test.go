@@ -8,6 +8,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/bot/emulator"
+	"github.com/autowallet/autowallet/protocol"
 )
 
 // addressIn finds the 0x address in a wallet card.
@@ -53,6 +54,17 @@ func TestWalletLifecycle(t *testing.T) {
 		if !hasButton(card, b) {
 			t.Fatalf("card lacks button %q", b)
 		}
+	}
+	// Receive opens the Mini App with the enclave's statement for this
+	// user and this address, which verifies with the enclave's identity key.
+	recv := findButton(t, card, "Receive")
+	link, ok := strings.CutPrefix(recv.URL, testMiniApp+"?startapp=")
+	if !ok {
+		t.Fatalf("Receive URL %q", recv.URL)
+	}
+	l, err := protocol.DecodeWalletLink(link)
+	if err != nil || l.Owner != 101 || l.Address.Hex() != addr || l.Verify(w.enc.Signer.IdentityPublicKey()) != nil {
+		t.Fatalf("Receive link %q: %+v, %v", link, l, err)
 	}
 	again := alice.say("/start")
 	if again.PhotoFileID == "" || addressIn(t, again) != addr {

@@ -54,7 +54,7 @@ func (b *Bot) showWallet(ctx context.Context, chatID, user int64) {
 		b.say(ctx, chatID, b.explain(err))
 		return
 	}
-	b.replyPhoto(ctx, chatID, png, b.walletCaption(ctx, w), b.walletKeyboard())
+	b.replyPhoto(ctx, chatID, png, b.walletCaption(ctx, w), b.walletKeyboard(ctx, user))
 }
 
 // Refresh button: the card's caption with the current balance.
@@ -65,12 +65,22 @@ func (b *Bot) cbRefresh(ctx context.Context, q *models.CallbackQuery, _ string) 
 		b.say(ctx, msg.Chat.ID, b.explain(err))
 		return
 	}
-	b.editCaption(ctx, msg.Chat.ID, msg.ID, b.walletCaption(ctx, w), b.walletKeyboard())
+	b.editCaption(ctx, msg.Chat.ID, msg.ID, b.walletCaption(ctx, w), b.walletKeyboard(ctx, q.From.ID))
 }
 
-func (b *Bot) walletKeyboard() *models.InlineKeyboardMarkup {
+func (b *Bot) walletKeyboard(ctx context.Context, user int64) *models.InlineKeyboardMarkup {
 	rows := [][]models.InlineKeyboardButton{
 		{button("Send", cbSend), button("Refresh", cbRefresh), button("History", cbHistory)},
+	}
+	// Receive opens the Mini App with the enclave's signed statement of the
+	// address (start_param kind 0x02): the page checks it with its pinned
+	// identity key and the user id Telegram gave it, so the user can trust
+	// the address without trusting this chat. Without a statement (enclave
+	// unreachable) there is no button rather than an unverifiable one.
+	if link, err := b.svc.ReceiveLink(ctx, user); err == nil {
+		rows = append(rows, []models.InlineKeyboardButton{{Text: "📥 Receive (verified by the enclave)", URL: b.cfg.MiniAppLink + "?startapp=" + link}})
+	} else {
+		b.log.Warn("wallet card without Receive button", "user", user, "err", err)
 	}
 	if b.cfg.Faucet != nil {
 		rows = append(rows, []models.InlineKeyboardButton{button("💧 Get test ETH", cbFaucet)})

@@ -20,7 +20,8 @@ func TestCheckSigned(t *testing.T) {
 	key, _ := crypto.GenerateKey()
 	other, _ := crypto.GenerateKey()
 	in := protocol.Intent{ChainID: 1337, From: crypto.PubkeyToAddress(key.PublicKey), To: common.HexToAddress("0x1111111111111111111111111111111111111111"),
-		Amount: big.NewInt(5e16), Nonce: 3, GasLimit: 21000, MaxFeePerGas: big.NewInt(3e9), MaxPriorityFeePerGas: big.NewInt(1e9), Expiry: 2e9}
+		Amount: big.NewInt(5e16), Nonce: 3, GasLimit: 21000, MaxFeePerGas: big.NewInt(3e9), MaxPriorityFeePerGas: big.NewInt(1e9), Expiry: 2e9,
+		WalletProof: make([]byte, protocol.WalletProofSize)}
 	bin, err := in.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)

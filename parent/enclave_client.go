@@ -84,6 +84,19 @@ func (c *EnclaveClient) CreateWallet(ctx context.Context, owner int64) (common.A
 	return common.HexToAddress(out.Address), out.Record, nil
 }
 
+// Statement asks the enclave for the wallet statement of a sealed record:
+// its owner, address and the identity key's proof.
+func (c *EnclaveClient) Statement(ctx context.Context, record []byte) (*protocol.StatementResponse, error) {
+	var out protocol.StatementResponse
+	if err := c.do(ctx, http.MethodPost, protocol.PathStatement, protocol.StatementRequest{Record: record}, &out); err != nil {
+		return nil, err
+	}
+	if !common.IsHexAddress(out.Address) || len(out.Proof) != protocol.WalletProofSize {
+		return nil, fmt.Errorf("%w: enclave returned a malformed statement", ErrEnclaveUnavailable)
+	}
+	return &out, nil
+}
+
 // Approve asks the enclave to sign the transfer initData approves.
 func (c *EnclaveClient) Approve(ctx context.Context, initData string, record []byte) ([]byte, common.Hash, error) {
 	var out protocol.ApproveResponse

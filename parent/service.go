@@ -67,6 +67,10 @@ type Service struct {
 	// buildMu serialises intent building per wallet, so two intents built at
 	// once never get the same nonce.
 	buildMu sync.Map // common.Address -> *sync.Mutex
+	// proofs caches the enclave's wallet proof per address (statement.go):
+	// a proof never changes for a deployment, so one /v1/statement per
+	// wallet and process is enough.
+	proofs sync.Map // common.Address -> []byte
 
 	mu        sync.Mutex
 	listeners []func(storage.Transfer)
@@ -205,6 +209,10 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 	if err != nil {
 		return storage.Transfer{}, err
 	}
+	proof, err := s.walletProof(ctx, w)
+	if err != nil {
+		return storage.Transfer{}, err
+	}
 	now := s.now()
 	in := &protocol.Intent{
 		ChainID:              s.cfg.ChainID,
@@ -216,6 +224,7 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 		MaxFeePerGas:         maxFee,
 		MaxPriorityFeePerGas: tip,
 		Expiry:               uint64(now.Add(s.cfg.IntentTTL).Unix()),
+		WalletProof:          proof,
 	}
 	if cost := in.MaxCost(); balance.Cmp(cost) < 0 {
 		return storage.Transfer{}, fmt.Errorf("%w: it needs up to %s ETH (amount plus max fee), the wallet has %s ETH",

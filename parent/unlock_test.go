@@ -184,6 +184,10 @@ func TestKeepEnclaveUnlocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	firstHealth, err := client.Health(ctx)
+	if err != nil || len(firstHealth.IdentityKey) != 64 {
+		t.Fatalf("health %+v, %v", firstHealth, err)
+	}
 	// Unlocking an unlocked enclave with its blob is idempotent and calls
 	// no KMS.
 	if err := parent.UnlockEnclave(ctx, client, store, creds); err != nil {
@@ -203,10 +207,19 @@ func TestKeepEnclaveUnlocked(t *testing.T) {
 	if again, _ := store.Meta(parent.MetaKMSCiphertextBlob); !bytes.Equal(again, blob) {
 		t.Fatal("the stored blob changed")
 	}
-	// The wallet made before the restart still signs.
+	// The same vault key from KMS gives the same identity key after the
+	// restart, and the wallet made before it still signs, with the proof
+	// the restarted enclave states for its record.
+	if h, err := client.Health(ctx); err != nil || h.IdentityKey != firstHealth.IdentityKey {
+		t.Fatalf("identity key after restart %+v (%v), before %s", h, err, firstHealth.IdentityKey)
+	}
+	st, err := client.Statement(ctx, record)
+	if err != nil || st.Owner != 7 || common.HexToAddress(st.Address) != addr {
+		t.Fatalf("statement %+v, %v", st, err)
+	}
 	in := &protocol.Intent{ChainID: 1337, From: addr, To: common.HexToAddress("0x00000000000000000000000000000000000000aa"),
 		Amount: big.NewInt(1), GasLimit: 21000, MaxFeePerGas: big.NewInt(2e9), MaxPriorityFeePerGas: big.NewInt(1e9),
-		Expiry: uint64(time.Now().Add(time.Hour).Unix())}
+		Expiry: uint64(time.Now().Add(time.Hour).Unix()), WalletProof: st.Proof}
 	sp, err := in.EncodeStartParam()
 	if err != nil {
 		t.Fatal(err)

@@ -161,7 +161,10 @@ func TestIntentDecoderAgreesWithGo(t *testing.T) {
 		}
 		in := &protocol.Intent{ChainID: r.Uint64()>>uint(r.IntN(64)) | 1, From: randAddr(), To: randAddr(), Amount: randBig(),
 			Nonce: r.Uint64() >> uint(r.IntN(64)), GasLimit: r.Uint64()>>uint(r.IntN(64)) | 1, MaxFeePerGas: maxFee,
-			MaxPriorityFeePerGas: prio, Expiry: r.Uint64()>>uint(r.IntN(64)) | 1}
+			MaxPriorityFeePerGas: prio, Expiry: r.Uint64()>>uint(r.IntN(64)) | 1, WalletProof: make([]byte, protocol.WalletProofSize)}
+		for j := range in.WalletProof {
+			in.WalletProof[j] = byte(r.Uint32())
+		}
 		if i%3 == 0 {
 			in.Token = randAddr()
 		}

@@ -64,6 +64,36 @@ type Option func(*config)
 type config struct {
 	apiOrigins     []string
 	frameAncestors []string
+	configJSON     []byte // config.json, when an identity key is given
+}
+
+// ConfigFile is the name of the page's config, served beside index.html.
+const ConfigFile = "config.json"
+
+// ConfigJSON is the page's config.json for a deployment identity key (64
+// lowercase hex, as the enclave's health and `autowallet verify` print it):
+// {"version": 1, "identity_key": "..."} and nothing else
+// (docs/miniapp.md). A key that is not 64 lowercase hex is an error.
+func ConfigJSON(identityKey string) ([]byte, error) {
+	if len(identityKey) != 64 || strings.Trim(identityKey, "0123456789abcdef") != "" {
+		return nil, fmt.Errorf("miniapp: identity key %q is not 64 lowercase hex characters", identityKey)
+	}
+	return []byte(`{"version":1,"identity_key":"` + identityKey + `"}` + "\n"), nil
+}
+
+// WithIdentityKey serves config.json pinning the deployment identity key,
+// with which the page verifies wallet statements. In production the
+// operator publishes config.json with the page, on an origin the host does
+// not control; a host serving it (dev, or a parent serving the page) is
+// trusted for it. A key that is not 64 lowercase hex panics, so a
+// misconfiguration shows at start-up. Without it config.json is not found,
+// and the page shows no address as verified.
+func WithIdentityKey(identityKey string) Option {
+	b, err := ConfigJSON(identityKey)
+	if err != nil {
+		panic(err)
+	}
+	return func(c *config) { c.configJSON = b }
 }
 
 // WithAPIOrigin allows the page to call the API at origin (scheme://host[:port])
@@ -142,7 +172,11 @@ func Handler(opts ...Option) http.Handler {
 		o(&c)
 	}
 	h := &handler{files: make(map[string]file), csp: c.csp()}
-	for name, body := range Files() {
+	files := Files()
+	if c.configJSON != nil {
+		files[ConfigFile] = c.configJSON
+	}
+	for name, body := range files {
 		sum := sha256.Sum256(body)
 		h.files[name] = file{body: body, contentType: contentType(name), etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
 	}
@@ -157,6 +191,8 @@ func contentType(name string) string {
 		return "text/javascript; charset=utf-8"
 	case ".css":
 		return "text/css; charset=utf-8"
+	case ".json":
+		return "application/json"
 	}
 	return "application/octet-stream"
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/internal/browser"
+	"github.com/autowallet/autowallet/internal/testvectors"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -46,6 +47,7 @@ func testIntent(t *testing.T, expiresIn time.Duration) *protocol.Intent {
 		MaxFeePerGas:         big.NewInt(30_000_000_000),
 		MaxPriorityFeePerGas: big.NewInt(1_500_000_000),
 		Expiry:               uint64(time.Now().Add(expiresIn).Unix()),
+		WalletProof:          testvectors.WalletProof(testvectors.VaultKey(), testvectors.Owner, testFrom),
 	}
 }
 

@@ -218,7 +218,7 @@ func (m *DevMain) Run(ctx context.Context) error {
 			InitData: protocol.VerifyConfig{BotID: botID, PublicKey: trusted, MaxAge: time.Hour, ClockSkew: time.Minute},
 		},
 		Routes: func(mux *http.ServeMux) {
-			mux.Handle(miniapp.Prefix, miniapp.Handler())
+			mux.Handle(miniapp.Prefix, miniapp.Handler(m.miniAppOptions(encAddr)...))
 			if m.emu != nil {
 				m.emu.Register(mux)
 			}

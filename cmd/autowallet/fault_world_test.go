@@ -44,6 +44,7 @@ import (
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/testchain"
 	"github.com/autowallet/autowallet/internal/testenv"
+	"github.com/autowallet/autowallet/internal/testvectors"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
@@ -416,7 +417,8 @@ func (w *faultWorld) enclaveSigns(wal storage.Wallet) {
 	t.Helper()
 	in := &protocol.Intent{ChainID: w.node.ChainID, From: wal.Address, To: common.HexToAddress("0x3333333333333333333333333333333333333333"),
 		Amount: big.NewInt(1), Nonce: 999, GasLimit: 21000, MaxFeePerGas: big.NewInt(2e9), MaxPriorityFeePerGas: big.NewInt(1e9),
-		Expiry: uint64(time.Now().Add(time.Minute).Unix())}
+		Expiry:      uint64(time.Now().Add(time.Minute).Unix()),
+		WalletProof: testvectors.WalletProof(readVaultKey(t, w.vaultKey), wal.Owner, wal.Address)}
 	sp, err := in.EncodeStartParam()
 	if err != nil {
 		t.Fatal(err)
@@ -445,4 +447,15 @@ func (w *faultWorld) enclaveSigns(wal storage.Wallet) {
 // countLog counts lines of the parents' logs that contain s.
 func (w *faultWorld) countLog(s string) int {
 	return strings.Count(w.parentLogs(), s)
+}
+
+// readVaultKey reads the enclave's dev vault key file, to make the wallet
+// proof the enclave gives (testvectors.WalletProof).
+func readVaultKey(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

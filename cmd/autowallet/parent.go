@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/bot"
+	"github.com/autowallet/autowallet/bot/miniapp"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 )
@@ -48,6 +49,10 @@ type ParentConfig struct {
 	// start and whenever it restarts, lending credentials from the default
 	// AWS chain (the instance role). The key ARN is in the enclave config.
 	KMSRegion string
+	// IdentityKey, when set (64 lowercase hex), makes the parent serve the
+	// Mini App page with a config.json pinning it (identity.go); the parent
+	// refuses to start when the enclave's identity key differs.
+	IdentityKey string
 }
 
 // ParentMain is `autowallet parent`: storage, the enclave client, the chain
@@ -88,11 +93,15 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.StringVar(&c.KMSRegion, "kms-region", envOr("AWS_REGION", ""), "unlock the enclave with AWS KMS, lending instance-role credentials; empty: the enclave has a dev key [AWS_REGION]")
 	origins := fs.String("miniapp-origin", envOr("AUTOWALLET_MINIAPP_ORIGIN", ""), "comma-separated origins the Mini App page is served from, allowed to call the API [AUTOWALLET_MINIAPP_ORIGIN]")
 	fs.StringVar(&c.AdminAddr, "admin", envOr("AUTOWALLET_ADMIN", ""), "loopback address of the admin listener (GET /backup, for autowallet backup), e.g. 127.0.0.1:8081; empty: off [AUTOWALLET_ADMIN]")
+	fs.StringVar(&c.IdentityKey, "identity-key", envOr("AUTOWALLET_IDENTITY_KEY", ""), "the deployment identity key (64 lowercase hex, as autowallet verify prints it): serve the Mini App page and its config.json under /miniapp/; must equal the enclave's [AUTOWALLET_IDENTITY_KEY]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if _, err := miniapp.ConfigJSON(c.IdentityKey); c.IdentityKey != "" && err != nil {
+		return errors.New("-identity-key is not 64 lowercase hex characters")
 	}
 	if c.AdminAddr != "" {
 		if err := checkLoopback(c.AdminAddr); err != nil {
@@ -166,6 +175,9 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		},
 		Wrap: func(h http.Handler) http.Handler { return parent.CORS(h, c.MiniAppOrigins) },
 	}
+	if c.IdentityKey != "" {
+		hc.Routes = miniAppRoutes(c.IdentityKey, hc.Routes)
+	}
 	if c.BotToken != "" {
 		hc.Bot = &bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink}
 	} else {
@@ -183,6 +195,11 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	}
 	if err := m.startUnlocker(m.runCtx, enc); err != nil {
 		return err
+	}
+	if c.IdentityKey != "" {
+		if err := checkIdentityKey(ctx, enc, c.IdentityKey); err != nil {
+			return err
+		}
 	}
 	if c.AdminAddr != "" {
 		if m.admin, err = startAdmin(c.AdminAddr, c.DataDir, m.store, m.log); err != nil {

@@ -32,6 +32,9 @@ type VerifyMain struct {
 	PCR2       string // optional: the application (user space)
 	At         string
 	RootSHA256 string
+	// IdentityKey, when set, is the identity key (64 hex) the document must
+	// bind: the one in the Mini App's published config.json.
+	IdentityKey string
 
 	stdout io.Writer
 	done   bool
@@ -55,6 +58,7 @@ func (m *VerifyMain) ParseFlags(args []string) error {
 	fs.StringVar(&m.PCR2, "pcr2", "", "expected PCR2, 96 hex characters (the application, from build-eif.sh; checked when given)")
 	fs.StringVar(&m.At, "at", "", "RFC 3339 time at which the certificates must be valid (default now)")
 	fs.StringVar(&m.RootSHA256, "root-sha256", attestation.AWSNitroRootSHA256, "SHA-256 fingerprint of the trusted root certificate (default AWS Nitro's)")
+	fs.StringVar(&m.IdentityKey, "identity-key", "", "expected deployment identity key, 64 hex characters (the identity_key of the Mini App's config.json); verify fails if the document binds another")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +75,9 @@ func (m *VerifyMain) ParseFlags(args []string) error {
 	}
 	if b, err := hex.DecodeString(m.RootSHA256); err != nil || len(b) != 32 {
 		return errors.New("-root-sha256 must be 64 hex characters (SHA-256)")
+	}
+	if b, err := hex.DecodeString(m.IdentityKey); m.IdentityKey != "" && (err != nil || len(b) != 32) {
+		return errors.New("-identity-key must be 64 hex characters (Ed25519 public key)")
 	}
 	if m.At != "" {
 		if _, err := time.Parse(time.RFC3339, m.At); err != nil {
@@ -113,6 +120,18 @@ func (m *VerifyMain) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("verification FAILED: %w", err)
 	}
+	// The identity key is checked before anything is printed as OK: an
+	// auditor comparing it with the page's config.json gets a failure, not
+	// a line to compare by eye.
+	id, idErr := d.IdentityKey()
+	if m.IdentityKey != "" {
+		if idErr != nil {
+			return fmt.Errorf("verification FAILED: -identity-key given: %w", idErr)
+		}
+		if !strings.EqualFold(hex.EncodeToString(id), m.IdentityKey) {
+			return fmt.Errorf("verification FAILED: %w: the document binds %x, -identity-key is %s", ErrIdentityKeyMismatch, id, m.IdentityKey)
+		}
+	}
 	m.done = true
 	w := m.stdout
 	fmt.Fprintf(w, "attestation document OK (%d bytes)\n", len(doc))
@@ -146,13 +165,23 @@ func (m *VerifyMain) Run(ctx context.Context) error {
 	} else {
 		fmt.Fprintf(w, "  user data    none\n")
 	}
-	if d.PublicKey != nil {
-		fmt.Fprintf(w, "  public key   %d bytes present\n", len(d.PublicKey))
-	} else {
-		fmt.Fprintf(w, "  public key   none\n")
+	switch {
+	case idErr == nil && m.IdentityKey != "":
+		fmt.Fprintf(w, "  identity key %x matches -identity-key\n", id)
+	case idErr == nil:
+		fmt.Fprintf(w, "  identity key %x\n", id)
+		fmt.Fprintf(w, "               (the deployment identity key: it must equal the identity_key of the Mini App's config.json)\n")
+	case d.PublicKey != nil:
+		fmt.Fprintf(w, "  public key   %d bytes, not an identity key (%v)\n", len(d.PublicKey), idErr)
+	default:
+		fmt.Fprintf(w, "  identity key none (the enclave is locked: it binds its identity key once unlocked)\n")
 	}
 	return nil
 }
+
+// ErrIdentityKeyMismatch: the document binds another identity key than
+// -identity-key.
+var ErrIdentityKeyMismatch = errors.New("identity key mismatch")
 
 // fetch asks the parent for a document over nonce.
 func (m *VerifyMain) fetch(ctx context.Context, nonce []byte) ([]byte, error) {

@@ -121,7 +121,16 @@ func TestHostileParent(t *testing.T) {
 
 	t.Run("record relabelled", func(t *testing.T) {
 		w := wd.w
+		// With the proof the host holds for bob's wallet (bob's), the
+		// wallet proof check refuses first.
 		fromBob := tg.sign(alice, startParam(t, transfer(wd.bobAddr, 0)), now)
+		w.refused(protocol.CodeBadWalletProof, fromBob, withOwner(wd.bobRec, alice))
+		w.refused(protocol.CodeBadWalletProof, fromBob, withAddress(wd.aliceRec, wd.bobAddr))
+		// Even with a proof for (alice, bob's address), which only the
+		// enclave could make, the record check holds on its own.
+		in := transfer(wd.bobAddr, 0)
+		in.WalletProof = wd.enclaveProof(t, alice, wd.bobAddr)
+		fromBob = tg.sign(alice, startParam(t, in), now)
 		// bob's record moved to alice: the owner is sealed as additional data.
 		w.refused(protocol.CodeRecordTampered, fromBob, withOwner(wd.bobRec, alice))
 		// alice's record relabelled with bob's address.
@@ -147,7 +156,11 @@ func TestHostileParent(t *testing.T) {
 		// of alice's; this enclave cannot open it.
 		other := startEnclave(t, wd.configPath, filepath.Join(t.TempDir(), "other-vault.key"))
 		addr, rec := newWire(t, other.addr).createWallet(alice)
-		w.refused(protocol.CodeRecordTampered, tg.sign(alice, startParam(t, transfer(addr, 0)), now), rec)
+		// Its proof is by another identity key: refused before the record.
+		w.refused(protocol.CodeBadWalletProof, tg.sign(alice, startParam(t, transfer(addr, 0)), now), rec)
+		in := transfer(addr, 0)
+		in.WalletProof = wd.enclaveProof(t, alice, addr)
+		w.refused(protocol.CodeRecordTampered, tg.sign(alice, startParam(t, in), now), rec)
 	})
 
 	t.Run("approval replayed with another chain, nonce or expiry", func(t *testing.T) {

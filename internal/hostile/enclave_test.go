@@ -29,6 +29,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/autowallet/autowallet/internal/testvectors"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -259,7 +260,21 @@ func (w *wire) createWallet(owner int64) (common.Address, []byte) {
 	if err := json.Unmarshal(body, &cw); err != nil {
 		w.t.Fatal(err)
 	}
-	return common.HexToAddress(cw.Address), cw.Record
+	addr := common.HexToAddress(cw.Address)
+	proofs.Store(addr, cw.Proof)
+	return addr, cw.Record
+}
+
+// proofs holds every wallet proof an enclave answered, by address: what a
+// hostile host holds too. transfer() puts the one for its from address in
+// the intent.
+var proofs sync.Map // common.Address -> []byte
+
+func proofFor(addr common.Address) []byte {
+	if p, ok := proofs.Load(addr); ok {
+		return p.([]byte)
+	}
+	return make([]byte, protocol.WalletProofSize)
 }
 
 // approve posts an approval and returns the signed transaction, failing the
@@ -299,12 +314,14 @@ func mustJSON(t testing.TB, v any) []byte {
 	return b
 }
 
-// transfer is a valid ETH transfer from addr, expiring in ten minutes.
+// transfer is a valid ETH transfer from addr, expiring in ten minutes, with
+// the wallet proof the enclave gave for addr when it created it.
 func transfer(from common.Address, nonce uint64) *protocol.Intent {
 	return &protocol.Intent{
 		ChainID: chainID, From: from, To: common.HexToAddress("0x2222222222222222222222222222222222222222"),
 		Amount: big.NewInt(5e16), Nonce: nonce, GasLimit: 21000, MaxFeePerGas: big.NewInt(3e10),
 		MaxPriorityFeePerGas: big.NewInt(1e9), Expiry: uint64(time.Now().Add(10 * time.Minute).Unix()),
+		WalletProof: proofFor(from),
 	}
 }
 
@@ -345,14 +362,23 @@ type world struct {
 	bobAddr    common.Address
 	bobRec     []byte
 	configPath string
+	keyFile    string // the dev vault key file
+}
+
+// enclaveProof is a proof only the enclave could make (from its vault key
+// file, which a host does not have): tests use it to show that a later
+// check still holds on its own when the wallet proof is right.
+func (wd *world) enclaveProof(t testing.TB, owner int64, addr common.Address) []byte {
+	return testvectors.WalletProof(readFile(t, wd.keyFile), owner, addr)
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	tg := newTelegram(t)
 	cfg := writeConfig(t, tg, nil)
-	enc := startEnclave(t, cfg, filepath.Join(t.TempDir(), "vault.key"))
-	wd := &world{tg: tg, enc: enc, w: newWire(t, enc.addr), configPath: cfg}
+	keyFile := filepath.Join(t.TempDir(), "vault.key")
+	enc := startEnclave(t, cfg, keyFile)
+	wd := &world{tg: tg, enc: enc, w: newWire(t, enc.addr), configPath: cfg, keyFile: keyFile}
 	wd.aliceAddr, wd.aliceRec = wd.w.createWallet(alice)
 	wd.bobAddr, wd.bobRec = wd.w.createWallet(bob)
 	return wd

@@ -17,6 +17,8 @@ func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
+func base64URL(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -44,5 +46,6 @@ func startProductionEnclave(t testing.TB, tg telegram) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testenv.ServeSigner(t, signer)
+	addr, _ := testenv.ServeSigner(t, signer)
+	return addr
 }

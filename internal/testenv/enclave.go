@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -14,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/autowallet/autowallet/enclave"
+	"github.com/autowallet/autowallet/internal/testvectors"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -27,6 +31,8 @@ type Enclave struct {
 	Key    ed25519.PrivateKey // the "Telegram" key its config trusts
 	Config *enclave.Config
 	Signer *enclave.Signer
+	// VaultKey is the random vault key it was unlocked with (tests only).
+	VaultKey []byte
 }
 
 // StartEnclave starts an unlocked enclave on loopback allowing chainIDs; it is
@@ -49,13 +55,25 @@ func StartEnclave(t testing.TB, chainIDs ...uint64) *Enclave {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ServeSigner(t, signer)
-	return &Enclave{Addr: addr, Key: priv, Config: cfg, Signer: signer}
+	addr, vault := ServeSigner(t, signer)
+	return &Enclave{Addr: addr, Key: priv, Config: cfg, Signer: signer, VaultKey: vault}
+}
+
+// Proof is the wallet proof this enclave gives for (owner, addr), made
+// without asking it (testvectors.WalletProof under its vault key).
+func (e *Enclave) Proof(owner int64, addr common.Address) []byte {
+	return testvectors.WalletProof(e.VaultKey, owner, addr)
+}
+
+// IdentityKey is the hex identity public key the enclave's health shows.
+func (e *Enclave) IdentityKey() string {
+	return hex.EncodeToString(e.Signer.IdentityPublicKey())
 }
 
 // ServeSigner unlocks signer with a random vault key and serves the enclave
-// API for it on 127.0.0.1 until the test ends; it returns host:port.
-func ServeSigner(t testing.TB, signer *enclave.Signer) string {
+// API for it on 127.0.0.1 until the test ends; it returns host:port and the
+// vault key (for testvectors.WalletProof).
+func ServeSigner(t testing.TB, signer *enclave.Signer) (string, []byte) {
 	t.Helper()
 	vault := make([]byte, enclave.VaultKeySize)
 	rand.Read(vault)
@@ -73,7 +91,7 @@ func ServeSigner(t testing.TB, signer *enclave.Signer) string {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return l.Addr().String()
+	return l.Addr().String(), vault
 }
 
 // VerifyConfig is the initData check matching the enclave's config.
