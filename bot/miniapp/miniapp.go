@@ -27,7 +27,7 @@ import (
 // Prefix + "api/".
 const Prefix = "/miniapp/"
 
-//go:embed static/index.html static/app.js static/intent.js static/style.css
+//go:embed static/index.html static/app.js static/intent.js static/style.css static/wallet.js static/receive.js static/qrcode.js
 var static embed.FS
 
 // Files returns the page's files by name (index.html, app.js, intent.js,
