@@ -22,7 +22,7 @@
   WHY[AW.WRONG_USER] = "The wallet named by this link belongs to another Telegram account.";
   WHY[AW.NO_CONFIG] = "The page's published key could not be loaded.";
   WHY[AW.BAD_CONFIG] = "The page's published key is not valid.";
-  WHY[AW.NO_WEBCRYPTO] = "Your wallet could not be checked on this device: it cannot verify the enclave's signature (Ed25519). Update Telegram or the system browser.";
+  WHY[AW.NO_WEBCRYPTO] = "The wallet could not be checked on this device: it cannot verify the enclave's signature (Ed25519). Update Telegram or the system browser.";
   WHY[AW.BAD_PROOF] = "The enclave's signature does not match this wallet and your Telegram account.";
 
   // QR code: byte mode, error correction level M, 4 modules of quiet zone,
