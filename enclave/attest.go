@@ -79,7 +79,12 @@ func ConfigDigest(configFile []byte) []byte {
 
 // Attest answers an attestation document over nonce (1 to
 // protocol.MaxAttestationNonce bytes) whose user_data is the config digest
-// and whose public_key is the attestation public key, if the signer has one.
+// and whose public_key is the raw 32-byte deployment identity public key
+// while unlocked (absent while locked). Binding it ties the key the Mini
+// App pins (config.json) to the measured image: an auditor who checks PCR0
+// in this document learns the only key whose statements the page trusts.
+// (The KMS recipient document made during unlock is a separate one, made
+// by kmsvault with its own RSA key.)
 func (s *Signer) Attest(nonce []byte) ([]byte, error) {
 	if len(nonce) == 0 || len(nonce) > protocol.MaxAttestationNonce {
 		return nil, fmt.Errorf("%w: nonce must be 1 to %d bytes", protocol.ErrMalformedRequest, protocol.MaxAttestationNonce)
@@ -88,8 +93,8 @@ func (s *Signer) Attest(nonce []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: this enclave has no NSM", protocol.ErrAttestationUnavailable)
 	}
 	var pub []byte
-	if s.attestationKey != nil {
-		pub = s.attestationKey()
+	if id := s.IdentityPublicKey(); id != nil {
+		pub = id
 	}
 	doc, err := s.attester.Attest(nonce, s.configDigest, pub)
 	if err != nil {

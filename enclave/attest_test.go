@@ -2,6 +2,7 @@ package enclave
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/attestation"
+	"github.com/autowallet/autowallet/internal/testvectors"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -29,9 +31,11 @@ func attestingSigner(t *testing.T, a Attester) (*Signer, *DevNSM) {
 		}
 		a = nsm
 	}
-	s, err := NewSigner(testConfig(), Options{Entropy: strings.NewReader(""), Attester: a,
-		AttestationPublicKey: func() []byte { return []byte("recipient key") }})
+	s, err := NewSigner(testConfig(), Options{Entropy: strings.NewReader(""), Attester: a})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unlock(testvectors.VaultKey()); err != nil {
 		t.Fatal(err)
 	}
 	return s, nsm
@@ -64,8 +68,10 @@ func TestHTTPAttestation(t *testing.T) {
 	if want := ConfigDigest(EncodeConfig(testConfig())); !bytes.Equal(doc.UserData, want) {
 		t.Fatalf("user_data %x, want the config digest %x", doc.UserData, want)
 	}
-	if string(doc.PublicKey) != "recipient key" {
-		t.Fatalf("public_key %q", doc.PublicKey)
+	// The unlocked enclave binds its identity public key: the test vault
+	// key's, as the vectors say.
+	if want := testvectors.IdentityKey().Public().(ed25519.PublicKey); !bytes.Equal(doc.PublicKey, want) {
+		t.Fatalf("public_key %x, want the identity key %x", doc.PublicKey, want)
 	}
 	// Never trusted as AWS.
 	if _, err := attestation.Verify(resp.Document, attestation.Options{Time: time.Now()}); !errors.Is(err, attestation.ErrUntrustedChain) {

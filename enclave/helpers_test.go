@@ -35,7 +35,7 @@ var allReasons = []error{
 	protocol.ErrMalformedRequest, protocol.ErrTooLarge, protocol.ErrMalformedInitData, protocol.ErrBadSignature,
 	protocol.ErrStaleAuth, protocol.ErrMalformedIntent, protocol.ErrIntentExpired, protocol.ErrMalformedRecord,
 	protocol.ErrRecordTampered, protocol.ErrWrongOwner, protocol.ErrWrongWallet, protocol.ErrChainNotAllowed,
-	protocol.ErrTokenNotSupported, protocol.ErrVaultLocked,
+	protocol.ErrTokenNotSupported, protocol.ErrVaultLocked, protocol.ErrBadWalletProof,
 }
 
 // reasonOf is the sentinel of a code, by the API's own mapping.
@@ -119,13 +119,15 @@ func (f *fixture) wallet(owner int64) *Wallet {
 	return w
 }
 
-// intent is a valid transfer from addr: 0.05 ETH, expiring ten minutes
-// after the fixture's now.
+// intent is a valid transfer from addr, a wallet of alice's: 0.05 ETH,
+// expiring ten minutes after the fixture's now, with the wallet proof for
+// (alice, from) under the test vault key.
 func (f *fixture) intent(from common.Address) *protocol.Intent {
 	return &protocol.Intent{
 		ChainID: testvectors.ChainID, From: from, To: common.HexToAddress("0x1111111111111111111111111111111111111111"),
 		Amount: big.NewInt(5e16), Nonce: 3, GasLimit: 21000, MaxFeePerGas: big.NewInt(3e10),
 		MaxPriorityFeePerGas: big.NewInt(15e8), Expiry: uint64(f.now.Add(10 * time.Minute).Unix()),
+		WalletProof: testvectors.WalletProof(testvectors.VaultKey(), alice, from),
 	}
 }
 

@@ -32,7 +32,9 @@ func TestRecordVectors(t *testing.T) {
 			if owner, err := strconv.ParseUint(vec.Owner, 10, 64); err == nil && owner > 0 && owner <= math.MaxInt64 {
 				a.user, from = int64(owner), common.HexToAddress(vec.Address)
 			}
-			a.startParam = f.startParam(f.intent(from))
+			in := f.intent(from)
+			in.WalletProof = testvectors.WalletProof(mustHex(t, vec.VaultKey), a.user, from)
+			a.startParam = f.startParam(in)
 			signed, err := f.approve(a)
 
 			r, decodeErr := decodeRecord(rec)

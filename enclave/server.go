@@ -2,11 +2,14 @@ package enclave
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/protocol"
 )
@@ -18,18 +21,27 @@ import (
 func Handler(s *Signer, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+protocol.PathHealth, func(w http.ResponseWriter, r *http.Request) {
-		vault := "unlocked"
-		if s.Locked() {
-			vault = "locked"
+		resp := protocol.HealthResponse{Status: "ok", Vault: "locked", Protocol: protocol.ProtocolVersion}
+		// The identity public key is public by design (the page pins it); it
+		// is shown only while unlocked, when the enclave can prove with it.
+		if pub := s.IdentityPublicKey(); pub != nil {
+			resp.Vault, resp.IdentityKey = "unlocked", hex.EncodeToString(pub)
 		}
-		protocol.WriteJSON(w, http.StatusOK, protocol.HealthResponse{Status: "ok", Vault: vault, Protocol: protocol.ProtocolVersion})
+		protocol.WriteJSON(w, http.StatusOK, resp)
 	})
 	post(mux, protocol.PathWallets, func(_ *http.Request, req protocol.CreateWalletRequest) (any, error) {
 		wal, err := s.CreateWallet(req.Owner)
 		if err != nil {
 			return nil, err
 		}
-		return protocol.CreateWalletResponse{Address: wal.Address.Hex(), Record: wal.Record}, nil
+		return protocol.CreateWalletResponse{Address: wal.Address.Hex(), Record: wal.Record, Proof: wal.Proof}, nil
+	})
+	post(mux, protocol.PathStatement, func(_ *http.Request, req protocol.StatementRequest) (any, error) {
+		st, err := s.Statement(req.Record)
+		if err != nil {
+			return nil, err
+		}
+		return protocol.StatementResponse{Owner: st.Owner, Address: common.Address(st.Address).Hex(), Proof: st.Proof}, nil
 	})
 	post(mux, protocol.PathApprove, func(_ *http.Request, req protocol.ApproveRequest) (any, error) {
 		signed, err := s.Approve(req.InitData, req.Record)
@@ -55,7 +67,7 @@ func Handler(s *Signer, log *slog.Logger) http.Handler {
 		}
 		return protocol.UnlockResponse{CiphertextBlob: blob}, nil
 	})
-	for _, p := range []string{protocol.PathHealth, protocol.PathWallets, protocol.PathApprove, protocol.PathAttestation, protocol.PathUnlock} {
+	for _, p := range []string{protocol.PathHealth, protocol.PathWallets, protocol.PathStatement, protocol.PathApprove, protocol.PathAttestation, protocol.PathUnlock} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			protocol.WriteError(w, &protocol.Error{Code: protocol.CodeMethodNotAllowed, Message: r.Method + " is not allowed on " + p})
 		})

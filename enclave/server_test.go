@@ -2,6 +2,7 @@ package enclave
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -85,16 +86,22 @@ func approveBody(t testing.TB, initData string, rec []byte) []byte {
 
 func TestHTTPHealth(t *testing.T) {
 	f := newFixture(t)
+	idHex := hex.EncodeToString(testvectors.IdentityKey().Public().(ed25519.PublicKey))
 	for _, c := range []struct {
-		signer *Signer
-		vault  string
-	}{{f.signer, "unlocked"}, {f.newSigner(f.cfg, nil), "locked"}} {
+		signer   *Signer
+		vault    string
+		identity string
+	}{{f.signer, "unlocked", idHex}, {f.newSigner(f.cfg, nil), "locked", ""}} {
 		url, _ := startServer(t, c.signer)
 		status, body := call(t, "GET", url+protocol.PathHealth, nil)
 		var h protocol.HealthResponse
 		decodeStrict(t, body, &h)
-		if status != 200 || h != (protocol.HealthResponse{Status: "ok", Vault: c.vault, Protocol: protocol.ProtocolVersion}) {
+		if status != 200 || h != (protocol.HealthResponse{Status: "ok", Vault: c.vault, Protocol: protocol.ProtocolVersion, IdentityKey: c.identity}) {
 			t.Fatalf("%d %+v", status, h)
+		}
+		// Absent, not empty, while locked.
+		if c.identity == "" && bytes.Contains(body, []byte("identity_key")) {
+			t.Fatalf("locked health names an identity key: %s", body)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -41,10 +42,13 @@ type Signer struct {
 
 	mu    sync.RWMutex
 	vault cipher.AEAD // nil while locked
+	// identity is the deployment identity key (identity.go), derived from
+	// the vault key at unlock; nil while locked. It signs wallet statements
+	// and its public half is bound in attestation documents.
+	identity ed25519.PrivateKey
 
-	attester       Attester
-	attestationKey func() []byte
-	configDigest   []byte
+	attester     Attester
+	configDigest []byte
 
 	kms kmsState // unlock.go: the KMS key source and the blob of the vault key
 }
@@ -57,10 +61,8 @@ type Options struct {
 
 	// Attester makes attestation documents (attest.go): the NSM in an
 	// enclave, the dev NSM in dev mode. Nil answers attestation_unavailable.
+	// Documents bind the identity public key in public_key once unlocked.
 	Attester Attester
-	// AttestationPublicKey, if set, gives the public key each document binds
-	// in public_key (the KMS recipient key); nil leaves public_key absent.
-	AttestationPublicKey func() []byte
 	// ConfigDigest is bound in each document's user_data; nil means
 	// ConfigDigest(EncodeConfig(cfg)). cmd/enclave passes the digest of its
 	// config file.
@@ -82,10 +84,11 @@ func NewSigner(cfg *Config, opts Options) (*Signer, error) {
 		opts.ConfigDigest = ConfigDigest(EncodeConfig(cfg))
 	}
 	return &Signer{cfg: cfg, verify: cfg.verifyConfig(), entropy: opts.Entropy, now: opts.Now,
-		attester: opts.Attester, attestationKey: opts.AttestationPublicKey, configDigest: opts.ConfigDigest}, nil
+		attester: opts.Attester, configDigest: opts.ConfigDigest}, nil
 }
 
-// Unlock gives the signer its vault key. The caller should wipe its copy.
+// Unlock gives the signer its vault key, and derives from it the deployment
+// identity key. The caller should wipe its copy.
 func (s *Signer) Unlock(key []byte) error {
 	if len(key) != VaultKeySize {
 		return fmt.Errorf("enclave: vault key must be %d bytes", VaultKeySize)
@@ -98,8 +101,14 @@ func (s *Signer) Unlock(key []byte) error {
 	if err != nil {
 		return fmt.Errorf("enclave: vault key: %w", err)
 	}
+	id, err := deriveIdentity(key)
+	if err != nil {
+		return err
+	}
+	// A previous identity is not wiped: a concurrent call may still be
+	// signing with it, and it is the same key for the same vault key.
 	s.mu.Lock()
-	s.vault = aead
+	s.vault, s.identity = aead, id
 	s.mu.Unlock()
 	return nil
 }
@@ -111,20 +120,23 @@ func (s *Signer) Locked() bool {
 	return s.vault == nil
 }
 
-func (s *Signer) aead() (cipher.AEAD, error) {
+// keys returns the vault key's AEAD and the identity key, or ErrVaultLocked.
+func (s *Signer) keys() (cipher.AEAD, ed25519.PrivateKey, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.vault == nil {
-		return nil, fmt.Errorf("%w: the parent has not unlocked the enclave yet", protocol.ErrVaultLocked)
+		return nil, nil, fmt.Errorf("%w: the parent has not unlocked the enclave yet", protocol.ErrVaultLocked)
 	}
-	return s.vault, nil
+	return s.vault, s.identity, nil
 }
 
-// Wallet is a newly created wallet: its address and the sealed record the
-// parent stores.
+// Wallet is a newly created wallet: its address, the sealed record the
+// parent stores, and the wallet proof (the identity key's statement that the
+// address is the owner's).
 type Wallet struct {
 	Address common.Address
 	Record  []byte
+	Proof   []byte
 }
 
 // CreateWallet draws a fresh secp256k1 key for owner, seals it and returns the
@@ -133,7 +145,7 @@ func (s *Signer) CreateWallet(owner int64) (*Wallet, error) {
 	if owner <= 0 {
 		return nil, fmt.Errorf("%w: owner must be a positive Telegram user id", protocol.ErrMalformedRequest)
 	}
-	aead, err := s.aead()
+	aead, id, err := s.keys()
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +174,11 @@ func (s *Signer) CreateWallet(owner int64) (*Wallet, error) {
 		return nil, fmt.Errorf("enclave: reading entropy: %w", err)
 	}
 	rec = aead.Seal(rec, nonce, secret, rec[:recordHeader])
-	return &Wallet{Address: addr, Record: rec}, nil
+	proof, err := protocol.SignStatement(id, owner, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Wallet{Address: addr, Record: rec, Proof: proof}, nil
 }
 
 // Signed is the result of an approval: the raw EIP-1559 transaction and its
@@ -183,15 +199,20 @@ type Signed struct {
 //  4. start_param decodes to a well-formed transfer intent;
 //  5. the intent has not expired;
 //  6. the record decodes, and its owner is the initData's user;
-//  7. the intent is from the record's address, on an allowed chain, for ETH;
-//  8. the record opens under the vault key (which also authenticates the
+//  7. the intent is from the record's address;
+//  8. the intent's wallet proof verifies with the identity key for the
+//     initData's user and the intent's from (so an intent a host built
+//     around a foreign or forged proof is refused, and the page's
+//     "from: your wallet" check and the enclave's agree);
+//  9. the intent is on an allowed chain, for ETH;
+//  10. the record opens under the vault key (which also authenticates the
 //     owner and address read in steps 6 and 7).
 //
 // Only then is the key unsealed, the intent signed as an EIP-1559
 // transaction, and the key wiped. Signing is deterministic (RFC 6979), so the
 // same approval always yields the same transaction.
 func (s *Signer) Approve(initData string, rec []byte) (*Signed, error) {
-	aead, err := s.aead()
+	aead, id, err := s.keys()
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +240,11 @@ func (s *Signer) Approve(initData string, rec []byte) (*Signed, error) {
 	}
 	if in.From != r.Address {
 		return nil, fmt.Errorf("%w: the intent is from %s, the wallet is %s", protocol.ErrWrongWallet, in.From.Hex(), r.Address.Hex())
+	}
+	// docs/protocol.md section 4, after wrong_wallet: the proof must be the
+	// identity key's statement for this user and this from address.
+	if err := protocol.VerifyStatement(id.Public().(ed25519.PublicKey), d.UserID, in.From, in.WalletProof); err != nil {
+		return nil, err
 	}
 	if !slices.Contains(s.cfg.AllowedChainIDs, in.ChainID) {
 		return nil, fmt.Errorf("%w: chain id %d", protocol.ErrChainNotAllowed, in.ChainID)

@@ -200,6 +200,21 @@ func TestApproveCheckOrder(t *testing.T) {
 			in.ChainID = 1
 			a.startParam = f.startParam(in)
 		}, protocol.ErrWrongWallet},
+		{"wrong wallet and bad wallet proof", func(a *approval, w *Wallet) {
+			in := f.intent(bobs.Address)
+			in.WalletProof = bytes.Repeat([]byte{1}, 64)
+			a.startParam = f.startParam(in)
+		}, protocol.ErrWrongWallet},
+		{"bad wallet proof and other chain", func(a *approval, w *Wallet) {
+			in := f.intent(w.Address)
+			in.ChainID, in.WalletProof = 1, testvectors.WalletProof(testvectors.VaultKey(), bob, w.Address)
+			a.startParam = f.startParam(in)
+		}, protocol.ErrBadWalletProof},
+		{"bad wallet proof and tampered record", func(a *approval, w *Wallet) {
+			in := f.intent(w.Address)
+			in.WalletProof = testvectors.WalletProof(bytes.Repeat([]byte{0xee}, 32), alice, w.Address)
+			a.startParam, a.record = f.startParam(in), flipBit(w.Record, 50)
+		}, protocol.ErrBadWalletProof},
 		{"other chain and token", func(a *approval, w *Wallet) {
 			in := f.intent(w.Address)
 			in.ChainID, in.Token = 1, common.HexToAddress("0x22")

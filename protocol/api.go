@@ -14,6 +14,8 @@ const (
 	PathHealth  = "/v1/health"
 	PathWallets = "/v1/wallets"
 	PathApprove = "/v1/approve"
+	// PathStatement answers the wallet statement for a sealed record.
+	PathStatement = "/v1/statement"
 
 	// PathAttestation answers an NSM attestation document (docs/protocol.md, 6.2).
 	PathAttestation = "/v1/attestation"
@@ -29,11 +31,27 @@ type CreateWalletRequest struct {
 	Owner int64 `json:"owner"`
 }
 
-// CreateWalletResponse carries the new wallet's address and its sealed record
-// (standard base64 in JSON), which only the enclave can open.
+// CreateWalletResponse carries the new wallet's address, its sealed record
+// (standard base64 in JSON), which only the enclave can open, and the
+// wallet proof: the identity key's statement that the address is the
+// owner's (64 bytes, standard base64).
 type CreateWalletResponse struct {
 	Address string `json:"address"`
 	Record  []byte `json:"record"`
+	Proof   []byte `json:"proof"`
+}
+
+// StatementRequest asks for the wallet statement of a sealed record.
+type StatementRequest struct {
+	Record []byte `json:"record"`
+}
+
+// StatementResponse is the statement "address belongs to owner" and its
+// proof (64 bytes, standard base64), made after the record opened.
+type StatementResponse struct {
+	Owner   int64  `json:"owner"`
+	Address string `json:"address"` // 0x EIP-55
+	Proof   []byte `json:"proof"`
 }
 
 // ApproveRequest asks the enclave to sign the transfer that Telegram-signed
@@ -65,6 +83,9 @@ type HealthResponse struct {
 	Status   string `json:"status"` // "ok"
 	Vault    string `json:"vault"`  // "unlocked" or "locked"
 	Protocol int    `json:"protocol"`
+	// IdentityKey is the deployment identity public key (64 lowercase hex)
+	// while unlocked; absent while locked.
+	IdentityKey string `json:"identity_key,omitempty"`
 }
 
 // ProtocolVersion is the version of this API and of the formats it carries.
@@ -88,6 +109,7 @@ const (
 	CodeRecordTampered    Code = "record_tampered"
 	CodeWrongOwner        Code = "wrong_owner"
 	CodeWrongWallet       Code = "wrong_wallet"
+	CodeBadWalletProof    Code = "bad_wallet_proof"
 	CodeChainNotAllowed   Code = "chain_not_allowed"
 	CodeTokenNotSupported Code = "token_not_supported"
 	CodeVaultLocked       Code = "vault_locked"
@@ -119,7 +141,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusMethodNotAllowed
 	case CodeBadSignature, CodeStaleAuth:
 		return http.StatusUnauthorized
-	case CodeIntentExpired, CodeRecordTampered, CodeWrongOwner, CodeWrongWallet, CodeChainNotAllowed, CodeTokenNotSupported:
+	case CodeIntentExpired, CodeRecordTampered, CodeWrongOwner, CodeWrongWallet, CodeBadWalletProof, CodeChainNotAllowed, CodeTokenNotSupported:
 		return http.StatusForbidden
 	case CodeVaultLocked, CodeEnclaveUnavailable, CodeAttestationUnavailable:
 		return http.StatusServiceUnavailable
@@ -184,6 +206,7 @@ var sentinelOf = map[Code]error{
 	CodeRecordTampered:    ErrRecordTampered,
 	CodeWrongOwner:        ErrWrongOwner,
 	CodeWrongWallet:       ErrWrongWallet,
+	CodeBadWalletProof:    ErrBadWalletProof,
 	CodeChainNotAllowed:   ErrChainNotAllowed,
 	CodeTokenNotSupported: ErrTokenNotSupported,
 	CodeVaultLocked:       ErrVaultLocked,

@@ -27,6 +27,7 @@ var allCodes = map[Code]int{
 	CodeRecordTampered:    403,
 	CodeWrongOwner:        403,
 	CodeWrongWallet:       403,
+	CodeBadWalletProof:    403,
 	CodeChainNotAllowed:   403,
 	CodeTokenNotSupported: 403,
 	CodeVaultLocked:       503,

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/autowallet/autowallet/internal/testvectors"
 )
 
@@ -66,6 +68,31 @@ func FuzzVerifyInitData(f *testing.F) {
 		got, err := VerifyInitData(signed, vectorVerifyConfig(), d.AuthDate)
 		if err != nil || got.UserID != d.UserID || got.StartParam != d.StartParam || !got.AuthDate.Equal(d.AuthDate) {
 			t.Fatalf("signed %q: %+v, %v", signed, got, err)
+		}
+	})
+}
+
+// FuzzDecodeWalletLink: the receive link decoder never panics, refuses only
+// with ErrMalformedIntent, and whatever it accepts has an owner in range, a
+// non-zero address, a 64-byte proof and exactly one text form.
+func FuzzDecodeWalletLink(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := DecodeWalletLink(s)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedIntent) {
+				t.Fatalf("refused with %v", err)
+			}
+			return
+		}
+		if l.Owner <= 0 || l.Address == (common.Address{}) || len(l.Proof) != WalletProofSize {
+			t.Fatalf("accepted %+v", l)
+		}
+		again, err := l.EncodeStartParam()
+		if err != nil || again != s {
+			t.Fatalf("accepted %q, which re-encodes as %q (%v)", s, again, err)
+		}
+		if _, err := DecodeStartParam(s); err == nil {
+			t.Fatalf("%q is both a wallet link and a transfer intent", s)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -13,14 +14,23 @@ import (
 // Intent kinds and versions. The first byte of an encoded intent says what kind
 // of request it is, the second its version, so later kinds (ERC-20 transfers,
 // other actions) can be added without ever being mistaken for a v1 transfer.
+//
+// Transfer version 1 is no longer produced nor accepted: version 2 is the
+// same layout followed by the wallet proof (statement.go), so a host cannot
+// show the user a transfer from a wallet the enclave never said is theirs.
 const (
 	KindTransfer     byte = 0x01
-	TransferV1       byte = 0x01
+	TransferV1       byte = 0x01 // refused: intents carry a wallet proof since v2
+	TransferV2       byte = 0x02
 	MaxStartParam         = 512 // Telegram's limit for startapp / start_param
 	maxUint64Bytes        = 8
 	maxUint256Bytes       = 32
 	transferV1MinLen      = 2 + 3*common.AddressLength + 7 // every number empty
 	transferV1MaxLen      = 2 + 3*common.AddressLength + 4*(1+maxUint64Bytes) + 3*(1+maxUint256Bytes)
+	// TransferV2MinLen and TransferV2MaxLen bound a v2 intent: v1's 69..197
+	// bytes plus the 64-byte wallet proof.
+	TransferV2MinLen = transferV1MinLen + WalletProofSize
+	TransferV2MaxLen = transferV1MaxLen + WalletProofSize
 )
 
 // ErrMalformedIntent is the reason for every refusal to decode an intent.
@@ -39,6 +49,11 @@ type Intent struct {
 	MaxFeePerGas         *big.Int // wei
 	MaxPriorityFeePerGas *big.Int // wei
 	Expiry               uint64   // unix seconds
+	// WalletProof is the enclave's statement proof (statement.go) that From
+	// belongs to the wallet's owner: 64 bytes. The enclave checks it against
+	// the approving user (docs/protocol.md, section 4); the page shows
+	// "from: your wallet" only when it verifies.
+	WalletProof []byte
 }
 
 // IsNative reports whether the intent moves the chain's native coin.
@@ -73,6 +88,8 @@ func (in *Intent) Validate() error {
 		return malformed("max priority fee is above max fee")
 	case in.Expiry == 0:
 		return malformed("expiry is zero")
+	case len(in.WalletProof) != WalletProofSize:
+		return malformed("wallet proof is %d bytes, want %d", len(in.WalletProof), WalletProofSize)
 	}
 	return nil
 }
@@ -81,14 +98,14 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformedIntent, fmt.Sprintf(format, args...))
 }
 
-// MarshalBinary encodes the intent in the v1 transfer layout
-// (docs/protocol.md, "Transfer intent").
+// MarshalBinary encodes the intent in the v2 transfer layout
+// (docs/protocol.md, "Transfer intent"): the v1 fields, then the wallet proof.
 func (in *Intent) MarshalBinary() ([]byte, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, transferV1MaxLen)
-	b = append(b, KindTransfer, TransferV1)
+	b := make([]byte, 0, TransferV2MaxLen)
+	b = append(b, KindTransfer, TransferV2)
 	b = appendUint(b, new(big.Int).SetUint64(in.ChainID))
 	b = append(b, in.From[:]...)
 	b = append(b, in.To[:]...)
@@ -99,6 +116,7 @@ func (in *Intent) MarshalBinary() ([]byte, error) {
 	b = appendUint(b, in.MaxFeePerGas)
 	b = appendUint(b, in.MaxPriorityFeePerGas)
 	b = appendUint(b, new(big.Int).SetUint64(in.Expiry))
+	b = append(b, in.WalletProof...)
 	return b, nil
 }
 
@@ -110,8 +128,8 @@ func appendUint(b []byte, v *big.Int) []byte {
 	return append(b, raw...)
 }
 
-// UnmarshalBinary decodes a v1 transfer intent strictly: unknown kind or
-// version, a number longer than its field allows or with a leading zero byte,
+// UnmarshalBinary decodes a v2 transfer intent strictly: unknown kind or
+// version (v1 included), a number longer than its field allows or with a leading zero byte,
 // a short input and trailing bytes are all errors wrapping ErrMalformedIntent.
 // A decoded intent also passes Validate.
 func (in *Intent) UnmarshalBinary(b []byte) error {
@@ -121,13 +139,16 @@ func (in *Intent) UnmarshalBinary(b []byte) error {
 	if b[0] != KindTransfer {
 		return malformed("unknown intent kind 0x%02x", b[0])
 	}
-	if b[1] != TransferV1 {
+	if b[1] != TransferV2 {
 		return malformed("unknown transfer version %d", b[1])
 	}
-	if len(b) < transferV1MinLen || len(b) > transferV1MaxLen {
-		return malformed("length %d is outside %d..%d", len(b), transferV1MinLen, transferV1MaxLen)
+	if len(b) < TransferV2MinLen || len(b) > TransferV2MaxLen {
+		return malformed("length %d is outside %d..%d", len(b), TransferV2MinLen, TransferV2MaxLen)
 	}
-	r := reader{b: b[2:]}
+	// The proof is the last 64 bytes; the fields before it must fill the
+	// rest exactly.
+	proof := b[len(b)-WalletProofSize:]
+	r := reader{b: b[2 : len(b)-WalletProofSize]}
 	var out Intent
 	out.ChainID = r.uint64("chain id")
 	r.address(&out.From)
@@ -145,6 +166,7 @@ func (in *Intent) UnmarshalBinary(b []byte) error {
 	if len(r.b) != 0 {
 		return malformed("%d trailing bytes", len(r.b))
 	}
+	out.WalletProof = bytes.Clone(proof)
 	if err := out.Validate(); err != nil {
 		return err
 	}
@@ -223,6 +245,21 @@ func (in *Intent) EncodeStartParam() (string, error) {
 
 // DecodeStartParam parses the text form made by EncodeStartParam.
 func DecodeStartParam(s string) (*Intent, error) {
+	b, err := decodeStartParamBytes(s)
+	if err != nil {
+		return nil, err
+	}
+	in := new(Intent)
+	if err := in.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// decodeStartParamBytes reads the base64url text of any start_param kind
+// strictly: not empty, within Telegram's 512 characters, canonical
+// base64url without padding. Errors wrap ErrMalformedIntent.
+func decodeStartParamBytes(s string) ([]byte, error) {
 	if s == "" {
 		return nil, malformed("start_param is empty")
 	}
@@ -238,9 +275,5 @@ func DecodeStartParam(s string) (*Intent, error) {
 	if err != nil {
 		return nil, malformed("start_param is not base64url: %v", err)
 	}
-	in := new(Intent)
-	if err := in.UnmarshalBinary(b); err != nil {
-		return nil, err
-	}
-	return in, nil
+	return b, nil
 }

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"math/big"
 	"math/rand/v2"
 	"strings"
@@ -14,6 +15,7 @@ func validIntent() *Intent {
 		ChainID: 11155111, From: common.HexToAddress("0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"),
 		To: common.HexToAddress("0x1111111111111111111111111111111111111111"), Amount: big.NewInt(5e16),
 		Nonce: 3, GasLimit: 21000, MaxFeePerGas: big.NewInt(3e10), MaxPriorityFeePerGas: big.NewInt(15e8), Expiry: 1767226200,
+		WalletProof: bytes.Repeat([]byte{0x5a}, WalletProofSize),
 	}
 }
 
@@ -39,6 +41,10 @@ func TestIntentRoundTrip(t *testing.T) {
 			ChainID: rng.Uint64()>>rng.IntN(63) | 1, From: randAddr(), To: randAddr(),
 			Amount: randBig(256), Nonce: rng.Uint64() >> rng.IntN(64), GasLimit: rng.Uint64()>>rng.IntN(63) | 1,
 			MaxFeePerGas: randBig(256), Expiry: rng.Uint64()>>rng.IntN(63) | 1,
+			WalletProof: make([]byte, WalletProofSize),
+		}
+		for i := range in.WalletProof {
+			in.WalletProof[i] = byte(rng.Uint32())
 		}
 		if rng.IntN(2) == 0 {
 			in.Token = randAddr()
@@ -57,6 +63,9 @@ func TestIntentRoundTrip(t *testing.T) {
 		}
 		if *fieldsOf(out) != *fieldsOf(in) {
 			t.Fatalf("round trip changed %+v into %+v", in, out)
+		}
+		if l := len(text); l > 348 {
+			t.Fatalf("%d characters: a v2 intent is at most 348", l)
 		}
 	}
 }
@@ -80,6 +89,9 @@ func TestIntentValidate(t *testing.T) {
 		"zero gas":             func(in *Intent) { in.GasLimit = 0 },
 		"priority above max":   func(in *Intent) { in.MaxPriorityFeePerGas = new(big.Int).Add(in.MaxFeePerGas, big.NewInt(1)) },
 		"zero expiry":          func(in *Intent) { in.Expiry = 0 },
+		"no wallet proof":      func(in *Intent) { in.WalletProof = nil },
+		"short wallet proof":   func(in *Intent) { in.WalletProof = in.WalletProof[:63] },
+		"long wallet proof":    func(in *Intent) { in.WalletProof = append(in.WalletProof, 0) },
 	}
 	if err := validIntent().Validate(); err != nil {
 		t.Fatalf("the valid intent: %v", err)
@@ -113,11 +125,44 @@ func TestIntentMaxCostAndNative(t *testing.T) {
 // TestUnmarshalBinaryShortInputs covers the inputs too short to reach the
 // text decoder's vectors: nothing, one byte, and kind+version alone.
 func TestUnmarshalBinaryShortInputs(t *testing.T) {
-	for _, b := range [][]byte{nil, {KindTransfer}, {KindTransfer, TransferV1}} {
+	for _, b := range [][]byte{nil, {KindTransfer}, {KindTransfer, TransferV2}} {
 		var in Intent
 		wantCode(t, in.UnmarshalBinary(b), CodeMalformedIntent)
 		if in.Amount != nil {
 			t.Fatal("a failed decode changed the intent")
 		}
+	}
+}
+
+// TestIntentV1Refused: a v1 intent (no wallet proof), even one that is
+// otherwise well formed, is malformed_intent; so is a v2 intent whose
+// proof is cut or extended by a byte.
+func TestIntentV1Refused(t *testing.T) {
+	b, err := validIntent().MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[1] != TransferV2 || len(b) < TransferV2MinLen || len(b) > TransferV2MaxLen {
+		t.Fatalf("encoded version %d, %d bytes", b[1], len(b))
+	}
+	v1 := bytes.Clone(b[:len(b)-WalletProofSize])
+	v1[1] = TransferV1
+	for name, raw := range map[string][]byte{
+		"v1 layout":          v1,
+		"v2 without proof":   b[:len(b)-WalletProofSize],
+		"v2 proof short":     b[:len(b)-1],
+		"v2 proof long":      append(bytes.Clone(b), 0),
+		"v1 byte, v2 layout": append([]byte{KindTransfer, TransferV1}, b[2:]...),
+	} {
+		var in Intent
+		err := in.UnmarshalBinary(raw)
+		wantCode(t, err, CodeMalformedIntent)
+		if in.Amount != nil {
+			t.Fatalf("%s: a failed decode changed the intent", name)
+		}
+	}
+	var in Intent
+	if err := in.UnmarshalBinary(b); err != nil || !bytes.Equal(in.WalletProof, validIntent().WalletProof) {
+		t.Fatalf("decoded proof %x, %v", in.WalletProof, err)
 	}
 }

@@ -62,7 +62,17 @@ func intentFromFields(t *testing.T, f *testvectors.IntentFields) *Intent {
 		ChainID: u64(f.ChainID), From: addr(f.From), To: addr(f.To), Token: addr(f.Token),
 		Amount: u256(f.Amount), Nonce: u64(f.Nonce), GasLimit: u64(f.GasLimit),
 		MaxFeePerGas: u256(f.MaxFeePerGas), MaxPriorityFeePerGas: u256(f.MaxPriorityFeePerGas), Expiry: u64(f.Expiry),
+		WalletProof: mustHexT(t, f.WalletProof),
 	}
+}
+
+func mustHexT(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatalf("bad hex %q", s)
+	}
+	return b
 }
 
 // fieldsOf writes an intent as a vector does, for comparison.
@@ -71,7 +81,7 @@ func fieldsOf(in *Intent) *testvectors.IntentFields {
 		ChainID: strconv.FormatUint(in.ChainID, 10), From: in.From.Hex(), To: in.To.Hex(), Token: in.Token.Hex(),
 		Amount: in.Amount.String(), Nonce: strconv.FormatUint(in.Nonce, 10), GasLimit: strconv.FormatUint(in.GasLimit, 10),
 		MaxFeePerGas: in.MaxFeePerGas.String(), MaxPriorityFeePerGas: in.MaxPriorityFeePerGas.String(),
-		Expiry: strconv.FormatUint(in.Expiry, 10),
+		Expiry: strconv.FormatUint(in.Expiry, 10), WalletProof: hex.EncodeToString(in.WalletProof),
 	}
 }
 

@@ -48,6 +48,21 @@ func writeConfig(t *testing.T, mode string) string {
 	return p
 }
 
+func getJSON(t *testing.T, url string, resp any) {
+	t.Helper()
+	r, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	if r.StatusCode != 200 {
+		t.Fatalf("%s: %v", url, protocol.ReadError(r))
+	}
+	if err := json.NewDecoder(r.Body).Decode(resp); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func postJSON(t *testing.T, url string, req, resp any) {
 	t.Helper()
 	b, err := json.Marshal(req)
@@ -96,7 +111,21 @@ func TestMainDevServesAndSigns(t *testing.T) {
 	in := &protocol.Intent{
 		ChainID: testvectors.ChainID, From: from, To: common.HexToAddress("0x1111111111111111111111111111111111111111"),
 		Amount: big.NewInt(1), Nonce: 0, GasLimit: 21000, MaxFeePerGas: big.NewInt(2e9), MaxPriorityFeePerGas: big.NewInt(1e9),
-		Expiry: uint64(time.Now().Add(5 * time.Minute).Unix()),
+		Expiry: uint64(time.Now().Add(5 * time.Minute).Unix()), WalletProof: w.Proof,
+	}
+	// The identity key in health is the HKDF of the key file, and the
+	// wallet's proof verifies with it.
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h protocol.HealthResponse
+	getJSON(t, base+protocol.PathHealth, &h)
+	if want := hex.EncodeToString(testvectors.IdentityKeyFor(key).Public().(ed25519.PublicKey)); h.IdentityKey != want {
+		t.Fatalf("health identity_key %q, want %q", h.IdentityKey, want)
+	}
+	if err := protocol.VerifyStatement(testvectors.IdentityKeyFor(key).Public().(ed25519.PublicKey), testvectors.Owner, from, w.Proof); err != nil {
+		t.Fatal(err)
 	}
 	sp, err := in.EncodeStartParam()
 	if err != nil {

@@ -9,6 +9,9 @@ package testvectors
 
 import (
 	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -54,6 +57,37 @@ func VaultKey() []byte { return mustHex(VaultKeyHex) }
 // WalletKey is a fresh copy of the test wallet's private scalar.
 func WalletKey() []byte { return mustHex(WalletKeyHex) }
 
+// IdentityInfo is the HKDF info of the deployment identity key
+// (docs/protocol.md): the spec's constant, written here again so the
+// vectors check the enclave's derivation rather than reuse it.
+const IdentityInfo = "autowallet deployment identity v1"
+
+// IdentityKeyFor is the deployment identity key an enclave unlocked with
+// vaultKey holds: Ed25519 from the seed HKDF-SHA256(vaultKey, no salt,
+// IdentityInfo). Tests use it to make wallet proofs without an enclave.
+func IdentityKeyFor(vaultKey []byte) ed25519.PrivateKey {
+	seed, err := hkdf.Key(sha256.New, vaultKey, nil, IdentityInfo, ed25519.SeedSize)
+	if err != nil {
+		panic(err)
+	}
+	defer clear(seed)
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+// IdentityKey is the identity key of the test vault key.
+func IdentityKey() ed25519.PrivateKey { return IdentityKeyFor(VaultKey()) }
+
+// WalletProof is the proof an enclave unlocked with vaultKey gives for
+// (owner, addr): the identity key's Ed25519 signature over the 59-byte
+// statement. The one helper tests use to put a proof in an intent they
+// build; the message is laid out here independently of package protocol.
+func WalletProof(vaultKey []byte, owner int64, addr [20]byte) []byte {
+	m := []byte("autowallet wallet statement v1\x00")
+	m = binary.BigEndian.AppendUint64(m, uint64(owner))
+	m = append(m, addr[:]...)
+	return ed25519.Sign(IdentityKeyFor(vaultKey), m)
+}
+
 func mustHex(s string) []byte {
 	b, err := hex.DecodeString(s)
 	if err != nil {
@@ -68,6 +102,11 @@ type IntentVector struct {
 	StartParam  string        `json:"start_param"`
 	Intent      *IntentFields `json:"intent,omitempty"` // only when Expect is "valid"
 	Expect      string        `json:"expect"`           // "valid" or an error code
+	// For valid ones: the identity key of the test vault key, and the user
+	// for whom the intent's wallet proof verifies under it ("" for nobody),
+	// so a page can test its "from: your wallet" check.
+	IdentityKey string `json:"identity_key,omitempty"`
+	WalletOwner string `json:"wallet_owner,omitempty"`
 }
 
 // IntentFields is a decoded intent: numbers in decimal, addresses in
@@ -83,6 +122,23 @@ type IntentFields struct {
 	MaxFeePerGas         string `json:"max_fee_per_gas"`
 	MaxPriorityFeePerGas string `json:"max_priority_fee_per_gas"`
 	Expiry               string `json:"expiry"`
+	WalletProof          string `json:"wallet_proof"` // hex, 64 bytes
+}
+
+// StatementVector is one file of testdata/statements: a receive
+// start_param (kind 0x02) and what a page holding identity_key concludes.
+type StatementVector struct {
+	Description string `json:"description"`
+	IdentityKey string `json:"identity_key"` // hex Ed25519 public key the page pins
+	StartParam  string `json:"start_param"`
+	// Owner, Address, Proof and Message: what the link says, when it decodes.
+	Owner   string `json:"owner,omitempty"`   // decimal
+	Address string `json:"address,omitempty"` // EIP-55
+	Proof   string `json:"proof,omitempty"`   // hex
+	Message string `json:"message,omitempty"` // hex of the 59-byte signed statement
+	// Expect: "valid" (decodes and verifies), "malformed_intent" (refused by
+	// the decoder) or "bad_wallet_proof" (decodes, does not verify).
+	Expect string `json:"expect"`
 }
 
 // RecordVector is one file of testdata/records.

@@ -33,7 +33,7 @@ var update = flag.Bool("update", false, "rewrite the vectors and fuzz seeds inst
 const repoRoot = "../.."
 
 // Folders whose every *.json file the generator owns: a stale vector is an error.
-var vectorDirs = []string{"testdata/intents", "testdata/records", "testdata/initdata"}
+var vectorDirs = []string{"testdata/intents", "testdata/records", "testdata/initdata", "testdata/statements"}
 
 // TestVectorsAreUpToDate regenerates every vector and fuzz seed in memory and
 // compares it with the committed file, so the committed data is reproducible;
@@ -87,6 +87,7 @@ func generate(t *testing.T) map[string][]byte {
 	files := make(map[string][]byte)
 	g := &generator{t: t, files: files}
 	g.intents()
+	g.statements()
 	g.records()
 	g.initData()
 	return files
@@ -128,7 +129,8 @@ func walletAddress() common.Address {
 }
 
 // baseIntent is the valid transfer the other vectors start from: 0.05 ETH
-// from the test wallet, ten minutes before it expires.
+// from the test wallet (with its wallet proof for Owner under the test vault
+// key's identity), ten minutes before it expires.
 func baseIntent() *protocol.Intent {
 	return &protocol.Intent{
 		ChainID:              ChainID,
@@ -140,25 +142,28 @@ func baseIntent() *protocol.Intent {
 		MaxFeePerGas:         big.NewInt(30_000_000_000),
 		MaxPriorityFeePerGas: big.NewInt(1_500_000_000),
 		Expiry:               uint64(Now + 600),
+		WalletProof:          WalletProof(VaultKey(), Owner, walletAddress()),
 	}
 }
 
-// rawIntent lays out a v1 intent with each number given as its raw bytes,
+// rawIntent lays out a v2 intent with each number given as its raw bytes,
 // so vectors can break the encoding in exactly one place.
 type rawIntent struct {
 	kind, version                                byte
 	chain                                        []byte
 	from, to, token                              common.Address
 	amount, nonce, gas, maxFee, priority, expiry []byte
+	proof                                        []byte
 }
 
 func rawOf(in *protocol.Intent) rawIntent {
 	u := func(v uint64) []byte { return new(big.Int).SetUint64(v).Bytes() }
 	return rawIntent{
-		kind: protocol.KindTransfer, version: protocol.TransferV1,
+		kind: protocol.KindTransfer, version: protocol.TransferV2,
 		chain: u(in.ChainID), from: in.From, to: in.To, token: in.Token,
 		amount: in.Amount.Bytes(), nonce: u(in.Nonce), gas: u(in.GasLimit),
 		maxFee: in.MaxFeePerGas.Bytes(), priority: in.MaxPriorityFeePerGas.Bytes(), expiry: u(in.Expiry),
+		proof: in.WalletProof,
 	}
 }
 
@@ -170,7 +175,7 @@ func (r rawIntent) bytes() []byte {
 	for _, v := range [][]byte{r.amount, r.nonce, r.gas, r.maxFee, r.priority, r.expiry} {
 		b = num(b, v)
 	}
-	return b
+	return append(b, r.proof...)
 }
 
 func fieldsOf(in *protocol.Intent) *IntentFields {
@@ -178,7 +183,7 @@ func fieldsOf(in *protocol.Intent) *IntentFields {
 		ChainID: strconv.FormatUint(in.ChainID, 10), From: in.From.Hex(), To: in.To.Hex(), Token: in.Token.Hex(),
 		Amount: in.Amount.String(), Nonce: strconv.FormatUint(in.Nonce, 10), GasLimit: strconv.FormatUint(in.GasLimit, 10),
 		MaxFeePerGas: in.MaxFeePerGas.String(), MaxPriorityFeePerGas: in.MaxPriorityFeePerGas.String(),
-		Expiry: strconv.FormatUint(in.Expiry, 10),
+		Expiry: strconv.FormatUint(in.Expiry, 10), WalletProof: hex.EncodeToString(in.WalletProof),
 	}
 }
 
@@ -186,13 +191,21 @@ var b64 = base64.RawURLEncoding
 
 func (g *generator) intents() {
 	const dir = "testdata/intents"
+	idKey := hex.EncodeToString(IdentityKey().Public().(ed25519.PublicKey))
 	valid := func(name, desc string, in *protocol.Intent) {
 		sp, err := in.EncodeStartParam()
 		if err != nil {
 			g.t.Fatalf("%s: %v", name, err)
 		}
+		// The page's "from: your wallet" check: for whom the proof verifies.
+		v := IntentVector{Description: desc, StartParam: sp, Intent: fieldsOf(in), Expect: "valid", IdentityKey: idKey}
+		for _, u := range []int64{Owner, Owner + 1} {
+			if protocol.VerifyStatement(IdentityKey().Public().(ed25519.PublicKey), u, in.From, in.WalletProof) == nil {
+				v.WalletOwner = strconv.FormatInt(u, 10)
+			}
+		}
 		g.startParams = append(g.startParams, sp)
-		g.writeJSON(dir, name, IntentVector{Description: desc, StartParam: sp, Intent: fieldsOf(in), Expect: "valid"})
+		g.writeJSON(dir, name, v)
 	}
 	bad := func(name, desc, sp string) {
 		if _, err := protocol.DecodeStartParam(sp); protocol.CodeOf(err) != protocol.CodeMalformedIntent {
@@ -219,21 +232,46 @@ func (g *generator) intents() {
 
 	token := *base
 	token.Token = common.HexToAddress("0x2222222222222222222222222222222222222222")
-	valid("valid-token-field", "a non-zero token: well-formed as an intent (the v1 enclave refuses it as token_not_supported)", &token)
+	valid("valid-token-field", "a non-zero token: well-formed as an intent (the enclave refuses it as token_not_supported)", &token)
+
+	foreign := *base
+	foreign.WalletProof = WalletProof(VaultKey(), Owner+1, walletAddress())
+	valid("valid-proof-for-other-owner", "well-formed, but the wallet proof is for owner 424243: the page must not say \"from: your wallet\" to 424242, the enclave refuses it as bad_wallet_proof", &foreign)
+	otherID := *base
+	otherID.WalletProof = WalletProof(bytes.Repeat([]byte{0xee}, 32), Owner, walletAddress())
+	valid("valid-proof-by-other-key", "well-formed, but the wallet proof is made by the identity of vault key ee..ee: it verifies for nobody under identity_key", &otherID)
 
 	good := rawOf(base)
 	goodBytes := good.bytes()
 	goodText := b64.EncodeToString(goodBytes)
-	if len(goodBytes)%3 == 0 {
-		g.t.Fatal("the base intent's length is a multiple of 3: the padding vectors need one that is not")
+	// The padding vectors need an intent whose length is not a multiple
+	// of 3 (the base one, 159 bytes, is): nonce 300 takes one byte more.
+	padded := *base
+	padded.Nonce = 300
+	paddedBytes := rawOf(&padded).bytes()
+	paddedText := b64.EncodeToString(paddedBytes)
+	if len(paddedBytes)%3 == 0 {
+		g.t.Fatal("the padding vectors' intent has a length that is a multiple of 3")
 	}
 
 	r := good
 	r.kind = 0x02
-	badRaw("wrong-kind", "first byte (kind) is 0x02, not a transfer", r)
+	badRaw("wrong-kind", "first byte (kind) is 0x02 (a wallet link), not a transfer", r)
 	r = good
-	r.version = 0x02
-	badRaw("wrong-version", "second byte (version) is 2", r)
+	r.version = 0x03
+	badRaw("wrong-version", "second byte (version) is 3", r)
+	r = good
+	r.version = protocol.TransferV1
+	badRaw("version-1-byte", "the valid v2 intent with version byte 1: version 1 is no longer accepted", r)
+	r = good
+	r.version, r.proof = protocol.TransferV1, nil
+	badRaw("version-1", "a complete version 1 intent (the v2 fields without the wallet proof): no longer accepted", r)
+	r = good
+	r.proof = nil
+	badRaw("no-wallet-proof", "the valid intent without its 64-byte wallet proof", r)
+	r = good
+	r.proof = r.proof[:63]
+	badRaw("short-wallet-proof", "the valid intent with a 63-byte wallet proof", r)
 	bad("truncated", "the valid intent without its last byte", b64.EncodeToString(goodBytes[:len(goodBytes)-1]))
 	bad("truncated-to-header", "only kind and version", b64.EncodeToString(goodBytes[:2]))
 	bad("trailing-bytes", "the valid intent followed by one zero byte", b64.EncodeToString(append(slices.Clone(goodBytes), 0)))
@@ -265,15 +303,10 @@ func (g *generator) intents() {
 	r.expiry = nil
 	badRaw("zero-expiry", "expiry is zero", r)
 
-	// The last character carries bits past the end of the data; canonical
-	// base64 has them zero. Setting one gives a second spelling of the same bytes.
-	last := strings.IndexByte(base64URLAlphabet, goodText[len(goodText)-1])
-	nonCanonical := goodText[:len(goodText)-1] + string(base64URLAlphabet[last+1])
-	if dec, err := base64.RawURLEncoding.DecodeString(nonCanonical); err != nil || !bytes.Equal(dec, goodBytes) {
-		g.t.Fatal("the non-canonical spelling does not decode leniently to the valid intent")
-	}
-	bad("non-canonical-base64", "the valid intent with non-zero padding bits in its last character", nonCanonical)
-	bad("base64-padding", "the valid intent with '=' padding", base64.URLEncoding.EncodeToString(goodBytes))
+	valid("valid-nonce-300", "the valid intent with nonce 300: its length (160 bytes) is not a multiple of 3, as the padding vectors need", &padded)
+	nonCanonical := nonCanonicalText(g.t, paddedText, paddedBytes)
+	bad("non-canonical-base64", "valid-nonce-300 with non-zero padding bits in its last character", nonCanonical)
+	bad("base64-padding", "valid-nonce-300 with '=' padding", base64.URLEncoding.EncodeToString(paddedBytes))
 	bad("standard-base64-alphabet", "base64 with '+' and '/' in place of '-' and '_'", strings.NewReplacer("-", "+", "_", "/").Replace(goodText)+"+/")
 	bad("newline-inside", "the valid intent with a line break in the middle", goodText[:20]+"\n"+goodText[20:])
 	bad("empty", "no start_param at all", "")
@@ -285,6 +318,98 @@ func (g *generator) intents() {
 }
 
 const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// nonCanonicalText sets a padding bit in the last character of text (the
+// base64url of b, whose length is not a multiple of 3): canonical base64
+// has those bits zero, so this is a second spelling of the same bytes.
+func nonCanonicalText(t *testing.T, text string, b []byte) string {
+	last := strings.IndexByte(base64URLAlphabet, text[len(text)-1])
+	s := text[:len(text)-1] + string(base64URLAlphabet[last+1])
+	if dec, err := base64.RawURLEncoding.DecodeString(s); err != nil || !bytes.Equal(dec, b) {
+		t.Fatal("the non-canonical spelling does not decode leniently to the same bytes")
+	}
+	return s
+}
+
+func (g *generator) statements() {
+	const dir = "testdata/statements"
+	id := IdentityKey()
+	idPub := id.Public().(ed25519.PublicKey)
+	idHex := hex.EncodeToString(idPub)
+	addr := walletAddress()
+	var seeds []string
+	write := func(name, desc, sp string, expect protocol.Code) {
+		v := StatementVector{Description: desc, IdentityKey: idHex, StartParam: sp, Expect: string(expect)}
+		l, err := protocol.DecodeWalletLink(sp)
+		if err == nil {
+			v.Owner, v.Address, v.Proof = strconv.FormatInt(l.Owner, 10), l.Address.Hex(), hex.EncodeToString(l.Proof)
+			m, _ := protocol.StatementMessage(l.Owner, l.Address)
+			v.Message = hex.EncodeToString(m)
+			err = l.Verify(idPub)
+		}
+		got := protocol.Code("valid")
+		if err != nil {
+			got = protocol.CodeOf(err)
+		}
+		if got != expect {
+			g.t.Fatalf("%s: the decoder and verifier say %v, the vector says %s", name, err, expect)
+		}
+		seeds = append(seeds, sp)
+		g.writeJSON(dir, name, v)
+	}
+	raw := func(kind, version byte, owner uint64, a common.Address, proof []byte) []byte {
+		b := []byte{kind, version}
+		b = binary.BigEndian.AppendUint64(b, owner)
+		return append(append(b, a[:]...), proof...)
+	}
+	proof := WalletProof(VaultKey(), Owner, addr)
+	good := raw(protocol.KindWallet, protocol.WalletLinkV1, uint64(Owner), addr, proof)
+	goodText := b64.EncodeToString(good)
+	write("valid", "the test wallet of owner 424242, proved by the test vault key's identity", goodText, "valid")
+	otherAddr := common.HexToAddress("0x3333333333333333333333333333333333333333")
+	write("valid-other-wallet", "owner 424243 and address 0x3333…, proved by the same identity",
+		b64.EncodeToString(raw(protocol.KindWallet, protocol.WalletLinkV1, uint64(Owner+1), otherAddr, WalletProof(VaultKey(), Owner+1, otherAddr))), "valid")
+
+	// Decodes, does not verify: the page must show no address.
+	write("proof-by-other-key", "the test wallet proved by the identity of vault key ee..ee (another deployment, or a host's own key)",
+		b64.EncodeToString(raw(protocol.KindWallet, protocol.WalletLinkV1, uint64(Owner), addr, WalletProof(bytes.Repeat([]byte{0xee}, 32), Owner, addr))), protocol.CodeBadWalletProof)
+	write("owner-rewritten", "the valid link with owner 424243: the proof is for 424242",
+		b64.EncodeToString(raw(protocol.KindWallet, protocol.WalletLinkV1, uint64(Owner+1), addr, proof)), protocol.CodeBadWalletProof)
+	write("address-rewritten", "the valid link with address 0x3333…: the proof is for the test wallet",
+		b64.EncodeToString(raw(protocol.KindWallet, protocol.WalletLinkV1, uint64(Owner), otherAddr, proof)), protocol.CodeBadWalletProof)
+	flipped := slices.Clone(good)
+	flipped[len(flipped)-1] ^= 0x01
+	write("flipped-bit-proof", "the valid link with bit 0 of the proof's last byte flipped", b64.EncodeToString(flipped), protocol.CodeBadWalletProof)
+	zeroProof := raw(protocol.KindWallet, protocol.WalletLinkV1, uint64(Owner), addr, make([]byte, 64))
+	write("zero-proof", "the valid link with a proof of 64 zero bytes", b64.EncodeToString(zeroProof), protocol.CodeBadWalletProof)
+
+	// Refused by the decoder.
+	mal := protocol.CodeMalformedIntent
+	write("wrong-kind", "the valid link with kind 0x01 (a transfer)", b64.EncodeToString(raw(protocol.KindTransfer, protocol.WalletLinkV1, uint64(Owner), addr, proof)), mal)
+	write("wrong-version", "the valid link with version 2", b64.EncodeToString(raw(protocol.KindWallet, 2, uint64(Owner), addr, proof)), mal)
+	write("owner-zero", "owner 0, which is not a Telegram user id", b64.EncodeToString(raw(protocol.KindWallet, protocol.WalletLinkV1, 0, addr, proof)), mal)
+	write("owner-over-int64", "owner 2^63", b64.EncodeToString(raw(protocol.KindWallet, protocol.WalletLinkV1, 1<<63, addr, proof)), mal)
+	write("zero-address", "the zero address", b64.EncodeToString(raw(protocol.KindWallet, protocol.WalletLinkV1, uint64(Owner), common.Address{}, proof)), mal)
+	write("truncated", "the valid link without its last byte (93 bytes)", b64.EncodeToString(good[:len(good)-1]), mal)
+	write("trailing-byte", "the valid link followed by one zero byte (95 bytes)", b64.EncodeToString(append(slices.Clone(good), 0)), mal)
+	write("header-only", "only kind and version", b64.EncodeToString(good[:2]), mal)
+	write("empty", "no start_param at all", "", mal)
+	// 92 bytes is not a multiple of 3, so its text has padding bits.
+	short := good[:92]
+	write("non-canonical-base64", "the valid link's first 92 bytes with non-zero padding bits in the last character", nonCanonicalText(g.t, b64.EncodeToString(short), short), mal)
+	write("base64-padding", "the valid link's first 92 bytes with '=' padding", base64.URLEncoding.EncodeToString(short), mal)
+	write("standard-base64-alphabet", "the valid link in standard base64 ('+' and '/')", base64.RawStdEncoding.EncodeToString(good)+"+/", mal)
+	write("newline-inside", "the valid link with a line break in the middle", goodText[:20]+"\n"+goodText[20:], mal)
+	intent, err := baseIntent().EncodeStartParam()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	write("transfer-intent", "a valid transfer intent is not a wallet link", intent, mal)
+
+	for i, sp := range seeds {
+		g.writeSeed("protocol", "FuzzDecodeWalletLink", strconv.Itoa(i), "string", []byte(sp))
+	}
+}
 
 // seal makes a v1 record exactly as the enclave does, with a given nonce.
 func seal(vaultKey []byte, owner uint64, addr common.Address, nonce, walletKey []byte) []byte {
