@@ -6,9 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/internal/browser"
+	"github.com/autowallet/autowallet/protocol"
 )
 
 // Version 2 transfer intents, made from the spec in this test: the page
@@ -172,6 +176,9 @@ func TestWalletLinkInJS(t *testing.T) {
 	valid := 0
 	for name, sp := range params {
 		owner, a, p, ok := specDecodeLink(sp)
+		if l, err := protocol.DecodeWalletLink(sp); (err == nil) != ok || (ok && (uint64(l.Owner) != owner || l.Address != a)) {
+			t.Errorf("%s: the Go codec disagrees with the spec: %v", name, err)
+		}
 		g := got[name]
 		if !ok {
 			if g.Expect != "malformed_intent" {
@@ -331,4 +338,129 @@ func TestWalletCheckInJS(t *testing.T) {
 			t.Errorf("case %d (%+v): %q, want %q", i, c, got[i], c.Want)
 		}
 	}
+}
+
+// statementVector is one file of testdata/statements (docs/protocol.md).
+type statementVector struct {
+	Description string `json:"description"`
+	IdentityKey string `json:"identity_key"`
+	StartParam  string `json:"start_param"`
+	Owner       string `json:"owner"`
+	Address     string `json:"address"`
+	Proof       string `json:"proof"`
+	Message     string `json:"message"`
+	Expect      string `json:"expect"`
+}
+
+// The page reads every receive link vector as the Go codec does, builds the
+// same signed message, and WebCrypto Ed25519 verifies exactly the proofs the
+// vectors call valid (with the vector's identity key); and the wallet proofs
+// of the valid intent vectors verify for their owner.
+func TestStatementVectorsInJS(t *testing.T) {
+	paths, err := filepath.Glob("../../testdata/statements/*.json")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no vectors in testdata/statements (%v)", err)
+	}
+	vectors := make(map[string]statementVector)
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v statementVector
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		vectors[filepath.Base(p)] = v
+	}
+	// Valid intent vectors: their proof is a statement for (wallet_owner, from).
+	ipaths, _ := filepath.Glob("../../testdata/intents/*.json")
+	for _, p := range ipaths {
+		b, _ := os.ReadFile(p)
+		var v struct {
+			StartParam  string            `json:"start_param"`
+			Intent      map[string]string `json:"intent"`
+			Expect      string            `json:"expect"`
+			IdentityKey string            `json:"identity_key"`
+			WalletOwner string            `json:"wallet_owner"`
+		}
+		if json.Unmarshal(b, &v) != nil || v.Expect != "valid" || v.IdentityKey == "" {
+			continue
+		}
+		// Without wallet_owner the vector's proof verifies for nobody: it
+		// must not for the test user either.
+		sv := statementVector{IdentityKey: v.IdentityKey, Owner: v.WalletOwner, Address: v.Intent["from"], Proof: v.Intent["wallet_proof"], Expect: "valid"}
+		if v.WalletOwner == "" {
+			sv.Owner, sv.Expect = "424242", "bad_wallet_proof"
+		}
+		vectors["intent "+filepath.Base(p)] = sv
+	}
+	ctx := codecPage(t)
+	type result struct {
+		Decoded string            `json:"decoded"`
+		Fields  map[string]string `json:"fields"`
+		Message string            `json:"message"`
+		Valid   bool              `json:"valid"`
+	}
+	got := browser.Eval[map[string]result](t, ctx, `(async () => {
+		const vs = `+mustJSON(vectors)+`, out = {};
+		const bytes = h => { const b = new Uint8Array(h.length / 2); for (let i = 0; i < b.length; i++) b[i] = parseInt(h.substr(2 * i, 2), 16); return b };
+		for (const [name, v] of Object.entries(vs)) {
+			const r = {decoded: "", fields: null, message: "", valid: false};
+			let owner = v.owner, addr = v.address, proof = v.proof;
+			if (v.start_param !== "" || !name.startsWith("intent ")) {
+				try {
+					const l = AutowalletIntent.decodeWalletLink(v.start_param);
+					r.decoded = "valid";
+					r.fields = AutowalletIntent.linkFields(l);
+					owner = r.fields.owner; addr = l.address; proof = r.fields.proof;
+				} catch (e) {
+					r.decoded = e.code || "exception";
+					out[name] = r;
+					continue;
+				}
+			}
+			const msg = AutowalletWallet.statementMessage(BigInt(owner), bytes(addr.slice(2).toLowerCase()));
+			r.message = AutowalletIntent.toHex(msg);
+			const key = await crypto.subtle.importKey("raw", bytes(v.identity_key), {name: "Ed25519"}, false, ["verify"]);
+			r.valid = await crypto.subtle.verify({name: "Ed25519"}, key, bytes(proof), msg);
+			out[name] = r;
+		}
+		return out;
+	})()`)
+	counts := map[string]int{}
+	for name, v := range vectors {
+		g := got[name]
+		counts[v.Expect]++
+		switch v.Expect {
+		case "malformed_intent":
+			if g.Decoded != "malformed_intent" {
+				t.Errorf("%s (%s): JS decodes it: %q", name, v.Description, g.Decoded)
+			}
+			continue
+		case "valid", "bad_wallet_proof":
+		default:
+			t.Errorf("%s: unknown expect %q", name, v.Expect)
+			continue
+		}
+		if !strings.HasPrefix(name, "intent ") {
+			if g.Decoded != "valid" {
+				t.Errorf("%s (%s): JS refuses: %q", name, v.Description, g.Decoded)
+				continue
+			}
+			if g.Fields["owner"] != v.Owner || g.Fields["address"] != v.Address || g.Fields["proof"] != v.Proof {
+				t.Errorf("%s: fields %v, want %s %s %s", name, g.Fields, v.Owner, v.Address, v.Proof)
+			}
+			if g.Message != v.Message {
+				t.Errorf("%s: message %s, want %s", name, g.Message, v.Message)
+			}
+		}
+		if g.Valid != (v.Expect == "valid") {
+			t.Errorf("%s (%s): WebCrypto says valid=%v, want %s", name, v.Description, g.Valid, v.Expect)
+		}
+	}
+	if counts["valid"] < 3 || counts["bad_wallet_proof"] == 0 || counts["malformed_intent"] == 0 {
+		t.Errorf("vectors by outcome: %v", counts)
+	}
+	t.Logf("vectors by outcome: %v", counts)
 }
