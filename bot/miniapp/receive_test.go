@@ -37,33 +37,33 @@ const (
 	notYoursText = "This address could not be verified as yours. Do not send funds to it."
 )
 
-// recorded is one request that reached the page's origin.
-type recorded struct {
+// originRequest is one request that reached the page's origin.
+type originRequest struct {
 	Method, Path, Query, Body string
 	Header                    http.Header
 }
 
-// recorder is the page's origin as a hostile host runs it: it serves the
+// originRecorder is the page's origin as a hostile host runs it: it serves the
 // page and a config.json, and records every request it receives.
-type recorder struct {
+type originRecorder struct {
 	mu   sync.Mutex
-	reqs []recorded
+	reqs []originRequest
 }
 
-func (rc *recorder) wrap(h http.Handler) http.Handler {
+func (rc *originRecorder) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, recorded{r.Method, r.URL.Path, r.URL.RawQuery, string(body), r.Header.Clone()})
+		rc.reqs = append(rc.reqs, originRequest{r.Method, r.URL.Path, r.URL.RawQuery, string(body), r.Header.Clone()})
 		rc.mu.Unlock()
 		h.ServeHTTP(w, r)
 	})
 }
 
-func (rc *recorder) all() []recorded {
+func (rc *originRecorder) all() []originRequest {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return append([]recorded(nil), rc.reqs...)
+	return append([]originRequest(nil), rc.reqs...)
 }
 
 // pageFiles are the paths a page load may fetch from its origin.
@@ -77,7 +77,7 @@ var pageFiles = map[string]bool{
 // assertOnlyStaticGETs checks that the origin received only GETs of the
 // page's own files and config.json (at least once if wantConfig), none
 // carrying anything of initData.
-func (rc *recorder) assertOnlyStaticGETs(t *testing.T, initData string, wantConfig bool) {
+func (rc *originRecorder) assertOnlyStaticGETs(t *testing.T, initData string, wantConfig bool) {
 	t.Helper()
 	values, _ := url.ParseQuery(initData)
 	secrets := []string{initData, url.QueryEscape(initData), values.Get("signature"), values.Get("hash"), values.Get("user")}
@@ -114,13 +114,13 @@ func (rc *recorder) assertOnlyStaticGETs(t *testing.T, initData string, wantConf
 
 // newWalletServer serves the page, a config.json with body (404 if ""), and
 // the fake API, all recorded.
-func newWalletServer(t *testing.T, config string, api *fakeAPI) (*httptest.Server, *recorder) {
+func newWalletServer(t *testing.T, config string, api *fakeAPI) (*httptest.Server, *originRecorder) {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle(Prefix, Handler())
 	mux.Handle("/miniapp/api/", api)
 	mux.Handle(Prefix+"config.json", serveConfig(config))
-	rc := &recorder{}
+	rc := &originRecorder{}
 	srv := httptest.NewServer(rc.wrap(mux))
 	t.Cleanup(srv.Close)
 	return srv, rc
