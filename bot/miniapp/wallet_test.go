@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -463,4 +464,104 @@ func TestStatementVectorsInJS(t *testing.T) {
 		t.Errorf("vectors by outcome: %v", counts)
 	}
 	t.Logf("vectors by outcome: %v", counts)
+}
+
+// goLaunchUserID is the page's rule for the launch's user id, written with
+// Go's JSON tokenizer: one JSON object, no top-level key twice, "id" a plain
+// integer literal 1..2^63-1. It returns "" for no id.
+func goLaunchUserID(text string) string {
+	var v any
+	if json.Unmarshal([]byte(text), &v) != nil {
+		return ""
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return ""
+	}
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	dec.Token() // {
+	seen := map[string]bool{}
+	id := ""
+	for dec.More() {
+		k, _ := dec.Token()
+		key := k.(string)
+		if seen[key] {
+			return ""
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if dec.Decode(&raw) != nil {
+			return ""
+		}
+		if key == "id" {
+			id = string(raw)
+		}
+	}
+	if !regexp.MustCompile(`^[1-9][0-9]{0,18}$`).MatchString(id) {
+		return ""
+	}
+	if n, ok := new(big.Int).SetString(id, 10); !ok || n.Cmp(big.NewInt(math.MaxInt64)) > 0 {
+		return ""
+	}
+	return id
+}
+
+// Random user objects, with nested "id"s, tricky strings and duplicate
+// keys: the page's scanner finds the same top-level id as Go's tokenizer.
+func TestLaunchUserIDAgreesWithGo(t *testing.T) {
+	ctx := codecPage(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	keys := []string{`"id"`, `"ID"`, `"first_name"`, `"a"`, `"i\u0064"`, `"id "`, `"x\"id"`}
+	strs := []string{`""`, `"}"`, `"{\"id\":1}"`, `"a,b:c"`, `"\\"`, `"\\\""`, `"]["`, `"ü\u00e9"`}
+	ids := []string{"1", "424242", "9007199254740993", "9223372036854775807", "9223372036854775808", "0", "-1", "1.5", "1e3", "01", `"7"`, "true", "null"}
+	var value func(depth int) string
+	value = func(depth int) string {
+		switch n := r.IntN(6); {
+		case n == 0 && depth < 3:
+			var parts []string
+			for range r.IntN(3) {
+				parts = append(parts, keys[r.IntN(len(keys))]+":"+value(depth+1))
+			}
+			return "{" + strings.Join(parts, ",") + "}"
+		case n == 1 && depth < 3:
+			var parts []string
+			for range r.IntN(3) {
+				parts = append(parts, value(depth+1))
+			}
+			return "[" + strings.Join(parts, ", ") + "]"
+		case n == 2:
+			return strs[r.IntN(len(strs))]
+		default:
+			return ids[r.IntN(len(ids))]
+		}
+	}
+	ws := []string{"", " ", "\n", "\t "}
+	var inputs []string
+	for range 400 {
+		var parts []string
+		for range r.IntN(5) {
+			k := keys[r.IntN(len(keys))]
+			v := value(1)
+			if r.IntN(3) == 0 {
+				k, v = `"id"`, ids[r.IntN(len(ids))]
+			}
+			parts = append(parts, ws[r.IntN(4)]+k+ws[r.IntN(4)]+":"+ws[r.IntN(4)]+v+ws[r.IntN(4)])
+		}
+		inputs = append(inputs, ws[r.IntN(4)]+"{"+strings.Join(parts, ",")+"}"+ws[r.IntN(4)])
+	}
+	got := browser.Eval[[]string](t, ctx, `(`+mustJSON(inputs)+`).map(u => { const id = AutowalletWallet.launchUserId({user: u}); return id === null ? "" : id.toString() })`)
+	found := 0
+	for i, u := range inputs {
+		want := goLaunchUserID(u)
+		if want != "" {
+			found++
+		}
+		if got[i] != want {
+			t.Errorf("user %s: page says %q, Go %q", u, got[i], want)
+		}
+	}
+	if found < 20 {
+		t.Errorf("only %d inputs had an id", found)
+	}
+	t.Logf("%d random user objects, %d with an id", len(inputs), found)
 }
