@@ -31,7 +31,8 @@ const Prefix = "/miniapp/"
 var static embed.FS
 
 // Files returns the page's files by name (index.html, app.js, intent.js,
-// wallet.js, receive.js, qrcode.js, style.css), as embedded. Callers must not modify the slices.
+// wallet.js, receive.js, qrcode.js, style.css), as embedded. Callers must
+// not modify the slices.
 func Files() map[string][]byte {
 	out := make(map[string][]byte)
 	entries, err := fs.ReadDir(static, "static")
