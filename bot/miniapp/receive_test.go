@@ -71,7 +71,6 @@ var pageFiles = map[string]bool{
 	"/miniapp/": true, "/miniapp/index.html": true, "/miniapp/app.js": true, "/miniapp/intent.js": true,
 	"/miniapp/style.css": true, "/miniapp/qrcode.js": true, "/miniapp/wallet.js": true, "/miniapp/receive.js": true,
 	"/miniapp/config.json": true,
-	"/favicon.ico":         true, // the browser's own request, not the page's
 }
 
 // assertOnlyStaticGETs checks that the origin received only GETs of the
