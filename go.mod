@@ -7,9 +7,12 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/ethereum/go-ethereum v1.17.10
 	github.com/hf/nsm v0.0.0-20220930140112-cd181bd646b9
+	github.com/makiuchi-d/gozxing v0.1.1
 	github.com/mdlayher/vsock v1.4.0
 	go.etcd.io/bbolt v1.5.0
 )
+
+require golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect
 
 require (
 	github.com/aws/aws-sdk-go v1.44.295 // indirect

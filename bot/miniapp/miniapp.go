@@ -27,11 +27,12 @@ import (
 // Prefix + "api/".
 const Prefix = "/miniapp/"
 
-//go:embed static/index.html static/app.js static/intent.js static/style.css
+//go:embed static/index.html static/app.js static/intent.js static/style.css static/wallet.js static/receive.js static/qrcode.js
 var static embed.FS
 
 // Files returns the page's files by name (index.html, app.js, intent.js,
-// style.css), as embedded. Callers must not modify the slices.
+// wallet.js, receive.js, qrcode.js, style.css), as embedded. Callers must
+// not modify the slices.
 func Files() map[string][]byte {
 	out := make(map[string][]byte)
 	entries, err := fs.ReadDir(static, "static")

@@ -51,13 +51,11 @@ func testIntent(t *testing.T, expiresIn time.Duration) *protocol.Intent {
 	}
 }
 
+// startParam is in as a version 2 intent whose wallet proof, by the test
+// identity key, says in.From is testUserID's wallet (wallet_helpers_test.go).
 func startParam(t *testing.T, in *protocol.Intent) string {
 	t.Helper()
-	s, err := in.EncodeStartParam()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return intentParam(in, testIdentity, testUserID)
 }
 
 // signedInitData is initData as Telegram makes it for a direct-link launch,
@@ -181,6 +179,7 @@ func newServer(t *testing.T, api *fakeAPI, opts ...Option) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.Handle(Prefix, Handler(opts...))
 	mux.Handle("/miniapp/api/", api)
+	mux.Handle(Prefix+"config.json", serveConfig(configJSON(testIdentity)))
 	mux.HandleFunc("/host", func(w http.ResponseWriter, r *http.Request) {
 		// The test's own page (not under the Mini App's policy) records the
 		// messages its frame posts to it.

@@ -376,7 +376,6 @@
     setText("fee", AI.formatEther(it.maxFee) + " " + sym);
     setText("fee-detail", it.gasLimit.toString() + " gas × " + AI.formatUnits(it.maxFeePerGas, 9) + " gwei at most");
     setText("total", AI.formatEther(it.maxCost) + " " + sym);
-    showAddress("from", it.from);
     var exp = $("expiry");
     var ms = Number(it.expiry) * 1000;
     if (Number.isFinite(ms) && ms <= 8.64e15) {
@@ -517,6 +516,12 @@
       document.body.setAttribute("data-state", "unreadable");
       return;
     }
+    // A receive link (kind 0x02) opens the Receive view (receive.js), which
+    // sends nothing to the host.
+    if (sp != null && AI.startParamKind(sp) === AI.KIND_WALLET) {
+      window.AutowalletReceive.start({ initFields: initFields, startParam: sp, close: closeApp });
+      return;
+    }
     var it;
     try {
       it = AI.decodeStartParam(sp == null ? "" : sp);
@@ -527,11 +532,13 @@
       return;
     }
     state.intent = it;
+    // The "From" row: "Your wallet" only if the wallet proof verifies for the
+    // launch's user (receive.js); Approve waits for it below.
+    var fromChecked = window.AutowalletReceive.checkFrom(it, initFields);
     if (!it.isNative) {
       removeApprove();
       showAddress("recipient", it.to);
       setText("network", AI.chainName(it.chainId) + " (chain id " + it.chainId.toString() + ")");
-      showAddress("from", it.from);
       $("details").hidden = false;
       $("details").classList.add("partial");
       showError("This is a token transfer (token " + it.token + "). Token transfers are not supported yet, so it cannot be approved here.");
@@ -556,8 +563,19 @@
       document.body.setAttribute("data-state", "unreadable");
       return;
     }
-    $("approve").disabled = false;
-    document.body.setAttribute("data-state", "ready");
+    // Approve is enabled only for a transfer from the user's own wallet, as
+    // the enclave's proof says (it refuses others with bad_wallet_proof).
+    fromChecked.then(function (yours) {
+      if (state.done || !$("approve") || document.body.getAttribute("data-state") !== "loading") {
+        return; // expired or closed meanwhile
+      }
+      if (!yours) {
+        document.body.setAttribute("data-state", "unverified");
+        return;
+      }
+      $("approve").disabled = false;
+      document.body.setAttribute("data-state", "ready");
+    });
   }
 
   // Exposed for tests and for people reading the console; nothing in it is secret.

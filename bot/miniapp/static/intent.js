@@ -1,4 +1,5 @@
-// intent.js: the transfer intent codec of docs/protocol.md section 1, in
+// intent.js: the start_param codec of docs/protocol.md section 1 (transfer
+// intents, version 2 with the wallet proof, and receive links, kind 2), in
 // plain JavaScript (no build step, no dependency), plus keccak-256 for EIP-55
 // checksummed addresses and exact decimal formatting of wei.
 //
@@ -9,12 +10,23 @@
 
   var MAX_START_PARAM = 512;
   var KIND_TRANSFER = 0x01;
-  var TRANSFER_V1 = 0x01;
+  var KIND_WALLET = 0x02;
+  // Transfer version 1 (no wallet proof) is refused: since version 2 every
+  // intent carries the enclave's proof that `from` is the owner's wallet.
+  var TRANSFER_V2 = 0x02;
+  var WALLET_LINK_V1 = 0x01;
   var ADDRESS_LENGTH = 20;
+  var PROOF_LENGTH = 64; // one Ed25519 signature
   var MAX_UINT64_BYTES = 8;
   var MAX_UINT256_BYTES = 32;
-  var MIN_LEN = 2 + 3 * ADDRESS_LENGTH + 7; // 69: every number empty
-  var MAX_LEN = 2 + 3 * ADDRESS_LENGTH + 4 * (1 + MAX_UINT64_BYTES) + 3 * (1 + MAX_UINT256_BYTES); // 197
+  // 72..197 bytes of fields (every number empty but chain id, gas limit and
+  // expiry, which are not 0 .. every number at its longest) plus the 64-byte
+  // wallet proof: 136..261, as protocol/intent.go.
+  var MIN_LEN = 2 + 3 * ADDRESS_LENGTH + 7 + 3 + PROOF_LENGTH;
+  var MAX_LEN = 2 + 3 * ADDRESS_LENGTH + 4 * (1 + MAX_UINT64_BYTES) + 3 * (1 + MAX_UINT256_BYTES) + PROOF_LENGTH;
+  // A receive link: kind, version, owner (8 bytes), address, proof = 94.
+  var WALLET_LINK_LEN = 2 + 8 + ADDRESS_LENGTH + PROOF_LENGTH;
+  var MAX_OWNER = (1n << 63n) - 1n;
 
   // IntentError is every refusal to decode: its code is always
   // "malformed_intent", as in the protocol; its message says why.
@@ -126,7 +138,8 @@
     return true;
   }
 
-  // decodeBytes decodes a v1 transfer intent from its binary form.
+  // decodeBytes decodes a v2 transfer intent from its binary form: the v1
+  // fields, then exactly 64 bytes of wallet proof.
   function decodeBytes(b) {
     if (b.length < 2) {
       fail("too short");
@@ -134,7 +147,7 @@
     if (b[0] !== KIND_TRANSFER) {
       fail("unknown intent kind " + b[0]);
     }
-    if (b[1] !== TRANSFER_V1) {
+    if (b[1] !== TRANSFER_V2) {
       fail("unknown transfer version " + b[1]);
     }
     if (b.length < MIN_LEN || b.length > MAX_LEN) {
@@ -153,6 +166,11 @@
     it.maxFeePerGas = r.uint("max fee per gas", MAX_UINT256_BYTES);
     it.maxPriorityFeePerGas = r.uint("max priority fee per gas", MAX_UINT256_BYTES);
     it.expiry = r.uint("expiry", MAX_UINT64_BYTES);
+    // The fields must end exactly 64 bytes before the end: the proof.
+    if (b.length - r.p < PROOF_LENGTH) {
+      fail("truncated at wallet proof");
+    }
+    it.walletProof = new Uint8Array(r.take(PROOF_LENGTH, "wallet proof"));
     if (r.p !== b.length) {
       fail(b.length - r.p + " trailing bytes");
     }
@@ -183,9 +201,45 @@
     return it;
   }
 
-  // decodeStartParam decodes the text form (a Mini App start_param) strictly,
-  // following docs/protocol.md 1.3. It throws an IntentError.
-  function decodeStartParam(s) {
+  // decodeWalletLinkBytes decodes a receive link (kind 0x02, version 0x01):
+  // exactly 94 bytes, owner 1..2^63-1, a non-zero address. It does not check
+  // the proof (wallet.js does, with the pinned identity key).
+  function decodeWalletLinkBytes(b) {
+    if (b.length < 2) {
+      fail("too short");
+    }
+    if (b[0] !== KIND_WALLET) {
+      fail("kind " + b[0] + " is not a wallet link");
+    }
+    if (b[1] !== WALLET_LINK_V1) {
+      fail("unknown wallet link version " + b[1]);
+    }
+    if (b.length !== WALLET_LINK_LEN) {
+      fail("wallet link is " + b.length + " bytes, want " + WALLET_LINK_LEN);
+    }
+    var owner = 0n;
+    for (var i = 2; i < 10; i++) {
+      owner = (owner << 8n) | BigInt(b[i]);
+    }
+    if (owner === 0n || owner > MAX_OWNER) {
+      fail("wallet link owner is out of range");
+    }
+    var addr = new Uint8Array(b.subarray(10, 10 + ADDRESS_LENGTH));
+    if (isZero(addr)) {
+      fail("wallet link address is the zero address");
+    }
+    return {
+      owner: owner,
+      addressBytes: addr,
+      address: toChecksumAddress(addr),
+      proof: new Uint8Array(b.subarray(10 + ADDRESS_LENGTH)),
+    };
+  }
+
+  // startParamBytes reads the text of any start_param kind strictly
+  // (docs/protocol.md 1.3): not empty, at most 512 characters, canonical
+  // base64url without padding.
+  function startParamBytes(s) {
     if (typeof s !== "string" || s.length === 0) {
       fail("start_param is empty");
     }
@@ -195,7 +249,32 @@
     if (!/^[A-Za-z0-9_-]+$/.test(s)) {
       fail("start_param has a character outside A-Za-z0-9_-");
     }
-    return decodeBytes(base64urlDecode(s));
+    return base64urlDecode(s);
+  }
+
+  // decodeStartParam decodes a transfer intent from its text form (a Mini
+  // App start_param) strictly. It throws an IntentError; a receive link is
+  // not a transfer and is refused too.
+  function decodeStartParam(s) {
+    return decodeBytes(startParamBytes(s));
+  }
+
+  // decodeWalletLink decodes a receive link from its text form strictly. It
+  // throws an IntentError.
+  function decodeWalletLink(s) {
+    return decodeWalletLinkBytes(startParamBytes(s));
+  }
+
+  // startParamKind returns the kind byte of a start_param that is readable
+  // base64url (1 transfer, 2 receive link, anything else unknown), or 0 if
+  // the text is not. It says which decoder applies, nothing more.
+  function startParamKind(s) {
+    try {
+      var b = startParamBytes(s);
+      return b.length > 0 ? b[0] : 0;
+    } catch (e) {
+      return 0;
+    }
   }
 
   // ---- keccak-256 (the original Keccak padding, as Ethereum uses it).
@@ -401,14 +480,27 @@
       max_fee_per_gas: it.maxFeePerGas.toString(),
       max_priority_fee_per_gas: it.maxPriorityFeePerGas.toString(),
       expiry: it.expiry.toString(),
+      wallet_proof: toHex(it.walletProof),
     };
+  }
+
+  // linkFields returns a decoded receive link with its owner in decimal, its
+  // address in EIP-55 and its proof in hex.
+  function linkFields(l) {
+    return { owner: l.owner.toString(), address: l.address, proof: toHex(l.proof) };
   }
 
   root.AutowalletIntent = {
     MAX_START_PARAM: MAX_START_PARAM,
     IntentError: IntentError,
+    KIND_TRANSFER: KIND_TRANSFER,
+    KIND_WALLET: KIND_WALLET,
     decodeStartParam: decodeStartParam,
     decodeBytes: decodeBytes,
+    decodeWalletLink: decodeWalletLink,
+    decodeWalletLinkBytes: decodeWalletLinkBytes,
+    startParamKind: startParamKind,
+    linkFields: linkFields,
     base64urlDecode: base64urlDecode,
     base64urlEncode: base64urlEncode,
     keccak256: keccak256,
