@@ -124,7 +124,8 @@ func (b *Bot) explain(err error) string {
 		return "⚠️ The wallet signer is not available right now. Nothing was done; please try again in a minute."
 	case errors.Is(err, parent.ErrUnknownTransfer):
 		return "That transfer does not exist (any more)."
-	case errors.Is(err, parent.ErrAlreadyApproved), errors.Is(err, parent.ErrTransferClosed), errors.Is(err, protocol.ErrWrongOwner):
+	case errors.Is(err, parent.ErrAlreadyApproved), errors.Is(err, parent.ErrTransferClosed), errors.Is(err, protocol.ErrWrongOwner),
+		errors.Is(err, parent.ErrNotReplaceable):
 		return "⚠️ " + html.EscapeString(sentence(err.Error()))
 	}
 	b.log.Error("unexpected error", "err", err)
