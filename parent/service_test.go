@@ -295,33 +295,46 @@ func TestApprovalRefusals(t *testing.T) {
 	})
 }
 
-// TestNonceDiscipline: intents built back to back get distinct nonces, also
-// when built concurrently.
+// TestNonceDiscipline: intents built concurrently for one wallet leave
+// exactly one unapproved transfer: each build supersedes the one before it
+// and takes its nonce, so no nonce is held by a transfer nobody approves.
 func TestNonceDiscipline(t *testing.T) {
 	s := newStack(t)
-	s.fundedWallet(t, 3001, eth("1"))
+	alice := s.fundedWallet(t, 3001, eth("1"))
 	bob := s.fundedWallet(t, 3002, nil)
 	const n = 8
-	nonces := make(chan uint64, n)
+	ids := make(chan string, n)
 	errs := make(chan error, n)
 	for range n {
 		go func() {
 			tr, err := s.svc.Build(context.Background(), parent.BuildRequest{Owner: 3001, To: bob.Address, Amount: eth("0.001")})
 			errs <- err
-			nonces <- tr.Nonce
+			ids <- tr.ID
 		}()
 	}
-	seen := map[uint64]bool{}
+	built := map[string]bool{}
 	for range n {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
-		seen[<-nonces] = true
-	}
-	for i := range uint64(n) {
-		if !seen[i] {
-			t.Fatalf("nonces %v: %d missing", seen, i)
+		id := <-ids
+		tr, err := s.store.Transfer(id)
+		if err != nil || tr.Nonce != 0 {
+			t.Fatalf("transfer %s: nonce %d, %v; want 0", id, tr.Nonce, err)
 		}
+		switch tr.State {
+		case storage.StateBuilt:
+			built[id] = true
+		case storage.StateSuperseded:
+		default:
+			t.Fatalf("transfer %s is %s", id, tr.State)
+		}
+	}
+	if len(built) != 1 {
+		t.Fatalf("%d transfers awaiting approval, want 1", len(built))
+	}
+	if ns, _ := s.store.ActiveNonces(alice.Address); len(ns) != 1 || ns[0] != 0 {
+		t.Fatalf("held nonces %v, want [0]", ns)
 	}
 }
 

@@ -254,6 +254,12 @@ func (s *Service) createBuilt(t storage.Transfer, p buildPlan) (storage.Transfer
 	}
 	err := s.store.Update(func(tx *storage.Tx) error {
 		superseded = nil
+		// The same request twice within a second gives the same intent, so
+		// the same id: it is the same transfer, still awaiting approval.
+		if same, err := tx.Transfer(t.ID); err == nil && same.State == storage.StateBuilt && same.Owner == t.Owner {
+			created = same
+			return nil
+		}
 		if t.Kind == storage.KindReplacement {
 			built, err := tx.TransfersInState(storage.StateBuilt)
 			if err != nil {
