@@ -312,12 +312,15 @@ func TestNonceDiscipline(t *testing.T) {
 			ids <- tr.ID
 		}()
 	}
-	built := map[string]bool{}
+	var all []string
 	for range n {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
-		id := <-ids
+		all = append(all, <-ids)
+	}
+	built := map[string]bool{}
+	for _, id := range all {
 		tr, err := s.store.Transfer(id)
 		if err != nil || tr.Nonce != 0 {
 			t.Fatalf("transfer %s: nonce %d, %v; want 0", id, tr.Nonce, err)
