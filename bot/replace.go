@@ -44,7 +44,11 @@ func what(t storage.Transfer) string {
 
 // signedStatus ends the card of a signed, open transfer.
 func (b *Bot) signedStatus(s *strings.Builder, t storage.Transfer) (string, models.ReplyMarkup) {
-	if w, ok := b.svc.WaitingFor(t); ok {
+	w, waits := b.svc.WaitingFor(t)
+	refused := t.State == storage.StateApproved && t.Reason != ""
+	// The earlier transfer's refusal is the cause to show; this one's own
+	// refusal comes next; a plain wait in line last.
+	if waits && (w.State == storage.StateApproved && w.Reason != "" || !refused) {
 		if w.State == storage.StateApproved && w.Reason != "" {
 			fmt.Fprintf(s, "⏳ Signed, waiting for your earlier transfer of %s, which the network has not accepted yet: %s. "+
 				"Replace it to go on: this one follows as soon as the earlier one is included or replaced.\n%s",
@@ -56,7 +60,7 @@ func (b *Bot) signedStatus(s *strings.Builder, t storage.Transfer) (string, mode
 	}
 	replace := keyboard([]models.InlineKeyboardButton{button("Replace", cbReplace+t.ID)})
 	switch {
-	case t.State == storage.StateApproved && t.Reason != "":
+	case refused:
 		fmt.Fprintf(s, "⏳ Signed, not accepted by the network yet: %s. It may still go through: I keep sending it.\n%s\n\n%s",
 			html.EscapeString(t.Reason), txLine(t), replaceHelp)
 		return s.String(), replace
