@@ -34,9 +34,15 @@ type stack struct {
 	api     *httptest.Server
 }
 
-func newStack(t *testing.T) *stack {
+// newStack starts the stack; rpc, if given, maps the node's URL to the one
+// the parent dials (a proxy in front of the node).
+func newStack(t *testing.T, rpc ...func(nodeURL string) string) *stack {
 	t.Helper()
 	node := testchain.Start(t)
+	rpcURL := node.URL
+	for _, f := range rpc {
+		rpcURL = f(rpcURL)
+	}
 	enc := testenv.StartEnclave(t, node.ChainID)
 	store, err := storage.Open(t.TempDir(), storage.Options{})
 	if err != nil {
@@ -44,7 +50,7 @@ func newStack(t *testing.T) *stack {
 	}
 	t.Cleanup(func() { store.Close() })
 	ctx := context.Background()
-	chain, err := parent.DialChain(ctx, node.URL, node.ChainID, parent.ChainOptions{
+	chain, err := parent.DialChain(ctx, rpcURL, node.ChainID, parent.ChainOptions{
 		CallTimeout: 3 * time.Second,
 		Retry:       parent.RetryPolicy{MaxAttempts: 2, Initial: 100 * time.Millisecond},
 	})

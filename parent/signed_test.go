@@ -1,11 +1,17 @@
 package parent_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,5 +255,100 @@ func TestNoGapsUserScenario(t *testing.T) {
 	}
 	if got := s.balance(t, bob.Address); got.Cmp(eth("0.03")) != 0 {
 		t.Fatalf("bob has %s, want 0.03", got)
+	}
+}
+
+// holdingNode is a hostile RPC node in front of geth: it answers the first
+// eth_sendRawTransaction it sees (and every resend of the same bytes) with
+// "insufficient funds" and keeps the bytes; everything else is forwarded.
+type holdingNode struct {
+	mu   sync.Mutex
+	held string // the raw transaction it holds back, hex
+}
+
+func (h *holdingNode) proxy(t *testing.T, nodeURL string) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		var req struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params []string        `json:"params"`
+		}
+		if json.Unmarshal(body, &req) == nil && req.Method == "eth_sendRawTransaction" && len(req.Params) == 1 {
+			h.mu.Lock()
+			if h.held == "" {
+				h.held = req.Params[0]
+			}
+			hold := h.held == req.Params[0]
+			h.mu.Unlock()
+			if hold {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32000,"message":"insufficient funds for gas * price + value"}}`, req.ID)
+				return
+			}
+		}
+		resp, err := http.Post(nodeURL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestHostileNodeHoldsBack: the node claims a signed transaction cannot be
+// paid and keeps it. The transfer stays open (never failed), the user's next
+// transfer takes the next nonce (the held one keeps its own) and waits
+// behind it; when the node releases the bytes, both are mined: each approval
+// paid exactly once, nothing twice.
+func TestHostileNodeHoldsBack(t *testing.T) {
+	h := &holdingNode{}
+	s := newStack(t, func(u string) string { return h.proxy(t, u) })
+	alice := s.fundedWallet(t, 7301, eth("1"))
+	bob := s.fundedWallet(t, 7302, nil)
+	a := s.build(t, 7301, bob.Address, "0.1")
+	if status, resp, apiErr := s.approve(t, s.enclave.InitData(7301, a.StartParam)); status != 200 || resp.Status != "approved" {
+		t.Fatalf("approve = %d %+v %v, want approved (not accepted)", status, resp, apiErr)
+	}
+	for range 5 {
+		s.svc.TrackOnce(context.Background())
+		time.Sleep(100 * time.Millisecond)
+	}
+	a, _ = s.store.Transfer(a.ID)
+	if a.State != storage.StateApproved || !strings.Contains(a.Reason, "not have enough ETH") {
+		t.Fatalf("held transfer = %s %q, want approved, not accepted", a.State, a.Reason)
+	}
+	// The user, told it was not accepted yet, sends again.
+	c := s.build(t, 7301, bob.Address, "0.1")
+	if c.Nonce != a.Nonce+1 {
+		t.Fatalf("new transfer nonce %d, want %d: the held one keeps its nonce", c.Nonce, a.Nonce+1)
+	}
+	if status, _, apiErr := s.approve(t, s.enclave.InitData(7301, c.StartParam)); status != 200 {
+		t.Fatalf("approve c = %d %v", status, apiErr)
+	}
+	c, _ = s.store.Transfer(c.ID)
+	if w, ok := s.svc.WaitingFor(c); !ok || w.ID != a.ID {
+		t.Fatalf("c waits for %q %v, want a", w.ID, ok)
+	}
+	// The node releases the held bytes.
+	h.mu.Lock()
+	held := h.held
+	h.mu.Unlock()
+	var hash common.Hash
+	if err := s.node.Call(context.Background(), &hash, "eth_sendRawTransaction", held); err != nil || hash != a.TxHash {
+		t.Fatalf("release: %s, %v", hash.Hex(), err)
+	}
+	s.trackUntil(t, a.ID, storage.StateConfirmed)
+	s.trackUntil(t, c.ID, storage.StateConfirmed)
+	if got := s.balance(t, bob.Address); got.Cmp(eth("0.2")) != 0 {
+		t.Fatalf("bob has %s, want 0.2 ETH: two approvals, each paid once", got)
+	}
+	if n := s.latestNonce(t, alice.Address); n != 2 {
+		t.Fatalf("alice nonce %d, want 2", n)
 	}
 }
