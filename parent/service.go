@@ -70,8 +70,8 @@ type Service struct {
 	cfg     ServiceConfig
 	now     func() time.Time
 
-	// buildMu serialises intent building per wallet, so two intents built at
-	// once never get the same nonce.
+	// buildMu serialises intent building per wallet, so one build's nonce
+	// plan and store (signed.go) never interleave with another's.
 	buildMu sync.Map // common.Address -> *sync.Mutex
 	// pace spaces out the rebroadcasts of signed transfers (signed.go).
 	pace pacer
