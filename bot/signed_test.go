@@ -188,3 +188,45 @@ func findTransfer(t *testing.T, w *world, owner int64, amount string, state stor
 	t.Fatalf("no %s transfer of %s ETH", state, amount)
 	return ""
 }
+
+// TestReplaceInPool: the replacement of a transfer that waits in the
+// node's pool pays enough more (+10% on both fee caps, rounded up) for the
+// node to swap it in; only the replacement is mined and the original's card
+// says it was not paid.
+func TestReplaceInPool(t *testing.T) {
+	w := newWorld(t)
+	alice, bob := w.user(t, 901, "Alice"), w.user(t, 902, "Bob")
+	alice.fund(alice.createWallet())
+	bobAddr := addressIn(t, bob.createWallet())
+	wallet, _ := w.svc.Wallet(901)
+
+	w.chain.Pause()
+	a := alice.say("/send 0.1 ETH to " + bobAddr)
+	if _, resp, _ := w.approveStatus(t, alice, a); resp.Status != "sent" {
+		t.Fatalf("approve a = %+v", resp)
+	}
+	id := findTransfer(t, w, 901, "0.1", storage.StateSent)
+	r, err := w.svc.Build(context.Background(), parent.BuildRequest{Owner: 901, Replace: id, ChatID: 901})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(parent.MiniAppRequest{InitData: w.enc.InitData(901, r.StartParam)})
+	resp, err := http.Post(w.api.URL+parent.PathMiniAppApprove, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ans parent.MiniAppResponse
+	json.NewDecoder(resp.Body).Decode(&ans)
+	resp.Body.Close()
+	if ans.Status != "sent" {
+		t.Fatalf("approve replacement = %d %+v: the node did not take it in place of the pending one", resp.StatusCode, ans)
+	}
+	w.chain.Resume()
+	alice.waitEdit(a.ID, "Not sent: your replacement was included first")
+	if got := w.balanceOf(t, bobAddr); got != "0" {
+		t.Fatalf("bob has %s ETH, want 0", got)
+	}
+	if n := w.latestNonce(t, wallet.Address); n != 1 {
+		t.Fatalf("nonce %d, want 1", n)
+	}
+}
