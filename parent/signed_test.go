@@ -245,6 +245,16 @@ func TestNoGapsUserScenario(t *testing.T) {
 	if _, waits := s.svc.WaitingFor(tr); waits {
 		t.Fatal("the newest transfer waits for something")
 	}
+	// Only a sent transfer pending for StuckAfter (3 minutes) offers Replace.
+	if s.svc.Stuck(tr) {
+		t.Fatal("a transfer sent just now counts as stuck")
+	}
+	s.svc.SetNow(func() time.Time { return time.Now().Add(4 * time.Minute) })
+	stuck := s.svc.Stuck(tr)
+	s.svc.SetNow(time.Now)
+	if !stuck {
+		t.Fatal("a transfer pending for 4 minutes does not count as stuck")
+	}
 	r := s.node.WaitReceipt(t, tr.TxHash) // mined with the next block, no gap before it
 	if r.Status != 1 {
 		t.Fatalf("receipt status %d", r.Status)
