@@ -87,7 +87,7 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 	}
 	b.api = api
 	b.cards = newCardQueue(b)
-	svc.OnTransferChange(func(t storage.Transfer) { b.cards.push(t.ID) })
+	svc.OnTransferChange(b.transferChanged)
 	b.register()
 	return b, nil
 }
@@ -134,6 +134,7 @@ func (b *Bot) register() {
 		cbSend:         b.cbSend,
 		cbHistory:      b.cbHistory,
 		cbCancel:       b.cbCancel,
+		cbReplace:      b.cbReplace,
 		cbFaucet:       b.cbFaucet,
 	}
 	for prefix, h := range callbacks {
@@ -158,6 +159,7 @@ const (
 	cbSend         = "w:send"
 	cbHistory      = "h:"
 	cbCancel       = "t:cancel:"
+	cbReplace      = "t:replace:"
 	cbFaucet       = "w:faucet"
 )
 

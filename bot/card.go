@@ -17,6 +17,9 @@ import (
 
 // transferCard is the one message that shows a transfer, edited as it moves.
 func (b *Bot) transferCard(t storage.Transfer) (string, models.ReplyMarkup) {
+	if t.Kind == storage.KindReplacement {
+		return b.replacementCard(t)
+	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "<b>Send %s ETH</b>\n\n", parent.FormatETH(t.Amount, 18))
 	fmt.Fprintf(&s, "To: <code>%s</code>\n", t.To.Hex())
@@ -35,10 +38,8 @@ func (b *Bot) transferCard(t storage.Transfer) (string, models.ReplyMarkup) {
 			{Text: "Review & approve", URL: b.cfg.MiniAppLink + "?startapp=" + t.StartParam},
 			button("Cancel", cbCancel+t.ID),
 		})
-	case storage.StateApproved:
-		s.WriteString("✍️ Approved and signed. Sending…")
-	case storage.StateSent:
-		s.WriteString("📤 Sent. Waiting for confirmation.\n" + txLine(t))
+	case storage.StateApproved, storage.StateSent:
+		return b.signedStatus(&s, t)
 	case storage.StateConfirmed:
 		fmt.Fprintf(&s, "✅ Confirmed in block %d.\n%s", t.Block, txLine(t))
 	case storage.StateFailed:
@@ -50,6 +51,10 @@ func (b *Bot) transferCard(t storage.Transfer) (string, models.ReplyMarkup) {
 		s.WriteString("⏹ Cancelled. Nothing was sent.")
 	case storage.StateExpired:
 		s.WriteString("⏹ Expired: it was not approved in time. Nothing was sent.")
+	case storage.StateReplaced:
+		s.WriteString("⏹ Not sent: " + html.EscapeString(t.Reason) + ". Nothing went to the recipient.\n" + txLine(t))
+	case storage.StateSuperseded:
+		s.WriteString("⏹ Replaced by your newer request; this link no longer works. Nothing was sent.")
 	}
 	return s.String(), noKeyboard
 }

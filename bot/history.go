@@ -78,7 +78,7 @@ func stateIcon(s storage.State) string {
 		return "✅"
 	case storage.StateFailed:
 		return "❌"
-	case storage.StateCancelled, storage.StateExpired:
+	case storage.StateCancelled, storage.StateExpired, storage.StateReplaced, storage.StateSuperseded:
 		return "⏹"
 	default:
 		return "⏳"
@@ -86,10 +86,16 @@ func stateIcon(s storage.State) string {
 }
 
 func stateWord(t storage.Transfer) string {
+	if t.Kind == storage.KindReplacement {
+		return "replacement: " + replacementWord(t)
+	}
 	switch t.State {
 	case storage.StateBuilt:
 		return "waiting for approval"
 	case storage.StateApproved:
+		if t.Reason != "" {
+			return "signed, not accepted by the network yet; may still go through"
+		}
 		return "approved, sending"
 	case storage.StateSent:
 		return "sent"
@@ -101,6 +107,25 @@ func stateWord(t storage.Transfer) string {
 		return "cancelled"
 	case storage.StateExpired:
 		return "expired"
+	case storage.StateReplaced:
+		return "replaced, not paid"
+	case storage.StateSuperseded:
+		return "replaced by a newer request"
+	}
+	return t.State.String()
+}
+
+// replacementWord is the history's word for a replacement.
+func replacementWord(t storage.Transfer) string {
+	switch t.State {
+	case storage.StateConfirmed:
+		return "your transfer was cancelled"
+	case storage.StateReplaced:
+		return "not needed"
+	case storage.StateApproved, storage.StateSent:
+		return "sent"
+	case storage.StateBuilt:
+		return "waiting for approval"
 	}
 	return t.State.String()
 }

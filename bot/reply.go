@@ -12,6 +12,7 @@ import (
 
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
+	"github.com/autowallet/autowallet/storage"
 )
 
 var noPreview = &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
@@ -122,9 +123,12 @@ func (b *Bot) explain(err error) string {
 		return "⚠️ The network is not reachable right now. Nothing was sent; please try again in a minute."
 	case errors.Is(err, parent.ErrEnclaveUnavailable), errors.Is(err, protocol.ErrVaultLocked):
 		return "⚠️ The wallet signer is not available right now. Nothing was done; please try again in a minute."
+	case errors.Is(err, storage.ErrNonceInUse):
+		return "⚠️ Your wallet changed while this transfer was prepared (another approval came in). Nothing was sent; please send it again."
 	case errors.Is(err, parent.ErrUnknownTransfer):
 		return "That transfer does not exist (any more)."
-	case errors.Is(err, parent.ErrAlreadyApproved), errors.Is(err, parent.ErrTransferClosed), errors.Is(err, protocol.ErrWrongOwner):
+	case errors.Is(err, parent.ErrAlreadyApproved), errors.Is(err, parent.ErrTransferClosed), errors.Is(err, protocol.ErrWrongOwner),
+		errors.Is(err, parent.ErrNotReplaceable):
 		return "⚠️ " + html.EscapeString(sentence(err.Error()))
 	}
 	b.log.Error("unexpected error", "err", err)

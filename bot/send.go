@@ -157,6 +157,11 @@ func (b *Bot) build(ctx context.Context, chatID, user int64, from, to common.Add
 	if to == from {
 		b.say(ctx, chatID, "Note: that is your own wallet's address. The ETH comes back to you; you only pay the network fee.")
 	}
+	b.showBuilt(ctx, chatID, t)
+}
+
+// showBuilt sends a new transfer's card and remembers it.
+func (b *Bot) showBuilt(ctx context.Context, chatID int64, t storage.Transfer) {
 	text, markup := b.transferCard(t)
 	msg, err := b.reply(ctx, chatID, text, markup)
 	if err != nil {

@@ -33,6 +33,9 @@ type ServiceConfig struct {
 	// InitData verifies initData for requests the parent decides alone
 	// (cancel). Approvals are verified by the enclave.
 	InitData protocol.VerifyConfig
+	// StuckAfter is how long a sent transfer waits in the network's pool
+	// before its card offers Replace (default 3 minutes).
+	StuckAfter time.Duration
 	// RequireVaultBlob refuses wallet creation until the KMS ciphertext
 	// blob of the vault key is stored: a wallet sealed under a vault key
 	// whose blob was lost (a crash between the first unlock and storing
@@ -50,6 +53,9 @@ func (c *ServiceConfig) setDefaults() {
 	if c.PollInterval <= 0 {
 		c.PollInterval = 2 * time.Second
 	}
+	if c.StuckAfter <= 0 {
+		c.StuckAfter = 3 * time.Minute
+	}
 }
 
 // Service is the wallet service of the parent: it creates wallets through the
@@ -64,13 +70,15 @@ type Service struct {
 	cfg     ServiceConfig
 	now     func() time.Time
 
-	// buildMu serialises intent building per wallet, so two intents built at
-	// once never get the same nonce.
+	// buildMu serialises intent building per wallet, so one build's nonce
+	// plan and store (signed.go) never interleave with another's.
 	buildMu sync.Map // common.Address -> *sync.Mutex
 	// proofs caches the enclave's wallet proof per address (statement.go):
 	// a proof never changes for a deployment, so one /v1/statement per
 	// wallet and process is enough.
 	proofs sync.Map // common.Address -> []byte
+	// pace spaces out the rebroadcasts of signed transfers (signed.go).
+	pace pacer
 
 	mu        sync.Mutex
 	listeners []func(storage.Transfer)
@@ -79,7 +87,9 @@ type Service struct {
 // NewService wires the parent's parts together.
 func NewService(store *storage.DB, enclave *EnclaveClient, chain *Chain, cfg ServiceConfig, log *slog.Logger) *Service {
 	cfg.setDefaults()
-	return &Service{store: store, enclave: enclave, chain: chain, cfg: cfg, log: log, now: time.Now}
+	s := &Service{store: store, enclave: enclave, chain: chain, cfg: cfg, log: log, now: time.Now}
+	s.pace.base, s.pace.max = cfg.PollInterval, min(30*cfg.PollInterval, time.Minute)
+	return s
 }
 
 // OnTransferChange registers f to be called after every stored state change
@@ -177,16 +187,21 @@ type BuildRequest struct {
 	Amount    *big.Int // wei
 	ChatID    int64
 	MessageID int // the card to edit, if it already exists
+	// Replace, if set, builds a replacement of that signed transfer instead
+	// (To and Amount are ignored): zero to the wallet itself at its nonce,
+	// with higher fees.
+	Replace string
 }
 
-// Build makes a transfer intent for the user's wallet: the next free nonce,
-// current fees, an expiry, and checks that the balance covers amount plus
-// the maximum fee. The transfer is stored in state built.
+// Build makes a transfer intent for the user's wallet: its nonce (signed.go:
+// no gaps), current fees, an expiry, and checks that the balance covers
+// amount plus the maximum fee. The transfer is stored in state built, and
+// the wallet's earlier unapproved transfer, if any, is superseded.
 func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer, error) {
-	if req.Amount == nil || req.Amount.Sign() <= 0 {
+	if req.Replace == "" && (req.Amount == nil || req.Amount.Sign() <= 0) {
 		return storage.Transfer{}, fmt.Errorf("%w: the amount must be more than zero", ErrBadAmount)
 	}
-	if req.To == (common.Address{}) {
+	if req.Replace == "" && req.To == (common.Address{}) {
 		return storage.Transfer{}, fmt.Errorf("%w: the zero address burns funds", ErrBadAddress)
 	}
 	w, err := s.Wallet(req.Owner)
@@ -205,7 +220,7 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 	if err != nil {
 		return storage.Transfer{}, err
 	}
-	nonce, err := s.nextNonce(ctx, w.Address)
+	plan, err := s.planBuild(ctx, w, req, maxFee, tip)
 	if err != nil {
 		return storage.Transfer{}, err
 	}
@@ -213,16 +228,17 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 	if err != nil {
 		return storage.Transfer{}, err
 	}
+	nonce := plan.nonce
 	now := s.now()
 	in := &protocol.Intent{
 		ChainID:              s.cfg.ChainID,
 		From:                 w.Address,
-		To:                   req.To,
-		Amount:               req.Amount,
+		To:                   plan.to,
+		Amount:               plan.amount,
 		Nonce:                nonce,
 		GasLimit:             GasLimitETH,
-		MaxFeePerGas:         maxFee,
-		MaxPriorityFeePerGas: tip,
+		MaxFeePerGas:         plan.maxFee,
+		MaxPriorityFeePerGas: plan.tip,
 		Expiry:               uint64(now.Add(s.cfg.IntentTTL).Unix()),
 		WalletProof:          proof,
 	}
@@ -245,8 +261,8 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 		MessageID:  req.MessageID,
 		ChainID:    s.cfg.ChainID,
 		From:       w.Address,
-		To:         req.To,
-		Amount:     new(big.Int).Set(req.Amount),
+		To:         plan.to,
+		Amount:     new(big.Int).Set(plan.amount),
 		Nonce:      nonce,
 		MaxFee:     new(big.Int).Mul(new(big.Int).SetUint64(in.GasLimit), in.MaxFeePerGas),
 		Intent:     bin,
@@ -255,33 +271,18 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 		Created:    now,
 		Updated:    now,
 		Expiry:     time.Unix(int64(in.Expiry), 0),
+		Kind:       plan.kind,
+		Replaces:   plan.replaces,
 	}
-	t, err = s.store.CreateTransfer(t)
+	t, superseded, err := s.createBuilt(t, plan)
 	if err != nil {
 		return storage.Transfer{}, err
 	}
-	s.log.Info("transfer built", "transfer", t.ID, "owner", t.Owner, "nonce", nonce)
+	s.log.Info("transfer built", "transfer", t.ID, "owner", t.Owner, "nonce", nonce, "kind", t.Kind)
+	for _, old := range superseded {
+		s.changed(old)
+	}
 	return t, nil
-}
-
-// nextNonce is the lowest nonce, from the chain's pending nonce up, that no
-// open transfer of this wallet holds: a cancelled or expired transfer frees
-// its nonce for the next one, so no gap is left behind it.
-func (s *Service) nextNonce(ctx context.Context, addr common.Address) (uint64, error) {
-	nonce, err := s.chain.PendingNonce(ctx, addr)
-	if err != nil {
-		return 0, err
-	}
-	active, err := s.store.ActiveNonces(addr) // ascending
-	if err != nil {
-		return 0, err
-	}
-	for _, n := range active {
-		if n == nonce {
-			nonce++
-		}
-	}
-	return nonce, nil
 }
 
 // SetMessage records which chat message shows the transfer's card.
@@ -406,24 +407,27 @@ func checkSigned(raw []byte, hash common.Hash, t storage.Transfer) error {
 	return nil
 }
 
-// broadcast sends an approved transfer's transaction and moves it to sent. A
-// node that is down leaves it approved for Track to retry; a node that
-// refuses the transaction for good fails the transfer with the reason.
+// broadcast sends a signed transfer's transaction and moves it to sent. A
+// refusal of any kind, or a node that is down, never fails it: the signed
+// transaction stays valid and may still be mined (signed.go). It stays (or
+// goes back to) approved with the reason in plain words, and Track sends it
+// again at its pace.
 func (s *Service) broadcast(ctx context.Context, t storage.Transfer) storage.Transfer {
 	_, err := s.chain.Broadcast(ctx, t.SignedTx)
-	switch {
-	case err == nil:
+	if err == nil {
+		s.pace.accepted(t.ID)
+		if t.State == storage.StateSent && t.Reason == "" {
+			return t
+		}
 		return s.move(t, storage.StateSent, "")
-	case errors.Is(err, ErrNodeUnavailable):
-		s.log.Warn("broadcast deferred: node unavailable", "transfer", t.ID, "err", err)
-		return t
-	case errors.Is(err, ErrNonceTooLow):
-		return s.move(t, storage.StateFailed, "the wallet's nonce was used by another transaction")
-	case errors.Is(err, ErrInsufficientFunds):
-		return s.move(t, storage.StateFailed, "the wallet no longer has enough ETH for the amount and fee")
-	default:
-		return s.move(t, storage.StateFailed, "the node refused the transaction: "+err.Error())
 	}
+	s.pace.refused(t.ID, s.now())
+	reason := notAccepted(err)
+	s.log.Warn("broadcast not accepted; the transfer stays open", "transfer", t.ID, "reason", reason, "err", err)
+	if t.State == storage.StateApproved && t.Reason == reason {
+		return t
+	}
+	return s.move(t, storage.StateApproved, reason)
 }
 
 // move stores a state change and tells the listeners. An invalid or lost
@@ -436,6 +440,9 @@ func (s *Service) move(t storage.Transfer, to storage.State, reason string) stor
 		}
 		return nil
 	})
+	if to.Final() {
+		s.pace.forget(t.ID)
+	}
 	if err != nil {
 		s.log.Warn("transfer state not changed", "transfer", t.ID, "to", to, "err", err)
 		if cur, err := s.store.Transfer(t.ID); err == nil {

@@ -34,9 +34,15 @@ type stack struct {
 	api     *httptest.Server
 }
 
-func newStack(t *testing.T) *stack {
+// newStack starts the stack; rpc, if given, maps the node's URL to the one
+// the parent dials (a proxy in front of the node).
+func newStack(t *testing.T, rpc ...func(nodeURL string) string) *stack {
 	t.Helper()
 	node := testchain.Start(t)
+	rpcURL := node.URL
+	for _, f := range rpc {
+		rpcURL = f(rpcURL)
+	}
 	enc := testenv.StartEnclave(t, node.ChainID)
 	store, err := storage.Open(t.TempDir(), storage.Options{})
 	if err != nil {
@@ -44,7 +50,7 @@ func newStack(t *testing.T) *stack {
 	}
 	t.Cleanup(func() { store.Close() })
 	ctx := context.Background()
-	chain, err := parent.DialChain(ctx, node.URL, node.ChainID, parent.ChainOptions{
+	chain, err := parent.DialChain(ctx, rpcURL, node.ChainID, parent.ChainOptions{
 		CallTimeout: 3 * time.Second,
 		Retry:       parent.RetryPolicy{MaxAttempts: 2, Initial: 100 * time.Millisecond},
 	})
@@ -295,33 +301,49 @@ func TestApprovalRefusals(t *testing.T) {
 	})
 }
 
-// TestNonceDiscipline: intents built back to back get distinct nonces, also
-// when built concurrently.
+// TestNonceDiscipline: intents built concurrently for one wallet leave
+// exactly one unapproved transfer: each build supersedes the one before it
+// and takes its nonce, so no nonce is held by a transfer nobody approves.
 func TestNonceDiscipline(t *testing.T) {
 	s := newStack(t)
-	s.fundedWallet(t, 3001, eth("1"))
+	alice := s.fundedWallet(t, 3001, eth("1"))
 	bob := s.fundedWallet(t, 3002, nil)
 	const n = 8
-	nonces := make(chan uint64, n)
+	ids := make(chan string, n)
 	errs := make(chan error, n)
 	for range n {
 		go func() {
 			tr, err := s.svc.Build(context.Background(), parent.BuildRequest{Owner: 3001, To: bob.Address, Amount: eth("0.001")})
 			errs <- err
-			nonces <- tr.Nonce
+			ids <- tr.ID
 		}()
 	}
-	seen := map[uint64]bool{}
+	var all []string
 	for range n {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
-		seen[<-nonces] = true
+		all = append(all, <-ids)
 	}
-	for i := range uint64(n) {
-		if !seen[i] {
-			t.Fatalf("nonces %v: %d missing", seen, i)
+	built := map[string]bool{}
+	for _, id := range all {
+		tr, err := s.store.Transfer(id)
+		if err != nil || tr.Nonce != 0 {
+			t.Fatalf("transfer %s: nonce %d, %v; want 0", id, tr.Nonce, err)
 		}
+		switch tr.State {
+		case storage.StateBuilt:
+			built[id] = true
+		case storage.StateSuperseded:
+		default:
+			t.Fatalf("transfer %s is %s", id, tr.State)
+		}
+	}
+	if len(built) != 1 {
+		t.Fatalf("%d transfers awaiting approval, want 1", len(built))
+	}
+	if ns, _ := s.store.ActiveNonces(alice.Address); len(ns) != 1 || ns[0] != 0 {
+		t.Fatalf("held nonces %v, want [0]", ns)
 	}
 }
 

@@ -18,7 +18,8 @@ import (
 const (
 	userV1     byte = 1
 	walletV1   byte = 1
-	transferV1 byte = 1
+	transferV1 byte = 1 // before replacements: states 1..7, no kind
+	transferV2 byte = 2 // adds states replaced and superseded, kind and replaces
 	indexV1    byte = 1 // wallet_addresses and transfer_nonces values
 	metaV1     byte = 1
 )

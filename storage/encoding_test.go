@@ -48,6 +48,27 @@ var (
 		Updated:    goldenTime.Add(time.Second),
 		Expiry:     goldenTime.Add(15 * time.Minute),
 	}
+	// A v2 record: a replacement, replaced (the original won).
+	goldenTransferV2 = Transfer{
+		ID: "tr_02", Owner: 123456789, ChatID: 123456789, MessageID: 78,
+		ChainID:    11155111,
+		From:       common.HexToAddress("0x1111111111111111111111111111111111111111"),
+		To:         common.HexToAddress("0x1111111111111111111111111111111111111111"),
+		Amount:     new(big.Int),
+		Nonce:      3,
+		MaxFee:     big.NewInt(693_000_000_000_000),
+		Intent:     []byte{0x01, 0x01, 0x04},
+		StartParam: "AQEE",
+		State:      StateReplaced,
+		SignedTx:   []byte{0x02, 0xf9},
+		TxHash:     common.HexToHash("0x4444444444444444444444444444444444444444444444444444444444444444"),
+		Reason:     "x",
+		Kind:       KindReplacement,
+		Replaces:   "tr_01",
+		Created:    goldenTime,
+		Updated:    goldenTime.Add(time.Second),
+		Expiry:     goldenTime.Add(15 * time.Minute),
+	}
 )
 
 const (
@@ -75,6 +96,25 @@ const (
 		"aab4fad8d181d6a830" + // created (zigzag varint ns)
 		"aadcd092d981d6a830" + // updated
 		"aad4eb9b83b6d6a830" // expiry
+	goldenTransferV2Hex = "02" + // version
+		"05" + "74725f3032" + // id "tr_02"
+		"959aef3a" + "aab4de75" + "9c01" + "a7eda805" + // owner, chat id, message id 78, chain id
+		"1111111111111111111111111111111111111111" + // from
+		"1111111111111111111111111111111111111111" + // to: the wallet itself
+		"0000000000000000000000000000000000000000" + // token
+		"00" + // amount 0
+		"03" + // nonce
+		"07" + "027647a2d45000" + // max fee
+		"03" + "010104" + // intent
+		"04" + "41514545" + // start param "AQEE"
+		"08" + // state: replaced
+		"02" + "02f9" + // signed tx
+		"4444444444444444444444444444444444444444444444444444444444444444" + // tx hash
+		"00" + // block
+		"01" + "78" + // reason "x"
+		"aab4fad8d181d6a830" + "aadcd092d981d6a830" + "aad4eb9b83b6d6a830" + // created, updated, expiry
+		"01" + // kind: replacement
+		"05" + "74725f3031" // replaces "tr_01"
 )
 
 func mustHex(t testing.TB, s string) []byte {
@@ -98,8 +138,11 @@ func TestGoldenEncodings(t *testing.T) {
 			func(b []byte) (any, error) { return decodeUser(b) }, goldenUser},
 		{"wallet", goldenWalletHex, func() []byte { return encodeWallet(&goldenWallet) },
 			func(b []byte) (any, error) { return decodeWallet(b) }, goldenWallet},
-		{"transfer", goldenTransferHex, func() []byte { return encodeTransfer(&goldenTransfer) },
+		// v1 records, written before replacements, still decode.
+		{"transfer v1", goldenTransferHex, func() []byte { return encodeTransferAs(&goldenTransfer, transferV1) },
 			func(b []byte) (any, error) { return decodeTransfer(b) }, goldenTransfer},
+		{"transfer v2", goldenTransferV2Hex, func() []byte { return encodeTransfer(&goldenTransferV2) },
+			func(b []byte) (any, error) { return decodeTransfer(b) }, goldenTransferV2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,6 +159,11 @@ func TestGoldenEncodings(t *testing.T) {
 			}
 		})
 	}
+	// A v1 record is rewritten as v2 on its next update: the same fields,
+	// kind ordinary and no replaced transfer appended.
+	if got, want := hex.EncodeToString(encodeTransfer(&goldenTransfer)), "02"+goldenTransferHex[2:]+"00"+"00"; got != want {
+		t.Errorf("v1 transfer re-encoded as v2:\n got %s\nwant %s", got, want)
+	}
 	if got := hex.EncodeToString(encodeSchemaVersion(1)); got != "010000000000000001" {
 		t.Errorf("schema version value %s", got)
 	}
@@ -127,15 +175,16 @@ func TestDecodersAreStrict(t *testing.T) {
 		golden string
 		dec    dec
 	}{
-		"user":     {goldenUserHex, func(b []byte) error { _, err := decodeUser(b); return err }},
-		"wallet":   {goldenWalletHex, func(b []byte) error { _, err := decodeWallet(b); return err }},
-		"transfer": {goldenTransferHex, func(b []byte) error { _, err := decodeTransfer(b); return err }},
+		"user":        {goldenUserHex, func(b []byte) error { _, err := decodeUser(b); return err }},
+		"wallet":      {goldenWalletHex, func(b []byte) error { _, err := decodeWallet(b); return err }},
+		"transfer":    {goldenTransferHex, func(b []byte) error { _, err := decodeTransfer(b); return err }},
+		"transfer v2": {goldenTransferV2Hex, func(b []byte) error { _, err := decodeTransfer(b); return err }},
 	}
 	for name, d := range decoders {
 		g := mustHex(t, d.golden)
 		bad := map[string][]byte{
 			"empty":           {},
-			"unknown version": append([]byte{2}, g[1:]...),
+			"unknown version": append([]byte{9}, g[1:]...),
 			"version 0":       append([]byte{0}, g[1:]...),
 			"trailing byte":   append(bytes.Clone(g), 0),
 			"truncated":       g[:len(g)-1],
@@ -155,11 +204,17 @@ func TestDecodersAreStrict(t *testing.T) {
 		return encodeTransfer(&tr)
 	}
 	bad := map[string][]byte{
-		"state 0":  enc(func(tr *Transfer) { tr.State = 0 }),
-		"state 8":  enc(func(tr *Transfer) { tr.State = 8 }),
-		"empty id": enc(func(tr *Transfer) { tr.ID = "" }),
-		"owner 0":  enc(func(tr *Transfer) { tr.Owner = 0 }),
-		"big 33 B": enc(func(tr *Transfer) { tr.Amount = new(big.Int).Lsh(big.NewInt(1), 264) }),
+		"state 0":                    enc(func(tr *Transfer) { tr.State = 0 }),
+		"empty id":                   enc(func(tr *Transfer) { tr.ID = "" }),
+		"owner 0":                    enc(func(tr *Transfer) { tr.Owner = 0 }),
+		"big 33 B":                   enc(func(tr *Transfer) { tr.Amount = new(big.Int).Lsh(big.NewInt(1), 264) }),
+		"state 10":                   enc(func(tr *Transfer) { tr.State = 10 }),
+		"v1 state replaced":          encodeTransferAs(func() *Transfer { tr := goldenTransfer.clone(); tr.State = StateReplaced; return &tr }(), transferV1),
+		"v1 state superseded":        encodeTransferAs(func() *Transfer { tr := goldenTransfer.clone(); tr.State = StateSuperseded; return &tr }(), transferV1),
+		"version 3":                  append([]byte{3}, enc(func(*Transfer) {})[1:]...),
+		"kind 2":                     enc(func(tr *Transfer) { tr.Kind = 2; tr.Replaces = "a" }),
+		"replacement naming nothing": enc(func(tr *Transfer) { tr.Kind = KindReplacement }),
+		"ordinary naming a transfer": enc(func(tr *Transfer) { tr.Replaces = "a" }),
 	}
 	// An amount with a leading zero byte: rewrite the amount field by hand.
 	good := encodeTransfer(&goldenTransfer)
@@ -205,7 +260,10 @@ func TestZeroValuesRoundTrip(t *testing.T) {
 
 func FuzzDecodeTransfer(f *testing.F) {
 	f.Add(encodeTransfer(&goldenTransfer))
+	f.Add(encodeTransferAs(&goldenTransfer, transferV1))
+	f.Add(encodeTransfer(&goldenTransferV2))
 	f.Add([]byte{transferV1})
+	f.Add([]byte{transferV2})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tr, err := decodeTransfer(b)
 		if err != nil {
@@ -214,7 +272,8 @@ func FuzzDecodeTransfer(f *testing.F) {
 			}
 			return
 		}
-		if enc := encodeTransfer(&tr); !bytes.Equal(enc, b) {
+		// Each version has one encoding per value (b[0] is the version).
+		if enc := encodeTransferAs(&tr, b[0]); !bytes.Equal(enc, b) {
 			t.Fatalf("accepted a non-canonical encoding:\n in  %x\n out %x", b, enc)
 		}
 	})

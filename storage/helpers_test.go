@@ -82,7 +82,12 @@ func advance(t *Transfer, s State) {
 	case StateConfirmed:
 		t.Block = 1234
 	case StateFailed:
-		t.Reason = "replaced"
+		t.Block = 1234
+		t.Reason = "reverted"
+	case StateReplaced:
+		t.Reason = "another transaction at its nonce was mined"
+	case StateSuperseded:
+		t.Reason = "replaced by a newer request"
 	case StateExpired:
 		t.Reason = "intent expired"
 	case StateCancelled:
@@ -99,9 +104,9 @@ func pathTo(s State) []State {
 		return []State{StateApproved, StateSent}
 	case StateConfirmed:
 		return []State{StateApproved, StateSent, StateConfirmed}
-	case StateFailed:
-		return []State{StateApproved, StateFailed}
-	case StateCancelled, StateExpired:
+	case StateFailed, StateReplaced:
+		return []State{StateApproved, s}
+	case StateCancelled, StateExpired, StateSuperseded:
 		return []State{s}
 	}
 	return nil

@@ -25,7 +25,13 @@ const FileName = "autowallet.db"
 
 // SchemaVersion is the layout version this code reads and writes. It is
 // stored in the meta bucket; a file with a higher version is refused.
-const SchemaVersion uint64 = 1
+//
+// Version 2 added transfer format v2 (replacements, states replaced and
+// superseded). A version 1 file is upgraded at open by writing the new
+// version only: its v1 records keep decoding as they are. An older program
+// then refuses the file (ErrSchemaTooNew) instead of meeting v2 records it
+// cannot read.
+const SchemaVersion uint64 = 2
 
 // DefaultTimeout is how long Open waits for the file lock when
 // Options.Timeout is zero.
@@ -183,9 +189,9 @@ func (db *DB) checkSchema() error {
 		return fmt.Errorf("storage: %s: %w: file has schema version %d, this program knows up to %d; upgrade autowallet (the file was not modified)", db.path, ErrSchemaTooNew, version, SchemaVersion)
 	case version == SchemaVersion && !missing:
 		return nil
-	case version != 0 && version < SchemaVersion:
-		// No older schema exists yet; migrations go here.
-		return fmt.Errorf("storage: %s: %w: unknown old schema version %d", db.path, ErrCorrupt, version)
+	case version == 1:
+		// 1 -> 2: nothing to rewrite (see SchemaVersion).
+		db.logger.Info("storage: upgrading schema", "path", db.path, "from", version, "to", SchemaVersion)
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
@@ -247,6 +253,10 @@ func (tx *Tx) Rollback() error {
 	}
 	return nil
 }
+
+// Update runs fn in one write transaction, committed only if fn returns
+// nil: several changes stored together or not at all.
+func (db *DB) Update(fn func(tx *Tx) error) error { return db.update(fn) }
 
 // update runs fn in a writable transaction and commits if fn succeeds.
 func (db *DB) update(fn func(tx *Tx) error) error {

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -102,7 +103,7 @@ func TestSchemaTooNewIsRefusedAndFileUntouched(t *testing.T) {
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("open: %v, want ErrSchemaTooNew", err)
 	}
-	if !strings.Contains(err.Error(), "schema version 2") || !strings.Contains(err.Error(), "upgrade") {
+	if !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", SchemaVersion+1)) || !strings.Contains(err.Error(), "upgrade") {
 		t.Errorf("unclear message: %q", err)
 	}
 	after, err := os.ReadFile(path)
@@ -399,5 +400,43 @@ func TestBackupWhileWriting(t *testing.T) {
 	}
 	if count < 25 || count > 20+written.Load() {
 		t.Errorf("restored %d wallets; 25..%d expected", count, 20+written.Load())
+	}
+}
+
+// TestSchema1IsUpgraded: a file of schema 1 with a v1 transfer record opens,
+// is marked schema 2, and the old record reads back and updates (rewritten
+// as v2).
+func TestSchema1IsUpgraded(t *testing.T) {
+	db, dir := openTestDB(t)
+	mustWallet(t, db, 1)
+	if _, err := db.CreateTransfer(newTransfer("old", 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := db.Transfer("old")
+	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketTransfers).Put([]byte("old"), encodeTransferAs(&tr, transferV1)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchemaKey, encodeSchemaVersion(1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("open schema 1: %v", err)
+	}
+	defer db.Close()
+	if v, err := db.SchemaVersion(); err != nil || v != SchemaVersion {
+		t.Fatalf("schema after upgrade %d, %v", v, err)
+	}
+	got, err := db.Transfer("old")
+	if err != nil || got.ID != "old" || got.Kind != KindTransfer || got.State != StateBuilt {
+		t.Fatalf("v1 record: %+v, %v", got, err)
+	}
+	moveTo(t, db, "old", StateSuperseded)
+	raw, _, held := rawTransfer(t, db, got)
+	if raw[0] != transferV2 || held {
+		t.Fatalf("after update: version %d, nonce held %v", raw[0], held)
 	}
 }

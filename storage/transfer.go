@@ -21,36 +21,75 @@ const (
 	StateApproved  State = 2 // approved; SignedTx stored, not yet broadcast
 	StateSent      State = 3 // broadcast; TxHash known, waiting for a receipt
 	StateConfirmed State = 4 // mined with status 1; Block set (final)
-	StateFailed    State = 5 // refused, reverted, dropped or replaced; Reason set (final)
+	StateFailed    State = 5 // mined with status 0 (reverted, the fee was paid); Reason set (final)
 	StateCancelled State = 6 // the user tapped Cancel before approving (final)
 	StateExpired   State = 7 // the intent expired before approval (final)
+	// Added in transfer format v2 (a v1 record never holds them).
+	StateReplaced   State = 8 // signed, but another transaction at its nonce was mined: not paid (final)
+	StateSuperseded State = 9 // built, then a newer request of the wallet took its nonce (final)
+)
+
+// lastState is the highest state number; lastStateV1 the highest a v1
+// record may hold.
+const (
+	lastState   = StateSuperseded
+	lastStateV1 = StateExpired
 )
 
 var stateNames = [...]string{
 	StateBuilt: "built", StateApproved: "approved", StateSent: "sent",
 	StateConfirmed: "confirmed", StateFailed: "failed",
 	StateCancelled: "cancelled", StateExpired: "expired",
+	StateReplaced: "replaced", StateSuperseded: "superseded",
 }
+
+// Kind says what a transfer is for. The numbers are stored (v2): never
+// renumber.
+type Kind uint8
+
+const (
+	// KindTransfer: an ordinary transfer the user asked for.
+	KindTransfer Kind = 0
+	// KindReplacement: zero value to the wallet itself at the nonce of a
+	// signed transfer (Replaces) that the network has not included, with
+	// higher fees: if it is mined first, that transfer can never be.
+	KindReplacement Kind = 1
+)
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool { return k <= KindReplacement }
 
 // transitions is the table of allowed state changes; docs/storage.md has the
 // same table. Staying in the same state (to update mutable fields) is always
 // allowed.
+//
+// A signed transfer (approved, sent) leaves the open states only from the
+// chain: mined (confirmed, or failed when it reverted) or another
+// transaction at its nonce mined (replaced). Nothing a node says about a
+// broadcast ends it, since the signed transaction stays valid and may still
+// be mined; sent -> approved is the way back when the node lost it.
 var transitions = map[State][]State{
-	StateBuilt:     {StateApproved, StateCancelled, StateExpired},
-	StateApproved:  {StateSent, StateFailed},
-	StateSent:      {StateConfirmed, StateFailed},
-	StateConfirmed: nil,
-	StateFailed:    nil,
-	StateCancelled: nil,
-	StateExpired:   nil,
+	StateBuilt:      {StateApproved, StateCancelled, StateExpired, StateSuperseded},
+	StateApproved:   {StateSent, StateConfirmed, StateFailed, StateReplaced},
+	StateSent:       {StateApproved, StateConfirmed, StateFailed, StateReplaced},
+	StateConfirmed:  nil,
+	StateFailed:     nil,
+	StateCancelled:  nil,
+	StateExpired:    nil,
+	StateReplaced:   nil,
+	StateSuperseded: nil,
 }
 
 // Valid reports whether s is a known state.
-func (s State) Valid() bool { return s >= StateBuilt && s <= StateExpired }
+func (s State) Valid() bool { return s >= StateBuilt && s <= lastState }
 
 // Active reports whether a transfer in state s holds its nonce: it may
 // still be, or has been, broadcast and is not known to be final.
 func (s State) Active() bool { return s == StateBuilt || s == StateApproved || s == StateSent }
+
+// Signed reports whether a transfer in state s is signed and not final: its
+// transaction may be mined at any time.
+func (s State) Signed() bool { return s == StateApproved || s == StateSent }
 
 // Final reports whether no transition leaves s.
 func (s State) Final() bool { return s.Valid() && len(transitions[s]) == 0 }
@@ -108,7 +147,11 @@ type Transfer struct {
 	SignedTx []byte      // raw signed transaction, stored on approval, before broadcast; then fixed
 	TxHash   common.Hash // set on approval or on sending; then fixed
 	Block    uint64      // block of the receipt
-	Reason   string      // why it failed, expired or was cancelled
+	Reason   string      // why it failed, expired, was cancelled or replaced; or why the network has not accepted it yet
+
+	// Added in format v2; fixed after creation.
+	Kind     Kind   // KindTransfer or KindReplacement
+	Replaces string // a replacement: the id of the signed transfer whose nonce it takes
 
 	Created time.Time
 	Updated time.Time
@@ -144,6 +187,12 @@ func (t *Transfer) validate() error {
 		return fmt.Errorf("%w: a transfer field is too long", ErrInvalid)
 	case !t.State.Valid():
 		return fmt.Errorf("%w: transfer state %s", ErrInvalid, t.State)
+	case !t.Kind.Valid():
+		return fmt.Errorf("%w: transfer kind %d", ErrInvalid, t.Kind)
+	case t.Kind == KindTransfer && t.Replaces != "":
+		return fmt.Errorf("%w: an ordinary transfer replaces nothing", ErrInvalid)
+	case t.Kind == KindReplacement && (t.Replaces == "" || len(t.Replaces) > maxIDLen || t.To != t.From || (t.Amount != nil && t.Amount.Sign() != 0)):
+		return fmt.Errorf("%w: a replacement sends zero to its own wallet and names the transfer it replaces", ErrInvalid)
 	case t.Created.UnixNano() <= 0:
 		return fmt.Errorf("%w: transfer created time %s", ErrInvalid, t.Created)
 	}
@@ -177,21 +226,29 @@ func (t *Transfer) validate() error {
 		if t.TxHash == (common.Hash{}) || t.Block == 0 {
 			return fmt.Errorf("%w: a confirmed transfer needs its hash and block", ErrInvalidTransition)
 		}
-	case StateFailed:
+	case StateFailed, StateReplaced, StateSuperseded:
 		if strings.TrimSpace(t.Reason) == "" {
-			return fmt.Errorf("%w: a failed transfer needs a reason", ErrInvalidTransition)
+			return fmt.Errorf("%w: a %s transfer needs a reason", ErrInvalidTransition, t.State)
 		}
+	}
+	if t.State == StateReplaced && len(t.SignedTx) == 0 {
+		return fmt.Errorf("%w: only a signed transfer can be replaced", ErrInvalidTransition)
 	}
 	return nil
 }
 
-// encodeTransfer: version 1, then id, owner, chat id, message id, chain id,
-// from, to, token, amount, nonce, max fee, intent, start param, state,
-// signed tx, tx hash, block, reason, created, updated, expiry
-// (docs/storage.md has the table of field encodings).
-func encodeTransfer(t *Transfer) []byte {
-	e := encoder{b: make([]byte, 0, 200+len(t.ID)+len(t.Intent)+len(t.StartParam)+len(t.SignedTx)+len(t.Reason))}
-	e.byte(transferV1)
+// encodeTransfer writes the current format, v2: the v1 fields (id, owner,
+// chat id, message id, chain id, from, to, token, amount, nonce, max fee,
+// intent, start param, state, signed tx, tx hash, block, reason, created,
+// updated, expiry), then kind and replaces (docs/storage.md has the table
+// of field encodings).
+func encodeTransfer(t *Transfer) []byte { return encodeTransferAs(t, transferV2) }
+
+// encodeTransferAs writes version v (v1 only for tests of old records: it
+// cannot hold the v2 fields).
+func encodeTransferAs(t *Transfer, v byte) []byte {
+	e := encoder{b: make([]byte, 0, 200+len(t.ID)+len(t.Intent)+len(t.StartParam)+len(t.SignedTx)+len(t.Reason)+len(t.Replaces))}
+	e.byte(v)
 	e.string(t.ID)
 	e.uvarint(uint64(t.Owner))
 	e.varint(t.ChatID)
@@ -213,13 +270,22 @@ func encodeTransfer(t *Transfer) []byte {
 	e.time(t.Created)
 	e.time(t.Updated)
 	e.time(t.Expiry)
+	if v >= transferV2 {
+		e.byte(byte(t.Kind))
+		e.string(t.Replaces)
+	}
 	return e.b
 }
 
 func decodeTransfer(b []byte) (Transfer, error) {
 	d := decoder{b: b, what: "transfer"}
 	var t Transfer
-	d.version(transferV1)
+	// v1 records (written before replacements existed) keep decoding: kind
+	// ordinary, no replaced transfer, and only the v1 states.
+	v := d.byte("version")
+	if d.err == nil && v != transferV1 && v != transferV2 {
+		d.fail("unknown format version %d (this program reads %d and %d)", v, transferV1, transferV2)
+	}
 	t.ID = d.string("id")
 	if d.err == nil && (t.ID == "" || len(t.ID) > maxIDLen) {
 		d.fail("id must be 1..%d bytes", maxIDLen)
@@ -241,7 +307,7 @@ func decodeTransfer(b []byte) (Transfer, error) {
 	t.Intent = d.bytes("intent")
 	t.StartParam = d.string("start param")
 	t.State = State(d.byte("state"))
-	if d.err == nil && !t.State.Valid() {
+	if d.err == nil && (!t.State.Valid() || (v == transferV1 && t.State > lastStateV1)) {
 		d.fail("unknown state %d", t.State)
 	}
 	t.SignedTx = d.bytes("signed tx")
@@ -251,6 +317,16 @@ func decodeTransfer(b []byte) (Transfer, error) {
 	t.Created = d.time("created")
 	t.Updated = d.time("updated")
 	t.Expiry = d.time("expiry")
+	if v >= transferV2 {
+		t.Kind = Kind(d.byte("kind"))
+		if d.err == nil && !t.Kind.Valid() {
+			d.fail("unknown kind %d", t.Kind)
+		}
+		t.Replaces = d.string("replaces")
+		if d.err == nil && (t.Kind == KindReplacement) != (t.Replaces != "") {
+			d.fail("kind %d with replaces %q", t.Kind, t.Replaces)
+		}
+	}
 	if err := d.finish(); err != nil {
 		return Transfer{}, err
 	}
@@ -260,7 +336,9 @@ func decodeTransfer(b []byte) (Transfer, error) {
 // CreateTransfer stores a new transfer in state built (State must be zero
 // or StateBuilt). From must be the owner's wallet. It fails with
 // ErrTransferExists if the id is taken and with ErrNonceInUse if another
-// active transfer of the wallet holds the nonce. Created and Updated
+// active transfer of the wallet holds the nonce. A replacement instead needs
+// its nonce held by the signed open transfer it names (ErrInvalid
+// otherwise), and holds no index entry of its own. Created and Updated
 // default to now. It returns the stored transfer.
 func (db *DB) CreateTransfer(t Transfer) (Transfer, error) {
 	return write(db, func(tx *Tx) (Transfer, error) { return tx.CreateTransfer(t) })
@@ -308,6 +386,13 @@ func (db *DB) ActiveNonces(from common.Address) ([]uint64, error) {
 	return read(db, func(tx *Tx) ([]uint64, error) { return tx.ActiveNonces(from) })
 }
 
+// NonceHolders returns the open (built, approved, sent) transfers that hold
+// a nonce of the wallet from, by ascending nonce. Replacements share their
+// original's nonce and are not listed.
+func (db *DB) NonceHolders(from common.Address) ([]Transfer, error) {
+	return read(db, func(tx *Tx) ([]Transfer, error) { return tx.NonceHolders(from) })
+}
+
 // CreateTransfer: see DB.CreateTransfer.
 func (tx *Tx) CreateTransfer(t Transfer) (Transfer, error) {
 	t = t.clone()
@@ -342,8 +427,23 @@ func (tx *Tx) CreateTransfer(t Transfer) (Transfer, error) {
 	}
 	nonces := tx.tx.Bucket(bucketTransferNonces)
 	nk := nonceKey(t.From, t.Nonce)
+	holder := ""
 	if ref := nonces.Get(nk); ref != nil {
-		holder, _ := decodeIDRef(ref)
+		holder, _ = decodeIDRef(ref)
+	}
+	if t.Kind == KindReplacement {
+		// A replacement shares the nonce of the signed transfer it
+		// replaces, which keeps holding it in the index (it is the one
+		// the next build counts).
+		orig, err := tx.Transfer(t.Replaces)
+		if err != nil {
+			return Transfer{}, fmt.Errorf("storage: create transfer %q: the replaced transfer: %w", t.ID, err)
+		}
+		if holder != orig.ID || !orig.State.Signed() || orig.From != t.From || orig.Nonce != t.Nonce || orig.Kind != KindTransfer {
+			return Transfer{}, fmt.Errorf("storage: create transfer %q: %w: %q is not a signed open transfer holding nonce %d of %s",
+				t.ID, ErrInvalid, t.Replaces, t.Nonce, t.From)
+		}
+	} else if holder != "" {
 		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w: nonce %d of %s is held by transfer %q", t.ID, ErrNonceInUse, t.Nonce, t.From, holder)
 	}
 	if err := transfers.Put([]byte(t.ID), encodeTransfer(&t)); err != nil {
@@ -354,6 +454,9 @@ func (tx *Tx) CreateTransfer(t Transfer) (Transfer, error) {
 	}
 	if err := tx.tx.Bucket(bucketTransfersByState).Put(stateIndexKey(t.State, t.ID), nil); err != nil {
 		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w", t.ID, err)
+	}
+	if t.Kind == KindReplacement {
+		return t, nil
 	}
 	if err := nonces.Put(nk, encodeIDRef(t.ID)); err != nil {
 		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w", t.ID, err)
@@ -406,6 +509,8 @@ func checkChange(old, t *Transfer) error {
 		{"start param", t.StartParam == old.StartParam},
 		{"expiry", t.Expiry.Equal(old.Expiry)},
 		{"created", t.Created.Equal(old.Created)},
+		{"kind", t.Kind == old.Kind},
+		{"replaces", t.Replaces == old.Replaces},
 	}
 	for _, f := range fixed {
 		if !f.same {
@@ -417,6 +522,11 @@ func checkChange(old, t *Transfer) error {
 	}
 	if len(old.SignedTx) == 0 && len(t.SignedTx) != 0 && !(old.State == StateBuilt && t.State == StateApproved) {
 		return fmt.Errorf("%w: the signed transaction is stored only on approval", ErrInvalidTransition)
+	}
+	// Failed is a fact of the chain (mined and reverted), never a node's
+	// refusal: the signed transaction could still be mined.
+	if t.State == StateFailed && old.State != StateFailed && t.Block == 0 {
+		return fmt.Errorf("%w: a transfer fails only when its transaction is mined and reverted (no block given)", ErrInvalidTransition)
 	}
 	if old.TxHash != (common.Hash{}) && t.TxHash != old.TxHash {
 		return fmt.Errorf("%w: the transaction hash may not change once stored", ErrInvalidTransition)
@@ -506,7 +616,7 @@ func (tx *Tx) TransfersByOwner(owner int64, limit, offset int) ([]Transfer, erro
 func (tx *Tx) TransfersInState(states ...State) ([]Transfer, error) {
 	var out []Transfer
 	c := tx.tx.Bucket(bucketTransfersByState).Cursor()
-	var seen [StateExpired + 1]bool
+	var seen [lastState + 1]bool
 	for _, s := range states {
 		if !s.Valid() {
 			return nil, fmt.Errorf("storage: transfers in state: %w: %s", ErrInvalid, s)
@@ -530,6 +640,24 @@ func (tx *Tx) TransfersInState(states ...State) ([]Transfer, error) {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	return out, nil
+}
+
+// NonceHolders: see DB.NonceHolders.
+func (tx *Tx) NonceHolders(from common.Address) ([]Transfer, error) {
+	var out []Transfer
+	c := tx.tx.Bucket(bucketTransferNonces).Cursor()
+	for k, v := c.Seek(from[:]); k != nil && bytes.HasPrefix(k, from[:]); k, v = c.Next() {
+		id, err := decodeIDRef(v)
+		if err != nil {
+			return nil, fmt.Errorf("storage: nonce holders of %s: %w", from, err)
+		}
+		t, err := tx.Transfer(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
 	return out, nil
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 )
 
-var allStates = []State{StateBuilt, StateApproved, StateSent, StateConfirmed, StateFailed, StateCancelled, StateExpired}
+var allStates = []State{StateBuilt, StateApproved, StateSent, StateConfirmed, StateFailed, StateCancelled, StateExpired, StateReplaced, StateSuperseded}
 
 // rawTransfer returns the stored bytes of the transfer and the index
 // entries that mention it.
@@ -42,8 +42,11 @@ func TestTransitionTable(t *testing.T) {
 	mustWallet(t, db, 1)
 	allowed := map[[2]State]bool{
 		{StateBuilt, StateApproved}: true, {StateBuilt, StateCancelled}: true, {StateBuilt, StateExpired}: true,
-		{StateApproved, StateSent}: true, {StateApproved, StateFailed}: true,
-		{StateSent, StateConfirmed}: true, {StateSent, StateFailed}: true,
+		{StateBuilt, StateSuperseded}: true,
+		{StateApproved, StateSent}:    true, {StateApproved, StateConfirmed}: true,
+		{StateApproved, StateFailed}: true, {StateApproved, StateReplaced}: true,
+		{StateSent, StateApproved}: true, {StateSent, StateConfirmed}: true,
+		{StateSent, StateFailed}: true, {StateSent, StateReplaced}: true,
 	}
 	nonce := uint64(0)
 	for _, from := range allStates {
@@ -129,7 +132,12 @@ func TestTransitionRequirementsAndFixedFields(t *testing.T) {
 	refuse("send without hash", func(tr *Transfer) { tr.State = StateSent; tr.TxHash = common.Hash{} })
 	moveTo(t, db, "a", StateSent)
 	refuse("confirm without block", func(tr *Transfer) { tr.State = StateConfirmed })
-	refuse("fail without reason", func(tr *Transfer) { tr.State = StateFailed })
+	refuse("fail without reason", func(tr *Transfer) { tr.State = StateFailed; tr.Block = 7 })
+	// A node's refusal is not a failure: failed needs the block it was mined in.
+	refuse("fail without block", func(tr *Transfer) { tr.State = StateFailed; tr.Reason = "node refused" })
+	refuse("replace without reason", func(tr *Transfer) { tr.State = StateReplaced })
+	refuse("kind", func(tr *Transfer) { tr.Kind = KindReplacement })
+	refuse("replaces", func(tr *Transfer) { tr.Replaces = "x" })
 
 	boom := errors.New("boom")
 	if _, err := db.UpdateTransfer("a", func(tr *Transfer) error { tr.State = StateConfirmed; tr.Block = 5; return boom }); err != boom {
@@ -330,5 +338,62 @@ func TestStateText(t *testing.T) {
 	var s State
 	if err := s.UnmarshalText([]byte("bogus")); err == nil {
 		t.Error("bogus state accepted")
+	}
+}
+
+// TestReplacementSharesTheNonce: a replacement is created only for a signed
+// open transfer of the same wallet and nonce, holds no index entry of its
+// own, and the original's nonce stays held until the original is final.
+func TestReplacementSharesTheNonce(t *testing.T) {
+	db, _ := openTestDB(t)
+	w := mustWallet(t, db, 1)
+	mustWallet(t, db, 2)
+	if _, err := db.CreateTransfer(newTransfer("orig", 1, 4)); err != nil {
+		t.Fatal(err)
+	}
+	repl := func(id, of string, nonce uint64) Transfer {
+		r := newTransfer(id, 1, nonce)
+		r.Kind, r.Replaces, r.To, r.Amount = KindReplacement, of, w.Address, new(big.Int)
+		return r
+	}
+	// Not yet signed: nothing to replace.
+	if _, err := db.CreateTransfer(repl("r0", "orig", 4)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("replacement of a built transfer: %v", err)
+	}
+	moveTo(t, db, "orig", StateSent)
+	bad := map[string]Transfer{
+		"other nonce":     repl("r1", "orig", 5),
+		"unknown":         repl("r1", "nope", 4),
+		"pays someone":    func() Transfer { r := repl("r1", "orig", 4); r.To = common.Address{9}; return r }(),
+		"pays an amount":  func() Transfer { r := repl("r1", "orig", 4); r.Amount = big.NewInt(1); return r }(),
+		"names no one":    func() Transfer { r := repl("r1", "", 4); return r }(),
+		"ordinary naming": func() Transfer { r := newTransfer("r1", 1, 9); r.Replaces = "orig"; return r }(),
+	}
+	for name, r := range bad {
+		if _, err := db.CreateTransfer(r); !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: %v, want refused", name, err)
+		}
+	}
+	if _, err := db.CreateTransfer(repl("r1", "orig", 4)); err != nil {
+		t.Fatal(err)
+	}
+	holders, err := db.NonceHolders(w.Address)
+	if err != nil || len(holders) != 1 || holders[0].ID != "orig" {
+		t.Fatalf("nonce holders %+v, %v; want only orig", holders, err)
+	}
+	moveTo(t, db, "r1", StateApproved)
+	// The replacement is mined: the original becomes replaced and frees the nonce.
+	if _, err := db.UpdateTransfer("orig", func(tr *Transfer) error { advance(tr, StateReplaced); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ns, _ := db.ActiveNonces(w.Address); len(ns) != 0 {
+		t.Fatalf("nonces held after the original was replaced: %v", ns)
+	}
+	if _, err := db.UpdateTransfer("r1", func(tr *Transfer) error { advance(tr, StateConfirmed); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Transfer("r1")
+	if err != nil || got.Kind != KindReplacement || got.Replaces != "orig" || got.State != StateConfirmed {
+		t.Fatalf("replacement read back %+v, %v", got, err)
 	}
 }

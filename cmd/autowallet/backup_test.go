@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -206,7 +207,7 @@ func TestBackupStoppedDataFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runCmd("backup", "-data", data, "-o", out)
-	if code != 0 || !strings.Contains(stdout, "schema 1") {
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("schema %d", storage.SchemaVersion)) {
 		t.Fatalf("backup exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	assertNoTempFiles(t, dir)

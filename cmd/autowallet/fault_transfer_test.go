@@ -104,17 +104,16 @@ func TestFaultKillWhileSent(t *testing.T) {
 
 // TestFaultNodeDown: the RPC node stops for a while. The parent keeps
 // running and says so (/healthz: chain unreachable); an approval is signed
-// and stored but waits (API status "approved", card "Sending…"); a new
-// /send is refused with a message saying the network is not reachable;
-// another transfer built before waits for its approval. When the node
-// returns, the waiting transfer is sent and confirmed, the other one too
-// once approved, each once.
+// and stored but waits (API status "approved", card "not accepted by the
+// network yet: the network node is not reachable"); a new /send is refused
+// with a message saying the network is not reachable. When the node
+// returns, the waiting transfer is sent and confirmed; a transfer built then
+// takes the next nonce and is confirmed once approved, each once.
 func TestFaultNodeDown(t *testing.T) {
 	w := newFaultWorld(t)
 	p := w.startParent()
 	u, _ := w.fundedUser(7201, "Dora")
 	card1, link1 := sendCard(t, u, "0.01", recipient)
-	card2, link2 := sendCard(t, u, "0.02", recipient)
 
 	w.node.Stop(t)
 	if h := health(t, p); h.Chain != "unreachable" || h.Status != "degraded" {
@@ -124,17 +123,17 @@ func TestFaultNodeDown(t *testing.T) {
 	if status != http.StatusOK || ans.Status != "approved" || ans.TxHash == "" {
 		t.Fatalf("approve with the node down: %d %+v %s", status, ans, code)
 	}
-	cardSays(t, u, card1.ID, "Approved and signed. Sending")
+	cardSays(t, u, card1.ID, "not accepted by the network yet: the network node is not reachable")
 	reply := ask(t, u, "/send 0.03 ETH to "+recipient.Hex(), func(m emulator.Message) bool { return !m.Edited })
 	if !strings.Contains(reply.Text, "network is not reachable") {
 		t.Fatalf("/send with the node down answered %q", reply.Text)
 	}
-	cardSays(t, u, card2.ID, "Waiting for your approval")
 	if h := health(t, p); h.Status != "degraded" {
 		t.Fatalf("healthz: %+v", h)
 	}
 
 	w.node.Start(t)
+	card2, link2 := sendCard(t, u, "0.02", recipient)
 	cardSays(t, u, card1.ID, "Confirmed in block")
 	status, ans2, code := approveVia(t, p, approval(t, u, link2))
 	if status != http.StatusOK || ans2.Status != "sent" {

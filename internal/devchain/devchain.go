@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -45,7 +46,16 @@ type Chain struct {
 	nonce uint64
 	stop  chan struct{}
 	done  chan struct{}
+	// paused stops block production until Resume (tests that need
+	// transactions to wait in the pool).
+	paused atomic.Bool
 }
+
+// Pause stops producing blocks: transactions wait in the pool.
+func (c *Chain) Pause() { c.paused.Store(true) }
+
+// Resume produces blocks again, one every period.
+func (c *Chain) Resume() { c.paused.Store(false) }
 
 // Start runs the chain with a block every period (at least 100ms).
 func Start(period time.Duration, log *slog.Logger) (*Chain, error) {
@@ -99,7 +109,9 @@ func (c *Chain) produce(period time.Duration) {
 		case <-c.stop:
 			return
 		case <-t.C:
-			c.sim.Commit()
+			if !c.paused.Load() {
+				c.sim.Commit()
+			}
 		}
 	}
 }
