@@ -261,7 +261,7 @@ func (w *wire) createWallet(owner int64) (common.Address, []byte) {
 		w.t.Fatal(err)
 	}
 	addr := common.HexToAddress(cw.Address)
-	proofs.Store(addr, cw.Proof)
+	proofs.Store(addr, []byte(cw.Proof))
 	return addr, cw.Record
 }
 
