@@ -309,6 +309,17 @@
     el.className = kind || "";
   }
 
+  // removeCancel removes the page's Cancel and the hint about it.
+  function removeCancel() {
+    var ids = ["cancel", "cancel-hint"];
+    for (var i = 0; i < ids.length; i++) {
+      var el = $(ids[i]);
+      if (el) {
+        el.remove();
+      }
+    }
+  }
+
   function removeApprove() {
     var b = $("approve");
     if (b) {
@@ -454,10 +465,7 @@
     state.done = true;
     clearInterval(state.timer);
     removeApprove();
-    var c = $("cancel");
-    if (c) {
-      c.remove();
-    }
+    removeCancel();
     showError("");
     showStatus(CANCELLED_HERE, "");
     document.body.setAttribute("data-state", "cancelled");
@@ -469,10 +477,7 @@
     clearInterval(state.timer);
     setBusy(false);
     removeApprove();
-    var c = $("cancel");
-    if (c) {
-      c.remove();
-    }
+    removeCancel();
     showStatus(text, "success");
     document.body.setAttribute("data-state", "done");
     setTimeout(closeApp, CLOSE_DELAY_MS);
@@ -500,7 +505,7 @@
 
     if (!launch.initData) {
       removeApprove();
-      $("cancel").remove();
+      removeCancel();
       showError("Open this page from the Telegram chat with the wallet bot: it has no Telegram launch data.");
       document.body.setAttribute("data-state", "unreadable");
       return;
