@@ -153,7 +153,7 @@ func TestInitDataLeavesOnlyOnApprove(t *testing.T) {
 	noneCarry := func(t *testing.T, when, raw string) {
 		t.Helper()
 		if c := carrying(rec.all(), raw); len(c) != 0 {
-			t.Fatalf("%s: the host received initData: %v", when, c)
+			t.Fatalf("%s: the host received initData: %d requests, first %s %s", when, len(c), c[0].Method, c[0].Path)
 		}
 		if n := len(pageAPI.Calls()); n != 0 {
 			t.Fatalf("%s: the page's own origin got %d API calls", when, n)

@@ -110,10 +110,10 @@ func TestHostAgainstUser(t *testing.T) {
 		quietly()
 		closeTab()
 		quietly()
+		codes := attack(t, mark, tr)
 		if c := carrying(w.log.since(mark), raw); len(c) != 0 {
 			t.Fatalf("initData reached the host after a cancel: %d requests, first %s %s", len(c), c[0].Method, c[0].URL)
 		}
-		codes := attack(t, mark, tr)
 		if codes[protocol.CodeMalformedInitData] == 0 {
 			t.Errorf("the replays met no malformed_init_data: %v", codes)
 		}
@@ -129,10 +129,10 @@ func TestHostAgainstUser(t *testing.T) {
 		quietly()
 		closeTab() // the page is closed, never used: pagehide, visibilitychange, unload run
 		quietly()
+		attack(t, mark, tr)
 		if c := carrying(w.log.since(mark), raw); len(c) != 0 {
 			t.Fatalf("initData reached the host after open and close: %d requests", len(c))
 		}
-		attack(t, mark, tr)
 		if got, _ := w.st.Service.Transfer(tr.ID); got.State != storage.StateBuilt {
 			t.Fatalf("transfer %s, want still built", got.State)
 		}
@@ -238,10 +238,10 @@ func TestHostAgainstUser(t *testing.T) {
 		browser.Click(t, tab, "#cancel")
 		closeTab()
 		quietly()
+		attack(t, mark, tr)
 		if c := carrying(w.log.since(mark), raw); len(c) != 0 {
 			t.Fatalf("initData reached the host: %d requests", len(c))
 		}
-		attack(t, mark, tr)
 		if n := nonce(t); n != n0 {
 			t.Fatalf("nonce %d -> %d", n0, n)
 		}
