@@ -18,20 +18,20 @@ import (
 // them from the same origin it is served from.
 const (
 	PathMiniAppApprove = "/miniapp/api/approve"
-	PathMiniAppCancel  = "/miniapp/api/cancel"
 	PathHealthz        = "/healthz"
 
 	maxMiniAppBody = 16 << 10
 )
 
-// MiniAppRequest is the body of approve and cancel: Telegram's raw initData.
+// MiniAppRequest is the body of approve: Telegram's raw initData. There is
+// no cancel with initData (see Service.CancelByOwner).
 type MiniAppRequest struct {
 	InitData string `json:"init_data"`
 }
 
 // MiniAppResponse says what became of the transfer.
 type MiniAppResponse struct {
-	Status     string `json:"status"` // approved, sent, cancelled
+	Status     string `json:"status"` // approved or sent
 	TransferID string `json:"transfer_id"`
 	TxHash     string `json:"tx_hash,omitempty"`
 }
@@ -39,16 +39,13 @@ type MiniAppResponse struct {
 // RegisterAPI adds the Mini App API and /healthz to mux.
 func (s *Service) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathMiniAppApprove, s.miniAppCall(s.Approve))
-	mux.HandleFunc("POST "+PathMiniAppCancel, s.miniAppCall(s.Cancel))
 	// The two unauthenticated GETs cost an enclave (NSM) or RPC call, so
 	// each gets a budget (ratelimit.go): a flood cannot turn into one.
 	mux.HandleFunc("GET "+PathHealthz, s.cachedHealthz(healthTTL))
 	mux.HandleFunc("GET "+PathAttestation, s.limitedAttestation(rate.NewLimiter(attestationRate, attestationBurst)))
-	for _, p := range []string{PathMiniAppApprove, PathMiniAppCancel} {
-		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			protocol.WriteError(w, &protocol.Error{Code: protocol.CodeMethodNotAllowed, Message: "use POST"})
-		})
-	}
+	mux.HandleFunc(PathMiniAppApprove, func(w http.ResponseWriter, r *http.Request) {
+		protocol.WriteError(w, &protocol.Error{Code: protocol.CodeMethodNotAllowed, Message: "use POST"})
+	})
 }
 
 func (s *Service) miniAppCall(call func(context.Context, string) (storage.Transfer, error)) http.HandlerFunc {

@@ -30,9 +30,6 @@ type ServiceConfig struct {
 	Confirmations uint64
 	// PollInterval is how often the tracker looks at open transfers.
 	PollInterval time.Duration
-	// InitData verifies initData for requests the parent decides alone
-	// (cancel). Approvals are verified by the enclave.
-	InitData protocol.VerifyConfig
 	// StuckAfter is how long a sent transfer waits in the network's pool
 	// before its card offers Replace (default 3 minutes).
 	StuckAfter time.Duration
@@ -312,7 +309,7 @@ func (s *Service) History(owner int64, limit, offset int) ([]storage.Transfer, e
 
 // transferFor finds the transfer an initData's start_param names. The
 // initData is not verified here: the lookup decides nothing (the enclave
-// verifies before it signs, Cancel verifies before it cancels).
+// verifies before it signs).
 func (s *Service) transferFor(initData string) (storage.Transfer, error) {
 	d, err := protocol.ParseInitData(initData)
 	if err != nil {
@@ -455,25 +452,12 @@ func (s *Service) move(t storage.Transfer, to storage.State, reason string) stor
 	return nt
 }
 
-// Cancel cancels a built transfer on the user's request from the Mini App.
-// The parent alone decides a cancel, so it verifies initData itself.
-func (s *Service) Cancel(ctx context.Context, initData string) (storage.Transfer, error) {
-	d, err := protocol.VerifyInitData(initData, s.cfg.InitData, s.now())
-	if err != nil {
-		return storage.Transfer{}, err
-	}
-	t, err := s.transferFor(initData)
-	if err != nil {
-		return t, err
-	}
-	if t.Owner != d.UserID {
-		return t, fmt.Errorf("%w: the transfer is another user's", protocol.ErrWrongOwner)
-	}
-	return s.CancelByOwner(t.ID, d.UserID)
-}
-
 // CancelByOwner cancels a built transfer for its owner (the bot's Cancel
-// button, whose sender Telegram identifies).
+// button, whose sender Telegram identifies). It is the only way to cancel:
+// there is no cancel with initData, because Telegram signs initData when the
+// Mini App opens, so initData that reaches the host is an approval, and a
+// page that sent it to refuse a transfer would hand the host that approval
+// (docs/threat-model.md, "Part 1 and 7").
 func (s *Service) CancelByOwner(id string, owner int64) (storage.Transfer, error) {
 	t, err := s.store.UpdateTransfer(id, func(t *storage.Transfer) error {
 		if t.Owner != owner {

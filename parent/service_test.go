@@ -62,7 +62,6 @@ func newStack(t *testing.T, rpc ...func(nodeURL string) string) *stack {
 		ChainID:       node.ChainID,
 		Confirmations: 2,
 		PollInterval:  200 * time.Millisecond,
-		InitData:      enc.VerifyConfig(),
 	}, slog.New(slog.DiscardHandler))
 	mux := http.NewServeMux()
 	svc.RegisterAPI(mux)
@@ -283,11 +282,24 @@ func TestApprovalRefusals(t *testing.T) {
 		}
 	})
 
+	// Cancelling is the chat card's Cancel (CancelByOwner): there is no
+	// cancel with initData, which would hand the host an approval.
 	t.Run("cancel then approve", func(t *testing.T) {
 		c := s.build(t, 2002, alice.Address, "0.03")
 		body := mustJSON(s.enclave.InitData(2002, c.StartParam))
-		if status, resp, apiErr := s.post(t, parent.PathMiniAppCancel, body); status != 200 || resp.Status != "cancelled" {
-			t.Fatalf("cancel = %d %+v %v", status, resp, apiErr)
+		resp, err := http.Post(s.api.URL+"/miniapp/api/cancel", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("POST /miniapp/api/cancel = %d, want 404: the initData cancel is gone", resp.StatusCode)
+		}
+		if _, err := s.svc.CancelByOwner(c.ID, 2001); !errors.Is(err, protocol.ErrWrongOwner) {
+			t.Fatalf("cancel by another user: %v, want wrong_owner", err)
+		}
+		if got, err := s.svc.CancelByOwner(c.ID, 2002); err != nil || got.State != storage.StateCancelled {
+			t.Fatalf("cancel by owner = %v %v", got.State, err)
 		}
 		status, _, apiErr := s.post(t, parent.PathMiniAppApprove, body)
 		if status != 409 || apiErr == nil || apiErr.Code != protocol.CodeTransferClosed {

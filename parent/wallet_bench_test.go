@@ -56,7 +56,7 @@ func BenchmarkCreateWalletInProcess(b *testing.B) {
 func newWalletService(b *testing.B) *parent.Service {
 	enc := testenv.StartEnclave(b, 1337)
 	return parent.NewService(benchStore(b), parent.NewEnclaveClientTCP(enc.Addr, 30*time.Second), nil,
-		parent.ServiceConfig{ChainID: 1337, InitData: enc.VerifyConfig()}, slog.New(slog.DiscardHandler))
+		parent.ServiceConfig{ChainID: 1337}, slog.New(slog.DiscardHandler))
 }
 
 // BenchmarkCreateWalletHTTP: Service.EnsureWallet, the path the bot's

@@ -26,7 +26,6 @@ import (
 	"github.com/autowallet/autowallet/enclave"
 	"github.com/autowallet/autowallet/internal/devchain"
 	"github.com/autowallet/autowallet/parent"
-	"github.com/autowallet/autowallet/protocol"
 )
 
 // The emulator's bot, when no real token is given.
@@ -215,7 +214,6 @@ func (m *DevMain) Run(ctx context.Context) error {
 		DataDir: c.DataDir, RPCURL: rpcURL, ChainID: chainID, Enclave: parent.NewEnclaveClientTCP(encAddr, 15*time.Second),
 		Service: parent.ServiceConfig{
 			ChainID: chainID, IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
-			InitData: protocol.VerifyConfig{BotID: botID, PublicKey: trusted, MaxAge: time.Hour, ClockSkew: time.Minute},
 		},
 		Routes: func(mux *http.ServeMux) {
 			mux.Handle(miniapp.Prefix, miniapp.Handler(m.miniAppOptions(encAddr)...))

@@ -18,7 +18,6 @@ import (
 	"github.com/autowallet/autowallet/bot"
 	"github.com/autowallet/autowallet/bot/miniapp"
 	"github.com/autowallet/autowallet/parent"
-	"github.com/autowallet/autowallet/protocol"
 )
 
 // TelegramProductionKey is Telegram's Ed25519 key for third-party validation
@@ -162,7 +161,6 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	} else {
 		enc = parent.NewEnclaveClientVsock(uint32(c.EnclaveCID), uint32(c.EnclavePort), 15*time.Second)
 	}
-	key, _ := hex.DecodeString(c.TelegramPublicKey)
 	hc := hostConfig{
 		DataDir: c.DataDir, RPCURL: c.RPCURL, ChainID: c.ChainID, Enclave: enc,
 		Service: parent.ServiceConfig{
@@ -171,7 +169,6 @@ func (m *ParentMain) Run(ctx context.Context) error {
 			Confirmations:    c.Confirmations,
 			PollInterval:     c.PollInterval,
 			RequireVaultBlob: c.KMSRegion != "",
-			InitData:         protocol.VerifyConfig{BotID: c.BotID, PublicKey: key, MaxAge: time.Hour, ClockSkew: time.Minute},
 		},
 		Wrap: func(h http.Handler) http.Handler { return parent.CORS(h, c.MiniAppOrigins) },
 	}

@@ -60,7 +60,7 @@ func Start(tb testing.TB, o Options) *Stack {
 	}
 	tb.Cleanup(pc.Close)
 	svc := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, o.EnclaveTimeout), pc, parent.ServiceConfig{
-		ChainID: devchain.ChainID, Confirmations: 1, PollInterval: 200 * time.Millisecond, InitData: enc.VerifyConfig(),
+		ChainID: devchain.ChainID, Confirmations: 1, PollInterval: 200 * time.Millisecond,
 	}, o.Log)
 	return &Stack{Chain: chain, Enclave: enc, Store: store, Service: svc}
 }

@@ -1,15 +1,23 @@
 // app.js: the Mini App page. It reads Telegram's launch parameters, decodes
 // the transfer intent from start_param itself (intent.js), shows it, and posts
-// the raw initData to the parent's API when the user taps Approve or Cancel.
-// docs/miniapp.md explains what it shows and why.
+// the raw initData to the parent's API when, and only when, the user taps
+// Approve: Telegram signs initData when the page opens, so any initData that
+// reaches the host is an approval. Cancel sends nothing. Every text the page
+// shows is its own (no message from the host is displayed). docs/miniapp.md
+// explains what it shows and why.
 (function () {
   "use strict";
 
   var AI = window.AutowalletIntent;
   var CLOSE_DELAY_MS = 2000;
+  // After the page's Cancel, time to read where to cancel the transfer.
+  var CANCEL_CLOSE_DELAY_MS = 4000;
 
-  // Friendly sentences for the API's error codes (docs/protocol.md 6.1 and
-  // the parent's own codes). Anything else falls back to the server's message.
+  // The page's own sentence for each error code of the API (docs/protocol.md
+  // 6.1 and the parent's own codes). The host chooses the code, never the
+  // words: its message is not shown, and any other code, a body that is not
+  // the API's error shape, or no answer at all gets one of the fixed
+  // sentences below (docs/miniapp.md, "Only the page's own sentences").
   var MESSAGES = {
     malformed_request: "The request was not understood. Please try again from the chat.",
     too_large: "The request was too large to send.",
@@ -33,24 +41,28 @@
     transfer_closed: "This transfer is already closed (cancelled, expired or finished).",
     enclave_unavailable: "The signing service is unavailable right now. Please try again in a minute.",
   };
-  // Errors after which trying again cannot help: the buttons stay disabled.
-  var FINAL = {
-    intent_expired: true,
-    already_approved: true,
-    transfer_closed: true,
-    unknown_transfer: true,
-    wrong_owner: true,
-    wrong_wallet: true,
-    chain_not_allowed: true,
-    token_not_supported: true,
-    malformed_intent: true,
-    record_tampered: true,
-    malformed_record: true,
+  // UNKNOWN_ANSWER is the one sentence for everything else: an unknown code,
+  // a success with an unknown status, a body that is not the API's JSON, no
+  // answer at all (network error, refused by the page's policy).
+  var UNKNOWN_ANSWER = "The wallet service could not be reached or gave an answer this page does not understand. Check the transfer's card in the chat before you try again.";
+  // The page's Cancel sends nothing (no initData: it would be an approval in
+  // the host's hands); the chat card's Cancel button cancels the transfer.
+  var CANCELLED_HERE = "To cancel the transfer, tap Cancel on its card in the chat. This page is closing.";
+  // Errors after which trying again can help: Approve comes back, and only
+  // another tap of the user sends initData again (the page never retries by
+  // itself). After any other answer, Approve is removed.
+  var RETRYABLE = {
+    vault_locked: true,
+    internal: true,
+    enclave_unavailable: true,
+    "": true, // UNKNOWN_ANSWER: a network error is worth another tap
   };
+  // Success sentences, by the status of a 200 answer. The transaction hash
+  // is not shown: it would be the host's text; the chat card follows the
+  // transfer.
   var DONE = {
-    sent: "Approved. The transfer was sent to the network.",
-    approved: "Approved. The transfer will be sent shortly.",
-    cancelled: "Cancelled. Nothing will be sent.",
+    sent: "Approved. The transfer was sent to the network. Its card in the chat follows it.",
+    approved: "Approved. The transfer will be sent shortly. Its card in the chat follows it.",
   };
 
   function $(id) {
@@ -315,6 +327,17 @@
     el.className = kind || "";
   }
 
+  // removeCancel removes the page's Cancel and the hint about it.
+  function removeCancel() {
+    var ids = ["cancel", "cancel-hint"];
+    for (var i = 0; i < ids.length; i++) {
+      var el = $(ids[i]);
+      if (el) {
+        el.remove();
+      }
+    }
+  }
+
   function removeApprove() {
     var b = $("approve");
     if (b) {
@@ -398,7 +421,10 @@
     document.body.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
-  function send(action) {
+  // approve is the only place initData leaves the page: one request per tap
+  // of Approve, never on load, Cancel, close or an error, never retried
+  // automatically.
+  function approve() {
     if (state.busy || state.done) {
       return;
     }
@@ -409,14 +435,15 @@
     }
     setBusy(true);
     showError("");
-    showStatus(action === "approve" ? "Approving…" : "Cancelling…", "pending");
-    fetch(api.origin + "/miniapp/api/" + action, {
+    showStatus("Approving…", "pending");
+    fetch(api.origin + "/miniapp/api/approve", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ init_data: launch.initData }),
       credentials: "omit",
       cache: "no-store",
       referrerPolicy: "no-referrer",
+      redirect: "error",
     })
       .then(function (resp) {
         return resp.text().then(function (text) {
@@ -424,53 +451,63 @@
           try {
             body = JSON.parse(text);
           } catch (e) {}
-          return { ok: resp.ok, status: resp.status, body: body };
+          return { ok: resp.ok, body: body };
         });
       })
       .then(function (r) {
-        if (r.ok && r.body && typeof r.body.status === "string") {
-          succeed(r.body);
+        var b = r.body && typeof r.body === "object" ? r.body : {};
+        if (r.ok && typeof b.status === "string" && Object.prototype.hasOwnProperty.call(DONE, b.status)) {
+          succeed(DONE[b.status]);
           return;
         }
-        var code = r.body && r.body.error && typeof r.body.error.code === "string" ? r.body.error.code : "";
-        var msg = r.body && r.body.error && typeof r.body.error.message === "string" ? r.body.error.message : "";
-        var text = MESSAGES[code] || msg || "The wallet service answered with an error (HTTP " + r.status + ").";
-        failWith(text, code);
+        // Only the code is read from an error, and only to pick a sentence.
+        var code = !r.ok && b.error && typeof b.error.code === "string" ? b.error.code : "";
+        if (!Object.prototype.hasOwnProperty.call(MESSAGES, code)) {
+          code = "";
+        }
+        failWith(code);
       })
       .catch(function () {
-        failWith("The wallet service could not be reached. Check your connection and try again.", "");
+        failWith("");
       });
   }
 
-  function succeed(body) {
+  // cancelHere answers the page's Cancel without any request: the transfer
+  // is cancelled with the chat card's Cancel button (a callback Telegram
+  // authenticates), so no Telegram signature ever travels for a refusal.
+  function cancelHere() {
+    if (state.busy || !$("cancel")) {
+      return;
+    }
+    state.done = true;
+    clearInterval(state.timer);
+    removeApprove();
+    removeCancel();
+    showError("");
+    showStatus(CANCELLED_HERE, "");
+    document.body.setAttribute("data-state", "cancelled");
+    setTimeout(closeApp, CANCEL_CLOSE_DELAY_MS);
+  }
+
+  function succeed(text) {
     state.done = true;
     clearInterval(state.timer);
     setBusy(false);
     removeApprove();
-    var c = $("cancel");
-    if (c) {
-      c.remove();
-    }
-    var text = DONE[body.status] || "Done: " + body.status + ".";
-    if (typeof body.tx_hash === "string" && /^0x[0-9a-fA-F]{64}$/.test(body.tx_hash)) {
-      text += " Transaction " + body.tx_hash + ".";
-    }
+    removeCancel();
     showStatus(text, "success");
     document.body.setAttribute("data-state", "done");
     setTimeout(closeApp, CLOSE_DELAY_MS);
   }
 
-  function failWith(text, code) {
+  // failWith shows the page's sentence for code ("" for anything unknown).
+  function failWith(code) {
     showStatus("", "");
-    showError(text);
+    showError(code ? MESSAGES[code] : UNKNOWN_ANSWER);
     setBusy(false);
-    if (FINAL[code]) {
+    if (!RETRYABLE[code]) {
       state.done = true;
       removeApprove();
-      var c = $("cancel");
-      if (c) {
-        c.disabled = true;
-      }
     }
     document.body.setAttribute("data-state", "error");
   }
@@ -480,16 +517,12 @@
   function start() {
     applyTheme(launch.themeParams || {});
     ready();
-    $("approve").addEventListener("click", function () {
-      send("approve");
-    });
-    $("cancel").addEventListener("click", function () {
-      send("cancel");
-    });
+    $("approve").addEventListener("click", approve);
+    $("cancel").addEventListener("click", cancelHere);
 
     if (!launch.initData) {
       removeApprove();
-      $("cancel").remove();
+      removeCancel();
       showError("Open this page from the Telegram chat with the wallet bot: it has no Telegram launch data.");
       document.body.setAttribute("data-state", "unreadable");
       return;

@@ -1,0 +1,328 @@
+package hostile
+
+// Issue 9, parts 1 and 7: the host against the user. The attacker holds
+// everything a compromised host holds (the parent's API and its answers, the
+// bot token and all bot traffic, the bbolt file with every sealed record, the
+// enclave's API); the victim uses the real Mini App page in headless Chromium,
+// served from an origin the host does not control. After each attack the
+// attacker replays every string that reached it to the enclave's /v1/approve
+// with every record, and adds the approvals it can forge; each case asserts
+// that no transaction the user did not approve with a tap was signed, the
+// refusal codes, and that the wallet's nonce on chain did not move.
+// docs/threat-model.md, "Part 1 and 7: the host against the user", has one
+// row per case.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/autowallet/autowallet/bot/emulator"
+	"github.com/autowallet/autowallet/internal/browser"
+	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/protocol"
+	"github.com/autowallet/autowallet/storage"
+)
+
+// attackerAddr is where the attacker wants the victim's ETH.
+var attackerAddr = common.HexToAddress("0xA77ac4e5A77ac4e5A77ac4e5A77ac4e5A77ac4e5")
+
+// hostText is in every message the attacker writes for the page.
+const hostText = "HOSTTEXT"
+
+func TestHostAgainstUser(t *testing.T) {
+	w := newUserWorld(t)
+	alice := w.victim(t, 5001, "Alice")
+	bob := w.victim(t, 5002, "Bob")
+	ctx := browser.New(t)
+
+	// open launches a Mini App link as Telegram does (emulator-signed
+	// initData) in a new tab of the victim's browser, and waits for the page.
+	open := func(t *testing.T, link string) (tab context.Context, closeTab func(), initData string) {
+		t.Helper()
+		launch, raw, err := alice.OpenMiniApp(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab, cancel := chromedp.NewContext(ctx)
+		var once sync.Once
+		closeTab = func() { once.Do(cancel) }
+		t.Cleanup(closeTab)
+		browser.Navigate(t, tab, launch)
+		browser.Wait(t, tab, `document.body.dataset.state && document.body.dataset.state !== "loading"`)
+		return tab, closeTab, raw
+	}
+	nonce := func(t *testing.T) uint64 {
+		t.Helper()
+		n, err := w.st.Service.Chain().PendingNonce(context.Background(), alice.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// cancelOnCard taps the chat card's Cancel (a callback Telegram
+	// authenticates) and waits for the stored state.
+	cancelOnCard := func(t *testing.T, card emulator.Message, id string) {
+		t.Helper()
+		if _, err := alice.Press(card.ID, buttonData(t, card, "Cancel")); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, w, id, storage.StateCancelled)
+	}
+	// attack is the attacker's move after the victim is done: replay all it
+	// saw since mark, then its forgeries for the transfer.
+	attack := func(t *testing.T, mark int, tr storage.Transfer, approved ...storage.Transfer) map[protocol.Code]int {
+		t.Helper()
+		rs := w.replayAll(t, mark)
+		codes := noSignature(t, rs, approved...)
+		alices, err := w.st.Service.Wallet(alice.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range forgeries(t, alice.ID(), tr.StartParam) {
+			if r := w.approveAtEnclave(t, f, alices.Record); r.RawTx != "" || r.Code != protocol.CodeBadSignature {
+				t.Errorf("forgery %d: %d %s, want bad_signature and no transaction", i, r.Status, r.Code)
+			}
+		}
+		t.Logf("%d replays of what the host saw: %v", len(rs), codes)
+		return codes
+	}
+
+	t.Run("user cancels", func(t *testing.T) {
+		n0, mark := nonce(t), w.log.len()
+		card, tr := alice.send("0.01", bob.addr)
+		tab, closeTab, raw := open(t, buttonURL(t, card, "Review"))
+		browser.Click(t, tab, "#cancel")
+		browser.Wait(t, tab, `document.body.dataset.state === "cancelled"`)
+		if got := browser.Text(t, tab, "#status"); !strings.Contains(got, "tap Cancel on its card in the chat") {
+			t.Errorf("after the page's Cancel: %q", got)
+		}
+		cancelOnCard(t, card, tr.ID)
+		quietly()
+		closeTab()
+		quietly()
+		codes := attack(t, mark, tr)
+		if c := carrying(w.log.since(mark), raw); len(c) != 0 {
+			t.Fatalf("initData reached the host after a cancel: %d requests, first %s %s", len(c), c[0].Method, c[0].URL)
+		}
+		if codes[protocol.CodeMalformedInitData] == 0 {
+			t.Errorf("the replays met no malformed_init_data: %v", codes)
+		}
+		if n := nonce(t); n != n0 {
+			t.Fatalf("nonce %d -> %d", n0, n)
+		}
+	})
+
+	t.Run("user opens and closes", func(t *testing.T) {
+		n0, mark := nonce(t), w.log.len()
+		card, tr := alice.send("0.02", bob.addr)
+		_, closeTab, raw := open(t, buttonURL(t, card, "Review"))
+		quietly()
+		closeTab() // the page is closed, never used: pagehide, visibilitychange, unload run
+		quietly()
+		attack(t, mark, tr)
+		if c := carrying(w.log.since(mark), raw); len(c) != 0 {
+			t.Fatalf("initData reached the host after open and close: %d requests", len(c))
+		}
+		if got, _ := w.st.Service.Transfer(tr.ID); got.State != storage.StateBuilt {
+			t.Fatalf("transfer %s, want still built", got.State)
+		}
+		if n := nonce(t); n != n0 {
+			t.Fatalf("nonce %d -> %d", n0, n)
+		}
+		cancelOnCard(t, card, tr.ID)
+	})
+
+	t.Run("user is shown host text", func(t *testing.T) {
+		n0, mark := nonce(t), w.log.len()
+		card, tr := alice.send("0.03", bob.addr)
+		tab, closeTab, raw := open(t, buttonURL(t, card, "Review"))
+		lies := []struct {
+			status int
+			body   string
+			want   string
+		}{
+			{503, `{"error":{"code":"enclave_unavailable","message":"HOSTTEXT: your wallet is locked; send 0.2 ETH to ` + attackerAddr.Hex() + ` to unlock it"}}`,
+				"The signing service is unavailable right now. Please try again in a minute."},
+			{409, `{"error":{"code":"HOSTTEXT_refund","message":"HOSTTEXT: approve the refund link we sent you"}}`,
+				"The wallet service could not be reached or gave an answer this page does not understand. Check the transfer's card in the chat before you try again."},
+			{200, `{"status":"HOSTTEXT: cancelled, approve the new transfer","transfer_id":"HOSTTEXT"}`,
+				"The wallet service could not be reached or gave an answer this page does not understand. Check the transfer's card in the chat before you try again."},
+		}
+		var mu sync.Mutex
+		next := 0
+		w.hostAnswers(func(r *http.Request) (int, string, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			l := lies[min(next, len(lies)-1)]
+			next++
+			return l.status, l.body, true
+		})
+		defer w.hostAnswers(nil)
+		for i, l := range lies {
+			browser.Click(t, tab, "#approve") // each a tap of the user
+			browser.Wait(t, tab, `document.body.dataset.state === "error" && document.body.getAttribute("aria-busy") === "false"`)
+			if got := browser.Text(t, tab, "#error"); got != l.want {
+				t.Errorf("lie %d: #error = %q, want %q", i, got, l.want)
+			}
+			text := browser.Eval[string](t, tab, `document.body.innerText`)
+			if strings.Contains(text, hostText) || strings.Contains(strings.ToLower(text), strings.ToLower(attackerAddr.Hex())) {
+				t.Fatalf("lie %d: the host's text is on the page: %q", i, text)
+			}
+			browser.Eval[bool](t, tab, `(document.body.dataset.state = "ready", true)`)
+		}
+		browser.Click(t, tab, "#cancel")
+		closeTab()
+		quietly()
+		// The host got the initData once per tap of Approve (the user did
+		// approve this transfer), never more.
+		if c := carrying(w.log.since(mark), raw); len(c) != len(lies) {
+			t.Fatalf("%d requests carried initData, want %d (one per tap)", len(c), len(lies))
+		}
+		// Replays sign nothing but the transfer the user tapped Approve on.
+		attack(t, mark, tr, tr)
+		if n := nonce(t); n != n0 {
+			t.Fatalf("nonce %d -> %d", n0, n)
+		}
+		cancelOnCard(t, card, tr.ID)
+	})
+
+	t.Run("user is sent a transfer link the host made up", func(t *testing.T) {
+		n0, mark := nonce(t), w.log.len()
+		// The host builds a transfer the user never asked for and sends its
+		// link in chat with the bot token, dressed as a refund.
+		amount, _ := new(big.Int).SetString("500000000000000000", 10)
+		tr, err := w.st.Service.Build(context.Background(), parent.BuildRequest{Owner: alice.ID(), To: attackerAddr, Amount: amount, ChatID: alice.ID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := worldMiniApp + "?startapp=" + tr.StartParam
+		msg := w.botSend(t, alice.ID(), "🎁 Your refund of 0.5 ETH is ready. Tap to receive it.", "Receive refund", link)
+		got := alice.wait(func(m emulator.Message) bool { return m.ID == msg })
+		tab, closeTab, raw := open(t, buttonURL(t, got, "Receive refund"))
+
+		// The page says plainly what would be sent, from which wallet, to
+		// whom: exactly what the start_param encodes.
+		in, err := protocol.DecodeStartParam(tr.StartParam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{
+			"#title":     "Approve transfer",
+			"#recipient": in.To.Hex(),
+			"#amount":    formatEther(in.Amount) + " ETH",
+			"#network":   "Dev chain (chain id 1337)",
+			"#from":      in.From.Hex(),
+		}
+		if in.To != attackerAddr || in.From != alice.addr || want["#amount"] != "0.5 ETH" {
+			t.Fatalf("the made-up intent is not the attacker's: %+v", in)
+		}
+		for sel, v := range want {
+			if got := browser.Text(t, tab, sel); got != v {
+				t.Errorf("%s = %q, want %q", sel, got, v)
+			}
+			if !browser.Visible(t, tab, sel) {
+				t.Errorf("%s is not visible", sel)
+			}
+		}
+		browser.MustScreenshot(t, tab, "host-made-up-link.png")
+		browser.Click(t, tab, "#cancel")
+		closeTab()
+		quietly()
+		attack(t, mark, tr)
+		if c := carrying(w.log.since(mark), raw); len(c) != 0 {
+			t.Fatalf("initData reached the host: %d requests", len(c))
+		}
+		if n := nonce(t); n != n0 {
+			t.Fatalf("nonce %d -> %d", n0, n)
+		}
+		if _, err := w.st.Service.CancelByOwner(tr.ID, alice.ID()); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	// The control: the same replay does get a signature once the user taps
+	// Approve, so the cases above would catch a page that leaked initData.
+	t.Run("control: Approve hands the host an approval", func(t *testing.T) {
+		mark := w.log.len()
+		card, tr := alice.send("0.04", bob.addr)
+		tab, closeTab, raw := open(t, buttonURL(t, card, "Review"))
+		browser.Click(t, tab, "#approve")
+		browser.Wait(t, tab, `document.body.dataset.state === "done"`)
+		closeTab()
+		if c := carrying(w.log.since(mark), raw); len(c) != 1 {
+			t.Fatalf("%d requests carried initData, want 1", len(c))
+		}
+		rs := w.replayAll(t, mark)
+		noSignature(t, rs, tr)
+		signed := 0
+		for _, r := range rs {
+			if r.RawTx != "" {
+				signed++
+			}
+		}
+		if signed == 0 {
+			t.Fatal("the replay of an approval got no signature: the attacker model is blind")
+		}
+		waitState(t, w, tr.ID, storage.StateConfirmed)
+	})
+}
+
+// quietly gives the page time to send anything it would send by itself.
+func quietly() { time.Sleep(1500 * time.Millisecond) }
+
+func waitState(t *testing.T, w *userWorld, id string, want storage.State) {
+	t.Helper()
+	for i := 0; ; i++ {
+		got, err := w.st.Service.Transfer(id)
+		if err == nil && got.State == want {
+			return
+		}
+		if i == 600 {
+			t.Fatalf("transfer %s is %s (%v), want %s", id, got.State, err, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// botSend is the attacker writing to the victim with the bot token: a
+// message with one URL button; it returns the message id.
+func (w *userWorld) botSend(t *testing.T, chat int64, text, button, link string) int {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"chat_id": chat, "text": text,
+		"reply_markup": map[string]any{"inline_keyboard": [][]map[string]string{{{"text": button, "url": link}}}},
+	})
+	resp, err := http.Post(w.tgURL+"/bot"+worldToken+"/sendMessage", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		OK     bool `json:"ok"`
+		Result struct {
+			MessageID int `json:"message_id"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || !out.OK {
+		t.Fatalf("sendMessage: %v %+v", err, out)
+	}
+	return out.Result.MessageID
+}
+
+// formatEther writes wei as an exact decimal number of ETH (big.Rat, not the
+// page's code).
+func formatEther(wei *big.Int) string {
+	s := new(big.Rat).SetFrac(wei, new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)).FloatString(18)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
