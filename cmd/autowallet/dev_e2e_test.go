@@ -95,8 +95,10 @@ func TestDevEndToEndInChromium(t *testing.T) {
 	}
 
 	send("/send 0.05 ETH to " + bobWallet)
-	browser.Wait(t, ctx, `document.querySelector('button[data-miniapp="true"]')`)
-	browser.Click(t, ctx, `button[data-miniapp="true"]`)
+	// The transfer card's Review & approve is the newest Mini App button (the
+	// wallet card above it has Receive).
+	browser.Wait(t, ctx, `document.querySelectorAll('button[data-miniapp="true"]').length >= 2`)
+	browser.Eval[bool](t, ctx, `(function(){ Array.from(document.querySelectorAll('button[data-miniapp="true"]')).pop().click(); return true })()`)
 	browser.Wait(t, ctx, `document.querySelector('#miniapp-panel')?.dataset.state === "open"`)
 	browser.Wait(t, ctx, `document.querySelector('#miniapp-panel iframe')?.contentDocument?.querySelector('#approve:not([disabled])')`)
 	frames, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("#miniapp-panel iframe")))
@@ -114,6 +116,14 @@ func TestDevEndToEndInChromium(t *testing.T) {
 	// The Mini App closes itself after a success (web_app_close).
 	browser.Wait(t, ctx, `document.querySelector('#miniapp-panel')?.dataset.state === "closed"`)
 	browser.MustScreenshot(t, ctx, "dev-e2e-chat.png")
+	// The wallet card's Receive button: the page shows Alice's address as
+	// verified by the enclave (its statement, checked with config.json's key).
+	browser.Eval[bool](t, ctx, `(function(){ document.querySelector('button[data-miniapp="true"]').click(); return true })()`)
+	browser.Wait(t, ctx, `document.querySelector('#miniapp-panel iframe')?.contentDocument?.body?.dataset.state === "verified"`)
+	if got := browser.Eval[string](t, ctx, `document.querySelector('#miniapp-panel iframe').contentDocument.querySelector('#receive-address').textContent`); !strings.EqualFold(got, alice) {
+		t.Fatalf("Receive shows %q, want %s", got, alice)
+	}
+	browser.MustScreenshot(t, ctx, "dev-e2e-receive.png")
 	b, err := m.Service().Balance(context.Background(), parentAddr(bobWallet))
 	if err != nil || b.Cmp(big.NewInt(5e16)) != 0 {
 		t.Fatalf("bob's balance = %v (%v), want 0.05 ETH", b, err)

@@ -65,9 +65,15 @@ func TestDevWithTokenIsEd25519Only(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	client := parent.NewEnclaveClientTCP(m.enclaveAddr, 10*time.Second)
+	ctx := context.Background()
+	st, err := client.Statement(ctx, w.Record) // the wallet proof, as the host gets it
+	if err != nil {
+		t.Fatal(err)
+	}
 	in := &protocol.Intent{ChainID: devchain.ChainID, From: w.Address, To: common.HexToAddress("0x00000000000000000000000000000000000000aa"),
 		Amount: big.NewInt(1), GasLimit: 21000, MaxFeePerGas: big.NewInt(2e9), MaxPriorityFeePerGas: big.NewInt(1e9),
-		Expiry: uint64(time.Now().Add(10 * time.Minute).Unix())}
+		Expiry: uint64(time.Now().Add(10 * time.Minute).Unix()), WalletProof: st.Proof}
 	sp, err := in.EncodeStartParam()
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +81,6 @@ func TestDevWithTokenIsEd25519Only(t *testing.T) {
 	u, _ := json.Marshal(map[string]any{"id": user, "first_name": "Hal"})
 	values := map[string]string{"user": string(u), "auth_date": strconv.FormatInt(time.Now().Unix(), 10), "start_param": sp,
 		"chat_type": "sender", "chat_instance": "-1"}
-	client := parent.NewEnclaveClientTCP(m.enclaveAddr, 10*time.Second)
-	ctx := context.Background()
 
 	for name, initData := range map[string]string{
 		"valid HMAC, forged Ed25519": protocol.SignInitData(values, botID, forger, token),

@@ -250,6 +250,84 @@ func TestHostAgainstUser(t *testing.T) {
 		}
 	})
 
+	// The chat is the host's: it shows the victim an address it owns (a
+	// wallet it made for an account of its own) as her deposit address, with
+	// a Receive link carrying that wallet's real statement, or the statement
+	// relabelled for her. The page checks the statement with the key pinned
+	// in its published config.json and the user id in its own launch data:
+	// it warns and shows no address. Her own wallet card's Receive button
+	// shows her address, verified.
+	t.Run("user is shown a fake deposit address", func(t *testing.T) {
+		n0, mark := nonce(t), w.log.len()
+		const mallory = 6666
+		mw, _, err := w.st.Service.EnsureWallet(context.Background(), mallory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hostLink, err := w.st.Service.ReceiveLink(context.Background(), mallory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := protocol.DecodeWalletLink(hostLink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Owner = alice.ID() // the same statement, relabelled for the victim
+		relabelled, err := l.EncodeStartParam()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ name, link, why string }{
+			{"the host's own wallet", hostLink, "another Telegram account"},
+			{"relabelled for the victim", relabelled, "signature does not match"},
+		} {
+			msg := w.botSend(t, alice.ID(), "Your deposit address is "+mw.Address.Hex()+". Tap to check it.", "My address", worldMiniApp+"?startapp="+c.link)
+			got := alice.wait(func(m emulator.Message) bool { return m.ID == msg })
+			tab, closeTab, _ := open(t, buttonURL(t, got, "My address"))
+			if st := browser.Eval[string](t, tab, `document.body.dataset.state`); st != "unverified" {
+				t.Fatalf("%s: page state %q, want unverified", c.name, st)
+			}
+			text := strings.ToLower(browser.Eval[string](t, tab, `document.body.innerText + "\n" + document.documentElement.textContent`))
+			if strings.Contains(text, strings.ToLower(mw.Address.Hex()[2:])) {
+				t.Errorf("%s: the host's address is on the page", c.name)
+			}
+			if e := browser.Text(t, tab, "#error"); !strings.Contains(e, "Do not send funds to it") || !strings.Contains(e, c.why) {
+				t.Errorf("%s: #error = %q", c.name, e)
+			}
+			if browser.Visible(t, tab, "#receive-qr") {
+				t.Errorf("%s: a QR code is shown", c.name)
+			}
+			if c.name == "the host's own wallet" {
+				browser.MustScreenshot(t, tab, "host-fake-deposit-address.png")
+			}
+			closeTab()
+		}
+
+		// Her own card's Receive button: her address, verified.
+		before := alice.Send("/wallet")
+		card := alice.wait(func(m emulator.Message) bool { return m.FromBot && m.ID > before && hasButtonText(m, "Receive") })
+		tab, closeTab, _ := open(t, buttonURL(t, card, "Receive"))
+		if st := browser.Eval[string](t, tab, `document.body.dataset.state`); st != "verified" {
+			t.Fatalf("own Receive link: page state %q, want verified", st)
+		}
+		if got := browser.Text(t, tab, "#receive-address"); got != alice.addr.Hex() {
+			t.Errorf("#receive-address = %q, want %s", got, alice.addr.Hex())
+		}
+		closeTab()
+
+		quietly()
+		rs := w.replayAll(t, mark)
+		noSignature(t, rs)
+		for _, r := range rs {
+			if r.RawTx != "" {
+				t.Fatalf("a replay of what the host saw got a signature")
+			}
+		}
+		if n := nonce(t); n != n0 {
+			t.Fatalf("nonce %d -> %d", n0, n)
+		}
+	})
+
 	// The control: the same replay does get a signature once the user taps
 	// Approve, so the cases above would catch a page that leaked initData.
 	t.Run("control: Approve hands the host an approval", func(t *testing.T) {

@@ -132,7 +132,9 @@ func newUserWorld(t *testing.T) *userWorld {
 
 	// The page is served from an origin the host does not control; what
 	// reaches it is recorded too, to show the launch never travels there.
-	pageSrv.Config.Handler = w.record("page", miniapp.Handler(miniapp.WithAPIOrigin(w.hostURL)))
+	// It is published with the deployment's identity key (config.json), as
+	// an operator publishes it, so the page checks wallet statements itself.
+	pageSrv.Config.Handler = w.record("page", miniapp.Handler(miniapp.WithAPIOrigin(w.hostURL), miniapp.WithIdentityKey(st.Enclave.IdentityKey())))
 
 	apiMux := http.NewServeMux()
 	st.Service.RegisterAPI(apiMux)

@@ -110,6 +110,10 @@
     if (actions) {
       actions.remove();
     }
+    var hint = $("cancel-hint");
+    if (hint) {
+      hint.remove();
+    }
     var view = $("receive");
     view.hidden = false;
     $("receive-close").addEventListener("click", function () {
