@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"image/png"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -371,6 +372,48 @@ func TestApprovalFromRowChecksWalletProof(t *testing.T) {
 			rc.assertOnlyStaticGETs(t, raw, true)
 			if c.name == "proof for another user" {
 				browser.MustScreenshot(t, tab, "miniapp-from-unverified.png")
+			}
+		})
+	}
+}
+
+// TestSelfTransferNote: a verified transfer to the user's own wallet says so,
+// and one of amount 0 (what Replace builds) says that it sends nothing and
+// replaces the pending transfer with its nonce; the note is the page's own,
+// from the intent alone, and absent for a transfer to someone else.
+func TestSelfTransferNote(t *testing.T) {
+	ctx := browser.New(t)
+	goodConfig := configJSON(testIdentity)
+	cases := []struct {
+		name   string
+		to     common.Address
+		amount *big.Int
+		want   string // "" : no note
+	}{
+		{"replacement: 0 to oneself", testFrom, new(big.Int), "This sends nothing: 0 to your own wallet."},
+		{"to oneself", testFrom, big.NewInt(1e15), "The recipient is your own wallet."},
+		{"to someone else", testTo, new(big.Int), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := testIntent(t, 10*time.Minute)
+			in.To, in.Amount = c.to, c.amount
+			srv, _ := newWalletServer(t, goodConfig, newFakeAPI())
+			raw := initDataFor(t, testUserID, intentParam(in, testIdentity, testUserID))
+			tab := openWith(t, ctx, srv.URL+"/miniapp/"+launchFragment(raw, nil), "")
+			if got := state(t, tab); got != "ready" {
+				t.Fatalf("state %q", got)
+			}
+			got := browser.Text(t, tab, "#self-note")
+			visible := browser.Visible(t, tab, "#self-note")
+			if c.want == "" {
+				if visible || got != "" {
+					t.Fatalf("#self-note = %q (visible %v), want none", got, visible)
+				}
+				return
+			}
+			if !visible || !strings.HasPrefix(got, c.want) {
+				t.Fatalf("#self-note = %q (visible %v), want %q", got, visible, c.want)
 			}
 		})
 	}

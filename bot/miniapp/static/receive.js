@@ -189,6 +189,7 @@
         showAddress(from, it.from);
         note.textContent = "Your wallet · " + VERIFIED;
         note.className = "check verified";
+        selfNote(it);
         return true;
       }
       from.textContent = "Not verified";
@@ -196,6 +197,20 @@
       note.className = "check unverified";
       return false;
     });
+  }
+
+  // selfNote says, from the intent alone, what a transfer to the user's own
+  // (verified) wallet does: with amount 0 it moves nothing and only takes
+  // the nonce of a pending transfer, which is how Replace cancels one.
+  function selfNote(it) {
+    var p = $("self-note");
+    if (!p || it.to.toLowerCase() !== it.from.toLowerCase()) {
+      return;
+    }
+    p.textContent = it.amount === BigInt(0)
+      ? "This sends nothing: 0 to your own wallet. It replaces a transfer of yours that the network has not included yet (the one with the same nonce), which is how that transfer is cancelled. You pay only the network fee."
+      : "The recipient is your own wallet.";
+    p.hidden = false;
   }
 
   root.AutowalletReceive = {
