@@ -326,10 +326,8 @@ func (m *DevMain) Close() error {
 		m.emu.Close()
 	}
 	errs := []error{m.close()}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	if m.enclave != nil {
-		errs = append(errs, m.enclave.Shutdown(ctx))
+		errs = append(errs, shutdown(m.enclave, 5*time.Second))
 	}
 	if m.devChain != nil {
 		errs = append(errs, m.devChain.Close())

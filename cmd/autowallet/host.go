@@ -105,9 +105,7 @@ func (h *host) close() error {
 		h.cancel()
 	}
 	if h.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, h.server.Shutdown(ctx))
-		cancel()
+		errs = append(errs, shutdown(h.server, 5*time.Second))
 	} else if h.listener != nil {
 		h.listener.Close()
 	}
@@ -126,3 +124,18 @@ func (h *host) Addr() net.Addr { return h.listener.Addr() }
 
 // Service is the wallet service (after Run).
 func (h *host) Service() *parent.Service { return h.service }
+
+// shutdown stops srv, letting requests in flight finish for up to grace;
+// what is still open then is closed. net/http's Shutdown also waits (5 s)
+// for connections that were dialled but never sent a request, as a client
+// whose request was cancelled mid-dial leaves behind: those carry no work, so
+// closing them after the grace period is a clean stop, not an error.
+func shutdown(srv *http.Server, grace time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return srv.Close()
+	}
+	return err
+}
