@@ -12,10 +12,12 @@ import (
 
 // limitHeaders refuses a request whose head (protocol.HeaderSize) is over
 // protocol.MaxHeaderBytes with too_large, in the API's error shape, and
-// closes the connection. The http.Server's MaxHeaderBytes is the same
-// number, and net/http only cuts a head once it has read MaxHeaderBytes +
-// 4096 bytes, so every head up to the limit reaches this check and every
-// one over it is answered here (or, when far over, by strictListener).
+// closes the connection. The http.Server's MaxHeaderBytes is 4096 less, so
+// that net/http itself, which cuts a head once it has read MaxHeaderBytes +
+// 4096 bytes, stops at exactly the limit on the wire (strictListener turns
+// its 431 into too_large): that also counts the lines net/http removes from
+// r.Header, which HeaderSize cannot see (an absolute-form URI's Host line,
+// Trailer). This check answers the rest in the error shape.
 func limitHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n := protocol.HeaderSize(r); n > protocol.MaxHeaderBytes {

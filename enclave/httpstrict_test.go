@@ -77,6 +77,20 @@ func TestHTTPHeaderLimit(t *testing.T) {
 		strings.Repeat("X-A: b\r\n", protocol.MaxHeaderBytes/8)
 	status, body, _ := rawRequest(t, url, many, []byte("{}"))
 	wantErrorShape(t, status, body, protocol.CodeTooLarge)
+	// Lines net/http drops from r.Header after parsing count too, because
+	// the cut is made on the wire: an absolute-form URI with a long Host
+	// line, a long Trailer line with a chunked body.
+	for name, head := range map[string]string{
+		"absolute-form URI, long Host": "POST http://e" + protocol.PathWallets + " HTTP/1.1\r\nHost: " + strings.Repeat("h", protocol.MaxHeaderBytes) + "\r\nContent-Type: application/json\r\nContent-Length: 2\r\n",
+		"long Trailer":                 "POST " + protocol.PathWallets + " HTTP/1.1\r\nHost: enclave\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nTrailer: " + strings.Repeat("t", protocol.MaxHeaderBytes) + "\r\n",
+	} {
+		status, body, _ := rawRequest(t, url, head, []byte("{}"))
+		if status != protocol.CodeTooLarge.HTTPStatus() {
+			t.Errorf("%s: %d %s, want too_large", name, status, body)
+			continue
+		}
+		wantErrorShape(t, status, body, protocol.CodeTooLarge)
+	}
 	// A request net/http cannot parse at all answers malformed_request.
 	status, body, _ = rawRequest(t, url, "GET / HTTP/1.1\r\nHost: enclave\r\nBad Header\r\n", nil)
 	wantErrorShape(t, status, body, protocol.CodeMalformedRequest)

@@ -137,12 +137,18 @@ func logAndRecover(next http.Handler, log *slog.Logger) http.Handler {
 // connection open for long.
 func NewServer(s *Signer, log *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler:                      Handler(s, log),
-		ReadHeaderTimeout:            5 * time.Second,
-		ReadTimeout:                  10 * time.Second,
-		WriteTimeout:                 15 * time.Second,
-		IdleTimeout:                  60 * time.Second,
-		MaxHeaderBytes:               protocol.MaxHeaderBytes, // see limitHeaders
+		Handler:           Handler(s, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		// net/http stops reading a head at MaxHeaderBytes + 4096 bytes on
+		// the wire (its bufio slop) and answers 431, which strictConn turns
+		// into too_large: so the cut is at exactly protocol.MaxHeaderBytes
+		// bytes as sent, whatever lines net/http drops from r.Header later
+		// (an absolute-form URI's Host line, Trailer). limitHeaders checks
+		// the parsed head against the same number.
+		MaxHeaderBytes:               protocol.MaxHeaderBytes - 4096,
 		ErrorLog:                     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		DisableGeneralOptionsHandler: true,
 	}
