@@ -191,6 +191,18 @@ func TestDevRefusesMainnet(t *testing.T) {
 			t.Errorf("test chain %d: %v", id, err)
 		}
 	}
+	if devchain.ChainID != 1337 {
+		t.Fatalf("the embedded chain's id %d is not on the test list", devchain.ChainID)
+	}
+	// Chains nobody listed are refused too: value-carrying chains appear
+	// faster than a denylist grows (Cronos, Sonic, opBNB, Metis, Sei,
+	// Ronin, Kaia, Berachain, Taiko, and an id nobody uses).
+	for _, id := range []uint64{25, 146, 204, 1088, 1329, 2020, 8217, 80094, 167000, 987654321} {
+		err := checkDevChain(id, "", false)
+		if err == nil || !strings.Contains(err.Error(), "not on dev mode's list of test chains") || !strings.Contains(err.Error(), "-unsafe-mainnet") {
+			t.Errorf("unlisted chain %d: %v", id, err)
+		}
+	}
 
 	for _, id := range []uint64{1, 8453} {
 		m := NewDevMain(slog.New(slog.DiscardHandler), io.Discard)

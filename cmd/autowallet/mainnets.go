@@ -8,15 +8,39 @@ import (
 	"strconv"
 )
 
-// publicMainnets are the chains on which a coin has market value. `autowallet
-// dev` refuses them (unless -unsafe-mainnet): dev mode keeps its vault key in
-// a file in the data folder, attests under a dev root and, with the
-// emulator, trusts an Ed25519 key in that folder, so whoever reads the folder
-// (or runs the emulator's chat page) can sign. A real-money chain needs the
-// production setup (`autowallet parent` with an attested enclave and KMS).
+// testChains are the chains `autowallet dev` runs on without -unsafe-mainnet:
+// local dev chains and public testnets, whose coins have no market value.
+// Every other chain id is refused: dev mode keeps its vault key in a file in
+// the data folder, attests under a dev root and, with the emulator, trusts an
+// Ed25519 key in that folder, so whoever reads the folder (or runs the
+// emulator's chat page) can sign. A chain this list does not know may carry
+// real value (new L2s appear every month), so the list names what is safe
+// rather than what is not. A real-money chain needs the production setup
+// (`autowallet parent` with an attested enclave and KMS).
 //
-// This is the one list; keep it sorted by chain id and add a chain here when
-// it carries value. Ids from chainlist.org / each chain's documentation.
+// Keep it sorted by chain id. Ids from each chain's documentation.
+var testChains = map[uint64]string{
+	97:       "BNB Smart Chain testnet",
+	300:      "zkSync Sepolia",
+	1301:     "Unichain Sepolia",
+	1337:     "local dev chain (geth --dev, the embedded chain)",
+	10200:    "Gnosis Chiado",
+	17000:    "Holesky",
+	31337:    "local dev chain (Anvil, Hardhat)",
+	43113:    "Avalanche Fuji",
+	59141:    "Linea Sepolia",
+	80002:    "Polygon Amoy",
+	84532:    "Base Sepolia",
+	421614:   "Arbitrum Sepolia",
+	534351:   "Scroll Sepolia",
+	560048:   "Hoodi",
+	11155111: "Sepolia",
+	11155420: "OP Sepolia",
+}
+
+// publicMainnets names well-known value-carrying chains, only so that the
+// refusal can say which chain it saw; every chain outside testChains is
+// refused, named or not.
 var publicMainnets = map[uint64]string{
 	1:       "Ethereum",
 	10:      "OP Mainnet (Optimism)",
@@ -51,15 +75,18 @@ func unsafeEnv(name string) bool {
 	return err == nil && b
 }
 
-// checkDevChain refuses a public mainnet unless unsafe is set.
+// checkDevChain refuses every chain outside testChains unless unsafe is set.
 func checkDevChain(chainID uint64, rpcURL string, unsafe bool) error {
-	name, mainnet := publicMainnets[chainID]
-	if !mainnet || unsafe {
+	if _, test := testChains[chainID]; test || unsafe {
 		return nil
 	}
-	return fmt.Errorf("ETH_RPC_URL %s is on chain %d (%s), a public mainnet: dev mode keeps its vault key in a file and has no attested enclave, "+
+	what := "a chain that is not on dev mode's list of test chains (it may carry real value)"
+	if name, ok := publicMainnets[chainID]; ok {
+		what = name + ", a public mainnet"
+	}
+	return fmt.Errorf("ETH_RPC_URL %s is on chain %d, %s: dev mode keeps its vault key in a file and has no attested enclave, "+
 		"so it must not hold real funds; use a testnet or a local node, or run `autowallet parent` in production "+
-		"(-unsafe-mainnet / AUTOWALLET_UNSAFE_MAINNET=1 overrides this at your own risk)", redactedURL(rpcURL), chainID, name)
+		"(-unsafe-mainnet / AUTOWALLET_UNSAFE_MAINNET=1 overrides this at your own risk)", redactedURL(rpcURL), chainID, what)
 }
 
 // checkDevListen refuses a listener on a non-loopback address: with the
