@@ -38,7 +38,12 @@ type stack struct {
 // the parent dials (a proxy in front of the node).
 func newStack(t *testing.T, rpc ...func(nodeURL string) string) *stack {
 	t.Helper()
-	node := testchain.Start(t)
+	return newStackOn(t, testchain.Start(t), rpc...)
+}
+
+// newStackOn is newStack on a node the test started with its own options.
+func newStackOn(t *testing.T, node *testchain.Node, rpc ...func(nodeURL string) string) *stack {
+	t.Helper()
 	rpcURL := node.URL
 	for _, f := range rpc {
 		rpcURL = f(rpcURL)

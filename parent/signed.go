@@ -314,16 +314,19 @@ func (s *Service) settleSigned(ctx context.Context, t storage.Transfer) {
 	}
 	switch status {
 	case TxMined:
-		if !r.Succeeded() {
-			t.Block = r.BlockNumber
-			s.move(t, storage.StateFailed, reasonReverted)
-			return
-		}
+		// Final only at the confirmation depth, in a block still on the
+		// canonical chain, whether it succeeded or reverted: a reverted
+		// transaction whose block is reorganised away can be mined again
+		// (and succeed), so "failed" waits as long as "confirmed" does.
 		confs, err := s.chain.Confirmations(ctx, r)
 		if err != nil || confs < s.cfg.Confirmations {
 			return
 		}
 		t.Block = r.BlockNumber
+		if !r.Succeeded() {
+			s.move(t, storage.StateFailed, reasonReverted)
+			return
+		}
 		s.move(t, storage.StateConfirmed, "")
 	case TxReplaced:
 		s.settleReplaced(ctx, t)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/autowallet/autowallet/internal/testchain"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
@@ -360,5 +361,54 @@ func TestHostileNodeHoldsBack(t *testing.T) {
 	}
 	if n := s.latestNonce(t, alice.Address); n != 2 {
 		t.Fatalf("alice nonce %d, want 2", n)
+	}
+}
+
+// TestRevertedWaitsForConfirmations: a transaction that is mined but reverts
+// (here: 21000 gas to a contract, which runs out of gas at its first
+// instruction) is called failed only at the confirmation depth, like a
+// confirmed one: while its block can still be reorganised away the signed
+// bytes could be mined again and succeed, so the transfer stays open.
+func TestRevertedWaitsForConfirmations(t *testing.T) {
+	node := testchain.Start(t, testchain.WithPeriod(0)) // a block only when a transaction comes
+	s := newStackOn(t, node)
+	s.fundedWallet(t, 7401, eth("1"))
+	// A contract whose code is PUSH1 0 PUSH1 0 REVERT, deployed by the
+	// node's developer account.
+	var hash common.Hash
+	if err := node.Call(context.Background(), &hash, "eth_sendTransaction", map[string]any{
+		"from": node.DevAccount(), "gas": "0x30000", "data": "0x6005600c60003960056000f360006000fd",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	created := node.WaitReceipt(t, hash).ContractAddress
+	if created == nil {
+		t.Fatal("no contract deployed")
+	}
+	contract := *created
+
+	tr := s.build(t, 7401, contract, "0.01")
+	if status, _, apiErr := s.approve(t, s.enclave.InitData(7401, tr.StartParam)); status != 200 {
+		t.Fatalf("approve = %d %v", status, apiErr)
+	}
+	tr, _ = s.store.Transfer(tr.ID)
+	r := node.WaitReceipt(t, tr.TxHash)
+	if r.Status != 0 {
+		t.Fatalf("receipt status %d, want a revert", r.Status)
+	}
+	// Mined, one confirmation (no other block comes): still open.
+	for range 3 {
+		s.svc.TrackOnce(context.Background())
+	}
+	if got, _ := s.store.Transfer(tr.ID); got.State.Final() {
+		t.Fatalf("reverted at depth 1 is already %s (%q); the depth is 2", got.State, got.Reason)
+	}
+	node.Mine(t) // the second confirmation
+	got := s.trackUntil(t, tr.ID, storage.StateFailed)
+	if got.Block != uint64(r.BlockNumber) || !strings.Contains(got.Reason, "revert") {
+		t.Fatalf("failed at block %d (%q), want block %d and the revert", got.Block, got.Reason, r.BlockNumber)
+	}
+	if got := s.balance(t, contract); got.Sign() != 0 {
+		t.Fatalf("the contract holds %s wei", got)
 	}
 }

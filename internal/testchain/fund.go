@@ -21,6 +21,8 @@ type Receipt struct {
 	BlockNumber hexutil.Uint64 `json:"blockNumber"`
 	Status      hexutil.Uint64 `json:"status"`
 	GasUsed     hexutil.Uint64 `json:"gasUsed"`
+	// ContractAddress is the contract a creation made (nil otherwise).
+	ContractAddress *common.Address `json:"contractAddress"`
 }
 
 // Fund sends wei from the developer account to addr with eth_sendTransaction
