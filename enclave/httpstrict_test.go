@@ -91,6 +91,20 @@ func TestHTTPHeaderLimit(t *testing.T) {
 		}
 		wantErrorShape(t, status, body, protocol.CodeTooLarge)
 	}
+	// Only HTTP/1.1, and only clean paths (ServeMux would redirect).
+	for name, head := range map[string]string{
+		"HTTP/1.0":     "GET " + protocol.PathHealth + " HTTP/1.0\r\nHost: enclave\r\n",
+		"double slash": "GET /v1//health HTTP/1.1\r\nHost: enclave\r\n",
+		"dot-dot":      "GET /x/../v1/health HTTP/1.1\r\nHost: enclave\r\n",
+		"escaped":      "GET /v1/%68ealth HTTP/1.1\r\nHost: enclave\r\n",
+	} {
+		status, body, _ := rawRequest(t, url, head, nil)
+		if status != protocol.CodeMalformedRequest.HTTPStatus() {
+			t.Errorf("%s: %d %s, want malformed_request", name, status, body)
+			continue
+		}
+		wantErrorShape(t, status, body, protocol.CodeMalformedRequest)
+	}
 	// A request net/http cannot parse at all answers malformed_request.
 	status, body, _ = rawRequest(t, url, "GET / HTTP/1.1\r\nHost: enclave\r\nBad Header\r\n", nil)
 	wantErrorShape(t, status, body, protocol.CodeMalformedRequest)
