@@ -141,6 +141,7 @@ func countReplacement(v any) int {
 	}
 	return 0
 }
+
 // FuzzDecodeWalletLink: the receive link decoder never panics, refuses only
 // with ErrMalformedIntent, and whatever it accepts has an owner in range, a
 // non-zero address, a 64-byte proof and exactly one text form.
