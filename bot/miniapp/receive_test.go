@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"image/png"
 	"io"
 	"math/big"
@@ -126,13 +127,25 @@ func newWalletServer(t *testing.T, config string, api *fakeAPI) (*httptest.Serve
 	return srv, rc
 }
 
-// initDataFor is a launch of the Telegram user id with start_param.
+// initDataFor is a launch of the Telegram user id with start_param, signed
+// by testTelegram (the key config.json publishes); the user is named "Vic"
+// (@victim).
 func initDataFor(t *testing.T, userID int64, sp string) string {
 	t.Helper()
-	_, key, _ := ed25519.GenerateKey(nil)
+	return launchSignedBy(testTelegram, userID, "Vic", "victim", time.Now(), sp)
+}
+
+// launchSignedBy is initData for user (first name, username; none if "")
+// with auth_date at, signed by key for testBotID.
+func launchSignedBy(key ed25519.PrivateKey, userID int64, firstName, username string, at time.Time, sp string) string {
+	u := map[string]any{"id": userID, "first_name": firstName}
+	if username != "" {
+		u["username"] = username
+	}
+	b, _ := json.Marshal(u)
 	return protocol.SignInitData(map[string]string{
-		"auth_date":     strconv.FormatInt(time.Now().Unix(), 10),
-		"user":          `{"id":` + strconv.FormatInt(userID, 10) + `,"first_name":"Vic","username":"victim"}`,
+		"auth_date":     strconv.FormatInt(at.Unix(), 10),
+		"user":          string(b),
 		"chat_instance": "-4242424242",
 		"chat_type":     "private",
 		"start_param":   sp,
@@ -199,7 +212,7 @@ func TestReceiveShowsVerifiedAddress(t *testing.T) {
 	if got := browser.Text(t, tab, "#receive-address"); got != testFrom.Hex() {
 		t.Errorf("#receive-address = %q, want %s", got, testFrom.Hex())
 	}
-	if got := browser.Text(t, tab, "#receive-check"); got != verifiedText {
+	if got := browser.Text(t, tab, "#receive-check"); got != verifiedText+": the wallet of Vic (@victim)" {
 		t.Errorf("#receive-check = %q", got)
 	}
 	for _, sel := range []string{"#receive-address", "#receive-qr", "#receive-check", "#receive-close", "#receive-copy"} {
@@ -318,7 +331,7 @@ func TestApprovalFromRowChecksWalletProof(t *testing.T) {
 		if got := browser.Text(t, tab, "#from"); got != in.From.Hex() {
 			t.Errorf("#from = %q", got)
 		}
-		if got := browser.Text(t, tab, "#from-check"); got != "Your wallet · "+verifiedText {
+		if got := browser.Text(t, tab, "#from-check"); got != "Your wallet (Vic @victim) · "+verifiedText {
 			t.Errorf("#from-check = %q", got)
 		}
 		if browser.Eval[bool](t, tab, `document.querySelector("#approve").disabled`) {
