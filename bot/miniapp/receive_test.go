@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"image/png"
 	"io"
@@ -261,6 +262,9 @@ func TestReceiveRefusesUnverifiedAddress(t *testing.T) {
 		{"garbage config.json", walletLink(testIdentity, testUserID, testFrom), "<html>hello</html>", "", "key is not valid", testFrom},
 		{"missing config.json", walletLink(testIdentity, testUserID, testFrom), "", "", "could not be loaded", testFrom},
 		{"config.json version 2", walletLink(testIdentity, testUserID, testFrom), strings.Replace(goodConfig, `"version": 1`, `"version": 2`, 1), "", "key is not valid", testFrom},
+		{"config.json without bot_id and telegram_public_key", walletLink(testIdentity, testUserID, testFrom), `{"version": 1, "identity_key": "` + goodConfig[strings.Index(goodConfig, `"identity_key": "`)+17:][:64] + `"}`, "", "key is not valid", testFrom},
+		{"config.json with another bot id", walletLink(testIdentity, testUserID, testFrom), strings.Replace(goodConfig, strconv.Itoa(testBotID), strconv.Itoa(testBotID+1), 1), "", "launch data could not be verified", testFrom},
+		{"config.json with another Telegram key", walletLink(testIdentity, testUserID, testFrom), strings.Replace(goodConfig, hex.EncodeToString(testTelegram.Public().(ed25519.PublicKey)), hex.EncodeToString(testIdentity.Public().(ed25519.PublicKey)), 1), "", "launch data could not be verified", testFrom},
 		{"config.json with an extra field", walletLink(testIdentity, testUserID, testFrom), strings.Replace(goodConfig, `{`, `{"api": "https://evil.example", `, 1), "", "key is not valid", testFrom},
 		{"device without Ed25519", walletLink(testIdentity, testUserID, testFrom), goodConfig, noEd25519, "could not be checked on this device", testFrom},
 	}
