@@ -340,10 +340,10 @@ func TestErrorResponses(t *testing.T) {
 		want   string
 		final  bool
 	}{
-		{503, `{"error":{"code":"enclave_unavailable","message":"dial vsock: refused"}}`, "The signing service is unavailable right now. Please try again in a minute.", false},
+		{503, `{"error":{"code":"enclave_unavailable","message":"dial vsock: refused"}}`, sentenceUnavailable, false},
 		{500, `{"error":{"code":"something_new","message":"A new kind of failure."}}`, sentenceUnknown, false},
 		{502, `<html>bad gateway</html>`, sentenceUnknown, false},
-		{403, `{"error":{"code":"intent_expired","message":"intent expired at ..."}}`, "This transfer request has expired. Start the transfer again in the chat.", true},
+		{403, `{"error":{"code":"intent_expired","message":"intent expired at ..."}}`, "The wallet service says this transfer request has expired. " + afterApprove, true},
 	}
 	for i, s := range steps {
 		api.respond(s.status, s.body)

@@ -103,6 +103,7 @@ type userWorld struct {
 	log     *hostLog
 	hostURL string // the parent's API, as the page calls it (?api=)
 	tgURL   string // Telegram (the emulator)
+	pageURL string // the page's origin (not the host's)
 
 	mu      sync.Mutex
 	answers func(r *http.Request) (int, string, bool) // the attacker's own answers to the page, if set
@@ -121,6 +122,7 @@ func newUserWorld(t *testing.T) *userWorld {
 	w.hostURL = "http://" + hostSrv.Listener.Addr().String()
 	pageURL := "http://" + pageSrv.Listener.Addr().String()
 	w.tgURL = "http://" + tgSrv.Listener.Addr().String()
+	w.pageURL = pageURL
 
 	emu, err := emulator.New(emulator.Config{
 		BotToken: worldToken, BotUsername: worldBotName, MiniAppShortName: "wallet",
