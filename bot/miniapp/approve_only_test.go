@@ -263,12 +263,37 @@ func clickInFrame(t *testing.T, tab context.Context, sel string) {
 
 // The page's fixed sentences the tests expect (app.js).
 const (
-	sentenceUnknown     = "The wallet service could not be reached or gave an answer this page does not understand. Check the transfer's card in the chat before you try again."
-	sentenceUnavailable = "The signing service is unavailable right now. Please try again in a minute."
-	sentenceWrongWallet = "This transfer is not from your wallet. Nothing was sent."
+	// afterApprove ends every sentence shown after Approve: initData has
+	// left the page, so the transfer may still be sent.
+	afterApprove        = "Your approval has left this page, so this exact transfer may still be sent. Check its card in the chat; if it must not go through, use Replace there rather than starting a new transfer."
+	sentenceUnknown     = "The wallet service could not be reached or gave an answer this page does not understand. " + afterApprove
+	sentenceUnavailable = "The signing service is unavailable right now. You can tap Approve again in a minute. " + afterApprove
+	sentenceWrongWallet = "The wallet service says this transfer is not from your wallet. " + afterApprove
 	sentenceSent        = "Approved. The transfer was sent to the network. Its card in the chat follows it."
 	sentenceApproved    = "Approved. The transfer will be sent shortly. Its card in the chat follows it."
 )
+
+// TestAnswersAfterApproveMaySend: every sentence the page can show after
+// Approve (each error code's, the unknown answer's, expiry and the page's
+// Cancel after an approval) says the approval left the page and this exact
+// transfer may still be sent, points to the card and Replace, and none says
+// "Nothing was sent" or invites a new transfer.
+func TestAnswersAfterApproveMaySend(t *testing.T) {
+	ctx := codecPage(t)
+	sentences := browser.Eval[map[string]string](t, ctx, `AutowalletMiniApp.afterApprove()`)
+	if len(sentences) < 20 {
+		t.Fatalf("only %d sentences", len(sentences))
+	}
+	for name, s := range sentences {
+		if !strings.Contains(s, afterApprove) {
+			t.Errorf("%s: %q does not say the transfer may still be sent", name, s)
+		}
+		low := strings.ToLower(s)
+		if strings.Contains(low, "nothing was sent") || strings.Contains(low, "start the transfer again") || strings.Contains(low, "please try again") {
+			t.Errorf("%s: %q", name, s)
+		}
+	}
+}
 
 // TestPageShowsOnlyItsOwnSentences: whatever the host answers, the page
 // shows one of its own sentences: a known code picks one, anything else
@@ -313,6 +338,9 @@ func TestPageShowsOnlyItsOwnSentences(t *testing.T) {
 				t.Errorf("%s = %q, want %q", c.sel, got, c.want)
 			}
 			text := browser.Eval[string](t, tab, `document.body.innerText + document.title`)
+			if strings.Contains(text, "Nothing was sent") || strings.Contains(text, "new transfer") && !strings.Contains(text, afterApprove) {
+				t.Errorf("after Approve the page says nothing was sent or invites a new transfer: %q", text)
+			}
 			if strings.Contains(text, host) || strings.Contains(text, hash) || strings.Contains(text, "0xdead") {
 				t.Errorf("the host's text is on the page: %q", text)
 			}

@@ -2,7 +2,6 @@ package miniapp
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -59,13 +58,10 @@ func startParam(t *testing.T, in *protocol.Intent) string {
 }
 
 // signedInitData is initData as Telegram makes it for a direct-link launch,
-// signed with a throw-away Ed25519 key standing in for Telegram's.
+// signed with testTelegram, the key config.json publishes.
 func signedInitData(t *testing.T, startParam string) string {
 	t.Helper()
-	_, key, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testTelegram
 	values := map[string]string{
 		"auth_date":     strconv.FormatInt(time.Now().Unix(), 10),
 		"user":          `{"id":424242,"first_name":"Ada","last_name":"Lovelace","username":"ada","language_code":"en"}`,
@@ -344,10 +340,10 @@ func TestErrorResponses(t *testing.T) {
 		want   string
 		final  bool
 	}{
-		{503, `{"error":{"code":"enclave_unavailable","message":"dial vsock: refused"}}`, "The signing service is unavailable right now. Please try again in a minute.", false},
+		{503, `{"error":{"code":"enclave_unavailable","message":"dial vsock: refused"}}`, sentenceUnavailable, false},
 		{500, `{"error":{"code":"something_new","message":"A new kind of failure."}}`, sentenceUnknown, false},
 		{502, `<html>bad gateway</html>`, sentenceUnknown, false},
-		{403, `{"error":{"code":"intent_expired","message":"intent expired at ..."}}`, "This transfer request has expired. Start the transfer again in the chat.", true},
+		{403, `{"error":{"code":"intent_expired","message":"intent expired at ..."}}`, "The wallet service says this transfer request has expired. " + afterApprove, true},
 	}
 	for i, s := range steps {
 		api.respond(s.status, s.body)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"image/png"
 	"io"
 	"math/big"
@@ -126,13 +128,25 @@ func newWalletServer(t *testing.T, config string, api *fakeAPI) (*httptest.Serve
 	return srv, rc
 }
 
-// initDataFor is a launch of the Telegram user id with start_param.
+// initDataFor is a launch of the Telegram user id with start_param, signed
+// by testTelegram (the key config.json publishes); the user is named "Vic"
+// (@victim).
 func initDataFor(t *testing.T, userID int64, sp string) string {
 	t.Helper()
-	_, key, _ := ed25519.GenerateKey(nil)
+	return launchSignedBy(testTelegram, userID, "Vic", "victim", time.Now(), sp)
+}
+
+// launchSignedBy is initData for user (first name, username; none if "")
+// with auth_date at, signed by key for testBotID.
+func launchSignedBy(key ed25519.PrivateKey, userID int64, firstName, username string, at time.Time, sp string) string {
+	u := map[string]any{"id": userID, "first_name": firstName}
+	if username != "" {
+		u["username"] = username
+	}
+	b, _ := json.Marshal(u)
 	return protocol.SignInitData(map[string]string{
-		"auth_date":     strconv.FormatInt(time.Now().Unix(), 10),
-		"user":          `{"id":` + strconv.FormatInt(userID, 10) + `,"first_name":"Vic","username":"victim"}`,
+		"auth_date":     strconv.FormatInt(at.Unix(), 10),
+		"user":          string(b),
 		"chat_instance": "-4242424242",
 		"chat_type":     "private",
 		"start_param":   sp,
@@ -199,7 +213,7 @@ func TestReceiveShowsVerifiedAddress(t *testing.T) {
 	if got := browser.Text(t, tab, "#receive-address"); got != testFrom.Hex() {
 		t.Errorf("#receive-address = %q, want %s", got, testFrom.Hex())
 	}
-	if got := browser.Text(t, tab, "#receive-check"); got != verifiedText {
+	if got := browser.Text(t, tab, "#receive-check"); got != verifiedText+": the wallet of Vic (@victim)" {
 		t.Errorf("#receive-check = %q", got)
 	}
 	for _, sel := range []string{"#receive-address", "#receive-qr", "#receive-check", "#receive-close", "#receive-copy"} {
@@ -248,6 +262,9 @@ func TestReceiveRefusesUnverifiedAddress(t *testing.T) {
 		{"garbage config.json", walletLink(testIdentity, testUserID, testFrom), "<html>hello</html>", "", "key is not valid", testFrom},
 		{"missing config.json", walletLink(testIdentity, testUserID, testFrom), "", "", "could not be loaded", testFrom},
 		{"config.json version 2", walletLink(testIdentity, testUserID, testFrom), strings.Replace(goodConfig, `"version": 1`, `"version": 2`, 1), "", "key is not valid", testFrom},
+		{"config.json without bot_id and telegram_public_key", walletLink(testIdentity, testUserID, testFrom), `{"version": 1, "identity_key": "` + goodConfig[strings.Index(goodConfig, `"identity_key": "`)+17:][:64] + `"}`, "", "key is not valid", testFrom},
+		{"config.json with another bot id", walletLink(testIdentity, testUserID, testFrom), strings.Replace(goodConfig, strconv.Itoa(testBotID), strconv.Itoa(testBotID+1), 1), "", "launch data could not be verified", testFrom},
+		{"config.json with another Telegram key", walletLink(testIdentity, testUserID, testFrom), strings.Replace(goodConfig, hex.EncodeToString(testTelegram.Public().(ed25519.PublicKey)), hex.EncodeToString(testIdentity.Public().(ed25519.PublicKey)), 1), "", "launch data could not be verified", testFrom},
 		{"config.json with an extra field", walletLink(testIdentity, testUserID, testFrom), strings.Replace(goodConfig, `{`, `{"api": "https://evil.example", `, 1), "", "key is not valid", testFrom},
 		{"device without Ed25519", walletLink(testIdentity, testUserID, testFrom), goodConfig, noEd25519, "could not be checked on this device", testFrom},
 	}
@@ -318,7 +335,7 @@ func TestApprovalFromRowChecksWalletProof(t *testing.T) {
 		if got := browser.Text(t, tab, "#from"); got != in.From.Hex() {
 			t.Errorf("#from = %q", got)
 		}
-		if got := browser.Text(t, tab, "#from-check"); got != "Your wallet · "+verifiedText {
+		if got := browser.Text(t, tab, "#from-check"); got != "Your wallet (Vic @victim) · "+verifiedText {
 			t.Errorf("#from-check = %q", got)
 		}
 		if browser.Eval[bool](t, tab, `document.querySelector("#approve").disabled`) {

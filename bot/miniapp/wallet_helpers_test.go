@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"math/big"
 	"net/http"
+	"strconv"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -23,6 +24,10 @@ const testUserID = 424242
 
 // testIdentity stands in for the enclave's deployment identity key.
 var testIdentity = ed25519.NewKeyFromSeed(seed("test deployment identity"))
+
+// testTelegram stands in for Telegram's Ed25519 key: it signs the test
+// launches (signedInitData, initDataFor), and configJSON publishes it.
+var testTelegram = ed25519.NewKeyFromSeed(seed("test telegram"))
 
 func seed(label string) []byte {
 	s := sha256.Sum256([]byte(label))
@@ -87,9 +92,11 @@ func walletLink(key ed25519.PrivateKey, owner uint64, addr common.Address) strin
 	return base64.RawURLEncoding.EncodeToString(walletLinkBytes(owner, addr, proofFor(key, owner, addr)))
 }
 
-// configJSON is the page's config.json pinning key's public half.
+// configJSON is the page's config.json pinning key's public half, with the
+// test bot id and testTelegram's public key.
 func configJSON(key ed25519.PrivateKey) string {
-	return `{"version": 1, "identity_key": "` + hex.EncodeToString(key.Public().(ed25519.PublicKey)) + `"}`
+	return `{"version": 1, "identity_key": "` + hex.EncodeToString(key.Public().(ed25519.PublicKey)) +
+		`", "bot_id": ` + strconv.Itoa(testBotID) + `, "telegram_public_key": "` + hex.EncodeToString(testTelegram.Public().(ed25519.PublicKey)) + `"}`
 }
 
 // serveConfig answers GET config.json with body (status 404 if body is "").

@@ -10,10 +10,12 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -268,33 +270,52 @@ func TestStatementConfigAndUserInJS(t *testing.T) {
 	}
 
 	key := strings.Repeat("0123456789abcdef", 4)
+	tg := strings.Repeat("fedcba9876543210", 4)
+	rest := `, "bot_id": 7000000001, "telegram_public_key": "` + tg + `"`
 	configs := map[string]bool{
-		`{"version": 1, "identity_key": "` + key + `"}`:             true,
-		`{"identity_key":"` + key + `","version":1}`:                true,
-		"\n{\"version\":1,\"identity_key\":\"" + key + "\"}\n":      true,
-		`{"version": 2, "identity_key": "` + key + `"}`:             false,
-		`{"version": "1", "identity_key": "` + key + `"}`:           false,
-		`{"version": 1.0, "identity_key": "` + key + `"}`:           false,
-		`{"version": 1, "identity_key": "` + key + `", "api": "x"}`: false,
-		`{"version": 1}`: false,
-		`{"version": 1, "identity_key": "` + strings.ToUpper(key) + `"}`:               false,
-		`{"version": 1, "identity_key": "` + key[1:] + `"}`:                            false,
-		`{"version": 1, "identity_key": "` + key + `0"}`:                               false,
-		`{"version": 1, "version": 1, "identity_key": "` + key + `"}`:                  false,
-		`{"version": 1, "identity_key": "` + key + `", "identity_key": "` + key + `"}`: false,
-		`{"version": 1, "identity_key": "\u0030` + key[1:] + `"}`:                      false,
+		`{"version": 1, "identity_key": "` + key + `"` + rest + `}`:                                                         true,
+		`{"telegram_public_key":"` + tg + `","bot_id":7000000001,"identity_key":"` + key + `","version":1}`:                 true,
+		"\n{\"version\":1,\"identity_key\":\"" + key + "\"" + rest + "}\n":                                                  true,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": 9223372036854775807, "telegram_public_key": "` + tg + `"}`: true,
+		// The fields of the first config.json, without bot id and
+		// Telegram's key: the page cannot check its launch data.
+		`{"version": 1, "identity_key": "` + key + `"}`:                                                                     false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": 7000000001}`:                                               false,
+		`{"version": 1, "identity_key": "` + key + `", "telegram_public_key": "` + tg + `"}`:                                false,
+		`{"version": 2, "identity_key": "` + key + `"` + rest + `}`:                                                         false,
+		`{"version": "1", "identity_key": "` + key + `"` + rest + `}`:                                                       false,
+		`{"version": 1.0, "identity_key": "` + key + `"` + rest + `}`:                                                       false,
+		`{"version": 1, "identity_key": "` + key + `"` + rest + `, "api": "x"}`:                                             false,
+		`{"version": 1` + rest + `}`:                                                                                        false,
+		`{"version": 1, "identity_key": "` + strings.ToUpper(key) + `"` + rest + `}`:                                        false,
+		`{"version": 1, "identity_key": "` + key[1:] + `"` + rest + `}`:                                                     false,
+		`{"version": 1, "identity_key": "` + key + `0"` + rest + `}`:                                                        false,
+		`{"version": 1, "version": 1, "identity_key": "` + key + `"` + rest + `}`:                                           false,
+		`{"version": 1, "identity_key": "` + key + `", "identity_key": "` + key + `"` + rest + `}`:                          false,
+		`{"version": 1, "identity_key": "\u0030` + key[1:] + `"` + rest + `}`:                                               false,
+		`{"version": 1, "identity_key": "` + key + `"` + rest + `, "bot_id": 7000000001}`:                                   false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": 0, "telegram_public_key": "` + tg + `"}`:                   false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": -7, "telegram_public_key": "` + tg + `"}`:                  false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": 7.5, "telegram_public_key": "` + tg + `"}`:                 false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": 1e3, "telegram_public_key": "` + tg + `"}`:                 false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": "7", "telegram_public_key": "` + tg + `"}`:                 false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": 07, "telegram_public_key": "` + tg + `"}`:                  false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": 9223372036854775808, "telegram_public_key": "` + tg + `"}`: false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": 7, "telegram_public_key": "` + strings.ToUpper(tg) + `"}`:  false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": 7, "telegram_public_key": "` + tg[2:] + `"}`:               false,
+		`{"version": 1, "identity_key": "` + key + `", "bot_id": 7, "telegram_public_key": null}`:                           false,
 		`[1, "` + key + `"]`: false,
 		`null`:               false,
 		`garbage`:            false,
-		`{"version": 1, "identity_key": "` + key + `"}` + strings.Repeat(" ", 1024): false,
+		`{"version": 1, "identity_key": "` + key + `"` + rest + `}` + strings.Repeat(" ", 1024): false,
 	}
 	var texts []string
 	for c := range configs {
 		texts = append(texts, c)
 	}
-	parsed := browser.Eval[[]string](t, ctx, `(`+mustJSON(texts)+`).map(c => { try { return AutowalletIntent.toHex(AutowalletWallet.parseConfig(c).identityKey) } catch (e) { return "refused: " + e.reason } })`)
+	parsed := browser.Eval[[]string](t, ctx, `(`+mustJSON(texts)+`).map(c => { try { const cfg = AutowalletWallet.parseConfig(c); return [AutowalletIntent.toHex(cfg.identityKey), cfg.botId, AutowalletIntent.toHex(cfg.telegramKey)].join(" ") } catch (e) { return "refused: " + e.reason } })`)
 	for i, c := range texts {
-		if configs[c] && parsed[i] != key {
+		if configs[c] && parsed[i] != key+" 7000000001 "+tg && parsed[i] != key+" 9223372036854775807 "+tg {
 			t.Errorf("config %q: %q", c, parsed[i])
 		}
 		if !configs[c] && parsed[i] != "refused: bad_config" {
@@ -304,34 +325,56 @@ func TestStatementConfigAndUserInJS(t *testing.T) {
 }
 
 // WebCrypto Ed25519 in the page verifies the test key's proofs and refuses
-// every other pairing, by reason.
+// every other pairing, by reason; and it believes the launch's user only
+// when Telegram's signature (the key and bot id of config.json) verifies
+// and auth_date is within 24 hours.
 func TestWalletCheckInJS(t *testing.T) {
 	ctx := codecPage(t)
 	_, otherKey, _ := ed25519.GenerateKey(nil)
 	other := common.HexToAddress("0x1111111111111111111111111111111111111111")
 	type c struct {
-		User   string // the launch's user JSON
+		Launch string // the raw initData
 		Stated string // the link's owner, "" for the approval view
 		Addr   string
 		Proof  string
 		Want   string
 	}
-	user := `{"id":424242}`
+	signUser := func(key ed25519.PrivateKey, botID int64, at time.Time, user string) string {
+		return protocol.SignInitData(map[string]string{"auth_date": strconv.FormatInt(at.Unix(), 10), "user": user}, botID, key, "")
+	}
+	now := time.Now()
+	user := signUser(testTelegram, testBotID, now, `{"id":424242}`)
+	good := hex.EncodeToString(proofFor(testIdentity, testUserID, testFrom))
+	forged := url.Values{"auth_date": {strconv.FormatInt(now.Unix(), 10)}, "user": {`{"id":424242}`}}.Encode()
 	cases := []c{
-		{user, "424242", testFrom.Hex(), hex.EncodeToString(proofFor(testIdentity, testUserID, testFrom)), "ok"},
-		{user, "", testFrom.Hex(), hex.EncodeToString(proofFor(testIdentity, testUserID, testFrom)), "ok"},
+		{user, "424242", testFrom.Hex(), good, "ok"},
+		{user, "", testFrom.Hex(), good, "ok"},
 		{user, "424242", testFrom.Hex(), hex.EncodeToString(proofFor(otherKey, testUserID, testFrom)), "bad_proof"},
 		{user, "424242", other.Hex(), hex.EncodeToString(proofFor(testIdentity, testUserID, testFrom)), "bad_proof"},
 		{user, "777", testFrom.Hex(), hex.EncodeToString(proofFor(testIdentity, 777, testFrom)), "wrong_user"},
 		{user, "", testFrom.Hex(), hex.EncodeToString(proofFor(testIdentity, 777, testFrom)), "bad_proof"},
-		{`{"id":777}`, "777", testFrom.Hex(), hex.EncodeToString(proofFor(testIdentity, testUserID, testFrom)), "bad_proof"},
-		{`{"name":"x"}`, "424242", testFrom.Hex(), hex.EncodeToString(proofFor(testIdentity, testUserID, testFrom)), "no_user"},
+		{signUser(testTelegram, testBotID, now, `{"id":777}`), "777", testFrom.Hex(), good, "bad_proof"},
+		{signUser(testTelegram, testBotID, now, `{"name":"x"}`), "424242", testFrom.Hex(), good, "no_user"},
 		{user, "424242", testFrom.Hex(), hex.EncodeToString(make([]byte, 64)), "bad_proof"},
 		{user, "424242", testFrom.Hex(), hex.EncodeToString(proofFor(testIdentity, testUserID, testFrom)[:63]), "bad_proof"},
+		// Telegram's signature on the launch data:
+		{forged, "424242", testFrom.Hex(), good, "bad_launch_signature"},
+		{forged + "&signature=" + strings.Repeat("A", 86), "424242", testFrom.Hex(), good, "bad_launch_signature"},
+		{signUser(otherKey, testBotID, now, `{"id":424242}`), "424242", testFrom.Hex(), good, "bad_launch_signature"},
+		{signUser(testTelegram, testBotID+1, now, `{"id":424242}`), "424242", testFrom.Hex(), good, "bad_launch_signature"},
+		{strings.Replace(user, "424242", "424243", 1), "", testFrom.Hex(), good, "bad_launch_signature"},
+		{user + "&query_id=x", "424242", testFrom.Hex(), good, "bad_launch_signature"},
+		{strings.Replace(user, "signature=", "signature=x", 1), "424242", testFrom.Hex(), good, "bad_launch_signature"},
+		// hash is not part of the Ed25519 message: a bot-token HMAC beside
+		// it changes nothing.
+		{user + "&hash=00", "424242", testFrom.Hex(), good, "ok"},
+		{signUser(testTelegram, testBotID, now.Add(-23*time.Hour), `{"id":424242}`), "424242", testFrom.Hex(), good, "ok"},
+		{signUser(testTelegram, testBotID, now.Add(-25*time.Hour), `{"id":424242}`), "424242", testFrom.Hex(), good, "stale_launch"},
+		{signUser(testTelegram, testBotID, now.Add(25*time.Hour), `{"id":424242}`), "424242", testFrom.Hex(), good, "stale_launch"},
 	}
 	got := browser.Eval[[]string](t, ctx, `Promise.all((`+mustJSON(cases)+`).map(c => {
 		const bytes = h => { const b = new Uint8Array(h.length / 2); for (let i = 0; i < b.length; i++) b[i] = parseInt(h.substr(2 * i, 2), 16); return b };
-		return AutowalletWallet.check({user: c.User}, c.Stated === "" ? null : BigInt(c.Stated), bytes(c.Addr.slice(2)), bytes(c.Proof))
+		return AutowalletWallet.check(AutowalletMiniApp.parseInitData(c.Launch), c.Stated === "" ? null : BigInt(c.Stated), bytes(c.Addr.slice(2)), bytes(c.Proof))
 			.then(r => r.ok ? "ok" : r.reason);
 	}))`)
 	for i, c := range cases {

@@ -16,9 +16,10 @@ var identityWait = 60 * time.Second
 
 // miniAppRoutes serves the Mini App page under /miniapp/ with a config.json
 // pinning identityKey (64 lowercase hex): the key the page verifies wallet
-// statements with (docs/miniapp.md).
-func miniAppRoutes(identityKey string, next func(*http.ServeMux)) func(*http.ServeMux) {
-	h := miniapp.Handler(miniapp.WithIdentityKey(identityKey))
+// statements with, and botID and telegramKey, with which it verifies
+// Telegram's signature on its own launch data (docs/miniapp.md).
+func miniAppRoutes(identityKey string, botID int64, telegramKey string, next func(*http.ServeMux)) func(*http.ServeMux) {
+	h := miniapp.Handler(miniapp.WithConfig(identityKey, botID, telegramKey))
 	return func(mux *http.ServeMux) {
 		mux.Handle(miniapp.Prefix, h)
 		if next != nil {
@@ -53,8 +54,11 @@ func checkIdentityKey(ctx context.Context, enc *parent.EnclaveClient, want strin
 // miniAppOptions gives the dev page its config.json: the identity key the
 // dev enclave's /v1/health shows (the enclave runs in this process; in
 // production the operator publishes config.json with the page instead).
-// Without it the page is served without config.json and verifies nothing.
-func (m *DevMain) miniAppOptions(encAddr string) []miniapp.Option {
+// botID and telegramKey (hex) are the dev enclave's: the page checks its
+// launch data with the same key the enclave trusts (the emulator's, or
+// Telegram's). Without it the page is served without config.json and
+// verifies nothing.
+func (m *DevMain) miniAppOptions(encAddr string, botID int64, telegramKey string) []miniapp.Option {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	h, err := parent.NewEnclaveClientTCP(encAddr, 5*time.Second).Health(ctx)
@@ -62,9 +66,9 @@ func (m *DevMain) miniAppOptions(encAddr string) []miniapp.Option {
 		m.log.Warn("the Mini App page is served without config.json: no identity key from the enclave", "err", err)
 		return nil
 	}
-	if _, err := miniapp.ConfigJSON(h.IdentityKey); err != nil {
+	if _, err := miniapp.ConfigJSON(h.IdentityKey, botID, telegramKey); err != nil {
 		m.log.Warn("the Mini App page is served without config.json", "err", err)
 		return nil
 	}
-	return []miniapp.Option{miniapp.WithIdentityKey(h.IdentityKey)}
+	return []miniapp.Option{miniapp.WithConfig(h.IdentityKey, botID, telegramKey)}
 }

@@ -19,25 +19,36 @@ import (
 	"github.com/autowallet/autowallet/internal/testvectors"
 )
 
-// getConfigJSON reads /miniapp/config.json from base and returns its
-// identity_key, strictly: exactly version 1 and the key.
-func getConfigJSON(t *testing.T, base string) string {
+// pageConfig is the page's config.json (docs/protocol.md 8.4).
+type pageConfig struct {
+	Version           int    `json:"version"`
+	IdentityKey       string `json:"identity_key"`
+	BotID             int64  `json:"bot_id"`
+	TelegramPublicKey string `json:"telegram_public_key"`
+}
+
+// getPageConfig reads /miniapp/config.json from base, strictly: exactly
+// version 1, the identity key, the bot id and Telegram's key.
+func getPageConfig(t *testing.T, base string) pageConfig {
 	t.Helper()
 	resp, err := http.Get(base + "/miniapp/config.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var c struct {
-		Version     int    `json:"version"`
-		IdentityKey string `json:"identity_key"`
-	}
+	var c pageConfig
 	dec := json.NewDecoder(resp.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || resp.StatusCode != 200 || c.Version != 1 {
+	if err := dec.Decode(&c); err != nil || resp.StatusCode != 200 || c.Version != 1 || c.BotID <= 0 || len(c.TelegramPublicKey) != 64 {
 		t.Fatalf("config.json: %d %+v %v", resp.StatusCode, c, err)
 	}
-	return c.IdentityKey
+	return c
+}
+
+// getConfigJSON returns the identity_key of base's config.json.
+func getConfigJSON(t *testing.T, base string) string {
+	t.Helper()
+	return getPageConfig(t, base).IdentityKey
 }
 
 // TestDevServesConfigJSON: `autowallet dev` serves the page's config.json
@@ -53,6 +64,12 @@ func TestDevServesConfigJSON(t *testing.T) {
 	}
 	if want := hex.EncodeToString(testvectors.IdentityKeyFor(vault).Public().(ed25519.PublicKey)); key != want {
 		t.Fatalf("config.json identity_key %s, want %s", key, want)
+	}
+	// The page checks its launch data with the bot id and the key the dev
+	// enclave trusts: the emulator's.
+	botID, _ := botIDOf(devBotToken)
+	if c := getPageConfig(t, "http://"+m.Addr().String()); c.BotID != botID || c.TelegramPublicKey != hex.EncodeToString(m.emu.PublicKey()) {
+		t.Fatalf("config.json %+v, want bot id %d and the emulator's key", c, botID)
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
@@ -75,7 +92,7 @@ func TestParentIdentityKey(t *testing.T) {
 			"-data", t.TempDir(), "-http", "127.0.0.1:0",
 			"-rpc", node.URL, "-chain-id", strconv.FormatUint(node.ChainID, 10),
 			"-enclave-tcp", enc.Addr, "-bot-id", strconv.FormatInt(testenv.BotID, 10),
-			"-telegram-public-key", hex.EncodeToString(enc.Key.Public().(ed25519.PublicKey)),
+			"-telegram-public-key", strings.ToUpper(hex.EncodeToString(enc.Key.Public().(ed25519.PublicKey))),
 			"-identity-key", key,
 		}
 	}
@@ -86,8 +103,11 @@ func TestParentIdentityKey(t *testing.T) {
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := getConfigJSON(t, "http://"+m.Addr().String()); got != enc.IdentityKey() {
-		t.Fatalf("config.json %s, want %s", got, enc.IdentityKey())
+	// It publishes -bot-id and -telegram-public-key (lowercased) beside the
+	// identity key: the page checks its launch data with them.
+	if got := getPageConfig(t, "http://"+m.Addr().String()); got.IdentityKey != enc.IdentityKey() || got.BotID != testenv.BotID ||
+		got.TelegramPublicKey != hex.EncodeToString(enc.Key.Public().(ed25519.PublicKey)) {
+		t.Fatalf("config.json %+v, want %s, bot %d and the enclave's Telegram key", got, enc.IdentityKey(), testenv.BotID)
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)

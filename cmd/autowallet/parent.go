@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/bot"
-	"github.com/autowallet/autowallet/bot/miniapp"
 	"github.com/autowallet/autowallet/parent"
 )
 
@@ -99,7 +98,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if _, err := miniapp.ConfigJSON(c.IdentityKey); c.IdentityKey != "" && err != nil {
+	if c.IdentityKey != "" && (len(c.IdentityKey) != 64 || strings.Trim(c.IdentityKey, "0123456789abcdef") != "") {
 		return errors.New("-identity-key is not 64 lowercase hex characters")
 	}
 	if c.AdminAddr != "" {
@@ -173,7 +172,9 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		Wrap: func(h http.Handler) http.Handler { return parent.CORS(h, c.MiniAppOrigins) },
 	}
 	if c.IdentityKey != "" {
-		hc.Routes = miniAppRoutes(c.IdentityKey, hc.Routes)
+		// config.json also publishes the bot id and Telegram's key, with
+		// which the page checks its own launch data (docs/miniapp.md).
+		hc.Routes = miniAppRoutes(c.IdentityKey, c.BotID, c.TelegramPublicKey, hc.Routes)
 	}
 	if c.BotToken != "" {
 		hc.Bot = &bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink}

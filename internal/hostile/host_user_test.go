@@ -15,9 +15,12 @@ package hostile
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"math/big"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +31,7 @@ import (
 
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/browser"
+	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
@@ -152,11 +156,11 @@ func TestHostAgainstUser(t *testing.T) {
 			want   string
 		}{
 			{503, `{"error":{"code":"enclave_unavailable","message":"HOSTTEXT: your wallet is locked; send 0.2 ETH to ` + attackerAddr.Hex() + ` to unlock it"}}`,
-				"The signing service is unavailable right now. Please try again in a minute."},
+				"The signing service is unavailable right now. You can tap Approve again in a minute. " + afterApprove},
 			{409, `{"error":{"code":"HOSTTEXT_refund","message":"HOSTTEXT: approve the refund link we sent you"}}`,
-				"The wallet service could not be reached or gave an answer this page does not understand. Check the transfer's card in the chat before you try again."},
+				"The wallet service could not be reached or gave an answer this page does not understand. " + afterApprove},
 			{200, `{"status":"HOSTTEXT: cancelled, approve the new transfer","transfer_id":"HOSTTEXT"}`,
-				"The wallet service could not be reached or gave an answer this page does not understand. Check the transfer's card in the chat before you try again."},
+				"The wallet service could not be reached or gave an answer this page does not understand. " + afterApprove},
 		}
 		var mu sync.Mutex
 		next := 0
@@ -303,6 +307,46 @@ func TestHostAgainstUser(t *testing.T) {
 			closeTab()
 		}
 
+		// A plain URL button (no web_app: Telegram opens it as a web page,
+		// with no launch data of its own) to the page's real origin, with a
+		// fragment the host wrote: launch data naming the host's account
+		// and the host's own genuine receive link. Unsigned, signed by a key
+		// of the host's, or carrying only a bot-token HMAC (the host holds
+		// the token), Telegram's signature does not verify: no address.
+		forged := map[string]string{
+			"auth_date":   strconv.FormatInt(time.Now().Unix(), 10),
+			"user":        `{"id":` + strconv.Itoa(mallory) + `,"first_name":"Alice","username":"alice"}`,
+			"start_param": hostLink,
+			"chat_type":   "private",
+		}
+		_, hostKey, _ := ed25519.GenerateKey(nil)
+		for _, c := range []struct{ name, initData string }{
+			{"crafted fragment, no signature", protocol.SignInitData(forged, testenv.BotID, nil, "")},
+			{"crafted fragment, the host's signature", protocol.SignInitData(forged, testenv.BotID, hostKey, "")},
+			{"crafted fragment, bot-token HMAC", protocol.SignInitData(forged, testenv.BotID, nil, worldToken)},
+		} {
+			pageLink := w.pageURL + "/miniapp/?api=" + url.QueryEscape(w.hostURL) + "#tgWebAppData=" + url.QueryEscape(c.initData) + "&tgWebAppVersion=8.0&tgWebAppPlatform=weba"
+			msg := w.botSend(t, alice.ID(), "Your deposit address is "+mw.Address.Hex()+". Tap to check it.", "My address", pageLink)
+			got := alice.wait(func(m emulator.Message) bool { return m.ID == msg })
+			tab, closeTab := chromedp.NewContext(ctx)
+			browser.Navigate(t, tab, buttonURL(t, got, "My address"))
+			browser.Wait(t, tab, `document.body.dataset.state && document.body.dataset.state !== "loading"`)
+			if st := browser.Eval[string](t, tab, `document.body.dataset.state`); st != "unverified" {
+				t.Fatalf("%s: page state %q, want unverified", c.name, st)
+			}
+			text := browser.Eval[string](t, tab, `document.body.innerText + "\n" + document.documentElement.textContent`)
+			if strings.Contains(strings.ToLower(text), strings.ToLower(mw.Address.Hex()[2:])) || strings.Contains(text, "Verified by") || strings.Contains(text, "Your wallet (") {
+				t.Errorf("%s: the host's address or a verified line is on the page", c.name)
+			}
+			if e := browser.Text(t, tab, "#error"); !strings.Contains(e, "Do not send funds to it") || !strings.Contains(e, "Telegram's signature on this page's launch data could not be verified") {
+				t.Errorf("%s: #error = %q", c.name, e)
+			}
+			if c.name == "crafted fragment, no signature" {
+				browser.MustScreenshot(t, tab, "host-crafted-fragment.png")
+			}
+			closeTab()
+		}
+
 		// Her own card's Receive button: her address, verified.
 		before := alice.Send("/wallet")
 		card := alice.wait(func(m emulator.Message) bool { return m.FromBot && m.ID > before && hasButtonText(m, "Receive") })
@@ -312,6 +356,10 @@ func TestHostAgainstUser(t *testing.T) {
 		}
 		if got := browser.Text(t, tab, "#receive-address"); got != alice.addr.Hex() {
 			t.Errorf("#receive-address = %q, want %s", got, alice.addr.Hex())
+		}
+		// It names the account Telegram signed the launch for: hers.
+		if got := browser.Text(t, tab, "#receive-check"); !strings.HasPrefix(got, "Verified by the wallet's enclave: the wallet of Alice") {
+			t.Errorf("#receive-check = %q", got)
 		}
 		closeTab()
 
@@ -404,3 +452,7 @@ func formatEther(wei *big.Int) string {
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
 }
+
+// afterApprove ends every sentence the page shows after Approve (app.js):
+// the approval has left the page, so the transfer may still be sent.
+const afterApprove = "Your approval has left this page, so this exact transfer may still be sent. Check its card in the chat; if it must not go through, use Replace there rather than starting a new transfer."

@@ -9,6 +9,8 @@ package hostile
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -101,6 +103,7 @@ type userWorld struct {
 	log     *hostLog
 	hostURL string // the parent's API, as the page calls it (?api=)
 	tgURL   string // Telegram (the emulator)
+	pageURL string // the page's origin (not the host's)
 
 	mu      sync.Mutex
 	answers func(r *http.Request) (int, string, bool) // the attacker's own answers to the page, if set
@@ -119,6 +122,7 @@ func newUserWorld(t *testing.T) *userWorld {
 	w.hostURL = "http://" + hostSrv.Listener.Addr().String()
 	pageURL := "http://" + pageSrv.Listener.Addr().String()
 	w.tgURL = "http://" + tgSrv.Listener.Addr().String()
+	w.pageURL = pageURL
 
 	emu, err := emulator.New(emulator.Config{
 		BotToken: worldToken, BotUsername: worldBotName, MiniAppShortName: "wallet",
@@ -133,8 +137,11 @@ func newUserWorld(t *testing.T) *userWorld {
 	// The page is served from an origin the host does not control; what
 	// reaches it is recorded too, to show the launch never travels there.
 	// It is published with the deployment's identity key (config.json), as
-	// an operator publishes it, so the page checks wallet statements itself.
-	pageSrv.Config.Handler = w.record("page", miniapp.Handler(miniapp.WithAPIOrigin(w.hostURL), miniapp.WithIdentityKey(st.Enclave.IdentityKey())))
+	// an operator publishes it, so the page checks wallet statements itself,
+	// and with the bot id and the (emulated) Telegram's key, so it checks
+	// Telegram's signature on its own launch data.
+	pageSrv.Config.Handler = w.record("page", miniapp.Handler(miniapp.WithAPIOrigin(w.hostURL),
+		miniapp.WithConfig(st.Enclave.IdentityKey(), testenv.BotID, hex.EncodeToString(st.Enclave.Key.Public().(ed25519.PublicKey)))))
 
 	apiMux := http.NewServeMux()
 	st.Service.RegisterAPI(apiMux)

@@ -13,41 +13,62 @@
   // After the page's Cancel, time to read where to cancel the transfer.
   var CANCEL_CLOSE_DELAY_MS = 4000;
 
+  // Every answer of the API comes after the user tapped Approve, so after
+  // initData (the approval) has left the page: whatever the host answers, it
+  // holds an approval the enclave may still sign, and this exact transfer
+  // may still be sent. So no answer says "Nothing was sent" or invites a new
+  // transfer (a new transfer next to a live approval could send twice): each
+  // ends with AFTER_APPROVE, which points to the card in the chat and to
+  // Replace (docs/miniapp.md, "After Approve").
+  var AFTER_APPROVE = "Your approval has left this page, so this exact transfer may still be sent. Check its card in the chat; if it must not go through, use Replace there rather than starting a new transfer.";
   // The page's own sentence for each error code of the API (docs/protocol.md
   // 6.1 and the parent's own codes). The host chooses the code, never the
   // words: its message is not shown, and any other code, a body that is not
   // the API's error shape, or no answer at all gets one of the fixed
   // sentences below (docs/miniapp.md, "Only the page's own sentences").
+  // Each names the wallet service as the one who says it: it is the host's
+  // claim, not a fact the page checked.
   var MESSAGES = {
-    malformed_request: "The request was not understood. Please try again from the chat.",
-    too_large: "The request was too large to send.",
+    malformed_request: "The wallet service did not understand the request.",
+    too_large: "The request was too large for the wallet service.",
     not_found: "The wallet service could not be reached at this address.",
     method_not_allowed: "The wallet service refused the request.",
-    malformed_init_data: "Telegram's launch data could not be read. Open the request again from the chat.",
-    bad_signature: "Telegram's signature on this request could not be verified. Open it again from the chat.",
-    stale_auth: "This approval screen is too old. Open the request again from the chat.",
-    malformed_intent: "This transfer request cannot be read.",
-    intent_expired: "This transfer request has expired. Start the transfer again in the chat.",
-    malformed_record: "Your wallet record could not be read. Nothing was sent.",
-    record_tampered: "Your wallet record failed its integrity check. Nothing was sent.",
-    wrong_owner: "This wallet belongs to another Telegram account. Nothing was sent.",
-    wrong_wallet: "This transfer is not from your wallet. Nothing was sent.",
-    chain_not_allowed: "This network is not enabled for this wallet. Nothing was sent.",
-    token_not_supported: "Token transfers are not supported yet. Nothing was sent.",
-    vault_locked: "The signing service is starting up. Please try again in a minute.",
-    internal: "Something went wrong on our side. Nothing was sent; please try again.",
-    unknown_transfer: "This transfer request is unknown. It may have been replaced by a newer one.",
-    already_approved: "This transfer was already approved.",
-    transfer_closed: "This transfer is already closed (cancelled, expired or finished).",
-    enclave_unavailable: "The signing service is unavailable right now. Please try again in a minute.",
+    malformed_init_data: "The wallet service could not read Telegram's launch data.",
+    bad_signature: "The wallet service could not verify Telegram's signature on this request.",
+    stale_auth: "The wallet service says this approval screen is too old.",
+    malformed_intent: "The wallet service could not read this transfer request.",
+    intent_expired: "The wallet service says this transfer request has expired.",
+    malformed_record: "The wallet service could not read your wallet record.",
+    record_tampered: "The wallet service says your wallet record failed its integrity check.",
+    wrong_owner: "The wallet service says this wallet belongs to another Telegram account.",
+    wrong_wallet: "The wallet service says this transfer is not from your wallet.",
+    chain_not_allowed: "The wallet service says this network is not enabled for this wallet.",
+    token_not_supported: "The wallet service says token transfers are not supported yet.",
+    vault_locked: "The signing service is starting up. You can tap Approve again in a minute.",
+    internal: "Something went wrong in the wallet service. You can tap Approve again.",
+    unknown_transfer: "The wallet service does not know this transfer request; it may have been replaced.",
+    already_approved: "The wallet service says this transfer was already approved.",
+    transfer_closed: "The wallet service says this transfer is already closed (cancelled, expired or finished).",
+    enclave_unavailable: "The signing service is unavailable right now. You can tap Approve again in a minute.",
   };
+  for (var code in MESSAGES) {
+    MESSAGES[code] += " " + AFTER_APPROVE;
+  }
   // UNKNOWN_ANSWER is the one sentence for everything else: an unknown code,
   // a success with an unknown status, a body that is not the API's JSON, no
   // answer at all (network error, refused by the page's policy).
-  var UNKNOWN_ANSWER = "The wallet service could not be reached or gave an answer this page does not understand. Check the transfer's card in the chat before you try again.";
+  var UNKNOWN_ANSWER = "The wallet service could not be reached or gave an answer this page does not understand. " + AFTER_APPROVE;
   // The page's Cancel sends nothing (no initData: it would be an approval in
   // the host's hands); the chat card's Cancel button cancels the transfer.
   var CANCELLED_HERE = "To cancel the transfer, tap Cancel on its card in the chat. This page is closing.";
+  // The same Cancel after an approval left the page (a retryable answer
+  // kept the page open).
+  var CANCELLED_AFTER_APPROVE = AFTER_APPROVE + " This page is closing.";
+  // Before any Approve an expired intent may say so plainly; after one, the
+  // approval is in the host's hands (it may have reached the enclave before
+  // the expiry).
+  var EXPIRED = "This transfer request has expired. Start the transfer again in the chat.";
+  var EXPIRED_AFTER_APPROVE = "This transfer request has expired on this page. " + AFTER_APPROVE;
   // Errors after which trying again can help: Approve comes back, and only
   // another tap of the user sends initData again (the page never retries by
   // itself). After any other answer, Approve is removed.
@@ -362,6 +383,7 @@
 
   var state = {
     intent: null,
+    approved: false, // initData has left the page (Approve was tapped)
     busy: false,
     done: false,
     timer: 0,
@@ -378,7 +400,7 @@
     removeApprove();
     document.body.setAttribute("data-state", "expired");
     if (!state.done) {
-      showError("This transfer request has expired. Start the transfer again in the chat.");
+      showError(state.approved ? EXPIRED_AFTER_APPROVE : EXPIRED);
     }
   }
 
@@ -434,6 +456,7 @@
       return;
     }
     setBusy(true);
+    state.approved = true;
     showError("");
     showStatus("Approving…", "pending");
     fetch(api.origin + "/miniapp/api/approve", {
@@ -484,7 +507,7 @@
     removeApprove();
     removeCancel();
     showError("");
-    showStatus(CANCELLED_HERE, "");
+    showStatus(state.approved ? CANCELLED_AFTER_APPROVE : CANCELLED_HERE, "");
     document.body.setAttribute("data-state", "cancelled");
     setTimeout(closeApp, CANCEL_CLOSE_DELAY_MS);
   }
@@ -618,6 +641,15 @@
     parseInitData: parseInitData,
     apiBase: apiBase,
     close: closeApp,
+    // The sentences shown after Approve (a copy), for the tests that check
+    // that none says "Nothing was sent".
+    afterApprove: function () {
+      var out = { unknown: UNKNOWN_ANSWER, expired: EXPIRED_AFTER_APPROVE, cancelled: CANCELLED_AFTER_APPROVE };
+      for (var k in MESSAGES) {
+        out["code " + k] = MESSAGES[k];
+      }
+      return out;
+    },
   };
 
   if (document.readyState === "loading") {

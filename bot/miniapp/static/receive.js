@@ -24,6 +24,20 @@
   WHY[AW.BAD_CONFIG] = "The page's published key is not valid.";
   WHY[AW.NO_WEBCRYPTO] = "The wallet could not be checked on this device: it cannot verify the enclave's signature (Ed25519). Update Telegram or the system browser.";
   WHY[AW.BAD_PROOF] = "The enclave's signature does not match this wallet and your Telegram account.";
+  WHY[AW.BAD_LAUNCH] = "Telegram's signature on this page's launch data could not be verified. Open the wallet again from the bot's chat.";
+  WHY[AW.STALE_LAUNCH] = "Telegram's launch data for this page is more than 24 hours old (or this device's clock is wrong). Open the wallet again from the bot's chat.";
+
+  // owner names the account Telegram signed the launch for, as
+  // "Ada (@ada)" or "Ada": the user's own name if this is their launch, the
+  // host's if a host replays a launch Telegram signed for the host's own
+  // account (docs/miniapp.md). Set with textContent only.
+  function ownerName(user, withParens) {
+    var name = user.firstName || "this Telegram account";
+    if (!user.username) {
+      return name;
+    }
+    return withParens ? name + " (@" + user.username + ")" : name + " @" + user.username;
+  }
 
   // QR code: byte mode, error correction level M, 4 modules of quiet zone,
   // each module SCALE pixels, dark on white whatever the theme.
@@ -139,7 +153,7 @@
         drawQR($("receive-qr"), rows);
         $("receive-qr").hidden = false;
       }
-      setCheck(VERIFIED, "verified");
+      setCheck(VERIFIED + ": the wallet of " + ownerName(res.user, true), "verified");
       $("receive-copy").hidden = false;
       $("receive-copy").addEventListener("click", function () {
         copy(link.address);
@@ -187,7 +201,7 @@
     return AW.check(initFields, null, it.fromBytes, it.walletProof).then(function (res) {
       if (res.ok) {
         showAddress(from, it.from);
-        note.textContent = "Your wallet · " + VERIFIED;
+        note.textContent = "Your wallet (" + ownerName(res.user, false) + ") · " + VERIFIED;
         note.className = "check verified";
         selfNote(it);
         return true;

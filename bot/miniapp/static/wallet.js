@@ -5,7 +5,11 @@
 // "address A belongs to Telegram user U". The page verifies such a proof with
 // the identity key pinned in its own config.json (published with the page,
 // never taken from the host's API), for U = the user id in the page's own
-// launch data (from Telegram). It defines one global, AutowalletWallet.
+// launch data, and only after the page verified Telegram's Ed25519
+// signature over that launch data itself (docs/protocol.md 2.2, with the bot
+// id and Telegram public key of config.json): a URL fragment is anyone's to
+// write, so an unsigned `user` is believed by nobody. It defines one global,
+// AutowalletWallet.
 (function (root) {
   "use strict";
 
@@ -22,6 +26,11 @@
   var BAD_CONFIG = "bad_config"; // config.json not exactly as specified
   var NO_WEBCRYPTO = "no_webcrypto"; // the device cannot verify Ed25519
   var BAD_PROOF = "bad_proof"; // the proof does not verify
+  var BAD_LAUNCH = "bad_launch_signature"; // Telegram's signature on initData missing or wrong
+  var STALE_LAUNCH = "stale_launch"; // auth_date more than 24 hours from the device's clock
+  // MAX_LAUNCH_AGE: the page believes launch data signed at most this long
+  // before (or after) the device's clock says now (docs/miniapp.md).
+  var MAX_LAUNCH_AGE = 24 * 3600;
 
   function Refusal(reason, message) {
     this.reason = reason;
@@ -114,8 +123,20 @@
     return id <= MAX_OWNER ? id : null;
   }
 
+  // hexBytes turns n*2 lowercase hex digits into n bytes.
+  function hexBytes(hex) {
+    var out = new Uint8Array(hex.length / 2);
+    for (var i = 0; i < out.length; i++) {
+      out[i] = parseInt(hex.substr(2 * i, 2), 16);
+    }
+    return out;
+  }
+
   // parseConfig reads config.json strictly: exactly {"version": 1,
-  // "identity_key": "<64 lowercase hex>"}, no other field, no key twice.
+  // "identity_key": "<64 lowercase hex>", "bot_id": <positive integer>,
+  // "telegram_public_key": "<64 lowercase hex>"}, no other field, no key
+  // twice. bot_id and telegram_public_key are what the page checks
+  // Telegram's signature on its launch data with.
   function parseConfig(text) {
     if (typeof text !== "string" || text.length > MAX_CONFIG_BYTES) {
       refuse(BAD_CONFIG, "config.json is too large");
@@ -125,8 +146,8 @@
       refuse(BAD_CONFIG, "config.json is not one JSON object");
     }
     var keys = Object.keys(m).sort();
-    if (keys.length !== 2 || keys[0] !== "identity_key" || keys[1] !== "version") {
-      refuse(BAD_CONFIG, "config.json must hold exactly version and identity_key");
+    if (keys.join(",") !== "bot_id,identity_key,telegram_public_key,version") {
+      refuse(BAD_CONFIG, "config.json must hold exactly version, identity_key, bot_id and telegram_public_key");
     }
     if (m.version !== "1") {
       refuse(BAD_CONFIG, "config.json has version " + m.version + ", want 1");
@@ -134,12 +155,19 @@
     if (!/^"[0-9a-f]{64}"$/.test(m.identity_key)) {
       refuse(BAD_CONFIG, "config.json identity_key is not 64 lowercase hex digits");
     }
-    var hex = m.identity_key.slice(1, -1);
-    var key = new Uint8Array(32);
-    for (var i = 0; i < 32; i++) {
-      key[i] = parseInt(hex.substr(2 * i, 2), 16);
+    if (!/^"[0-9a-f]{64}"$/.test(m.telegram_public_key)) {
+      refuse(BAD_CONFIG, "config.json telegram_public_key is not 64 lowercase hex digits");
     }
-    return { identityKey: key };
+    // A bot id is a positive integer (Go's int64), written plainly; it is
+    // kept as its decimal text, which is what the signed message holds.
+    if (!/^[1-9][0-9]{0,18}$/.test(m.bot_id) || BigInt(m.bot_id) > MAX_OWNER) {
+      refuse(BAD_CONFIG, "config.json bot_id is not a positive integer");
+    }
+    return {
+      identityKey: hexBytes(m.identity_key.slice(1, -1)),
+      botId: m.bot_id,
+      telegramKey: hexBytes(m.telegram_public_key.slice(1, -1)),
+    };
   }
 
   var configPromise = null;
@@ -205,23 +233,121 @@
       });
   }
 
-  // check resolves to {ok: true} when proof is the identity key's signature
-  // over (launch user id, address), and statedOwner (the owner a receive link
-  // names, or null) is that same user; otherwise to {ok: false, reason,
+  // compareBytes orders two strings by their UTF-8 bytes (Go's sort of the
+  // data-check-string's keys), not by UTF-16 units.
+  function compareBytes(a, b) {
+    var x = AI.utf8(a);
+    var y = AI.utf8(b);
+    for (var i = 0; i < x.length && i < y.length; i++) {
+      if (x[i] !== y[i]) {
+        return x[i] - y[i];
+      }
+    }
+    return x.length - y.length;
+  }
+
+  // launchMessage is what Telegram signs for third-party validation
+  // (docs/protocol.md 2.2): "<bot_id>:WebAppData\n" and the data-check-string,
+  // every pair but hash and signature, sorted by key, "key=value" decoded,
+  // joined by "\n". initFields is app.js's parse of initData (decoded pairs,
+  // no control character, no key twice).
+  function launchMessage(botId, initFields) {
+    var keys = Object.keys(initFields).filter(function (k) {
+      return k !== "hash" && k !== "signature";
+    });
+    keys.sort(compareBytes);
+    var lines = keys.map(function (k) {
+      return k + "=" + initFields[k];
+    });
+    return AI.utf8(botId + ":WebAppData\n" + lines.join("\n"));
+  }
+
+  // displayName keeps a name Telegram signed printable on one line: no
+  // control or bidirectional-override character (which could reorder the
+  // sentence around it), at most 64 characters.
+  function displayName(v) {
+    if (typeof v !== "string") {
+      return "";
+    }
+    return v.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "").trim().slice(0, 64);
+  }
+
+  // signedUser reads the Telegram-signed user: the id (launchUserId) and the
+  // first name and username the page names the wallet's owner by.
+  function signedUser(initFields, id) {
+    var u = {};
+    try {
+      u = JSON.parse(initFields.user);
+    } catch (e) {}
+    var username = displayName(u.username);
+    return {
+      id: id,
+      firstName: displayName(u.first_name),
+      username: /^[A-Za-z0-9_]{1,64}$/.test(username) ? username : "",
+    };
+  }
+
+  // verifyLaunch resolves to the launch's user ({id, firstName, username})
+  // when Telegram's Ed25519 signature over initData verifies with config.json's
+  // key and bot id and auth_date is within MAX_LAUNCH_AGE of the device's
+  // clock; otherwise it throws a Refusal. Nothing in initData (user,
+  // start_param) is believed before this.
+  function verifyLaunch(cfg, initFields) {
+    if (!initFields || typeof initFields.signature !== "string") {
+      refuse(BAD_LAUNCH, "the launch data carries no Telegram signature");
+    }
+    var sig;
+    try {
+      sig = AI.base64urlDecode(initFields.signature);
+    } catch (e) {
+      refuse(BAD_LAUNCH, "the launch data's signature is not base64url");
+    }
+    if (sig.length !== 64) {
+      refuse(BAD_LAUNCH, "the launch data's signature is not 64 bytes");
+    }
+    var msg = launchMessage(cfg.botId, initFields);
+    return importKey(cfg.telegramKey).then(function (key) {
+      return root.crypto.subtle
+        .verify({ name: "Ed25519" }, key, sig, msg)
+        .catch(function () {
+          return false;
+        })
+        .then(function (valid) {
+          if (!valid) {
+            refuse(BAD_LAUNCH, "Telegram's signature on the launch data does not verify");
+          }
+          // auth_date is signed, so it is read only now.
+          var ad = initFields.auth_date;
+          var now = Math.floor(Date.now() / 1000);
+          if (typeof ad !== "string" || !/^[1-9][0-9]{0,15}$/.test(ad) || Math.abs(now - Number(ad)) > MAX_LAUNCH_AGE) {
+            refuse(STALE_LAUNCH, "the launch data is more than 24 hours from this device's clock");
+          }
+          var id = launchUserId(initFields);
+          if (id === null) {
+            refuse(NO_USER, "the launch data names no Telegram user");
+          }
+          return signedUser(initFields, id);
+        });
+    });
+  }
+
+  // check resolves to {ok: true, user} when Telegram's signature on the
+  // launch data verifies (verifyLaunch), proof is the identity key's
+  // signature over (the signed user id, address), and statedOwner (the owner
+  // a receive link names, or null) is that same user; user is the signed
+  // {id, firstName, username}. Otherwise it resolves to {ok: false, reason,
   // message}. It never rejects.
   function check(initFields, statedOwner, addressBytes, proof) {
-    return Promise.resolve()
-      .then(function () {
-        var user = launchUserId(initFields);
-        if (user === null) {
-          refuse(NO_USER, "the launch data names no Telegram user");
-        }
-        if (statedOwner !== null && statedOwner !== user) {
-          refuse(WRONG_USER, "the statement is for another Telegram user");
-        }
-        return loadConfig().then(function (cfg) {
+    var user = null;
+    return loadConfig()
+      .then(function (cfg) {
+        return verifyLaunch(cfg, initFields).then(function (u) {
+          user = u;
+          if (statedOwner !== null && statedOwner !== user.id) {
+            refuse(WRONG_USER, "the statement is for another Telegram user");
+          }
           return importKey(cfg.identityKey).then(function (key) {
-            var msg = statementMessage(user, addressBytes);
+            var msg = statementMessage(user.id, addressBytes);
             return root.crypto.subtle.verify({ name: "Ed25519" }, key, proof, msg).catch(function () {
               return false;
             });
@@ -229,7 +355,7 @@
         });
       })
       .then(function (valid) {
-        return valid ? { ok: true } : { ok: false, reason: BAD_PROOF, message: "the proof does not verify" };
+        return valid ? { ok: true, user: user } : { ok: false, reason: BAD_PROOF, message: "the proof does not verify" };
       })
       .catch(function (e) {
         if (e instanceof Refusal) {
@@ -246,11 +372,14 @@
     BAD_CONFIG: BAD_CONFIG,
     NO_WEBCRYPTO: NO_WEBCRYPTO,
     BAD_PROOF: BAD_PROOF,
+    BAD_LAUNCH: BAD_LAUNCH,
+    STALE_LAUNCH: STALE_LAUNCH,
     members: members,
     launchUserId: launchUserId,
     parseConfig: parseConfig,
     loadConfig: loadConfig,
     statementMessage: statementMessage,
+    launchMessage: launchMessage,
     check: check,
   };
 })(typeof window !== "undefined" ? window : this);
