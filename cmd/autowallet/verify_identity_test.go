@@ -2,12 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,13 +21,7 @@ import (
 // no key, fails with -identity-key.
 func TestVerifyIdentityKey(t *testing.T) {
 	dir := t.TempDir()
-	m := NewDevMain(slog.New(slog.DiscardHandler), io.Discard)
-	if err := m.ParseFlags([]string{"-data", dir, "-http", "127.0.0.1:0"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	m := startDev(t, dir)
 	defer m.Close()
 	base := "http://" + m.Addr().String()
 	pcr0 := hex.EncodeToString(m.DevNSM().PCR0())
