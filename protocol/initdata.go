@@ -106,12 +106,16 @@ func parseFields(raw string) (fields, error) {
 //     sends one: its JSON values escape them and its other values are
 //     tokens (numbers, base64url, words);
 //   - invalid UTF-8, which JavaScript's decodeURIComponent (the page's
-//     reader) refuses and other readers replace with U+FFFD.
+//     reader) refuses and other readers replace with U+FFFD;
+//   - '=' in a key: the data-check-string writes key=value, so the pairs
+//     "a%3Db=c" and "a=b%3Dc" would sign the same line. (Not exploitable
+//     today: it can only turn a key into a longer one, dropping a field, but
+//     every line must have one reading.)
 //
 // The key is named in the error; a value never is.
 func checkDecoded(key, val string) error {
-	if !utf8.ValidString(key) || strings.ContainsFunc(key, isControl) {
-		return fmt.Errorf("%w: a key is not UTF-8 text without control characters", ErrMalformedInitData)
+	if !utf8.ValidString(key) || strings.ContainsFunc(key, isControl) || strings.Contains(key, "=") {
+		return fmt.Errorf("%w: a key is not UTF-8 text without control characters and '='", ErrMalformedInitData)
 	}
 	if !utf8.ValidString(val) {
 		return fmt.Errorf("%w: the value of %q is not valid UTF-8", ErrMalformedInitData, key)

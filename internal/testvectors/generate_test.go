@@ -623,6 +623,7 @@ func (g *generator) initData() {
 	write("carriage-return-in-value", "the valid initData with %0D appended to chat_type", strings.Replace(valid, "chat_type=private", "chat_type=private%0D", 1), protocol.CodeMalformedInitData)
 	write("nul-in-value", "the valid initData with %00 appended to chat_type", strings.Replace(valid, "chat_type=private", "chat_type=private%00", 1), protocol.CodeMalformedInitData)
 	write("newline-in-key", "the valid initData with %0A in a key", strings.Replace(valid, "chat_type=", "chat%0Atype=", 1), protocol.CodeMalformedInitData)
+	write("equals-in-key", "the valid initData with %3D in a key: chat%3Dtype=private and chat=type%3Dprivate would give one data-check-string line", strings.Replace(valid, "chat_type=", "chat%3Dtype=", 1), protocol.CodeMalformedInitData)
 	write("invalid-utf8-in-value", "the valid initData with chat_type=priv%FFate", strings.Replace(valid, "chat_type=private", "chat_type=priv%FFate", 1), protocol.CodeMalformedInitData)
 	write("surrogate-utf8-in-value", "the valid initData with chat_type=priv%ED%A0%80ate (a UTF-16 surrogate written as UTF-8)", strings.Replace(valid, "chat_type=private", "chat_type=priv%ED%A0%80ate", 1), protocol.CodeMalformedInitData)
 

@@ -177,7 +177,7 @@
       } catch (e) {
         return null;
       }
-      if (/[\u0000-\u001f]/.test(k) || /[\u0000-\u001f]/.test(v)) {
+      if (/[\u0000-\u001f=]/.test(k) || /[\u0000-\u001f]/.test(v)) {
         return null;
       }
       if (k in out) {
