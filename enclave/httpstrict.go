@@ -67,8 +67,14 @@ type strictConn struct{ net.Conn }
 // sorted order, Connection before Content-Type.
 var netHTTPErrorHeaders = []byte("\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n")
 
+// netHTTPExpectationFailed starts net/http's answer to an Expect header
+// other than 100-continue, which it sends (empty, without text/plain) before
+// any handler runs; this API never answers 417 itself.
+var netHTTPExpectationFailed = []byte("HTTP/1.1 417 ")
+
 func (c strictConn) Write(p []byte) (int, error) {
-	if !bytes.HasPrefix(p, []byte("HTTP/1.1 ")) || !bytes.Contains(p, netHTTPErrorHeaders) {
+	canned := bytes.HasPrefix(p, []byte("HTTP/1.1 ")) && bytes.Contains(p, netHTTPErrorHeaders)
+	if !canned && !bytes.HasPrefix(p, netHTTPExpectationFailed) {
 		return c.Conn.Write(p)
 	}
 	code := protocol.CodeMalformedRequest

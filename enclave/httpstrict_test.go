@@ -97,6 +97,7 @@ func TestHTTPHeaderLimit(t *testing.T) {
 		"double slash": "GET /v1//health HTTP/1.1\r\nHost: enclave\r\n",
 		"dot-dot":      "GET /x/../v1/health HTTP/1.1\r\nHost: enclave\r\n",
 		"escaped":      "GET /v1/%68ealth HTTP/1.1\r\nHost: enclave\r\n",
+		"Expect: foo":  "GET " + protocol.PathHealth + " HTTP/1.1\r\nHost: enclave\r\nExpect: foo\r\n",
 	} {
 		status, body, _ := rawRequest(t, url, head, nil)
 		if status != protocol.CodeMalformedRequest.HTTPStatus() {
