@@ -66,15 +66,23 @@ func BenchmarkApproveHTTP(b *testing.B) {
 }
 
 // BenchmarkApproveFloor is the cryptography an approval cannot avoid: one
-// Ed25519 verification of a message the size of the initData, one AES-GCM
-// open of a 48-byte sealed key, one EIP-1559 signature with the latest
-// signer. Approve's cost over this is parsing, checks and encoding.
+// Ed25519 verification of a message the size of the initData, one of the
+// 59-byte wallet statement (the intent's wallet proof), one AES-GCM open of a
+// 48-byte sealed key, one EIP-1559 signature with the latest signer.
+// Approve's cost over this is parsing, checks and encoding.
 func BenchmarkApproveFloor(b *testing.B) {
 	_, initData, rec := benchApproval(b)
 	tg := testvectors.TelegramKey()
 	pub := tg.Public().(ed25519.PublicKey)
 	msg := []byte(initData)
 	sig := ed25519.Sign(tg, msg)
+	id := testvectors.IdentityKeyFor(testvectors.VaultKey())
+	stmt, err := protocol.StatementMessage(testvectors.Owner, common.Address(rec[9:29]))
+	if err != nil {
+		b.Fatal(err)
+	}
+	proof := ed25519.Sign(id, stmt)
+	idPub := id.Public().(ed25519.PublicKey)
 	block, err := aes.NewCipher(testvectors.VaultKey())
 	if err != nil {
 		b.Fatal(err)
@@ -96,7 +104,7 @@ func BenchmarkApproveFloor(b *testing.B) {
 	key := make([]byte, 0, 32)
 	b.ReportAllocs()
 	for b.Loop() {
-		if !ed25519.Verify(pub, msg, sig) {
+		if !ed25519.Verify(pub, msg, sig) || !ed25519.Verify(idPub, stmt, proof) {
 			b.Fatal("verify")
 		}
 		if _, err := aead.Open(key[:0], rec[29:41], rec[41:], rec[:29]); err != nil {
