@@ -1,17 +1,15 @@
 package enclave
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/autowallet/autowallet/internal/rawhttp"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -19,24 +17,7 @@ import (
 // CRLF) and body on a new connection to the server at base and reads one
 // answer.
 func rawRequest(t testing.TB, base, head string, body []byte) (int, []byte, http.Header) {
-	t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	go c.Write(append([]byte(head+"\r\n"), body...))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("reading the answer: %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b, resp.Header
+	return rawhttp.Exchange(t, strings.TrimPrefix(base, "http://"), head, body)
 }
 
 // headOfSize is a GET /v1/health head of exactly n bytes (final CRLF

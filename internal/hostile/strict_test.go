@@ -1,16 +1,13 @@
 package hostile
 
 import (
-	"bufio"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/autowallet/autowallet/internal/rawhttp"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -104,22 +101,6 @@ func strictBodies(t *testing.T, wd *world, valid string) {
 // rawExchange writes head (without its final CRLF) and body on a new
 // connection and reads one answer.
 func rawExchange(t *testing.T, addr, head string, body []byte) (int, []byte) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	go c.Write(append([]byte(head+"\r\n"), body...))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("reading the answer: %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	status, answer, _ := rawhttp.Exchange(t, addr, head, body)
+	return status, answer
 }
