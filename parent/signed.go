@@ -420,25 +420,3 @@ func (s *Service) WaitingFor(t storage.Transfer) (storage.Transfer, bool) {
 	}
 	return q[0], true
 }
-
-// NonceAtDepth returns how many transactions of addr are in the block
-// depth-1 below the head (depth 1: the head): every nonce below it is used
-// by a transaction at least depth blocks deep.
-func (c *Chain) NonceAtDepth(ctx context.Context, addr common.Address, depth uint64) (uint64, error) {
-	head, err := c.BlockNumber(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if depth == 0 {
-		depth = 1
-	}
-	if head+1 < depth {
-		return 0, nil
-	}
-	var n uint64
-	err = c.do(ctx, "eth_getTransactionCount(block)", func(ctx context.Context) (err error) {
-		n, err = c.eth.NonceAt(ctx, addr, new(big.Int).SetUint64(head+1-depth))
-		return err
-	})
-	return n, err
-}
