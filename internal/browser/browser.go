@@ -96,8 +96,44 @@ func New(t testing.TB) context.Context {
 	if err != nil {
 		t.Fatalf("browser: %v", err)
 	}
-	profile := t.TempDir() // removed after the browser is closed (cleanups run last-in first-out)
+	deadline := time.Now().Add(Timeout)
+	if dt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if d, ok := dt.Deadline(); ok && d.Add(-5*time.Second).Before(deadline) {
+			deadline = d.Add(-5 * time.Second)
+		}
+	}
+	// Chromium now and then dies while starting when the machine is busy
+	// (CI runs several browser suites at once); that is not what any test
+	// checks, so a start that fails is tried again, with a fresh profile,
+	// up to startAttempts times. A start that hangs is not retried.
+	var lastErr error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		ctx, err := start(t, exe, deadline)
+		if err == nil {
+			return ctx
+		}
+		if errors.Is(err, errStartTimeout) {
+			t.Fatalf("browser: %s did not start within %v (run `make tools` if Chromium is missing or broken)", exe, StartTimeout)
+		}
+		lastErr = err
+		t.Logf("browser: start attempt %d of %d failed: %v", attempt, startAttempts, err)
+	}
+	t.Fatalf("browser: starting %s: %v (run `make tools` if Chromium is missing or broken)", exe, lastErr)
+	return nil
+}
 
+// startAttempts is how many times New tries to start Chromium.
+const startAttempts = 3
+
+var errStartTimeout = errors.New("browser did not start in time")
+
+// start starts one Chromium with its own profile; on error everything it
+// started is stopped again before it returns.
+func start(t testing.TB, exe string, deadline time.Time) (context.Context, error) {
+	profile, err := os.MkdirTemp("", "autowallet-chromium-")
+	if err != nil {
+		return nil, err
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.UserDataDir(profile),
@@ -110,24 +146,17 @@ func New(t testing.TB) context.Context {
 			opts = append(opts, chromedp.Flag(name, true))
 		}
 	}
-
-	deadline := time.Now().Add(Timeout)
-	if dt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
-		if d, ok := dt.Deadline(); ok && d.Add(-5*time.Second).Before(deadline) {
-			deadline = d.Add(-5 * time.Second)
-		}
-	}
 	base, cancelDeadline := context.WithDeadline(context.Background(), deadline)
-
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(base, opts...)
 	logs := &testLog{t: t}
 	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(logs.logf), chromedp.WithListener(logs.event))
-	t.Cleanup(func() {
+	stop := func() {
 		logs.stop()
 		cancelBrowser()
 		cancelAlloc()
 		cancelDeadline()
-	})
+		os.RemoveAll(profile)
+	}
 
 	// Start the browser now, so a broken install fails here. The first run binds
 	// the browser's life to its context, so it gets ctx itself, and StartTimeout
@@ -137,14 +166,17 @@ func New(t testing.TB) context.Context {
 	select {
 	case err := <-started:
 		if err != nil {
-			t.Fatalf("browser: starting %s: %v (run `make tools` if Chromium is missing or broken)", exe, err)
+			stop()
+			return nil, err
 		}
 	case <-time.After(StartTimeout):
 		cancelBrowser()
 		<-started
-		t.Fatalf("browser: %s did not start within %v (run `make tools` if Chromium is missing or broken)", exe, StartTimeout)
+		stop()
+		return nil, errStartTimeout
 	}
-	return ctx
+	t.Cleanup(stop)
+	return ctx, nil
 }
 
 // NewTab opens another tab in the browser of ctx (from New); it is closed
