@@ -155,7 +155,8 @@ func (s *Service) RememberUser(u storage.User) error {
 	// Most updates come from known users with an unchanged profile: a read
 	// avoids a write (and its fsync) per update.
 	if old, err := s.store.User(u.ID); err == nil && (u.ChatID == 0 || old.ChatID == u.ChatID) &&
-		old.FirstName == u.FirstName && old.Username == u.Username && old.Language == u.Language {
+		old.FirstName == u.FirstName && old.Username == u.Username && old.Language == u.Language &&
+		s.store.UsernameIndexed(old) { // a profile stored before the @username index is written once more
 		return nil
 	}
 	if u.Created.IsZero() {

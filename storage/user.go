@@ -146,6 +146,13 @@ func (tx *Tx) UpdateUser(id int64, fn func(*User) error) (User, error) {
 }
 
 func (tx *Tx) putUser(u *User) error {
+	var old User
+	if raw := tx.tx.Bucket(bucketUsers).Get(ownerKey(u.ID)); raw != nil {
+		old, _ = decodeUser(raw) // an unreadable old record only leaves a stale index key, which finds no one
+	}
+	if err := tx.indexUsername(&old, u); err != nil {
+		return err
+	}
 	if err := tx.tx.Bucket(bucketUsers).Put(ownerKey(u.ID), encodeUser(u)); err != nil {
 		return fmt.Errorf("storage: put user %d: %w", u.ID, err)
 	}

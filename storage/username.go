@@ -1,0 +1,93 @@
+package storage
+
+import (
+	"fmt"
+	"strings"
+)
+
+// bucketUsernames indexes users by their Telegram @username, lower case:
+// username -> `01` + user id (8 bytes). It lets a user send to "@bob". It is
+// created by the first write of a user that has a username (so it needs no
+// schema change) and kept by putUser: a user whose username changed loses
+// the old key, and a username another user now holds points to that user
+// (Telegram usernames are unique at any one time; the latest profile seen
+// wins).
+var bucketUsernames = []byte("users_by_username")
+
+// usernameKey is the index key of a username: lower case, without "@".
+func usernameKey(name string) []byte {
+	return []byte(strings.ToLower(strings.TrimPrefix(name, "@")))
+}
+
+// UserByUsername returns the user who last showed that @username (with or
+// without the "@", any case), or ErrNotFound. The user's stored profile
+// must still carry the name: an index entry left by a user who changed it
+// finds no one.
+func (db *DB) UserByUsername(name string) (User, error) {
+	return read(db, func(tx *Tx) (User, error) { return tx.UserByUsername(name) })
+}
+
+// UserByUsername: see DB.UserByUsername.
+func (tx *Tx) UserByUsername(name string) (User, error) {
+	key := usernameKey(name)
+	notFound := fmt.Errorf("storage: user @%s: %w", key, ErrNotFound)
+	b := tx.tx.Bucket(bucketUsernames)
+	if b == nil || len(key) == 0 {
+		return User{}, notFound
+	}
+	ref := b.Get(key)
+	if ref == nil {
+		return User{}, notFound
+	}
+	id, err := decodeOwnerRef(ref)
+	if err != nil {
+		return User{}, fmt.Errorf("storage: user @%s: %w", key, err)
+	}
+	u, err := tx.User(id)
+	if err != nil {
+		return User{}, err
+	}
+	if !strings.EqualFold(u.Username, string(key)) {
+		return User{}, notFound
+	}
+	return u, nil
+}
+
+// UsernameIndexed reports whether u's username (if any) points to u in the
+// index; a profile stored before the index existed does not.
+func (db *DB) UsernameIndexed(u User) bool {
+	if u.Username == "" {
+		return true
+	}
+	found, err := db.UserByUsername(u.Username)
+	return err == nil && found.ID == u.ID
+}
+
+// indexUsername keeps the username index for u, whose previous stored
+// profile is old (zero for a new user).
+func (tx *Tx) indexUsername(old, u *User) error {
+	if old.Username == u.Username && u.Username == "" {
+		return nil
+	}
+	b, err := tx.tx.CreateBucketIfNotExists(bucketUsernames)
+	if err != nil {
+		return fmt.Errorf("storage: username index: %w", err)
+	}
+	if old.Username != "" && !strings.EqualFold(old.Username, u.Username) {
+		k := usernameKey(old.Username)
+		if ref := b.Get(k); ref != nil {
+			if id, err := decodeOwnerRef(ref); err == nil && id == u.ID {
+				if err := b.Delete(k); err != nil {
+					return fmt.Errorf("storage: username index: %w", err)
+				}
+			}
+		}
+	}
+	if u.Username == "" {
+		return nil
+	}
+	if err := b.Put(usernameKey(u.Username), encodeOwnerRef(u.ID)); err != nil {
+		return fmt.Errorf("storage: username index: %w", err)
+	}
+	return nil
+}
