@@ -54,10 +54,11 @@ type Bot struct {
 	send *Sender
 	log  *slog.Logger
 
-	flows      flows
-	busy       sync.Map // user id -> struct{}: a wallet creation in flight
-	faucetLast sync.Map // user id -> time.Time of the last drip
-	cards      *cardQueue
+	flows       flows
+	busy        sync.Map // user id -> struct{}: a wallet creation in flight
+	faucetLast  sync.Map // user id -> time.Time of the last drip
+	walletCards sync.Map // user id -> walletCard: the last wallet card, refreshed after changes
+	cards       *cardQueue
 }
 
 // New connects to the Bot API (getMe) and registers the handlers.
@@ -103,7 +104,7 @@ func (b *Bot) commands() []command {
 	cs := []command{
 		{"start", "Your wallet, or create one", b.cmdStart},
 		{"wallet", "Address, QR code and balance", b.cmdWallet},
-		{"send", "Send ETH: /send 0.05 ETH to 0x…", b.cmdSend},
+		{"send", "Send: /send 0.05 ETH to 0x… or @username", b.cmdSend},
 		{"history", "Your last transfers", b.cmdHistory},
 		{"cancel", "Stop what you started", b.cmdCancel},
 		{"help", "What this bot does", b.cmdHelp},
@@ -136,6 +137,8 @@ func (b *Bot) register() {
 		cbCancel:       b.cbCancel,
 		cbReplace:      b.cbReplace,
 		cbFaucet:       b.cbFaucet,
+		cbFlow:         b.cbFlow,
+		cbAgain:        b.cbAgain,
 	}
 	for prefix, h := range callbacks {
 		b.api.RegisterHandler(tgbot.HandlerTypeCallbackQueryData, prefix, tgbot.MatchTypePrefix,
@@ -161,6 +164,7 @@ const (
 	cbCancel       = "t:cancel:"
 	cbReplace      = "t:replace:"
 	cbFaucet       = "w:faucet"
+	cbAgain        = "t:again:"
 )
 
 // Run sets the command menu and polls for updates until ctx ends.

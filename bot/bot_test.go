@@ -45,7 +45,7 @@ func TestWalletLifecycle(t *testing.T) {
 	if png, ok := w.emu.File(card.PhotoFileID); !ok || !strings.HasPrefix(string(png), "\x89PNG") {
 		t.Fatal("wallet card photo is not a PNG QR code")
 	}
-	for _, want := range []string{"Balance: 0 ETH", "Network: Dev chain"} {
+	for _, want := range []string{"Nothing yet on Dev chain", "same on every network"} {
 		if !strings.Contains(card.Caption, want) {
 			t.Fatalf("card caption %q lacks %q", card.Caption, want)
 		}
@@ -70,7 +70,7 @@ func TestWalletLifecycle(t *testing.T) {
 	if again.PhotoFileID == "" || addressIn(t, again) != addr {
 		t.Fatalf("second /start = %q, want the same wallet card", again.Caption)
 	}
-	alice.fund(card)
+	alice.fund(again) // the latest card is the one kept up to date
 }
 
 // TestDoubleTapCreatesOneWallet: Create wallet tapped twice at once gives one
@@ -117,7 +117,7 @@ func TestSendApproveConfirm(t *testing.T) {
 	bobAddr := addressIn(t, bob.createWallet())
 
 	tc := alice.say("/send 0.05 ETH to " + bobAddr)
-	for _, want := range []string{"Send 0.05 ETH", bobAddr, "Network: Dev chain", "Max network fee:", "Total at most:", "Expires at"} {
+	for _, want := range []string{"Send 0.05 ETH", "To: Bob (@bob)", bobAddr, "Network: Dev chain", "Max network fee:", "Total at most:", "Expires in 10 min"} {
 		if !strings.Contains(tc.Text, want) {
 			t.Fatalf("card %q lacks %q", tc.Text, want)
 		}
@@ -134,8 +134,14 @@ func TestSendApproveConfirm(t *testing.T) {
 	if !strings.Contains(done.Text, resp.TxHash) || len(done.Buttons) != 0 {
 		t.Fatalf("confirmed card %q buttons %+v", done.Text, done.Buttons)
 	}
+	// The fee actually paid, rounded to nearest; no "max fee" any more.
+	if !strings.Contains(done.Text, "Network fee paid: 0.") || strings.Contains(done.Text, "Max network fee") || strings.Contains(done.Text, "Total at most") {
+		t.Fatalf("confirmed card %q: want the fee paid instead of the max fee", done.Text)
+	}
+	// The sender's wallet card refreshed by itself.
+	alice.waitEdit(card.ID, "Dev chain: 0.94")
 	bobCard := bob.say("/wallet")
-	if !strings.Contains(bobCard.Caption, "Balance: 0.05 ETH") {
+	if !strings.Contains(bobCard.Caption, "Dev chain: 0.05 ETH") {
 		t.Fatalf("bob's card = %q, want 0.05 ETH", bobCard.Caption)
 	}
 	hist := alice.say("/history")
@@ -151,11 +157,10 @@ func TestCancelAndSelfSend(t *testing.T) {
 	alice := w.user(t, 301, "Alice")
 	card := alice.createWallet()
 	alice.fund(card)
-	note := alice.say("/send " + addressIn(t, card) + " 0.01")
-	if !strings.Contains(note.Text, "your own wallet") {
-		t.Fatalf("self-send note = %q", note.Text)
+	tc := alice.say("/send " + addressIn(t, card) + " 0.01")
+	if !strings.Contains(tc.Text, "that is your own wallet") || !hasButton(tc, "Review") {
+		t.Fatalf("self-send card = %q", tc.Text)
 	}
-	tc := alice.nextWhere(func(m emulator.Message) bool { return hasButton(m, "Review") })
 	alice.press(tc, "Cancel")
 	alice.waitEdit(tc.ID, "Cancelled")
 	if list, _ := w.svc.History(301, 10, 0); len(list) != 1 || list[0].State.String() != "cancelled" {
@@ -182,9 +187,15 @@ func TestSendRefusals(t *testing.T) {
 		"/send abc ETH to " + good:                                     "not a number",
 		"/send 0.0000000000000000001 ETH to " + good:                   "at most 18 decimals",
 		"/send 0 ETH to " + good:                                       "more than zero",
-		"/send 5 ETH to " + good:                                       "needs up to",
-		"/send 1 ETH to " + good + " " + good:                          "two addresses",
-		"/send 1 2 " + good:                                            "could not read",
+		"/send 5 ETH to " + good:                                       "That is more than your balance: you have 1 ETH, and this needs up to 5.",
+		"/send 1 ETH to " + good + " " + good:                          "two recipients",
+		"/send 1 2 " + good:                                            "two amounts",
+		"/send -1 ETH to " + good:                                      "the amount must be positive",
+		"/send 123456789012345678901 ETH to " + good:                   "too many digits",
+		"/send 1 DOGE to " + good:                                      "I don't know the token \"DOGE\". This wallet sends: ETH",
+		"/send 1 ETH to " + good + " on Mars":                          "I don't know the network \"Mars\". This wallet works on: Dev chain",
+		"/send 1 ETH to @nobody_here":                                  "Nobody with the username @nobody_here uses this bot",
+		"/send 1 ETH to 0.5":                                           "two amounts",
 	}
 	for in, want := range cases {
 		if m := alice.say(in); !strings.Contains(m.Text, want) {
@@ -220,11 +231,14 @@ func TestGuidedSend(t *testing.T) {
 	if m := alice.say("0.02 ETH"); !strings.Contains(m.Text, "Send 0.02 ETH") || !hasButton(m, "Review") {
 		t.Fatalf("amount answered %q", m.Text)
 	}
+	if m := alice.say("/cancel"); !strings.Contains(m.Text, "Cancelled your transfer of 0.02 ETH") {
+		t.Fatalf("/cancel while a transfer awaits approval = %q", m.Text)
+	}
 	if m := alice.say("/cancel"); !strings.Contains(m.Text, "nothing to cancel") {
-		t.Fatalf("/cancel after the flow = %q", m.Text)
+		t.Fatalf("/cancel with nothing open = %q", m.Text)
 	}
 	alice.say("/send")
-	if m := alice.say("/cancel"); !strings.Contains(m.Text, "Cancelled") {
+	if m := alice.say("/cancel"); !strings.Contains(m.Text, "Stopped the send") {
 		t.Fatalf("/cancel during a flow = %q", m.Text)
 	}
 	if m := alice.say("hello"); !strings.Contains(m.Text, "/help") {

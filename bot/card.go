@@ -9,31 +9,52 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-telegram/bot/models"
 
-	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
 )
 
 // transferCard is the one message that shows a transfer, edited as it moves.
-func (b *Bot) transferCard(t storage.Transfer) (string, models.ReplyMarkup) {
+func (b *Bot) transferCard(ctx context.Context, t storage.Transfer) (string, models.ReplyMarkup) {
 	if t.Kind == storage.KindReplacement {
 		return b.replacementCard(t)
 	}
+	a := b.assetOf(t.ChainID, t.Token)
+	native := a.net.NativeSymbol
 	var s strings.Builder
-	fmt.Fprintf(&s, "<b>Send %s ETH</b>\n\n", parent.FormatETH(t.Amount, 18))
-	fmt.Fprintf(&s, "To: <code>%s</code>\n", t.To.Hex())
-	fmt.Fprintf(&s, "Network: %s\n", html.EscapeString(NetworkName(t.ChainID)))
-	if t.MaxFee != nil {
-		total := new(big.Int).Add(t.Amount, t.MaxFee)
-		fmt.Fprintf(&s, "Max network fee: %s ETH\n", parent.FormatETH(t.MaxFee, 18))
-		fmt.Fprintf(&s, "Total at most: %s ETH\n", parent.FormatETH(total, 18))
+	fmt.Fprintf(&s, "<b>Send %s %s</b>\n\n", formatAmount(t.Amount, a.decimals(), exact), html.EscapeString(a.symbol()))
+	if name := b.nameOf(t.To); name != "" {
+		// The name is this host's record of a Telegram profile; the
+		// Mini App shows only the address the enclave signs for.
+		fmt.Fprintf(&s, "To: %s\n<code>%s</code>\n", name, t.To.Hex())
+	} else {
+		fmt.Fprintf(&s, "To: <code>%s</code>\n", t.To.Hex())
+	}
+	fmt.Fprintf(&s, "Network: %s\n", html.EscapeString(a.net.Name))
+	if !a.native() {
+		fmt.Fprintf(&s, "Token contract: <code>%s</code>\n", t.Token.Hex())
+	}
+	final := t.State == storage.StateConfirmed || t.State == storage.StateFailed
+	var paid *big.Int
+	if final && t.TxHash != (common.Hash{}) {
+		paid = b.feePaid(ctx, t.ChainID, t.TxHash)
+	}
+	switch {
+	case paid != nil:
+		fmt.Fprintf(&s, "Network fee paid: %s %s\n", eth(paid, nearest), native)
+	case t.MaxFee != nil && !final:
+		fmt.Fprintf(&s, "Max network fee: %s %s\n", eth(t.MaxFee, up), native)
+		if a.native() {
+			total := new(big.Int).Add(t.Amount, t.MaxFee)
+			fmt.Fprintf(&s, "Total at most: %s %s\n", eth(total, up), native)
+		}
 	}
 	s.WriteString("\n")
 	switch t.State {
 	case storage.StateBuilt:
-		fmt.Fprintf(&s, "⏳ Waiting for your approval. Expires at %s UTC.\nTap <b>Review &amp; approve</b> to check it and approve it.",
-			t.Expiry.UTC().Format("15:04"))
+		s.WriteString(b.cardNotes(ctx, t))
+		fmt.Fprintf(&s, "⏳ Waiting for your approval. Expires %s.\nTap <b>Review &amp; approve</b> to check it and approve it.", expiresIn(t.Expiry))
 		return s.String(), keyboard([]models.InlineKeyboardButton{
 			{Text: "Review & approve", URL: b.cfg.MiniAppLink + "?startapp=" + t.StartParam},
 			button("Cancel", cbCancel+t.ID),
@@ -41,36 +62,63 @@ func (b *Bot) transferCard(t storage.Transfer) (string, models.ReplyMarkup) {
 	case storage.StateApproved, storage.StateSent:
 		return b.signedStatus(&s, t)
 	case storage.StateConfirmed:
-		fmt.Fprintf(&s, "✅ Confirmed in block %d.\n%s", t.Block, txLine(t))
+		fmt.Fprintf(&s, "✅ Confirmed in block %d.\n%s", t.Block, b.txLine(t))
 	case storage.StateFailed:
-		s.WriteString("❌ Failed: " + html.EscapeString(t.Reason))
-		if len(t.SignedTx) > 0 {
-			s.WriteString("\n" + txLine(t))
-		}
+		s.WriteString("❌ Failed: " + failedWords(t, a) + "\n" + b.txLine(t))
+		return s.String(), sendAgain(t)
 	case storage.StateCancelled:
 		s.WriteString("⏹ Cancelled. Nothing was sent.")
+		return s.String(), sendAgain(t)
 	case storage.StateExpired:
 		s.WriteString("⏹ Expired: it was not approved in time. Nothing was sent.")
+		return s.String(), sendAgain(t)
 	case storage.StateReplaced:
-		s.WriteString("⏹ Not sent: " + html.EscapeString(t.Reason) + ". Nothing went to the recipient.\n" + txLine(t))
+		s.WriteString("⏹ Not sent: " + html.EscapeString(t.Reason) + ". Nothing went to the recipient.\n" + b.txLine(t))
 	case storage.StateSuperseded:
 		s.WriteString("⏹ Replaced by your newer request; this link no longer works. Nothing was sent.")
 	}
 	return s.String(), noKeyboard
 }
 
-// txLine names the transaction, with an explorer link where there is one.
-func txLine(t storage.Transfer) string {
-	hash := t.TxHash.Hex()
-	if url := explorerTx(t.ChainID, hash); url != "" {
-		return fmt.Sprintf("Transaction: <a href=\"%s\">%s</a>", url, short(hash))
+// failedWords says why a transfer failed, for people.
+func failedWords(t storage.Transfer, a asset) string {
+	if len(t.SignedTx) > 0 {
+		if a.native() {
+			return "the network included the transaction but reverted it, so nothing reached the recipient. Only the network fee was paid."
+		}
+		return "the network included the transaction but the token contract refused it (for example, the balance was too low by the time it ran, or the token is paused), so no " +
+			html.EscapeString(a.symbol()) + " moved. Only the network fee was paid."
 	}
-	return "Transaction: <code>" + hash + "</code>"
+	return html.EscapeString(sentence(t.Reason))
+}
+
+// sendAgain is the button of a card that ended without sending: a new
+// transfer with the same recipient, amount, coin and network.
+func sendAgain(t storage.Transfer) *models.InlineKeyboardMarkup {
+	return keyboard([]models.InlineKeyboardButton{button("Send again", cbAgain+t.ID)})
+}
+
+// expiresIn is "in 10 min", said as the card is written.
+func expiresIn(expiry time.Time) string {
+	d := time.Until(expiry)
+	switch {
+	case d <= 0:
+		return "now"
+	case d < time.Minute:
+		return "in less than a minute"
+	}
+	return fmt.Sprintf("in %d min", int((d+time.Minute-1)/time.Minute))
+}
+
+// txLine names the transaction, with an explorer link where there is one.
+func (b *Bot) txLine(t storage.Transfer) string {
+	return "Transaction: " + b.txLink(t.ChainID, t.TxHash)
 }
 
 // cardQueue edits transfer cards after state changes, off the service's
 // goroutines. A transfer always goes to the same worker, so its edits keep
-// their order; each edit shows the state as stored when it is made.
+// their order; each edit shows the state as stored when it is made. An id
+// "wallet:<user>" refreshes that user's last wallet card instead.
 type cardQueue struct {
 	b       *Bot
 	workers []chan string
@@ -112,12 +160,16 @@ func (q *cardQueue) run(ctx context.Context) {
 }
 
 func (q *cardQueue) edit(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if user, ok := walletRefreshID(id); ok {
+		q.b.refreshWallet(ctx, user)
+		return
+	}
 	t, err := q.b.svc.Transfer(id)
 	if err != nil || t.MessageID == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	text, markup := q.b.transferCard(t)
+	text, markup := q.b.transferCard(ctx, t)
 	q.b.editText(ctx, t.ChatID, t.MessageID, text, markup)
 }

@@ -4,9 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-telegram/bot/models"
-
-	"github.com/autowallet/autowallet/parent"
 )
 
 // faucetEvery is how often one user may ask the dev faucet.
@@ -42,5 +41,28 @@ func (b *Bot) drip(ctx context.Context, chatID, user int64) {
 		b.say(ctx, chatID, "⚠️ The faucet could not send ETH right now.")
 		return
 	}
-	b.say(ctx, chatID, "💧 The dev faucet sent you <b>"+parent.FormatETH(amount, 6)+" ETH</b>.\nTransaction: <code>"+tx.Hex()+"</code>\nIt shows in your balance within a few seconds: tap <b>Refresh</b>.")
+	chainID := b.svc.ChainID()
+	b.say(ctx, chatID, "💧 The dev faucet sent you <b>"+eth(amount, nearest)+" ETH</b> on "+b.networkName(chainID)+
+		".\nTransaction: "+b.txLink(chainID, tx)+"\nYour wallet card shows it once the network includes it.")
+	go b.refreshAfter(context.WithoutCancel(ctx), user, chainID, tx)
+}
+
+// refreshAfter refreshes the user's wallet card once tx is mined (a minute
+// at most).
+func (b *Bot) refreshAfter(ctx context.Context, user int64, chainID uint64, tx common.Hash) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := b.svc.Chain().Receipt(ctx, tx); err == nil {
+			b.refreshWalletSoon(user)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -209,18 +209,10 @@ func (u *user) createWallet() emulator.Message {
 	return u.nextWhere(func(m emulator.Message) bool { return m.PhotoFileID != "" })
 }
 
-// fund asks the faucet and waits until the wallet card shows the balance.
+// fund asks the faucet and waits until the wallet card shows the balance:
+// the card is refreshed by itself once the drip is mined.
 func (u *user) fund(card emulator.Message) {
 	u.t.Helper()
 	u.say("/faucet")
-	for range 100 {
-		u.press(card, "Refresh")
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		_, err := u.WaitMessage(ctx, func(m emulator.Message) bool { return m.ID == card.ID && strings.Contains(m.Caption, "Balance: 1 ETH") })
-		cancel()
-		if err == nil {
-			return
-		}
-	}
-	u.t.Fatalf("faucet ETH never arrived: %s", u.dump())
+	u.waitEdit(card.ID, "Dev chain: 1 ETH")
 }

@@ -3,12 +3,13 @@ package bot
 import (
 	"context"
 	"fmt"
+	"html"
 	"strconv"
 	"strings"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-telegram/bot/models"
 
-	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -34,6 +35,24 @@ func (b *Bot) cbHistory(ctx context.Context, q *models.CallbackQuery, arg string
 	b.editText(ctx, msg.Chat.ID, msg.ID, text, markup)
 }
 
+// historyLine is one transfer: state, date, amount and coin, recipient
+// (with their name if they use this bot), network, and the transaction's
+// explorer link once there is one.
+func (b *Bot) historyLine(t storage.Transfer) string {
+	a := b.assetOf(t.ChainID, t.Token)
+	to := "<code>" + short(t.To.Hex()) + "</code>"
+	if name := b.nameOf(t.To); name != "" {
+		to = name + " " + to
+	}
+	line := fmt.Sprintf("%s %s · <b>%s %s</b> to %s on %s · %s",
+		stateIcon(t.State), t.Created.UTC().Format("2 Jan 15:04"), formatAmount(t.Amount, a.decimals(), exact),
+		html.EscapeString(a.symbol()), to, html.EscapeString(a.net.Name), stateWord(t))
+	if t.TxHash != (common.Hash{}) {
+		line += " · " + b.txLink(t.ChainID, t.TxHash)
+	}
+	return line
+}
+
 func (b *Bot) historyPage(user int64, offset int) (string, models.ReplyMarkup) {
 	// One more than a page tells whether there is an older page.
 	list, err := b.svc.History(user, historyPage+1, offset)
@@ -48,8 +67,7 @@ func (b *Bot) historyPage(user int64, offset int) (string, models.ReplyMarkup) {
 	var s strings.Builder
 	fmt.Fprintf(&s, "<b>Your transfers</b> (%d–%d)\n\n", offset+1, offset+len(list))
 	for _, t := range list {
-		fmt.Fprintf(&s, "%s %s · <b>%s ETH</b> to <code>%s</code> · %s\n",
-			stateIcon(t.State), t.Created.UTC().Format("2 Jan 15:04"), parent.FormatETH(t.Amount, 6), short(t.To.Hex()), stateWord(t))
+		s.WriteString(b.historyLine(t) + "\n")
 	}
 	var nav []models.InlineKeyboardButton
 	if offset > 0 {

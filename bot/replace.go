@@ -26,6 +26,14 @@ const replaceHelp = "<b>Replace</b> cancels the transfer by replacing it with a 
 // "waiting for" line may have changed with it.
 func (b *Bot) transferChanged(t storage.Transfer) {
 	b.cards.push(t.ID)
+	// The wallet card's balance and pending line; the recipient's too,
+	// when the transfer lands in one of our wallets.
+	b.refreshWalletSoon(t.Owner)
+	if t.State == storage.StateConfirmed {
+		if u, ok := b.svc.OwnerOf(t.To); ok && u.ID != t.Owner {
+			b.refreshWalletSoon(u.ID)
+		}
+	}
 	q, err := b.svc.Queue(t.From)
 	if err != nil {
 		return
@@ -38,8 +46,9 @@ func (b *Bot) transferChanged(t storage.Transfer) {
 }
 
 // what names a transfer in a sentence: "0.05 ETH to 0xAbCd…1234".
-func what(t storage.Transfer) string {
-	return fmt.Sprintf("%s ETH to <code>%s</code>", parent.FormatETH(t.Amount, 18), short(t.To.Hex()))
+func (b *Bot) what(t storage.Transfer) string {
+	a := b.assetOf(t.ChainID, t.Token)
+	return fmt.Sprintf("%s %s to <code>%s</code>", formatAmount(t.Amount, a.decimals(), exact), html.EscapeString(a.symbol()), short(t.To.Hex()))
 }
 
 // signedStatus ends the card of a signed, open transfer.
@@ -52,25 +61,25 @@ func (b *Bot) signedStatus(s *strings.Builder, t storage.Transfer) (string, mode
 		if w.State == storage.StateApproved && w.Reason != "" {
 			fmt.Fprintf(s, "⏳ Signed, waiting for your earlier transfer of %s, which the network has not accepted yet: %s. "+
 				"Replace it to go on: this one follows as soon as the earlier one is included or replaced.\n%s",
-				what(w), html.EscapeString(w.Reason), txLine(t))
+				b.what(w), html.EscapeString(w.Reason), b.txLine(t))
 			return s.String(), keyboard([]models.InlineKeyboardButton{button("Replace the earlier transfer", cbReplace+w.ID)})
 		}
-		fmt.Fprintf(s, "⏳ Signed, waiting for your earlier transfer of %s to be included first.\n%s", what(w), txLine(t))
+		fmt.Fprintf(s, "⏳ Signed, waiting for your earlier transfer of %s to be included first.\n%s", b.what(w), b.txLine(t))
 		return s.String(), noKeyboard
 	}
 	replace := keyboard([]models.InlineKeyboardButton{button("Replace", cbReplace+t.ID)})
 	switch {
 	case refused:
 		fmt.Fprintf(s, "⏳ Signed, not accepted by the network yet: %s. It may still go through: I keep sending it.\n%s\n\n%s",
-			html.EscapeString(t.Reason), txLine(t), replaceHelp)
+			html.EscapeString(t.Reason), b.txLine(t), replaceHelp)
 		return s.String(), replace
 	case t.State == storage.StateApproved:
 		s.WriteString("✍️ Approved and signed. Sending…")
 	case b.svc.Stuck(t):
-		s.WriteString("📤 Sent, but the network has not included it for a while. It may still go through.\n" + txLine(t) + "\n\n" + replaceHelp)
+		s.WriteString("📤 Sent, but the network has not included it for a while. It may still go through.\n" + b.txLine(t) + "\n\n" + replaceHelp)
 		return s.String(), replace
 	default:
-		s.WriteString("📤 Sent. Waiting for confirmation.\n" + txLine(t))
+		s.WriteString("📤 Sent. Waiting for confirmation.\n" + b.txLine(t))
 	}
 	return s.String(), noKeyboard
 }
@@ -80,22 +89,22 @@ func (b *Bot) replacementCard(t storage.Transfer) (string, models.ReplyMarkup) {
 	orig, err := b.svc.Transfer(t.Replaces)
 	origWhat := "your earlier transfer"
 	if err == nil {
-		origWhat = "your transfer of " + what(orig)
+		origWhat = "your transfer of " + b.what(orig)
 	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "<b>Replace %s</b>\n\n", origWhat)
-	fmt.Fprintf(&s, "Sends 0 ETH to your own wallet in its place (nonce %d), with a higher network fee.\n", t.Nonce)
-	fmt.Fprintf(&s, "Network: %s\n", html.EscapeString(NetworkName(t.ChainID)))
+	fmt.Fprintf(&s, "Sends 0 %s to your own wallet in its place (nonce %d), with a higher network fee.\n", html.EscapeString(b.network(t.ChainID).NativeSymbol), t.Nonce)
+	fmt.Fprintf(&s, "Network: %s\n", html.EscapeString(b.networkName(t.ChainID)))
 	if t.MaxFee != nil {
-		fmt.Fprintf(&s, "Max network fee: %s ETH\n", parent.FormatETH(t.MaxFee, 18))
+		fmt.Fprintf(&s, "Max network fee: %s %s\n", eth(t.MaxFee, up), html.EscapeString(b.network(t.ChainID).NativeSymbol))
 	}
 	s.WriteString("\n")
 	switch t.State {
 	case storage.StateBuilt:
-		fmt.Fprintf(&s, "⏳ Waiting for your approval. Expires at %s UTC.\n"+
+		fmt.Fprintf(&s, "⏳ Waiting for your approval. Expires %s.\n"+
 			"If the network includes this first, %s is cancelled and you pay only this fee; "+
 			"if your transfer is included first, this one is dropped.",
-			t.Expiry.UTC().Format("15:04"), origWhat)
+			expiresIn(t.Expiry), origWhat)
 		return s.String(), keyboard([]models.InlineKeyboardButton{
 			{Text: "Review & approve", URL: b.cfg.MiniAppLink + "?startapp=" + t.StartParam},
 			button("Cancel", cbCancel+t.ID),
@@ -106,13 +115,13 @@ func (b *Bot) replacementCard(t storage.Transfer) (string, models.ReplyMarkup) {
 		} else {
 			s.WriteString("📤 Sent. Whichever of the two the network includes first counts; the other is dropped.\n")
 		}
-		s.WriteString(txLine(t))
+		s.WriteString(b.txLine(t))
 	case storage.StateConfirmed:
-		fmt.Fprintf(&s, "✅ Done: %s is cancelled. Only the network fee was paid.\n%s", origWhat, txLine(t))
+		fmt.Fprintf(&s, "✅ Done: %s is cancelled. Only the network fee was paid.\n%s", origWhat, b.txLine(t))
 	case storage.StateReplaced:
 		s.WriteString("⏹ Not needed: " + html.EscapeString(t.Reason) + ".")
 	case storage.StateFailed:
-		s.WriteString("❌ Failed: " + html.EscapeString(t.Reason) + "\n" + txLine(t))
+		s.WriteString("❌ Failed: " + html.EscapeString(t.Reason) + "\n" + b.txLine(t))
 	case storage.StateCancelled:
 		s.WriteString("⏹ Cancelled. Nothing was sent.")
 	case storage.StateExpired:

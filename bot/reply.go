@@ -117,6 +117,9 @@ func (b *Bot) explain(err error) string {
 	switch {
 	case errors.Is(err, parent.ErrBadAddress), errors.Is(err, parent.ErrBadAmount), errors.Is(err, parent.ErrBalanceTooLow):
 		return "⚠️ " + html.EscapeString(sentence(err.Error()))
+	case errors.Is(err, parent.ErrUnknownUser):
+		_, why, _ := strings.Cut(err.Error(), ": ")
+		return "⚠️ " + html.EscapeString(sentence(why))
 	case errors.Is(err, parent.ErrNoWallet):
 		return "You have no wallet yet. Send /start and tap <b>Create wallet</b>."
 	case errors.Is(err, parent.ErrNodeUnavailable):

@@ -21,11 +21,16 @@ import (
 // flowTTL is how long a guided send waits for the user's next answer.
 const flowTTL = 15 * time.Minute
 
-// flow is a guided send in progress: the bot asked for the recipient or the
-// amount and the user's next plain message answers it.
+// flow is a send in progress: what is known so far. The bot asks for what
+// is missing (recipient, coin and network, amount) and the user's next
+// plain message or button answers it.
 type flow struct {
-	to      *common.Address
-	amount  string
+	toText  string          // what the user wrote for the recipient, not yet read
+	to      *common.Address // the recipient, once read
+	symbol  string          // the coin or token the user named, "" if none
+	netName string          // the network the user named, "" if none
+	asset   *asset          // the chosen coin on its network
+	amount  string          // the amount as typed, "" if not given yet
 	expires time.Time
 }
 
@@ -62,22 +67,77 @@ func (f *flows) end(user int64) bool {
 	return ok
 }
 
-// /send, in one message ("/send 0.05 ETH to 0xAbC…", "/send 0xAbC… 0.05")
-// or guided ("/send" alone asks for what is missing).
+// Callback data of the guided send's buttons.
+const (
+	cbFlow       = "f:"
+	cbFlowCancel = "f:cancel"
+	cbFlowMax    = "f:max"
+	cbFlowAsset  = "f:asset:" // + index in b.assets()
+)
+
+// cancelButton is the inline Cancel of every step of a guided send.
+var cancelButton = button("Cancel", cbFlowCancel)
+
+// /send, in one message ("/send 0.05 ETH to 0xAbC…", "/send 25 USDC to
+// @bob on Base") or guided ("/send" alone asks for what is missing).
 func (b *Bot) cmdSend(ctx context.Context, m *models.Message, args string) {
-	to, amount, err := parseSend(args)
+	fl, err := parseSend(args)
 	if err != nil {
 		b.say(ctx, m.Chat.ID, "⚠️ "+html.EscapeString(err.Error()))
 		return
 	}
 	b.flows.end(m.From.ID)
-	b.continueSend(ctx, m.Chat.ID, m.From.ID, &flow{amount: amount}, to)
+	b.continueSend(ctx, m.Chat.ID, m.From.ID, fl)
 }
 
 // Send button of the wallet card: the guided flow.
 func (b *Bot) cbSend(ctx context.Context, q *models.CallbackQuery, _ string) {
 	b.flows.end(q.From.ID)
-	b.continueSend(ctx, q.Message.Message.Chat.ID, q.From.ID, &flow{}, "")
+	b.continueSend(ctx, q.Message.Message.Chat.ID, q.From.ID, &flow{})
+}
+
+// Buttons of a guided send: Cancel, Max, and the choice of coin and network.
+func (b *Bot) cbFlow(ctx context.Context, q *models.CallbackQuery, arg string) {
+	chatID, user := q.Message.Message.Chat.ID, q.From.ID
+	if arg == "cancel" {
+		if b.flows.end(user) {
+			b.say(ctx, chatID, "Cancelled. Nothing was sent.")
+		} else {
+			b.say(ctx, chatID, "That send is already over. Nothing was sent by it.")
+		}
+		return
+	}
+	fl := b.flows.get(user)
+	if fl == nil {
+		b.say(ctx, chatID, "That send is over (it waits 15 minutes for an answer). Start again with /send.")
+		return
+	}
+	switch {
+	case arg == "max":
+		if fl.asset == nil || fl.to == nil {
+			return
+		}
+		max, err := b.maxAmount(ctx, user, *fl.asset)
+		if err != nil {
+			b.say(ctx, chatID, b.explain(err))
+			return
+		}
+		if max.Sign() <= 0 {
+			b.ask(ctx, chatID, user, fl, fmt.Sprintf("⚠️ Nothing is left to send: your %s balance does not cover more than the network fee and your pending transfers.", html.EscapeString(fl.asset.String())))
+			return
+		}
+		fl.amount = formatAmount(max, fl.asset.decimals(), exact)
+	case strings.HasPrefix(arg, "asset:"):
+		var i int
+		if _, err := fmt.Sscan(strings.TrimPrefix(arg, "asset:"), &i); err != nil || i < 0 || i >= len(b.assets()) {
+			return
+		}
+		a := b.assets()[i]
+		fl.asset = &a
+	default:
+		return
+	}
+	b.continueSend(ctx, chatID, user, fl)
 }
 
 // onOther handles every update no other handler took: answers to a guided
@@ -93,76 +153,364 @@ func (b *Bot) onOther(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 	}
 	fl := b.flows.get(m.From.ID)
 	if fl == nil {
-		b.say(ctx, m.Chat.ID, "Send /help to see what I can do, or /send to send ETH.")
+		b.say(ctx, m.Chat.ID, "Send /help to see what I can do, or /send to send money.")
 		return
 	}
 	text := strings.TrimSpace(m.Text)
 	if fl.to == nil {
-		b.continueSend(ctx, m.Chat.ID, m.From.ID, fl, text)
-		return
+		fl.toText = text
+	} else {
+		// "0.02", "0.02 ETH", "25 usdc": the amount, and a symbol that
+		// must match the chosen one.
+		f, err := parseSend(text)
+		if err != nil || f.amount == "" || f.toText != "" {
+			fl.amount = text
+		} else {
+			fl.amount = f.amount
+			if f.symbol != "" && fl.asset != nil && !strings.EqualFold(f.symbol, fl.asset.symbol()) {
+				b.ask(ctx, m.Chat.ID, m.From.ID, fl, fmt.Sprintf("⚠️ This send is in %s. Type the amount in %s, or Cancel and start again.",
+					html.EscapeString(fl.asset.symbol()), html.EscapeString(fl.asset.symbol())))
+				return
+			}
+		}
 	}
-	fl.amount = strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(text), "eth"), " ")
-	b.continueSend(ctx, m.Chat.ID, m.From.ID, fl, "")
+	b.continueSend(ctx, m.Chat.ID, m.From.ID, fl)
 }
 
-// continueSend takes the next step of a send: check what is known, ask for
-// what is missing, or build the transfer and show its card.
-func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow, toText string) {
+// continueSend takes the next step of a send: read what was given, ask
+// for what is missing, or build the transfer and show its card.
+func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 	w, err := b.svc.Wallet(user)
 	if err != nil {
+		b.flows.end(user)
 		b.say(ctx, chatID, b.explain(err))
 		return
 	}
-	if fl.to == nil && toText != "" {
-		to, err := parent.ParseAddress(toText)
+	if fl.to == nil && fl.toText != "" {
+		to, err := b.recipient(fl.toText)
+		fl.toText = ""
 		if err != nil {
-			b.flows.put(user, fl)
-			b.say(ctx, chatID, b.explain(err)+"\nPaste the recipient's address again, or /cancel.")
+			b.ask(ctx, chatID, user, fl, b.explain(err)+"\nPaste the recipient's address again, or their @username.")
 			return
 		}
 		fl.to = &to
 	}
+	if fl.asset == nil {
+		a, question, err := b.pickAsset(ctx, w.Address, fl)
+		if err != nil {
+			b.flows.end(user)
+			b.say(ctx, chatID, "⚠️ "+html.EscapeString(err.Error()))
+			return
+		}
+		if a == nil {
+			b.flows.put(user, fl)
+			b.reply(ctx, chatID, question.text, question.markup)
+			return
+		}
+		fl.asset = a
+	}
+	a := *fl.asset
+	if !a.native() {
+		// Tokens come with several networks (parent.BuildRequest.Token).
+		b.flows.end(user)
+		b.say(ctx, chatID, "⚠️ This deployment sends only "+html.EscapeString(a.net.NativeSymbol)+".")
+		return
+	}
 	if fl.to == nil {
-		b.flows.put(user, fl)
-		b.say(ctx, chatID, "Who do you want to send ETH to? Paste their Ethereum address (0x…).\n/cancel to stop.")
+		b.ask(ctx, chatID, user, fl, fmt.Sprintf("Who do you want to send %s to? Paste their address (0x…), or their @username if they use this bot.", html.EscapeString(a.String())))
 		return
 	}
 	if fl.amount == "" {
-		b.flows.put(user, fl)
-		balance := "unknown"
-		if wei, err := b.svc.Balance(ctx, w.Address); err == nil {
-			balance = formatBalance(wei)
-		}
-		b.say(ctx, chatID, fmt.Sprintf("How much ETH do you want to send to <code>%s</code>? You have %s ETH.\n/cancel to stop.", fl.to.Hex(), balance))
+		b.askAmount(ctx, chatID, user, w.Address, fl, "")
 		return
 	}
-	amount, err := parent.ParseETH(fl.amount)
+	amount, err := parseAmount(fl.amount, a.decimals(), a.symbol())
 	if err != nil {
 		fl.amount = ""
-		b.flows.put(user, fl)
-		b.say(ctx, chatID, b.explain(err)+"\nHow much ETH? Or /cancel.")
+		b.askAmount(ctx, chatID, user, w.Address, fl, b.explain(err))
+		return
+	}
+	t, err := b.svc.Build(ctx, buildRequest(user, chatID, a, *fl.to, amount))
+	if errors.Is(err, parent.ErrBalanceTooLow) || errors.Is(err, parent.ErrBadAmount) {
+		// Never end silently: say why and ask again, with Max.
+		fl.amount = ""
+		b.askAmount(ctx, chatID, user, w.Address, fl, b.moreThanBalance(ctx, err, a, w.Address, amount))
 		return
 	}
 	b.flows.end(user)
-	b.build(ctx, chatID, user, w.Address, *fl.to, amount)
-}
-
-// build makes the transfer and sends its card.
-func (b *Bot) build(ctx context.Context, chatID, user int64, from, to common.Address, amount *big.Int) {
-	t, err := b.svc.Build(ctx, parent.BuildRequest{Owner: user, To: to, Amount: amount, ChatID: chatID})
 	if err != nil {
 		b.say(ctx, chatID, b.explain(err))
 		return
 	}
-	if to == from {
-		b.say(ctx, chatID, "Note: that is your own wallet's address. The ETH comes back to you; you only pay the network fee.")
-	}
 	b.showBuilt(ctx, chatID, t)
+}
+
+// moreThanBalance words a balance refusal with the bot's own rounding:
+// the balance rounded down, what the transfer needs rounded up.
+func (b *Bot) moreThanBalance(ctx context.Context, err error, a asset, from common.Address, amount *big.Int) string {
+	if !errors.Is(err, parent.ErrBalanceTooLow) {
+		return b.explain(err)
+	}
+	bal, berr := b.balance(ctx, a, from)
+	fee, ferr := b.maxFeeEstimate(ctx, a)
+	if berr != nil || ferr != nil {
+		return "⚠️ That is more than your balance."
+	}
+	sym := html.EscapeString(a.symbol())
+	if a.native() {
+		need := new(big.Int).Add(amount, fee)
+		return fmt.Sprintf("⚠️ That is more than your balance: you have %s %s, and this needs up to %s %s (the amount plus the max network fee).",
+			formatAmount(bal, a.decimals(), down), sym, eth(need, up), sym)
+	}
+	return fmt.Sprintf("⚠️ That is more than your balance: you have %s %s.", formatAmount(bal, a.decimals(), down), sym)
+}
+
+// ask keeps the flow and asks its next question, with the Cancel button.
+func (b *Bot) ask(ctx context.Context, chatID, user int64, fl *flow, text string) {
+	b.flows.put(user, fl)
+	b.reply(ctx, chatID, text, keyboard([]models.InlineKeyboardButton{cancelButton}))
+}
+
+// askAmount asks how much, with the balance, Max and Cancel.
+func (b *Bot) askAmount(ctx context.Context, chatID, user int64, from common.Address, fl *flow, before string) {
+	b.flows.put(user, fl)
+	a := *fl.asset
+	have := "unknown"
+	if v, err := b.balance(ctx, a, from); err == nil {
+		have = formatAmount(v, a.decimals(), down)
+	}
+	var s strings.Builder
+	if before != "" {
+		s.WriteString(before + "\n\n")
+	}
+	fmt.Fprintf(&s, "How much %s do you want to send to %s? You have %s %s.",
+		html.EscapeString(a.String()), b.recipientLabel(*fl.to), have, html.EscapeString(a.symbol()))
+	b.reply(ctx, chatID, s.String(), keyboard([]models.InlineKeyboardButton{button("Max", cbFlowMax), cancelButton}))
+}
+
+// question is a message with buttons.
+type question struct {
+	text   string
+	markup models.ReplyMarkup
+}
+
+// pickAsset chooses the coin and network of a send from what the user
+// named and what they hold, or returns the question that asks.
+func (b *Bot) pickAsset(ctx context.Context, from common.Address, fl *flow) (*asset, question, error) {
+	all := b.assets()
+	var cands []int
+	for i, a := range all {
+		if fl.symbol != "" && !strings.EqualFold(a.symbol(), fl.symbol) {
+			continue
+		}
+		if fl.netName != "" && !strings.EqualFold(a.net.Name, fl.netName) {
+			continue
+		}
+		cands = append(cands, i)
+	}
+	if len(cands) == 0 {
+		return nil, question{}, b.noSuchAsset(fl)
+	}
+	if len(cands) == 1 {
+		return &all[cands[0]], question{}, nil
+	}
+	// More than one: offer those the user holds, or all if none.
+	var held []int
+	for _, i := range cands {
+		if v, err := b.balance(ctx, all[i], from); err == nil && v.Sign() > 0 {
+			held = append(held, i)
+		}
+	}
+	if len(held) == 1 {
+		return &all[held[0]], question{}, nil
+	}
+	if len(held) > 0 {
+		cands = held
+	}
+	var rows [][]models.InlineKeyboardButton
+	for _, i := range cands {
+		rows = append(rows, []models.InlineKeyboardButton{button(all[i].String(), fmt.Sprintf("%s%d", cbFlowAsset, i))})
+	}
+	rows = append(rows, []models.InlineKeyboardButton{cancelButton})
+	what := "What do you want to send?"
+	if fl.symbol != "" {
+		what = fmt.Sprintf("%s is on more than one network. Which one do you send from?", html.EscapeString(strings.ToUpper(fl.symbol)))
+	}
+	return nil, question{what, keyboard(rows...)}, nil
+}
+
+// noSuchAsset says why nothing matches the coin and network named.
+func (b *Bot) noSuchAsset(fl *flow) error {
+	set := b.nets()
+	var names []string
+	for _, n := range set {
+		names = append(names, n.Name)
+	}
+	if fl.netName != "" {
+		if _, ok := set.ByName(fl.netName); !ok {
+			return fmt.Errorf("I don't know the network %q. This wallet works on: %s", clip(fl.netName), strings.Join(names, ", "))
+		}
+	}
+	anywhere := map[string]bool{}
+	for _, a := range b.assets() {
+		if strings.EqualFold(a.symbol(), fl.symbol) {
+			anywhere[a.net.Name] = true
+		}
+	}
+	if len(anywhere) > 0 {
+		var on []string
+		for _, n := range set {
+			if anywhere[n.Name] {
+				on = append(on, n.Name)
+			}
+		}
+		return fmt.Errorf("%s is not on %s. It is on: %s", strings.ToUpper(fl.symbol), fl.netName, strings.Join(on, ", "))
+	}
+	var syms []string
+	seen := map[string]bool{}
+	for _, a := range b.assets() {
+		if !seen[a.symbol()] {
+			seen[a.symbol()] = true
+			syms = append(syms, a.symbol())
+		}
+	}
+	return fmt.Errorf("I don't know the token %q. This wallet sends: %s", clip(fl.symbol), strings.Join(syms, ", "))
+}
+
+// recipient reads an address or a @username of a user of this bot.
+func (b *Bot) recipient(text string) (common.Address, error) {
+	text = strings.TrimSpace(text)
+	if strings.HasPrefix(text, "@") {
+		_, w, err := b.svc.WalletOfUsername(strings.TrimPrefix(text, "@"))
+		if err != nil {
+			return common.Address{}, err
+		}
+		return w.Address, nil
+	}
+	return parent.ParseAddress(text)
+}
+
+// recipientLabel is an address for a sentence: "Bob (@bob) 0xAbCd…1234"
+// for a user of this bot, else the full address. The name comes from this
+// host's records of Telegram profiles; the Mini App shows only the address.
+func (b *Bot) recipientLabel(to common.Address) string {
+	if name := b.nameOf(to); name != "" {
+		return name + " <code>" + short(to.Hex()) + "</code>"
+	}
+	return "<code>" + to.Hex() + "</code>"
+}
+
+// nameOf is "Bob (@bob)" for one of our wallets, or "".
+func (b *Bot) nameOf(addr common.Address) string {
+	u, ok := b.svc.OwnerOf(addr)
+	if !ok {
+		return ""
+	}
+	name := html.EscapeString(u.FirstName)
+	if u.Username != "" {
+		name += " (@" + html.EscapeString(u.Username) + ")"
+	}
+	return name
+}
+
+// cardNotes are the warnings of a card waiting for approval: sending to
+// yourself, and pending transfers that together with this one exceed the
+// balance. They are worked out each time the card is written.
+func (b *Bot) cardNotes(ctx context.Context, t storage.Transfer) string {
+	var notes []string
+	if t.To == t.From {
+		notes = append(notes, "Note: that is your own wallet's address. The money comes back to you; you only pay the network fee.")
+	}
+	a := b.assetOf(t.ChainID, t.Token)
+	pending, n := b.pendingOut(t.Owner, a, t.ID)
+	if n > 0 {
+		cost := new(big.Int).Set(t.Amount)
+		if a.native() && t.MaxFee != nil {
+			cost.Add(cost, t.MaxFee)
+		}
+		line := fmt.Sprintf("You already have %s %s pending in %s not yet confirmed.",
+			formatAmount(pending, a.decimals(), up), html.EscapeString(a.symbol()), plural(n, "transfer"))
+		if bal, err := b.balance(ctx, a, t.From); err == nil && new(big.Int).Add(pending, cost).Cmp(bal) > 0 {
+			line = "⚠️ " + line + fmt.Sprintf(" Together with this one that is more than your balance of %s %s: this one will not go through unless the earlier ones fail or you replace one.",
+				formatAmount(bal, a.decimals(), down), html.EscapeString(a.symbol()))
+		}
+		notes = append(notes, line)
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return strings.Join(notes, "\n") + "\n\n"
+}
+
+// pendingOut sums the user's open transfers of a (approved or sent, not yet
+// confirmed; the amount, plus the max fee for the native coin), except the
+// transfer skip.
+func (b *Bot) pendingOut(user int64, a asset, skip string) (*big.Int, int) {
+	sum, n := new(big.Int), 0
+	for _, t := range b.openTransfers(user) {
+		if t.ID == skip || !t.State.Signed() || t.ChainID != a.net.ChainID {
+			continue
+		}
+		if t.Token == a.token.Address && t.Amount != nil {
+			sum.Add(sum, t.Amount)
+			n++
+		}
+		if a.native() && t.MaxFee != nil {
+			sum.Add(sum, t.MaxFee)
+		}
+	}
+	return sum, n
+}
+
+// openTransfers is the user's transfers that are not final (among the
+// last 50), newest first.
+func (b *Bot) openTransfers(user int64) []storage.Transfer {
+	list, err := b.svc.History(user, 50, 0)
+	if err != nil {
+		return nil
+	}
+	out := list[:0]
+	for _, t := range list {
+		if t.State.Active() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// maxAmount is what the user can send of a: the balance, less pending
+// transfers and, for the native coin, the max network fee now.
+func (b *Bot) maxAmount(ctx context.Context, user int64, a asset) (*big.Int, error) {
+	w, err := b.svc.Wallet(user)
+	if err != nil {
+		return nil, err
+	}
+	bal, err := b.balance(ctx, a, w.Address)
+	if err != nil {
+		return nil, err
+	}
+	pending, _ := b.pendingOut(user, a, "")
+	max := new(big.Int).Sub(bal, pending)
+	if a.native() {
+		fee, err := b.maxFeeEstimate(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		max.Sub(max, fee)
+	}
+	return max, nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // showBuilt sends a new transfer's card and remembers it.
 func (b *Bot) showBuilt(ctx context.Context, chatID int64, t storage.Transfer) {
-	text, markup := b.transferCard(t)
+	text, markup := b.transferCard(ctx, t)
 	msg, err := b.reply(ctx, chatID, text, markup)
 	if err != nil {
 		return
@@ -179,40 +527,103 @@ func (b *Bot) showBuilt(ctx context.Context, chatID int64, t storage.Transfer) {
 	}
 }
 
-// parseSend reads "/send" arguments: an amount (optionally followed by ETH)
-// and an address (optionally preceded by "to"), in either order. Either may
-// be missing; the guided flow asks for it.
-func parseSend(args string) (to, amount string, err error) {
-	for _, tok := range strings.Fields(args) {
+// parseSend reads "/send" arguments: an amount (optionally with its
+// symbol, "0.05 ETH", "25usdc"), a recipient (0x address or @username,
+// optionally after "to") and a network ("on Base"), the first three in any
+// order, the network last. Any may be missing; the guided flow asks.
+func parseSend(args string) (*flow, error) {
+	fl := &flow{}
+	words := strings.Fields(args)
+	const example = "Write it like: /send 0.05 ETH to 0xAbC…"
+	for i := 0; i < len(words); i++ {
+		tok := words[i]
 		low := strings.ToLower(tok)
 		switch {
-		case low == "eth" || low == "to":
+		case low == "to":
 			continue
-		case strings.HasPrefix(low, "0x") || looksLikeHexAddress(low):
-			if to != "" {
-				return "", "", errors.New("that has two addresses. Write it like: /send 0.05 ETH to 0xAbC…")
+		case low == "on":
+			fl.netName = strings.Join(words[i+1:], " ")
+			if fl.netName == "" {
+				return nil, errors.New("on which network? " + example + " on Base")
 			}
-			to = tok
+			i = len(words)
+		case strings.HasPrefix(low, "0x") || strings.HasPrefix(tok, "@") || looksLikeHexAddress(low):
+			if fl.toText != "" {
+				return nil, errors.New("that has two recipients. " + example)
+			}
+			fl.toText = tok
+		case isAmountStart(tok):
+			if fl.amount != "" {
+				return nil, errors.New("that has two amounts. " + example)
+			}
+			num, sym := splitAmount(tok)
+			fl.amount = num
+			if sym != "" {
+				if fl.symbol != "" {
+					return nil, errors.New("I could not read that. " + example)
+				}
+				fl.symbol = sym
+			}
+		case isSymbol(tok):
+			if fl.symbol != "" && fl.amount == "" {
+				// "/send abc ETH": the first word was meant as the amount.
+				fl.amount, fl.symbol = fl.symbol, tok
+				continue
+			}
+			if fl.symbol != "" {
+				return nil, errors.New("I could not read that. " + example)
+			}
+			fl.symbol = tok
 		default:
-			if amount != "" {
-				return "", "", errors.New("I could not read that. Write it like: /send 0.05 ETH to 0xAbC…")
-			}
-			amount = strings.TrimSuffix(low, "eth")
+			return nil, fmt.Errorf("I could not read %q. %s", clip(tok), example)
 		}
 	}
-	return to, amount, nil
+	return fl, nil
 }
 
-// looksLikeHexAddress is a long run of hex digits: an address missing its 0x,
-// which ParseAddress then explains.
-func looksLikeHexAddress(s string) bool {
-	if len(s) < 20 {
+// isAmountStart: a word that starts like a number ("0.05", ".5", "-1").
+func isAmountStart(s string) bool {
+	c := s[0]
+	return c >= '0' && c <= '9' || c == '.' || c == ',' || c == '-' || c == '+' || strings.HasPrefix(s, "−")
+}
+
+// splitAmount splits "25usdc" into "25" and "usdc".
+func splitAmount(s string) (num, sym string) {
+	i := strings.IndexFunc(s, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' })
+	if i <= 0 {
+		return s, ""
+	}
+	return s[:i], s[i:]
+}
+
+// isSymbol: letters and digits, 1 to 11 of them, starting with a letter.
+func isSymbol(s string) bool {
+	if len(s) > 11 {
 		return false
 	}
-	for _, c := range s {
-		if !strings.ContainsRune("0123456789abcdef", c) {
+	for i, r := range s {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (i == 0 || r < '0' || r > '9') {
 			return false
 		}
 	}
 	return true
+}
+
+// looksLikeHexAddress is a long run of hex digits with a letter among
+// them, or exactly 40 digits: an address missing its 0x, which
+// ParseAddress then explains. A run of decimal digits is an amount, however
+// long ("too many digits" is said by parseAmount).
+func looksLikeHexAddress(s string) bool {
+	if len(s) < 20 {
+		return false
+	}
+	letter := false
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+		letter = letter || c >= 'a'
+	}
+	return letter || len(s) == 40
 }

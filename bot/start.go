@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"html"
 
 	"github.com/go-telegram/bot/models"
 
@@ -19,10 +18,6 @@ func (b *Bot) cmdStart(ctx context.Context, m *models.Message, _ string) {
 		b.say(ctx, m.Chat.ID, b.explain(err))
 		return
 	}
-	b.reply(ctx, m.Chat.ID,
-		"Hi "+html.EscapeString(m.From.FirstName)+"! 👋\n\n"+
-			"I keep an Ethereum wallet for you, right here in Telegram. Its key is made and used only inside "+
-			"a secure enclave: nobody, not even whoever runs this bot, can move your funds without your "+
-			"approval in Telegram.",
+	b.reply(ctx, m.Chat.ID, greeting(m.From.FirstName),
 		keyboard([]models.InlineKeyboardButton{button("Create wallet", cbCreateWallet)}))
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"math/big"
+	"strconv"
+	"strings"
 
 	"github.com/go-telegram/bot/models"
 	qrcode "github.com/skip2/go-qrcode"
@@ -20,25 +23,32 @@ func (b *Bot) cmdWallet(ctx context.Context, m *models.Message, _ string) {
 
 // Create wallet button. A second tap while the first is in flight is told to
 // wait; a tap when the wallet exists shows it (the store keeps one wallet
-// per user whatever happens).
+// per user whatever happens). The greeting loses its button and says the
+// wallet's address, so it cannot make a second card.
 func (b *Bot) cbCreateWallet(ctx context.Context, q *models.CallbackQuery, _ string) {
-	chatID := q.Message.Message.Chat.ID
+	msg := q.Message.Message
+	chatID := msg.Chat.ID
 	if _, busy := b.busy.LoadOrStore(q.From.ID, struct{}{}); busy {
 		return
 	}
 	defer b.busy.Delete(q.From.ID)
-	_, created, err := b.svc.EnsureWallet(ctx, q.From.ID)
+	w, created, err := b.svc.EnsureWallet(ctx, q.From.ID)
 	if err != nil {
 		b.say(ctx, chatID, b.explain(err))
 		return
 	}
-	if created {
-		b.say(ctx, chatID, "🎉 Your wallet is ready.")
+	text := greeting(q.From.FirstName) + "\n\n🎉 Your wallet is ready: <code>" + w.Address.Hex() + "</code>\n/wallet shows it."
+	if !created {
+		text = greeting(q.From.FirstName) + "\n\nYou have a wallet: <code>" + w.Address.Hex() + "</code>\n/wallet shows it."
 	}
-	b.showWallet(ctx, chatID, q.From.ID)
+	b.editText(ctx, chatID, msg.ID, text, noKeyboard)
+	if created {
+		b.showWallet(ctx, chatID, q.From.ID)
+	}
 }
 
-// showWallet sends the wallet card: QR code, address, balance, buttons.
+// showWallet sends the wallet card: QR code, address, balances, buttons;
+// it is the card refreshed after the faucet and after transfers.
 func (b *Bot) showWallet(ctx context.Context, chatID, user int64) {
 	w, err := b.svc.Wallet(user)
 	if errors.Is(err, parent.ErrNoWallet) {
@@ -54,18 +64,55 @@ func (b *Bot) showWallet(ctx context.Context, chatID, user int64) {
 		b.say(ctx, chatID, b.explain(err))
 		return
 	}
-	b.replyPhoto(ctx, chatID, png, b.walletCaption(ctx, w), b.walletKeyboard(ctx, user))
+	m, err := b.replyPhoto(ctx, chatID, png, b.walletCaption(ctx, w), b.walletKeyboard(ctx, user))
+	if err == nil {
+		b.walletCards.Store(user, walletCard{chatID, m.ID})
+	}
 }
 
-// Refresh button: the card's caption with the current balance.
+// walletCard is the last wallet card shown to a user (in memory: after a
+// restart the next /wallet makes a new one).
+type walletCard struct {
+	chatID int64
+	msgID  int
+}
+
+// Refresh button: the card's caption with the current balances.
 func (b *Bot) cbRefresh(ctx context.Context, q *models.CallbackQuery, _ string) {
 	msg := q.Message.Message
-	w, err := b.svc.Wallet(q.From.ID)
-	if err != nil {
-		b.say(ctx, msg.Chat.ID, b.explain(err))
+	b.walletCards.Store(q.From.ID, walletCard{msg.Chat.ID, msg.ID})
+	b.refreshWallet(ctx, q.From.ID)
+}
+
+// refreshWallet edits the user's last wallet card with the current
+// balances and pending transfers.
+func (b *Bot) refreshWallet(ctx context.Context, user int64) {
+	v, ok := b.walletCards.Load(user)
+	if !ok {
 		return
 	}
-	b.editCaption(ctx, msg.Chat.ID, msg.ID, b.walletCaption(ctx, w), b.walletKeyboard(ctx, q.From.ID))
+	c := v.(walletCard)
+	w, err := b.svc.Wallet(user)
+	if err != nil {
+		return
+	}
+	b.editCaption(ctx, c.chatID, c.msgID, b.walletCaption(ctx, w), b.walletKeyboard(ctx, user))
+}
+
+// refreshWalletSoon queues a refresh of the user's wallet card.
+func (b *Bot) refreshWalletSoon(user int64) {
+	if _, ok := b.walletCards.Load(user); ok {
+		b.cards.push("wallet:" + strconv.FormatInt(user, 10))
+	}
+}
+
+func walletRefreshID(id string) (int64, bool) {
+	rest, ok := strings.CutPrefix(id, "wallet:")
+	if !ok {
+		return 0, false
+	}
+	user, err := strconv.ParseInt(rest, 10, 64)
+	return user, err == nil
 }
 
 func (b *Bot) walletKeyboard(ctx context.Context, user int64) *models.InlineKeyboardMarkup {
@@ -88,21 +135,70 @@ func (b *Bot) walletKeyboard(ctx context.Context, user int64) *models.InlineKeyb
 	return keyboard(rows...)
 }
 
+// walletCaption: the address, the balance of each coin and token per
+// network (zero balances hidden; the networks where the user holds nothing
+// named in one line), and what is pending.
 func (b *Bot) walletCaption(ctx context.Context, w storage.Wallet) string {
-	balance := "unavailable right now"
-	if wei, err := b.svc.Balance(ctx, w.Address); err == nil {
-		balance = "<b>" + formatBalance(wei) + " ETH</b>"
+	var s strings.Builder
+	fmt.Fprintf(&s, "<b>Your wallet</b>\n<code>%s</code>\n\n", w.Address.Hex())
+	set := b.nets()
+	var empty []string
+	for i := range set {
+		n := &set[i]
+		var lines []string
+		failed := false
+		for _, a := range b.assets() {
+			if a.net.ChainID != n.ChainID {
+				continue
+			}
+			v, err := b.balance(ctx, a, w.Address)
+			if err != nil {
+				failed = true
+				continue
+			}
+			if v.Sign() == 0 {
+				continue
+			}
+			line := "<b>" + formatAmount(v, a.decimals(), down) + " " + html.EscapeString(a.symbol()) + "</b>"
+			if p := b.pendingLine(w.Owner, a); p != "" {
+				line += " (" + p + ")"
+			}
+			lines = append(lines, line)
+		}
+		switch {
+		case len(lines) > 0:
+			fmt.Fprintf(&s, "%s: %s\n", html.EscapeString(n.Name), strings.Join(lines, ", "))
+		case failed:
+			fmt.Fprintf(&s, "%s: balance unavailable right now\n", html.EscapeString(n.Name))
+		default:
+			empty = append(empty, n.Name)
+		}
 	}
-	return fmt.Sprintf("<b>Your wallet</b>\n<code>%s</code>\n\nBalance: %s\nNetwork: %s\n\nTap the address to copy it.",
-		w.Address.Hex(), balance, NetworkName(b.svc.ChainID()))
+	if len(empty) > 0 {
+		fmt.Fprintf(&s, "Nothing yet on %s.\n", html.EscapeString(strings.Join(empty, ", ")))
+	}
+	s.WriteString("\nTap the address to copy it. It is the same on every network.")
+	return s.String()
 }
 
-// formatBalance shows 6 decimals, rounded down, and says when a non-zero
-// balance is smaller than that.
-func formatBalance(wei *big.Int) string {
-	s := parent.FormatETH(wei, 6)
-	if s == "0" && wei.Sign() > 0 {
-		return "less than 0.000001"
+// pendingLine is "0.05 pending out" for the user's open transfers of a.
+func (b *Bot) pendingLine(user int64, a asset) string {
+	sum := new(big.Int)
+	for _, t := range b.openTransfers(user) {
+		if t.State.Signed() && t.ChainID == a.net.ChainID && t.Token == a.token.Address && t.Amount != nil {
+			sum.Add(sum, t.Amount)
+		}
 	}
-	return s
+	if sum.Sign() == 0 {
+		return ""
+	}
+	return formatAmount(sum, a.decimals(), up) + " pending out"
+}
+
+// greeting is the first line of /start.
+func greeting(firstName string) string {
+	return "Hi " + html.EscapeString(firstName) + "! 👋\n\n" +
+		"I keep a wallet for you, right here in Telegram. Its key is made and used only inside " +
+		"a secure enclave: nobody, not even whoever runs this bot, can move your funds without your " +
+		"approval in Telegram."
 }
