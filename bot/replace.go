@@ -26,7 +26,7 @@ const replaceHelp = "<b>Replace</b> cancels the transfer by replacing it with a 
 // "waiting for" line may have changed with it.
 func (b *Bot) transferChanged(t storage.Transfer) {
 	b.cards.push(t.ID)
-	q, err := b.svc.Queue(t.From)
+	q, err := b.svc.Queue(t.ChainID, t.From)
 	if err != nil {
 		return
 	}

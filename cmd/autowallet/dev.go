@@ -25,6 +25,7 @@ import (
 	"github.com/autowallet/autowallet/bot/miniapp"
 	"github.com/autowallet/autowallet/enclave"
 	"github.com/autowallet/autowallet/internal/devchain"
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
 )
 
@@ -206,14 +207,17 @@ func (m *DevMain) Run(ctx context.Context) error {
 	}
 	m.enclaveAddr = encAddr
 
+	devNet := networks.ForChainID(chainID)
+	devNet.RPCURL = rpcURL
+	devNets := networks.Set{devNet}
 	var faucet bot.Faucet
 	if m.devChain != nil {
 		faucet = m.devChain
 	}
 	hc := hostConfig{
-		DataDir: c.DataDir, RPCURL: rpcURL, ChainID: chainID, Enclave: parent.NewEnclaveClientTCP(encAddr, 15*time.Second),
+		DataDir: c.DataDir, Networks: devNets, Enclave: parent.NewEnclaveClientTCP(encAddr, 15*time.Second),
 		Service: parent.ServiceConfig{
-			ChainID: chainID, IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
+			IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
 		},
 		Routes: func(mux *http.ServeMux) {
 			mux.Handle(miniapp.Prefix, miniapp.Handler(m.miniAppOptions(encAddr, botID, hex.EncodeToString(trusted))...))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/bot"
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
 )
 
@@ -25,10 +26,13 @@ const TelegramProductionKey = "e7bf03a2fa4602af4580703d88dda5bb59f32ed8b02a56c18
 
 // ParentConfig is everything the host needs, from flags and the environment.
 type ParentConfig struct {
-	DataDir           string
-	HTTPAddr          string
-	RPCURL            string
-	ChainID           uint64
+	DataDir  string
+	HTTPAddr string
+	RPCURL   string
+	ChainID  uint64
+	// Networks are the networks served (networks_config.go): from
+	// -networks, or the one network of -rpc and -chain-id.
+	Networks          networks.Set
 	EnclaveCID        uint
 	EnclavePort       uint
 	EnclaveTCP        string
@@ -141,6 +145,9 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	if c.ChainID, err = strconv.ParseUint(*chainID, 10, 64); err != nil || c.ChainID == 0 {
 		return fmt.Errorf("-chain-id %q is not a positive integer", *chainID)
 	}
+	n := networks.ForChainID(c.ChainID)
+	n.RPCURL = c.RPCURL
+	c.Networks = networks.Set{n}
 	if c.BotID, err = strconv.ParseInt(*botID, 10, 64); err != nil || c.BotID <= 0 {
 		return fmt.Errorf("-bot-id %q is not a positive integer", *botID)
 	}
@@ -161,9 +168,8 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		enc = parent.NewEnclaveClientVsock(uint32(c.EnclaveCID), uint32(c.EnclavePort), 15*time.Second)
 	}
 	hc := hostConfig{
-		DataDir: c.DataDir, RPCURL: c.RPCURL, ChainID: c.ChainID, Enclave: enc,
+		DataDir: c.DataDir, Networks: c.Networks, Enclave: enc,
 		Service: parent.ServiceConfig{
-			ChainID:          c.ChainID,
 			IntentTTL:        c.IntentTTL,
 			Confirmations:    c.Confirmations,
 			PollInterval:     c.PollInterval,
