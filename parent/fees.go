@@ -88,27 +88,53 @@ func (f FeeEstimate) LikelyTotal() (total *big.Int, ok bool) {
 // (ErrNodeUnavailable); an unreadable oracle leaves the L1 data fee unknown
 // (L1DataFeeErr) without failing it.
 func (s *Service) EstimateFee(ctx context.Context, chainID uint64, token common.Address) (FeeEstimate, error) {
+	// A transfer of 1,000 units (6 non-zero bytes) to a typical address:
+	// the calldata of a real transfer has the same length and a similar
+	// share of zero bytes.
+	return s.estimate(ctx, chainID, token, common.Address{}, common.HexToAddress("0x5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed"), big.NewInt(1_000_000_000))
+}
+
+// EstimateTransferFee estimates the fee of this very transfer from the
+// wallet from: for a token, the gas limit is eth_estimateGas of
+// transfer(to, amount) plus TokenGasMargin, as Build computes it
+// (TypicalTokenGas if the node cannot estimate it, e.g. the amount is more
+// than the balance).
+func (s *Service) EstimateTransferFee(ctx context.Context, chainID uint64, token, from, to common.Address, amount *big.Int) (FeeEstimate, error) {
+	if amount == nil || amount.Sign() < 0 || amount.BitLen() > 256 {
+		return FeeEstimate{}, fmt.Errorf("%w: the amount must be a positive number", ErrBadAmount)
+	}
+	return s.estimate(ctx, chainID, token, from, to, amount)
+}
+
+func (s *Service) estimate(ctx context.Context, chainID uint64, token, from, to common.Address, amount *big.Int) (FeeEstimate, error) {
 	n, err := s.Network(chainID)
 	if err != nil {
 		return FeeEstimate{}, err
 	}
-	gas := GasLimitETH
-	to, value, data := common.HexToAddress("0x5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed"), big.NewInt(1e16), []byte(nil)
+	c := s.chains[chainID]
+	gas, txTo, value, data := GasLimitETH, to, amount, []byte(nil)
 	if token != (common.Address{}) {
 		if _, ok := n.Token(token); !ok {
 			return FeeEstimate{}, fmt.Errorf("%w: %s on %s", ErrTokenNotListed, token.Hex(), n.Name)
 		}
-		// A transfer of 1,000 units (6 non-zero bytes) to a typical
-		// address: the calldata of a real transfer has the same length
-		// and a similar share of zero bytes.
-		gas, data, to, value = TypicalTokenGas, TransferCalldata(to, big.NewInt(1_000_000_000)), token, new(big.Int)
+		gas, txTo, value, data = TypicalTokenGas, token, new(big.Int), TransferCalldata(to, amount)
+		if from != (common.Address{}) {
+			if est, err := c.EstimateGas(ctx, from, token, value, data); err == nil {
+				gas = est + est*TokenGasMargin/100
+			}
+		}
 	}
-	c := s.chains[chainID]
 	maxFee, tip, err := c.Fees(ctx)
 	if err != nil {
 		return FeeEstimate{}, err
 	}
-	return s.feeOf(ctx, n, c, unsignedTx(chainID, 0, gas, maxFee, tip, to, value, data)), nil
+	nonce := uint64(0)
+	if from != (common.Address{}) {
+		if nonce, err = c.PendingNonce(ctx, from); err != nil {
+			return FeeEstimate{}, err
+		}
+	}
+	return s.feeOf(ctx, n, c, unsignedTx(chainID, nonce, gas, maxFee, tip, txTo, value, data)), nil
 }
 
 // unsignedTx is the transaction an intent becomes, without signature.

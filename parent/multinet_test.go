@@ -305,6 +305,11 @@ func TestTokenBuildWithL1DataFee(t *testing.T) {
 	if total, ok := f.MaxTotal(); !ok || total.Cmp(new(big.Int).Add(f.MaxNetworkFee, f.L1DataFee)) != 0 {
 		t.Errorf("max total %v %v", total, ok)
 	}
+	// For this very transfer: the node's estimate with the margin, as Build.
+	f, err = m.svc.EstimateTransferFee(ctx, networks.DevL2ChainID, m.l2.USDC, tr.From, to, usdc25)
+	if err != nil || f.GasLimit != in.GasLimit || f.L1DataFee == nil {
+		t.Fatalf("transfer estimate %+v, %v; want gas %d", f, err, in.GasLimit)
+	}
 	f, err = m.svc.EstimateFee(ctx, networks.DevL1ChainID, common.Address{})
 	if err != nil || f.HasL1DataFee || f.L1DataFee != nil || f.GasLimit != parent.GasLimitETH {
 		t.Fatalf("L1 estimate %+v, %v", f, err)
