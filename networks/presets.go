@@ -111,11 +111,11 @@ func presetKey(name string) string {
 // ForChainID describes a network by chain id alone (the single -rpc of
 // older configurations): the preset or dev network with that id, else a
 // network named "Chain <id>" with native coin ETH, no explorer and no
-// tokens.
+// tokens, 2 confirmations (the parent's default before several networks).
 func ForChainID(id uint64) Network {
 	all := append(Presets(), DevL1(), DevL2())
 	if i := slices.IndexFunc(all, func(n Network) bool { return n.ChainID == id }); i >= 0 {
 		return all[i]
 	}
-	return Network{ChainID: id, Name: fmt.Sprintf("Chain %d", id), NativeSymbol: "ETH", NativeDecimals: 18, Confirmations: 1}
+	return Network{ChainID: id, Name: fmt.Sprintf("Chain %d", id), NativeSymbol: "ETH", NativeDecimals: 18, Confirmations: 2}
 }
