@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -188,5 +189,63 @@ func TestSchema2UpgradeRefusesDoubleHolder(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSchema2FileUpgrades: a file written by the schema 2 code itself
+// (testdata/schema2) opens as schema 3: its v2 records read back, the three
+// active transfers hold their nonces on chain 8453 (and nothing on another
+// chain), the confirmed one holds nothing, and every bucket exists.
+func TestSchema2FileUpgrades(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "schema2", FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("open the schema 2 file: %v", err)
+	}
+	defer db.Close()
+	if v, _ := db.SchemaVersion(); v != 3 {
+		t.Fatalf("schema %d after open, want 3", v)
+	}
+	alice := common.HexToAddress("0x00000000000000000000000000000000000a11ce")
+	if ns, err := db.ActiveNonces(8453, alice); err != nil || !reflect.DeepEqual(ns, []uint64{1, 2, 3}) {
+		t.Fatalf("active nonces on 8453: %v, %v; want [1 2 3]", ns, err)
+	}
+	if ns, _ := db.ActiveNonces(1, alice); len(ns) != 0 {
+		t.Fatalf("active nonces on chain 1: %v", ns)
+	}
+	hs, err := db.NonceHolders(8453, alice)
+	if err != nil || len(hs) != 3 || hs[0].ID != "sent-1" || hs[1].ID != "approved-2" || hs[2].ID != "built-3" {
+		t.Fatalf("holders %v, %v", hs, err)
+	}
+	if c, err := db.Transfer("confirmed-0"); err != nil || c.State != StateConfirmed || c.Block != 100 || c.FeePaid != nil {
+		t.Fatalf("confirmed v2 record: %+v, %v", c, err)
+	}
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				t.Errorf("bucket %q missing", name)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The upgraded index works as schema 3's: nonce 1 is taken on 8453,
+	// free on Optimism.
+	tr := newTransfer("new-1", 1, 1)
+	tr.From, tr.ChainID = alice, 8453
+	if _, err := db.CreateTransfer(tr); !errors.Is(err, ErrNonceInUse) {
+		t.Fatalf("nonce 1 on 8453: %v, want ErrNonceInUse", err)
+	}
+	tr.ChainID = 10
+	if _, err := db.CreateTransfer(tr); err != nil {
+		t.Fatalf("nonce 1 on chain 10: %v", err)
 	}
 }
