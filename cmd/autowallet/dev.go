@@ -233,6 +233,9 @@ func (m *DevMain) Run(ctx context.Context) error {
 			IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
 		},
 		Routes: func(mux *http.ServeMux) {
+			// TODO(lead): give the page's config.json m.networks (the same
+			// set as the service and the enclave) once the page branch's
+			// miniapp.WithConfig takes a networks.Set.
 			mux.Handle(miniapp.Prefix, miniapp.Handler(m.miniAppOptions(encAddr, botID, hex.EncodeToString(trusted))...))
 			if m.emu != nil {
 				m.emu.Register(mux)

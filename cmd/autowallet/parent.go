@@ -196,6 +196,8 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		// config.json also publishes the bot id and Telegram's key, with
 		// which the page checks its own launch data (docs/miniapp.md).
 		hc.Routes = miniAppRoutes(c.IdentityKey, c.BotID, c.TelegramPublicKey, hc.Routes)
+		// TODO(lead): the page's config.json carries c.Networks' token
+		// lists once the page branch's miniapp.WithConfig takes them.
 	}
 	if c.BotToken != "" {
 		hc.Bot = &bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink}
