@@ -72,7 +72,7 @@ func lyingNode(t *testing.T, target string, lies map[string]string) string {
 // means.
 func TestLyingNode(t *testing.T) {
 	m := newMultiStack(t)
-	m.wallet(t, 1, false, false, true, true)                              // ETH and 100 USDC on the L2
+	m.wallet(t, 1, false, false, true, true)                             // ETH and 100 USDC on the L2
 	huge := "0x" + strings.Repeat("0", 39) + "c9f2c9cd04674edea40000000" // 10^30 as a 32-byte word
 	url := lyingNode(t, m.l2.URL, map[string]string{
 		"0x70a08231": huge,                           // balanceOf
