@@ -45,7 +45,7 @@ func TestWalletLifecycle(t *testing.T) {
 	if png, ok := w.emu.File(card.PhotoFileID); !ok || !strings.HasPrefix(string(png), "\x89PNG") {
 		t.Fatal("wallet card photo is not a PNG QR code")
 	}
-	for _, want := range []string{"Nothing yet on Dev chain", "same on every network"} {
+	for _, want := range []string{"Nothing yet on Dev L1", "same on every network"} {
 		if !strings.Contains(card.Caption, want) {
 			t.Fatalf("card caption %q lacks %q", card.Caption, want)
 		}
@@ -117,7 +117,7 @@ func TestSendApproveConfirm(t *testing.T) {
 	bobAddr := addressIn(t, bob.createWallet())
 
 	tc := alice.say("/send 0.05 ETH to " + bobAddr)
-	for _, want := range []string{"Send 0.05 ETH", "To: Bob (@bob)", bobAddr, "Network: Dev chain", "Max network fee:", "Total at most:", "Expires in 10 min"} {
+	for _, want := range []string{"Send 0.05 ETH", "To: Bob (@bob)", bobAddr, "Network: Dev L1", "Max network fee:", "Total at most:", "Expires in 10 min"} {
 		if !strings.Contains(tc.Text, want) {
 			t.Fatalf("card %q lacks %q", tc.Text, want)
 		}
@@ -139,9 +139,9 @@ func TestSendApproveConfirm(t *testing.T) {
 		t.Fatalf("confirmed card %q: want the fee paid instead of the max fee", done.Text)
 	}
 	// The sender's wallet card refreshed by itself.
-	alice.waitEdit(card.ID, "Dev chain: 0.94")
+	alice.waitEdit(card.ID, "Dev L1: 0.94")
 	bobCard := bob.say("/wallet")
-	if !strings.Contains(bobCard.Caption, "Dev chain: 0.05 ETH") {
+	if !strings.Contains(bobCard.Caption, "Dev L1: 0.05 ETH") {
 		t.Fatalf("bob's card = %q, want 0.05 ETH", bobCard.Caption)
 	}
 	hist := alice.say("/history")
@@ -187,13 +187,13 @@ func TestSendRefusals(t *testing.T) {
 		"/send abc ETH to " + good:                                     "not a number",
 		"/send 0.0000000000000000001 ETH to " + good:                   "at most 18 decimals",
 		"/send 0 ETH to " + good:                                       "more than zero",
-		"/send 5 ETH to " + good:                                       "That is more than your balance: you have 1 ETH, and this needs up to 5.",
+		"/send 5 ETH to " + good:                                       "That is more than your balance: you have 1 ETH on Dev L1, and this needs up to 5.00000",
 		"/send 1 ETH to " + good + " " + good:                          "two recipients",
 		"/send 1 2 " + good:                                            "two amounts",
 		"/send -1 ETH to " + good:                                      "the amount must be positive",
 		"/send 123456789012345678901 ETH to " + good:                   "too many digits",
 		"/send 1 DOGE to " + good:                                      "I don't know the token \"DOGE\". This wallet sends: ETH",
-		"/send 1 ETH to " + good + " on Mars":                          "I don't know the network \"Mars\". This wallet works on: Dev chain",
+		"/send 1 ETH to " + good + " on Mars":                          "I don't know the network \"Mars\". This wallet works on: Dev L1",
 		"/send 1 ETH to @nobody_here":                                  "Nobody with the username @nobody_here uses this bot",
 		"/send 1 ETH to 0.5":                                           "two amounts",
 	}

@@ -38,16 +38,24 @@ func (b *Bot) transferCard(ctx context.Context, t storage.Transfer) (string, mod
 	final := t.State == storage.StateConfirmed || t.State == storage.StateFailed
 	var paid *big.Int
 	if final && t.TxHash != (common.Hash{}) {
-		paid = b.feePaid(ctx, t.ChainID, t.TxHash)
+		paid = b.feePaid(ctx, t)
 	}
 	switch {
 	case paid != nil:
 		fmt.Fprintf(&s, "Network fee paid: %s %s\n", eth(paid, nearest), native)
 	case t.MaxFee != nil && !final:
+		fee := new(big.Int).Set(t.MaxFee)
 		fmt.Fprintf(&s, "Max network fee: %s %s\n", eth(t.MaxFee, up), native)
+		if t.L1Fee != nil && t.L1Fee.Sign() > 0 {
+			// OP-stack networks add a fee for posting the transaction to
+			// Ethereum, read from their GasPriceOracle: never left out.
+			fmt.Fprintf(&s, "L1 data fee: about %s %s\n", eth(t.L1Fee, up), native)
+			fee.Add(fee, t.L1Fee)
+		}
 		if a.native() {
-			total := new(big.Int).Add(t.Amount, t.MaxFee)
-			fmt.Fprintf(&s, "Total at most: %s %s\n", eth(total, up), native)
+			fmt.Fprintf(&s, "Total at most: %s %s\n", eth(new(big.Int).Add(t.Amount, fee), up), native)
+		} else {
+			fmt.Fprintf(&s, "Total at most: %s %s + %s %s\n", formatAmount(t.Amount, a.decimals(), exact), html.EscapeString(a.symbol()), eth(fee, up), native)
 		}
 	}
 	s.WriteString("\n")

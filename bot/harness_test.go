@@ -214,5 +214,5 @@ func (u *user) createWallet() emulator.Message {
 func (u *user) fund(card emulator.Message) {
 	u.t.Helper()
 	u.say("/faucet")
-	u.waitEdit(card.ID, "Dev chain: 1 ETH")
+	u.waitEdit(card.ID, "Dev L1: 1 ETH")
 }

@@ -4,45 +4,25 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"strconv"
 
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/storage"
 )
 
-// known names the networks a deployment may run on, with their explorers,
-// for a service that serves one chain.
-var known = map[uint64]networks.Network{
-	1:        {Name: "Ethereum", ExplorerURL: "https://etherscan.io"},
-	11155111: {Name: "Sepolia testnet", ExplorerURL: "https://sepolia.etherscan.io"},
-	17000:    {Name: "Holesky testnet", ExplorerURL: "https://holesky.etherscan.io"},
-	8453:     {Name: "Base", ExplorerURL: "https://basescan.org"},
-	10:       {Name: "Optimism", ExplorerURL: "https://optimistic.etherscan.io"},
-	42161:    {Name: "Arbitrum One", ExplorerURL: "https://arbiscan.io"},
-	137:      {Name: "Polygon", ExplorerURL: "https://polygonscan.com"},
-	1337:     {Name: "Dev chain"},
-}
-
 // nets is the networks the bot offers, in the order it shows them.
-func (b *Bot) nets() networks.Set {
-	id := b.svc.ChainID()
-	n, ok := known[id]
-	if !ok {
-		n.Name = "chain " + strconv.FormatUint(id, 10)
-	}
-	n.ChainID, n.NativeSymbol, n.NativeDecimals = id, "ETH", 18
-	return networks.Set{n}
-}
+func (b *Bot) nets() networks.Set { return b.svc.Networks() }
 
-// network returns the network of a chain id, or a bare one for a chain the
-// bot does not serve (an old transfer's).
+// network returns the network of a chain id, or a description for a chain
+// the deployment no longer serves (an old transfer's).
 func (b *Bot) network(chainID uint64) *networks.Network {
 	if n, ok := b.nets().ByChainID(chainID); ok {
 		return n
 	}
-	return &networks.Network{ChainID: chainID, Name: "chain " + strconv.FormatUint(chainID, 10), NativeSymbol: "ETH", NativeDecimals: 18}
+	n := networks.ForChainID(chainID)
+	return &n
 }
 
 // NetworkName is a chain's name for people.
@@ -105,31 +85,46 @@ func (b *Bot) assets() []asset {
 
 // balance is addr's balance of a.
 func (b *Bot) balance(ctx context.Context, a asset, addr common.Address) (*big.Int, error) {
-	if !a.native() {
-		return nil, fmt.Errorf("%w: token balances need several networks", parent.ErrNodeUnavailable)
-	}
-	return b.svc.Balance(ctx, addr)
-}
-
-// maxFeeEstimate is the most a transfer of a would cost in fees now, in the
-// native coin.
-func (b *Bot) maxFeeEstimate(ctx context.Context, a asset) (*big.Int, error) {
-	maxFee, _, err := b.svc.Chain().Fees(ctx)
+	c, err := b.svc.ChainFor(a.net.ChainID)
 	if err != nil {
 		return nil, err
 	}
-	return new(big.Int).Mul(maxFee, new(big.Int).SetUint64(parent.GasLimitETH)), nil
+	if a.native() {
+		return c.Balance(ctx, addr)
+	}
+	return c.TokenBalance(ctx, a.token.Address, addr)
+}
+
+// maxFeeEstimate is the most a transfer of a would cost in fees now, in the
+// native coin (with the L1 data fee where the network has one).
+func (b *Bot) maxFeeEstimate(ctx context.Context, a asset) (*big.Int, error) {
+	f, err := b.svc.EstimateFee(ctx, a.net.ChainID, a.token.Address)
+	if err != nil {
+		return nil, err
+	}
+	total, ok := f.MaxTotal()
+	if !ok {
+		return nil, parent.ErrL1FeeUnknown
+	}
+	return total, nil
 }
 
 // buildRequest is the service's request for a transfer of amount of a.
 func buildRequest(owner, chatID int64, a asset, to common.Address, amount *big.Int) parent.BuildRequest {
-	return parent.BuildRequest{Owner: owner, To: to, Amount: amount, ChatID: chatID}
+	return parent.BuildRequest{Owner: owner, ChainID: a.net.ChainID, Token: a.token.Address, To: to, Amount: amount, ChatID: chatID}
 }
 
-// feePaid is what a mined transaction paid in fees, or nil when the node
-// does not say.
-func (b *Bot) feePaid(ctx context.Context, chainID uint64, hash common.Hash) *big.Int {
-	r, err := b.svc.Chain().Receipt(ctx, hash)
+// feePaid is what a mined transaction paid in fees (stored by the
+// tracker; else read from the receipt), or nil when unknown.
+func (b *Bot) feePaid(ctx context.Context, t storage.Transfer) *big.Int {
+	if t.FeePaid != nil {
+		return t.FeePaid
+	}
+	c, err := b.svc.ChainFor(t.ChainID)
+	if err != nil {
+		return nil
+	}
+	r, err := c.Receipt(ctx, t.TxHash)
 	if err != nil {
 		return nil
 	}

@@ -34,7 +34,7 @@ func (b *Bot) transferChanged(t storage.Transfer) {
 			b.refreshWalletSoon(u.ID)
 		}
 	}
-	q, err := b.svc.Queue(t.From)
+	q, err := b.svc.Queue(t.ChainID, t.From)
 	if err != nil {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"html"
 	"strings"
 
@@ -115,11 +116,28 @@ var noKeyboard = &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineK
 // user is not told.
 func (b *Bot) explain(err error) string {
 	switch {
-	case errors.Is(err, parent.ErrBadAddress), errors.Is(err, parent.ErrBadAmount), errors.Is(err, parent.ErrBalanceTooLow):
-		return "⚠️ " + html.EscapeString(sentence(err.Error()))
+	case errors.As(err, new(*parent.NoFeeCoinError)):
+		var e *parent.NoFeeCoinError
+		errors.As(err, &e)
+		return noFeeCoinWords(e)
+	case errors.As(err, new(*parent.InsufficientBalanceError)):
+		var e *parent.InsufficientBalanceError
+		errors.As(err, &e)
+		return fmt.Sprintf("⚠️ That is more than your balance: you have %s %s on %s.",
+			formatAmount(e.Have, e.Decimals, down), html.EscapeString(e.Symbol), html.EscapeString(e.Network))
+	case errors.Is(err, parent.ErrTokenNotListed):
+		return "⚠️ This wallet does not know that token on that network, so it cannot send it (the signer would refuse it too)."
+	case errors.Is(err, parent.ErrUnknownNetwork):
+		return "⚠️ This wallet does not work on that network."
+	case errors.Is(err, parent.ErrTransferWouldFail):
+		return "⚠️ The token contract would refuse this transfer (the network's test run of it failed: the token may be paused, or the address blocked). Nothing was sent."
+	case errors.Is(err, parent.ErrL1FeeUnknown):
+		return "⚠️ The network's L1 data fee could not be read right now, so the full fee is unknown. Nothing was sent; please try again in a minute."
 	case errors.Is(err, parent.ErrUnknownUser):
 		_, why, _ := strings.Cut(err.Error(), ": ")
 		return "⚠️ " + html.EscapeString(sentence(why))
+	case errors.Is(err, parent.ErrBadAddress), errors.Is(err, parent.ErrBadAmount), errors.Is(err, parent.ErrBalanceTooLow):
+		return "⚠️ " + html.EscapeString(sentence(err.Error()))
 	case errors.Is(err, parent.ErrNoWallet):
 		return "You have no wallet yet. Send /start and tap <b>Create wallet</b>."
 	case errors.Is(err, parent.ErrNodeUnavailable):
@@ -148,4 +166,20 @@ func sentence(s string) string {
 		s += "."
 	}
 	return s
+}
+
+// noFeeCoinWords: "you have 25 USDC on Base but no ETH there to pay the
+// network fee (about 0.00002 ETH)".
+func noFeeCoinWords(e *parent.NoFeeCoinError) string {
+	have := "no " + e.NativeSymbol
+	if e.NativeBalance != nil && e.NativeBalance.Sign() > 0 {
+		have = "only " + eth(e.NativeBalance, down) + " " + e.NativeSymbol
+	}
+	about := e.Likely
+	if about == nil {
+		about = e.Fee
+	}
+	return fmt.Sprintf("⚠️ You have %s %s on %s but %s there to pay the network fee (about %s %s). Get some %s on %s first.",
+		formatAmount(e.TokenBalance, e.TokenDecimals, down), html.EscapeString(e.TokenSymbol), html.EscapeString(e.Network),
+		html.EscapeString(have), eth(about, up), html.EscapeString(e.NativeSymbol), html.EscapeString(e.NativeSymbol), html.EscapeString(e.Network))
 }

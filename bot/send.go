@@ -210,12 +210,6 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 		fl.asset = a
 	}
 	a := *fl.asset
-	if !a.native() {
-		// Tokens come with several networks (parent.BuildRequest.Token).
-		b.flows.end(user)
-		b.say(ctx, chatID, "⚠️ This deployment sends only "+html.EscapeString(a.net.NativeSymbol)+".")
-		return
-	}
 	if fl.to == nil {
 		b.ask(ctx, chatID, user, fl, fmt.Sprintf("Who do you want to send %s to? Paste their address (0x…), or their @username if they use this bot.", html.EscapeString(a.String())))
 		return
@@ -231,6 +225,12 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 		return
 	}
 	t, err := b.svc.Build(ctx, buildRequest(user, chatID, a, *fl.to, amount))
+	if errors.Is(err, parent.ErrNoFeeCoin) {
+		// More of the token does not help: the fee coin is missing.
+		b.flows.end(user)
+		b.say(ctx, chatID, b.explain(err))
+		return
+	}
 	if errors.Is(err, parent.ErrBalanceTooLow) || errors.Is(err, parent.ErrBadAmount) {
 		// Never end silently: say why and ask again, with Max.
 		fl.amount = ""
@@ -248,21 +248,18 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 // moreThanBalance words a balance refusal with the bot's own rounding:
 // the balance rounded down, what the transfer needs rounded up.
 func (b *Bot) moreThanBalance(ctx context.Context, err error, a asset, from common.Address, amount *big.Int) string {
-	if !errors.Is(err, parent.ErrBalanceTooLow) {
+	var ib *parent.InsufficientBalanceError
+	if !errors.As(err, &ib) {
 		return b.explain(err)
 	}
-	bal, berr := b.balance(ctx, a, from)
-	fee, ferr := b.maxFeeEstimate(ctx, a)
-	if berr != nil || ferr != nil {
-		return "⚠️ That is more than your balance."
+	sym, native := html.EscapeString(ib.Symbol), b.network(ib.ChainID).NativeSymbol
+	if ib.Token == (common.Address{}) {
+		return fmt.Sprintf("⚠️ That is more than your balance: you have %s %s on %s, and this needs up to %s %s (the amount plus the max network fee of %s %s).",
+			formatAmount(ib.Have, ib.Decimals, down), sym, html.EscapeString(ib.Network), formatAmount(ib.Need, ib.Decimals, up), sym,
+			eth(ib.Fee, up), html.EscapeString(native))
 	}
-	sym := html.EscapeString(a.symbol())
-	if a.native() {
-		need := new(big.Int).Add(amount, fee)
-		return fmt.Sprintf("⚠️ That is more than your balance: you have %s %s, and this needs up to %s %s (the amount plus the max network fee).",
-			formatAmount(bal, a.decimals(), down), sym, eth(need, up), sym)
-	}
-	return fmt.Sprintf("⚠️ That is more than your balance: you have %s %s.", formatAmount(bal, a.decimals(), down), sym)
+	return fmt.Sprintf("⚠️ That is more than your balance: you have %s %s on %s.",
+		formatAmount(ib.Have, ib.Decimals, down), sym, html.EscapeString(ib.Network))
 }
 
 // ask keeps the flow and asks its next question, with the Cancel button.
@@ -315,10 +312,13 @@ func (b *Bot) pickAsset(ctx context.Context, from common.Address, fl *flow) (*as
 		return &all[cands[0]], question{}, nil
 	}
 	// More than one: offer those the user holds, or all if none.
+	bals, _ := b.svc.Balances(ctx, from)
 	var held []int
 	for _, i := range cands {
-		if v, err := b.balance(ctx, all[i], from); err == nil && v.Sign() > 0 {
-			held = append(held, i)
+		for _, bal := range bals {
+			if bal.ChainID == all[i].net.ChainID && bal.Token == all[i].token.Address && bal.Known() && bal.Amount.Sign() > 0 {
+				held = append(held, i)
+			}
 		}
 	}
 	if len(held) == 1 {
@@ -427,6 +427,9 @@ func (b *Bot) cardNotes(ctx context.Context, t storage.Transfer) string {
 		cost := new(big.Int).Set(t.Amount)
 		if a.native() && t.MaxFee != nil {
 			cost.Add(cost, t.MaxFee)
+			if t.L1Fee != nil {
+				cost.Add(cost, t.L1Fee)
+			}
 		}
 		line := fmt.Sprintf("You already have %s %s pending in %s not yet confirmed.",
 			formatAmount(pending, a.decimals(), up), html.EscapeString(a.symbol()), plural(n, "transfer"))
@@ -457,6 +460,9 @@ func (b *Bot) pendingOut(user int64, a asset, skip string) (*big.Int, int) {
 		}
 		if a.native() && t.MaxFee != nil {
 			sum.Add(sum, t.MaxFee)
+			if t.L1Fee != nil {
+				sum.Add(sum, t.L1Fee)
+			}
 		}
 	}
 	return sum, n

@@ -20,15 +20,15 @@ func TestGuidedSendMoreThanBalanceMax(t *testing.T) {
 	card := alice.createWallet()
 	alice.fund(card)
 	alice.press(card, "Send")
-	if m := alice.next(); !strings.Contains(m.Text, "Who do you want to send ETH on Dev chain to?") || !hasButton(m, "Cancel") {
+	if m := alice.next(); !strings.Contains(m.Text, "Who do you want to send ETH on Dev L1 to?") || !hasButton(m, "Cancel") {
 		t.Fatalf("first step %q %+v", m.Text, m.Buttons)
 	}
 	ask := alice.say(stranger)
-	if !strings.Contains(ask.Text, "How much ETH on Dev chain") || !hasButton(ask, "Max") || !hasButton(ask, "Cancel") {
+	if !strings.Contains(ask.Text, "How much ETH on Dev L1") || !hasButton(ask, "Max") || !hasButton(ask, "Cancel") {
 		t.Fatalf("amount step %q %+v", ask.Text, ask.Buttons)
 	}
 	again := alice.say("5")
-	for _, want := range []string{"That is more than your balance: you have 1 ETH, and this needs up to 5.0000", "(the amount plus the max network fee)", "How much ETH on Dev chain", "You have 1 ETH"} {
+	for _, want := range []string{"That is more than your balance: you have 1 ETH on Dev L1, and this needs up to 5.00000", "(the amount plus the max network fee of 0.00000", "How much ETH on Dev L1", "You have 1 ETH"} {
 		if !strings.Contains(again.Text, want) {
 			t.Fatalf("more than the balance answered %q, want %q", again.Text, want)
 		}
@@ -99,7 +99,7 @@ func TestPendingWarningCancelAndSendAgain(t *testing.T) {
 	}
 	w.chain.Resume()
 	alice.waitEdit(first.ID, "Confirmed in block")
-	alice.waitEdit(card.ID, "Dev chain: 0.39")
+	alice.waitEdit(card.ID, "Dev L1: 0.39")
 }
 
 // TestUsernameRecipientsAndNames: "@bob" of a user of the bot is their
@@ -120,7 +120,7 @@ func TestUsernameRecipientsAndNames(t *testing.T) {
 		t.Fatalf("@carol without a wallet = %q", m.Text)
 	}
 	alice.say("/cancel")
-	if h := alice.say("/history"); !strings.Contains(h.Text, "0.01 ETH to Bob (@bob) 0x") || !strings.Contains(h.Text, "on Dev chain") {
+	if h := alice.say("/history"); !strings.Contains(h.Text, "0.01 ETH to Bob (@bob) 0x") || !strings.Contains(h.Text, "on Dev L1") {
 		t.Fatalf("history = %q", h.Text)
 	}
 }

@@ -137,40 +137,45 @@ func (b *Bot) walletKeyboard(ctx context.Context, user int64) *models.InlineKeyb
 
 // walletCaption: the address, the balance of each coin and token per
 // network (zero balances hidden; the networks where the user holds nothing
-// named in one line), and what is pending.
+// named in one line; a network whose node does not answer said so, never
+// shown as zero), and what is pending out.
 func (b *Bot) walletCaption(ctx context.Context, w storage.Wallet) string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "<b>Your wallet</b>\n<code>%s</code>\n\n", w.Address.Hex())
-	set := b.nets()
+	all, err := b.svc.Balances(ctx, w.Address)
+	if err != nil {
+		s.WriteString("Balances unavailable right now.\n")
+	}
 	var empty []string
+	set := b.nets()
 	for i := range set {
 		n := &set[i]
 		var lines []string
 		failed := false
-		for _, a := range b.assets() {
-			if a.net.ChainID != n.ChainID {
+		for _, bal := range all {
+			if bal.ChainID != n.ChainID {
 				continue
 			}
-			v, err := b.balance(ctx, a, w.Address)
-			if err != nil {
+			if !bal.Known() {
 				failed = true
 				continue
 			}
-			if v.Sign() == 0 {
+			if bal.Amount.Sign() == 0 {
 				continue
 			}
-			line := "<b>" + formatAmount(v, a.decimals(), down) + " " + html.EscapeString(a.symbol()) + "</b>"
+			a := b.assetOf(bal.ChainID, bal.Token)
+			line := "<b>" + formatAmount(bal.Amount, bal.Decimals, down) + " " + html.EscapeString(bal.Symbol) + "</b>"
 			if p := b.pendingLine(w.Owner, a); p != "" {
 				line += " (" + p + ")"
 			}
 			lines = append(lines, line)
 		}
 		switch {
+		case failed:
+			fmt.Fprintf(&s, "%s: balance unavailable right now%s\n", html.EscapeString(n.Name), prefixed(": ", strings.Join(lines, ", ")))
 		case len(lines) > 0:
 			fmt.Fprintf(&s, "%s: %s\n", html.EscapeString(n.Name), strings.Join(lines, ", "))
-		case failed:
-			fmt.Fprintf(&s, "%s: balance unavailable right now\n", html.EscapeString(n.Name))
-		default:
+		case err == nil:
 			empty = append(empty, n.Name)
 		}
 	}
@@ -179,6 +184,13 @@ func (b *Bot) walletCaption(ctx context.Context, w storage.Wallet) string {
 	}
 	s.WriteString("\nTap the address to copy it. It is the same on every network.")
 	return s.String()
+}
+
+func prefixed(p, s string) string {
+	if s == "" {
+		return ""
+	}
+	return p + s
 }
 
 // pendingLine is "0.05 pending out" for the user's open transfers of a.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -100,7 +102,9 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 type Health struct {
 	Status  string `json:"status"`  // ok or degraded
 	Enclave string `json:"enclave"` // unlocked, locked or unreachable
-	Chain   string `json:"chain"`   // ok or unreachable
+	Chain   string `json:"chain"`   // ok, or unreachable when any network's node is
+	// Networks is each network's node by chain id: ok or unreachable.
+	Networks map[string]string `json:"networks,omitempty"`
 }
 
 // checkHealth asks the enclave and the node once. Its context is not a
@@ -113,9 +117,28 @@ func (s *Service) checkHealth() (Health, int) {
 	if eh, err := s.enclave.Health(ctx); err == nil {
 		h.Enclave = eh.Vault
 	}
-	if _, err := s.chain.PendingNonce(ctx, [20]byte{}); err != nil {
-		h.Chain = "unreachable"
+	// Every network's node, at once; one down makes the whole "degraded".
+	h.Networks = make(map[string]string, len(s.nets))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range s.nets {
+		c := s.chains[n.ChainID]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			state := "ok"
+			if _, err := c.PendingNonce(ctx, [20]byte{}); err != nil {
+				state = "unreachable"
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			h.Networks[strconv.FormatUint(n.ChainID, 10)] = state
+			if state != "ok" {
+				h.Chain = "unreachable"
+			}
+		}()
 	}
+	wg.Wait()
 	status := http.StatusOK
 	if h.Enclave != "unlocked" || h.Chain != "ok" {
 		h.Status, status = "degraded", http.StatusServiceUnavailable

@@ -78,7 +78,11 @@ func TestEnclaveClientAttestation(t *testing.T) {
 func TestAttestationEndpoint(t *testing.T) {
 	c, nsm := attestingEnclave(t, true)
 	mux := http.NewServeMux()
-	parent.NewService(nil, c, nil, parent.ServiceConfig{ChainID: 1337}, slog.New(slog.DiscardHandler)).RegisterAPI(mux)
+	svc, err := parent.NewService(nil, c, nil, parent.ServiceConfig{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.RegisterAPI(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	get := func(query string) (int, []byte) {

@@ -428,6 +428,21 @@ func (c *Chain) Receipt(ctx context.Context, hash common.Hash) (*Receipt, error)
 	}, nil
 }
 
+// ReceiptL1Fee returns the l1Fee field of an OP-stack receipt (the L1 data
+// fee the transaction paid), nil when the node's receipt has none.
+func (c *Chain) ReceiptL1Fee(ctx context.Context, hash common.Hash) (*big.Int, error) {
+	var r struct {
+		L1Fee *hexutil.Big `json:"l1Fee"`
+	}
+	err := c.do(ctx, "eth_getTransactionReceipt(l1Fee)", func(ctx context.Context) error {
+		return c.rpc.CallContext(ctx, &r, "eth_getTransactionReceipt", hash)
+	})
+	if err != nil || r.L1Fee == nil {
+		return nil, err
+	}
+	return r.L1Fee.ToInt(), nil
+}
+
 // Confirmations returns how many blocks, counting the receipt's own, are on
 // top of the chain: 1 right after inclusion. It returns 0 if the receipt's
 // block is no longer canonical (a reorganisation) or is ahead of the head the

@@ -57,8 +57,11 @@ func TestWalletsWaitForTheVaultBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	svc := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, 5*time.Second), nil,
-		parent.ServiceConfig{ChainID: 1337, RequireVaultBlob: true}, slog.New(slog.DiscardHandler))
+	svc, err := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, 5*time.Second), nil,
+		parent.ServiceConfig{RequireVaultBlob: true}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := svc.EnsureWallet(context.Background(), 5); !errors.Is(err, parent.ErrEnclaveUnavailable) {
 		t.Fatalf("EnsureWallet before the blob = %v, want ErrEnclaveUnavailable", err)
 	}

@@ -15,18 +15,19 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
 )
 
 // ServiceConfig tunes the wallet service.
 type ServiceConfig struct {
-	// ChainID is the chain every intent is built for.
-	ChainID uint64
 	// IntentTTL is how long a user has to approve a transfer.
 	IntentTTL time.Duration
-	// Confirmations is how many blocks (counting the one that includes it)
-	// a transfer needs before the user is told it is confirmed.
+	// Confirmations, if set, is how many blocks (counting the one that
+	// includes it) a transfer needs on every network before the user is
+	// told it is confirmed, instead of each network's own Confirmations
+	// (dev mode and tests).
 	Confirmations uint64
 	// PollInterval is how often the tracker looks at open transfers.
 	PollInterval time.Duration
@@ -44,9 +45,6 @@ func (c *ServiceConfig) setDefaults() {
 	if c.IntentTTL <= 0 {
 		c.IntentTTL = 10 * time.Minute
 	}
-	if c.Confirmations == 0 {
-		c.Confirmations = 1
-	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 2 * time.Second
 	}
@@ -62,14 +60,16 @@ func (c *ServiceConfig) setDefaults() {
 type Service struct {
 	store   *storage.DB
 	enclave *EnclaveClient
-	chain   *Chain
+	nets    networks.Set      // the networks served, in display order
+	chains  map[uint64]*Chain // chain id -> its node's client
 	log     *slog.Logger
 	cfg     ServiceConfig
 	now     func() time.Time
 
-	// buildMu serialises intent building per wallet, so one build's nonce
-	// plan and store (signed.go) never interleave with another's.
-	buildMu sync.Map // common.Address -> *sync.Mutex
+	// buildMu serialises intent building per wallet and chain, so one
+	// build's nonce plan and store (signed.go) never interleave with
+	// another's.
+	buildMu sync.Map // walletOnChain -> *sync.Mutex
 	// proofs caches the enclave's wallet proof per address (statement.go):
 	// a proof never changes for a deployment, so one /v1/statement per
 	// wallet and process is enough.
@@ -81,12 +81,38 @@ type Service struct {
 	listeners []func(storage.Transfer)
 }
 
-// NewService wires the parent's parts together.
-func NewService(store *storage.DB, enclave *EnclaveClient, chain *Chain, cfg ServiceConfig, log *slog.Logger) *Service {
+// walletOnChain names one wallet's nonce sequence: nonces are per chain.
+type walletOnChain struct {
+	chainID uint64
+	addr    common.Address
+}
+
+// NewService wires the parent's parts together. It serves the given
+// networks, in that order (the first is the default of a BuildRequest
+// without a chain id); their descriptions must validate as a networks.Set
+// and each client must be dialed for its network's chain id.
+func NewService(store *storage.DB, enclave *EnclaveClient, nets []NetworkChain, cfg ServiceConfig, log *slog.Logger) (*Service, error) {
 	cfg.setDefaults()
-	s := &Service{store: store, enclave: enclave, chain: chain, cfg: cfg, log: log, now: time.Now}
+	s := &Service{store: store, enclave: enclave, chains: map[uint64]*Chain{}, cfg: cfg, log: log, now: time.Now}
+	for _, nc := range nets {
+		if nc.Chain == nil || nc.Chain.ChainID() != nc.Network.ChainID {
+			return nil, fmt.Errorf("parent: network %s (chain %d) has no client dialed for its chain id", nc.Network.Name, nc.Network.ChainID)
+		}
+		n := nc.Network
+		if cfg.Confirmations > 0 {
+			n.Confirmations = cfg.Confirmations
+		}
+		n.Confirmations = max(n.Confirmations, 1)
+		s.nets = append(s.nets, n)
+		s.chains[n.ChainID] = nc.Chain
+	}
+	// No network at all is allowed (tests of wallets and the API): such a
+	// service builds nothing (ErrUnknownNetwork).
+	if err := s.nets.Validate(); err != nil && len(s.nets) > 0 {
+		return nil, fmt.Errorf("parent: %w", err)
+	}
 	s.pace.base, s.pace.max = cfg.PollInterval, min(30*cfg.PollInterval, time.Minute)
-	return s
+	return s, nil
 }
 
 // OnTransferChange registers f to be called after every stored state change
@@ -105,12 +131,6 @@ func (s *Service) changed(t storage.Transfer) {
 		f(t)
 	}
 }
-
-// Chain is the chain client the service uses.
-func (s *Service) Chain() *Chain { return s.chain }
-
-// ChainID is the chain the service builds intents for.
-func (s *Service) ChainID() uint64 { return s.cfg.ChainID }
 
 // Wallet returns the user's wallet, or ErrNoWallet.
 func (s *Service) Wallet(owner int64) (storage.Wallet, error) {
@@ -166,11 +186,6 @@ func (s *Service) RememberUser(u storage.User) error {
 	return err
 }
 
-// Balance is the wallet's balance on the chain.
-func (s *Service) Balance(ctx context.Context, addr common.Address) (*big.Int, error) {
-	return s.chain.Balance(ctx, addr)
-}
-
 // TransferID names the transfer a start_param carries. The intent encoding is
 // canonical, so one intent has one id.
 func TransferID(startParam string) string {
@@ -180,24 +195,38 @@ func TransferID(startParam string) string {
 
 // BuildRequest is what a user asks to send.
 type BuildRequest struct {
-	Owner     int64
+	Owner int64
+	// ChainID is the network to send on; 0 is the first of Networks().
+	ChainID uint64
+	// Token is the ERC-20 contract to send, which must be on the network's
+	// token list; the zero address sends the network's native coin.
+	Token     common.Address
 	To        common.Address
-	Amount    *big.Int // wei
+	Amount    *big.Int // in the asset's smallest unit (wei for the native coin)
 	ChatID    int64
 	MessageID int // the card to edit, if it already exists
 	// Replace, if set, builds a replacement of that signed transfer instead
-	// (To and Amount are ignored): zero to the wallet itself at its nonce,
-	// with higher fees.
+	// (ChainID, Token, To and Amount are ignored): zero of the native coin
+	// to the wallet itself at its nonce on its network, with higher fees.
 	Replace string
 }
 
-// Build makes a transfer intent for the user's wallet: its nonce (signed.go:
-// no gaps), current fees, an expiry, and checks that the balance covers
-// amount plus the maximum fee. The transfer is stored in state built, and
-// the wallet's earlier unapproved transfer, if any, is superseded.
+// Build makes a transfer intent for the user's wallet: its nonce on that
+// network (signed.go: no gaps), current fees, the gas limit (21000 for the
+// native coin; for a token, eth_estimateGas of the exact transfer(to,
+// amount) call plus TokenGasMargin), an expiry, and checks that the
+// balances cover it: the token balance the amount, and the native balance
+// the amount (native coin) plus the max network fee plus, on an OP-stack
+// network, the L1 data fee read from its GasPriceOracle. A refusal for
+// money is an *InsufficientBalanceError or a *NoFeeCoinError with the
+// numbers. The transfer is stored in state built, and the wallet's earlier
+// unapproved transfer on that network, if any, is superseded.
 func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer, error) {
 	if req.Replace == "" && (req.Amount == nil || req.Amount.Sign() <= 0) {
 		return storage.Transfer{}, fmt.Errorf("%w: the amount must be more than zero", ErrBadAmount)
+	}
+	if req.Replace == "" && req.Amount.BitLen() > 256 {
+		return storage.Transfer{}, fmt.Errorf("%w: the amount is too large", ErrBadAmount)
 	}
 	if req.Replace == "" && req.To == (common.Address{}) {
 		return storage.Transfer{}, fmt.Errorf("%w: the zero address burns funds", ErrBadAddress)
@@ -206,21 +235,87 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 	if err != nil {
 		return storage.Transfer{}, err
 	}
-	mu, _ := s.buildMu.LoadOrStore(w.Address, new(sync.Mutex))
+	chainID := req.ChainID
+	if chainID == 0 && len(s.nets) > 0 {
+		chainID = s.nets[0].ChainID
+	}
+	if req.Replace != "" {
+		orig, err := s.Transfer(req.Replace)
+		if err != nil {
+			return storage.Transfer{}, err
+		}
+		chainID, req.Token = orig.ChainID, common.Address{}
+	}
+	n, err := s.Network(chainID)
+	if err != nil {
+		return storage.Transfer{}, err
+	}
+	c := s.chains[chainID]
+	var token networks.Token
+	native := req.Token == (common.Address{})
+	if !native {
+		var ok bool
+		if token, ok = n.Token(req.Token); !ok {
+			// The enclave signs only the tokens of its baked list; the
+			// parent refuses first, in words.
+			return storage.Transfer{}, fmt.Errorf("%w: %s is not a token this wallet knows on %s", ErrTokenNotListed, req.Token.Hex(), n.Name)
+		}
+	}
+	mu, _ := s.buildMu.LoadOrStore(walletOnChain{chainID, w.Address}, new(sync.Mutex))
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
 
-	maxFee, tip, err := s.chain.Fees(ctx)
+	maxFee, tip, err := c.Fees(ctx)
 	if err != nil {
 		return storage.Transfer{}, err
 	}
-	balance, err := s.chain.Balance(ctx, w.Address)
+	balance, err := c.Balance(ctx, w.Address)
 	if err != nil {
 		return storage.Transfer{}, err
 	}
-	plan, err := s.planBuild(ctx, w, req, maxFee, tip)
+	var tokenBalance *big.Int
+	if !native {
+		if tokenBalance, err = c.TokenBalance(ctx, token.Address, w.Address); err != nil {
+			return storage.Transfer{}, err
+		}
+		if tokenBalance.Cmp(req.Amount) < 0 {
+			return storage.Transfer{}, &InsufficientBalanceError{ChainID: chainID, Network: n.Name, Token: token.Address,
+				Symbol: token.Symbol, Decimals: token.Decimals, Have: tokenBalance, Need: new(big.Int).Set(req.Amount)}
+		}
+	}
+	plan, err := s.planBuild(ctx, c, chainID, w, req, maxFee, tip)
 	if err != nil {
 		return storage.Transfer{}, err
+	}
+	// The transaction the enclave will sign (without signature): the
+	// native coin goes to the recipient; a token goes as transfer(to,
+	// amount) to the token contract with value 0.
+	gas, txTo, txValue, txData := GasLimitETH, plan.to, plan.amount, []byte(nil)
+	if !native {
+		txTo, txValue, txData = token.Address, new(big.Int), TransferCalldata(plan.to, plan.amount)
+		est, err := c.EstimateGas(ctx, w.Address, txTo, txValue, txData)
+		if err != nil {
+			return storage.Transfer{}, err
+		}
+		gas = est + est*TokenGasMargin/100
+	}
+	fee := s.feeOf(ctx, n, c, unsignedTx(chainID, plan.nonce, gas, plan.maxFee, plan.tip, txTo, txValue, txData))
+	if !fee.L1Known() {
+		// The L1 data fee is part of what the transfer costs: no card
+		// without it (the user would see a total that leaves it out).
+		return storage.Transfer{}, fmt.Errorf("%w on %s; try again in a moment: %w", ErrL1FeeUnknown, n.Name, fee.L1DataFeeErr)
+	}
+	feeTotal, _ := fee.MaxTotal()
+	if native {
+		if need := new(big.Int).Add(plan.amount, feeTotal); balance.Cmp(need) < 0 {
+			return storage.Transfer{}, &InsufficientBalanceError{ChainID: chainID, Network: n.Name, Symbol: n.NativeSymbol,
+				Decimals: n.NativeDecimals, Have: balance, Need: need, Fee: feeTotal}
+		}
+	} else if balance.Cmp(feeTotal) < 0 {
+		likely, _ := fee.LikelyTotal()
+		return storage.Transfer{}, &NoFeeCoinError{ChainID: chainID, Network: n.Name, TokenSymbol: token.Symbol,
+			TokenDecimals: token.Decimals, TokenBalance: tokenBalance, NativeSymbol: n.NativeSymbol,
+			NativeBalance: balance, Fee: feeTotal, Likely: likely}
 	}
 	proof, err := s.walletProof(ctx, w)
 	if err != nil {
@@ -229,20 +324,17 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 	nonce := plan.nonce
 	now := s.now()
 	in := &protocol.Intent{
-		ChainID:              s.cfg.ChainID,
+		ChainID:              chainID,
 		From:                 w.Address,
 		To:                   plan.to,
+		Token:                token.Address,
 		Amount:               plan.amount,
 		Nonce:                nonce,
-		GasLimit:             GasLimitETH,
+		GasLimit:             gas,
 		MaxFeePerGas:         plan.maxFee,
 		MaxPriorityFeePerGas: plan.tip,
 		Expiry:               uint64(now.Add(s.cfg.IntentTTL).Unix()),
 		WalletProof:          proof,
-	}
-	if cost := in.MaxCost(); balance.Cmp(cost) < 0 {
-		return storage.Transfer{}, fmt.Errorf("%w: it needs up to %s ETH (amount plus max fee), the wallet has %s ETH",
-			ErrBalanceTooLow, FormatETH(cost, 18), FormatETH(balance, 18))
 	}
 	bin, err := in.MarshalBinary()
 	if err != nil {
@@ -257,12 +349,14 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 		Owner:      req.Owner,
 		ChatID:     req.ChatID,
 		MessageID:  req.MessageID,
-		ChainID:    s.cfg.ChainID,
+		ChainID:    chainID,
 		From:       w.Address,
 		To:         plan.to,
+		Token:      token.Address,
 		Amount:     new(big.Int).Set(plan.amount),
 		Nonce:      nonce,
-		MaxFee:     new(big.Int).Mul(new(big.Int).SetUint64(in.GasLimit), in.MaxFeePerGas),
+		MaxFee:     new(big.Int).Set(fee.MaxNetworkFee),
+		L1Fee:      fee.L1DataFee,
 		Intent:     bin,
 		StartParam: sp,
 		State:      storage.StateBuilt,
@@ -276,7 +370,7 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 	if err != nil {
 		return storage.Transfer{}, err
 	}
-	s.log.Info("transfer built", "transfer", t.ID, "owner", t.Owner, "nonce", nonce, "kind", t.Kind)
+	s.log.Info("transfer built", "transfer", t.ID, "owner", t.Owner, "chain_id", chainID, "nonce", nonce, "kind", t.Kind)
 	for _, old := range superseded {
 		s.changed(old)
 	}
@@ -411,7 +505,11 @@ func checkSigned(raw []byte, hash common.Hash, t storage.Transfer) error {
 // goes back to) approved with the reason in plain words, and Track sends it
 // again at its pace.
 func (s *Service) broadcast(ctx context.Context, t storage.Transfer) storage.Transfer {
-	_, err := s.chain.Broadcast(ctx, t.SignedTx)
+	c, ok := s.chains[t.ChainID]
+	err := fmt.Errorf("%w: chain %d is not served", ErrUnknownNetwork, t.ChainID)
+	if ok {
+		_, err = c.Broadcast(ctx, t.SignedTx)
+	}
 	if err == nil {
 		s.pace.accepted(t.ID)
 		if t.State == storage.StateSent && t.Reason == "" {
@@ -434,7 +532,7 @@ func (s *Service) move(t storage.Transfer, to storage.State, reason string) stor
 	nt, err := s.store.UpdateTransfer(t.ID, func(x *storage.Transfer) error {
 		x.State, x.Reason, x.Updated = to, reason, s.now()
 		if to == storage.StateConfirmed || to == storage.StateFailed {
-			x.Block = t.Block
+			x.Block, x.FeePaid = t.Block, t.FeePaid
 		}
 		return nil
 	})

@@ -63,11 +63,13 @@ func newStackOn(t *testing.T, node *testchain.Node, rpc ...func(nodeURL string) 
 		t.Fatal(err)
 	}
 	t.Cleanup(chain.Close)
-	svc := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, 10*time.Second), chain, parent.ServiceConfig{
-		ChainID:       node.ChainID,
+	svc, err := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, 10*time.Second), parent.OneNetwork(chain), parent.ServiceConfig{
 		Confirmations: 2,
 		PollInterval:  200 * time.Millisecond,
 	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	svc.RegisterAPI(mux)
 	api := httptest.NewServer(mux)
@@ -359,7 +361,7 @@ func TestNonceDiscipline(t *testing.T) {
 	if len(built) != 1 {
 		t.Fatalf("%d transfers awaiting approval, want 1", len(built))
 	}
-	if ns, _ := s.store.ActiveNonces(alice.Address); len(ns) != 1 || ns[0] != 0 {
+	if ns, _ := s.store.ActiveNonces(s.node.ChainID, alice.Address); len(ns) != 1 || ns[0] != 0 {
 		t.Fatalf("held nonces %v, want [0]", ns)
 	}
 }

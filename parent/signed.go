@@ -25,6 +25,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -139,15 +140,15 @@ type buildPlan struct {
 }
 
 // planBuild decides the nonce (and for a replacement the fees) of a build.
-func (s *Service) planBuild(ctx context.Context, w storage.Wallet, req BuildRequest, maxFee, tip *big.Int) (buildPlan, error) {
+func (s *Service) planBuild(ctx context.Context, c *Chain, chainID uint64, w storage.Wallet, req BuildRequest, maxFee, tip *big.Int) (buildPlan, error) {
 	if req.Replace != "" {
 		return s.planReplacement(w, req, maxFee, tip)
 	}
-	latest, err := s.chain.LatestNonce(ctx, w.Address)
+	latest, err := c.LatestNonce(ctx, w.Address)
 	if err != nil {
 		return buildPlan{}, err
 	}
-	holders, err := s.store.NonceHolders(w.Address)
+	holders, err := s.store.NonceHolders(chainID, w.Address)
 	if err != nil {
 		return buildPlan{}, err
 	}
@@ -188,7 +189,7 @@ func (s *Service) planReplacement(w storage.Wallet, req BuildRequest, maxFee, ti
 	if orig.Owner != req.Owner || orig.From != w.Address || !orig.State.Signed() {
 		return buildPlan{}, fmt.Errorf("%w: it is %s", ErrNotReplaceable, orig.State)
 	}
-	siblings, err := s.signedAt(orig.From, orig.Nonce)
+	siblings, err := s.signedAt(orig.ChainID, orig.From, orig.Nonce)
 	if err != nil {
 		return buildPlan{}, err
 	}
@@ -219,16 +220,16 @@ func maxBig(a, b *big.Int) *big.Int {
 	return new(big.Int).Set(b)
 }
 
-// signedAt lists the signed open transfers at one nonce of a wallet: the
-// original and its signed replacements.
-func (s *Service) signedAt(from common.Address, nonce uint64) ([]storage.Transfer, error) {
+// signedAt lists the signed open transfers at one nonce of a wallet on one
+// chain: the original and its signed replacements.
+func (s *Service) signedAt(chainID uint64, from common.Address, nonce uint64) ([]storage.Transfer, error) {
 	open, err := s.store.TransfersInState(storage.StateApproved, storage.StateSent)
 	if err != nil {
 		return nil, err
 	}
 	var out []storage.Transfer
 	for _, t := range open {
-		if t.From == from && t.Nonce == nonce {
+		if t.ChainID == chainID && t.From == from && t.Nonce == nonce {
 			out = append(out, t)
 		}
 	}
@@ -273,7 +274,7 @@ func (s *Service) createBuilt(t storage.Transfer, p buildPlan) (storage.Transfer
 				}
 			}
 		} else {
-			holders, err := tx.NonceHolders(t.From)
+			holders, err := tx.NonceHolders(t.ChainID, t.From)
 			if err != nil {
 				return err
 			}
@@ -302,7 +303,17 @@ func (s *Service) createBuilt(t storage.Transfer, p buildPlan) (storage.Transfer
 // it: mined (confirmed or failed), replaced, accepted by the node (sent), or
 // not known to the node (broadcast again when its pace allows).
 func (s *Service) settleSigned(ctx context.Context, t storage.Transfer) {
-	status, r, err := s.chain.TxState(ctx, t.TxHash, t.From, t.Nonce)
+	c, ok := s.chains[t.ChainID]
+	if !ok {
+		// A network dropped from the configuration: its transfers wait,
+		// untouched, until it is served again.
+		if s.pace.announce(t.ID) {
+			s.log.Warn("tracker: transfer on a network that is not served", "transfer", t.ID, "chain_id", t.ChainID)
+		}
+		return
+	}
+	n, _ := s.nets.ByChainID(t.ChainID)
+	status, r, err := c.TxState(ctx, t.TxHash, t.From, t.Nonce)
 	if err != nil {
 		if !errors.Is(err, ErrNodeUnavailable) {
 			s.log.Warn("tracker: transaction state", "transfer", t.ID, "err", err)
@@ -318,18 +329,24 @@ func (s *Service) settleSigned(ctx context.Context, t storage.Transfer) {
 		// canonical chain, whether it succeeded or reverted: a reverted
 		// transaction whose block is reorganised away can be mined again
 		// (and succeed), so "failed" waits as long as "confirmed" does.
-		confs, err := s.chain.Confirmations(ctx, r)
-		if err != nil || confs < s.cfg.Confirmations {
+		confs, err := c.Confirmations(ctx, r)
+		if err != nil || confs < n.Confirmations {
 			return
 		}
-		t.Block = r.BlockNumber
+		t.Block, t.FeePaid = r.BlockNumber, r.Fee()
+		if n.L1DataFee && t.FeePaid != nil {
+			// The receipt's l1Fee (OP Stack): part of what was paid.
+			if l1, err := c.ReceiptL1Fee(ctx, t.TxHash); err == nil && l1 != nil {
+				t.FeePaid.Add(t.FeePaid, l1)
+			}
+		}
 		if !r.Succeeded() {
 			s.move(t, storage.StateFailed, reasonReverted)
 			return
 		}
 		s.move(t, storage.StateConfirmed, "")
 	case TxReplaced:
-		s.settleReplaced(ctx, t)
+		s.settleReplaced(ctx, c, n, t)
 	case TxPending:
 		if t.State == storage.StateApproved {
 			s.pace.accepted(t.ID)
@@ -357,8 +374,8 @@ func (s *Service) rebroadcast(ctx context.Context, t storage.Transfer) {
 // settleReplaced ends a transfer whose nonce another transaction used, once
 // that is Confirmations blocks deep (a shallow claim could be reorganised
 // away, and the transfer mined after all).
-func (s *Service) settleReplaced(ctx context.Context, t storage.Transfer) {
-	used, err := s.chain.NonceAtDepth(ctx, t.From, s.cfg.Confirmations)
+func (s *Service) settleReplaced(ctx context.Context, c *Chain, n *networks.Network, t storage.Transfer) {
+	used, err := c.NonceAtDepth(ctx, t.From, n.Confirmations)
 	if err != nil || used <= t.Nonce {
 		return
 	}
@@ -366,10 +383,10 @@ func (s *Service) settleReplaced(ctx context.Context, t storage.Transfer) {
 	if list, err := s.store.TransfersByOwner(t.Owner, 50, 0); err == nil {
 	siblings:
 		for _, o := range list {
-			if o.ID == t.ID || o.From != t.From || o.Nonce != t.Nonce || len(o.SignedTx) == 0 {
+			if o.ID == t.ID || o.ChainID != t.ChainID || o.From != t.From || o.Nonce != t.Nonce || len(o.SignedTx) == 0 {
 				continue
 			}
-			if _, err := s.chain.Receipt(ctx, o.TxHash); err != nil {
+			if _, err := c.Receipt(ctx, o.TxHash); err != nil {
 				continue
 			}
 			switch {
@@ -392,10 +409,11 @@ func (s *Service) Stuck(t storage.Transfer) bool {
 	return t.State == storage.StateSent && s.now().Sub(t.Updated) >= s.cfg.StuckAfter
 }
 
-// Queue returns the wallet's signed open transfers holding a nonce, by
-// ascending nonce: what the network must include, in this order.
-func (s *Service) Queue(from common.Address) ([]storage.Transfer, error) {
-	holders, err := s.store.NonceHolders(from)
+// Queue returns the wallet's signed open transfers holding a nonce on one
+// network, by ascending nonce: what the network must include, in this
+// order.
+func (s *Service) Queue(chainID uint64, from common.Address) ([]storage.Transfer, error) {
+	holders, err := s.store.NonceHolders(chainID, from)
 	if err != nil {
 		return nil, err
 	}
@@ -408,13 +426,13 @@ func (s *Service) Queue(from common.Address) ([]storage.Transfer, error) {
 	return out, nil
 }
 
-// WaitingFor returns the earliest signed open transfer of t's wallet with a
-// lower nonce: t cannot be included before it.
+// WaitingFor returns the earliest signed open transfer of t's wallet on t's
+// network with a lower nonce: t cannot be included before it.
 func (s *Service) WaitingFor(t storage.Transfer) (storage.Transfer, bool) {
 	if !t.State.Signed() {
 		return storage.Transfer{}, false
 	}
-	q, err := s.Queue(t.From)
+	q, err := s.Queue(t.ChainID, t.From)
 	if err != nil || len(q) == 0 || q[0].Nonce >= t.Nonce {
 		return storage.Transfer{}, false
 	}

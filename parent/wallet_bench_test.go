@@ -55,8 +55,12 @@ func BenchmarkCreateWalletInProcess(b *testing.B) {
 // needs no chain.
 func newWalletService(b *testing.B) *parent.Service {
 	enc := testenv.StartEnclave(b, 1337)
-	return parent.NewService(benchStore(b), parent.NewEnclaveClientTCP(enc.Addr, 30*time.Second), nil,
-		parent.ServiceConfig{ChainID: 1337}, slog.New(slog.DiscardHandler))
+	svc, err := parent.NewService(benchStore(b), parent.NewEnclaveClientTCP(enc.Addr, 30*time.Second), nil,
+		parent.ServiceConfig{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return svc
 }
 
 // BenchmarkCreateWalletHTTP: Service.EnsureWallet, the path the bot's

@@ -20,6 +20,7 @@ const (
 	walletV1   byte = 1
 	transferV1 byte = 1 // before replacements: states 1..7, no kind
 	transferV2 byte = 2 // adds states replaced and superseded, kind and replaces
+	transferV3 byte = 3 // adds the L1 data fee (fixed at creation) and the fee paid (set once final)
 	indexV1    byte = 1 // wallet_addresses and transfer_nonces values
 	metaV1     byte = 1
 )
@@ -254,9 +255,21 @@ func checkBig(field string, v *big.Int) error {
 
 func ownerKey(id int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(id)) }
 
-func nonceKey(from common.Address, nonce uint64) []byte {
-	return binary.BigEndian.AppendUint64(append(make([]byte, 0, 28), from[:]...), nonce)
+// nonceKey orders the nonce index by chain, then wallet, then nonce: each
+// network has its own nonces for the same address (schema 3).
+func nonceKey(chainID uint64, from common.Address, nonce uint64) []byte {
+	return binary.BigEndian.AppendUint64(noncePrefix(chainID, from), nonce)
 }
+
+// noncePrefix is the index prefix of one wallet on one chain.
+func noncePrefix(chainID uint64, from common.Address) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, nonceKeyLen), chainID)
+	return append(k, from[:]...)
+}
+
+// nonceKeyLen is the length of a nonce index key: chain id (8 BE), from
+// (20), nonce (8 BE).
+const nonceKeyLen = 8 + common.AddressLength + 8
 
 // ownerIndexKey sorts a user's transfers by creation time, then id.
 func ownerIndexKey(owner int64, created time.Time, id string) []byte {

@@ -115,7 +115,23 @@ const (
 		"aab4fad8d181d6a830" + "aadcd092d981d6a830" + "aad4eb9b83b6d6a830" + // created, updated, expiry
 		"01" + // kind: replacement
 		"05" + "74725f3031" // replaces "tr_01"
+
 )
+
+// goldenTransferV3 is a token transfer on an OP-stack network (format v3:
+// the v1 fields, kind and replaces, then the L1 fee and the fee paid).
+var goldenTransferV3Hex = "03" + goldenTransferHex[2:] +
+	"00" + // kind: ordinary
+	"00" + // replaces ""
+	"03" + "0186a0" + // L1 fee 100000 wei
+	"04" + "05f5e100" // fee paid 100000000 wei
+
+var goldenTransferV3 = func() Transfer {
+	t := goldenTransfer.clone()
+	t.L1Fee = big.NewInt(100000)
+	t.FeePaid = big.NewInt(100000000)
+	return t
+}()
 
 func mustHex(t testing.TB, s string) []byte {
 	t.Helper()
@@ -141,8 +157,10 @@ func TestGoldenEncodings(t *testing.T) {
 		// v1 records, written before replacements, still decode.
 		{"transfer v1", goldenTransferHex, func() []byte { return encodeTransferAs(&goldenTransfer, transferV1) },
 			func(b []byte) (any, error) { return decodeTransfer(b) }, goldenTransfer},
-		{"transfer v2", goldenTransferV2Hex, func() []byte { return encodeTransfer(&goldenTransferV2) },
+		{"transfer v2", goldenTransferV2Hex, func() []byte { return encodeTransferAs(&goldenTransferV2, transferV2) },
 			func(b []byte) (any, error) { return decodeTransfer(b) }, goldenTransferV2},
+		{"transfer v3", goldenTransferV3Hex, func() []byte { return encodeTransfer(&goldenTransferV3) },
+			func(b []byte) (any, error) { return decodeTransfer(b) }, goldenTransferV3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -159,10 +177,10 @@ func TestGoldenEncodings(t *testing.T) {
 			}
 		})
 	}
-	// A v1 record is rewritten as v2 on its next update: the same fields,
-	// kind ordinary and no replaced transfer appended.
-	if got, want := hex.EncodeToString(encodeTransfer(&goldenTransfer)), "02"+goldenTransferHex[2:]+"00"+"00"; got != want {
-		t.Errorf("v1 transfer re-encoded as v2:\n got %s\nwant %s", got, want)
+	// A v1 record is rewritten as v3 on its next update: the same fields,
+	// kind ordinary, no replaced transfer, no L1 fee, no fee paid appended.
+	if got, want := hex.EncodeToString(encodeTransfer(&goldenTransfer)), "03"+goldenTransferHex[2:]+"00"+"00"+"00"+"00"; got != want {
+		t.Errorf("v1 transfer re-encoded as v3:\n got %s\nwant %s", got, want)
 	}
 	if got := hex.EncodeToString(encodeSchemaVersion(1)); got != "010000000000000001" {
 		t.Errorf("schema version value %s", got)
@@ -179,6 +197,7 @@ func TestDecodersAreStrict(t *testing.T) {
 		"wallet":      {goldenWalletHex, func(b []byte) error { _, err := decodeWallet(b); return err }},
 		"transfer":    {goldenTransferHex, func(b []byte) error { _, err := decodeTransfer(b); return err }},
 		"transfer v2": {goldenTransferV2Hex, func(b []byte) error { _, err := decodeTransfer(b); return err }},
+		"transfer v3": {goldenTransferV3Hex, func(b []byte) error { _, err := decodeTransfer(b); return err }},
 	}
 	for name, d := range decoders {
 		g := mustHex(t, d.golden)
@@ -211,7 +230,8 @@ func TestDecodersAreStrict(t *testing.T) {
 		"state 10":                   enc(func(tr *Transfer) { tr.State = 10 }),
 		"v1 state replaced":          encodeTransferAs(func() *Transfer { tr := goldenTransfer.clone(); tr.State = StateReplaced; return &tr }(), transferV1),
 		"v1 state superseded":        encodeTransferAs(func() *Transfer { tr := goldenTransfer.clone(); tr.State = StateSuperseded; return &tr }(), transferV1),
-		"version 3":                  append([]byte{3}, enc(func(*Transfer) {})[1:]...),
+		"version 4":                  append([]byte{4}, enc(func(*Transfer) {})[1:]...),
+		"v2 with v3 fields":          append([]byte{2}, enc(func(*Transfer) {})[1:]...),
 		"kind 2":                     enc(func(tr *Transfer) { tr.Kind = 2; tr.Replaces = "a" }),
 		"replacement naming nothing": enc(func(tr *Transfer) { tr.Kind = KindReplacement }),
 		"ordinary naming a transfer": enc(func(tr *Transfer) { tr.Replaces = "a" }),

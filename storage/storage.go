@@ -31,7 +31,14 @@ const FileName = "autowallet.db"
 // version only: its v1 records keep decoding as they are. An older program
 // then refuses the file (ErrSchemaTooNew) instead of meeting v2 records it
 // cannot read.
-const SchemaVersion uint64 = 2
+//
+// Version 3 keys the nonce index by chain id + from + nonce (a deployment
+// serves several networks, and every network has its own nonces for the
+// same address). A version 1 or 2 file is upgraded at open, in one write
+// transaction: the nonce index is rebuilt from the active transfers and
+// every bucket of allBuckets that is missing is created (buckets added
+// later without a version change, too).
+const SchemaVersion uint64 = 3
 
 // DefaultTimeout is how long Open waits for the file lock when
 // Options.Timeout is zero.
@@ -45,7 +52,7 @@ var (
 	bucketTransfers        = []byte("transfers")          // id -> Transfer
 	bucketTransfersByOwner = []byte("transfers_by_owner") // owner (8 BE) + created (8 BE) + id -> nil
 	bucketTransfersByState = []byte("transfers_by_state") // state (1) + id -> nil
-	bucketTransferNonces   = []byte("transfer_nonces")    // from (20) + nonce (8 BE) -> transfer id
+	bucketTransferNonces   = []byte("transfer_nonces")    // chain id (8 BE) + from (20) + nonce (8 BE) -> transfer id
 	bucketMeta             = []byte("meta")               // key -> value
 
 	allBuckets = [][]byte{
@@ -189,8 +196,9 @@ func (db *DB) checkSchema() error {
 		return fmt.Errorf("storage: %s: %w: file has schema version %d, this program knows up to %d; upgrade autowallet (the file was not modified)", db.path, ErrSchemaTooNew, version, SchemaVersion)
 	case version == SchemaVersion && !missing:
 		return nil
-	case version == 1:
-		// 1 -> 2: nothing to rewrite (see SchemaVersion).
+	case version == 1 || version == 2:
+		// 1 -> 2: nothing to rewrite (see SchemaVersion); 2 -> 3: the
+		// nonce index is rebuilt below.
 		db.logger.Info("storage: upgrading schema", "path", db.path, "from", version, "to", SchemaVersion)
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
@@ -199,8 +207,46 @@ func (db *DB) checkSchema() error {
 				return fmt.Errorf("storage: create bucket %q: %w", name, err)
 			}
 		}
+		if version != 0 && version < 3 {
+			if err := rebuildNonceIndex(&Tx{tx: tx, now: db.now()}); err != nil {
+				return fmt.Errorf("storage: %s: upgrading to schema 3: %w", db.path, err)
+			}
+		}
 		return tx.Bucket(bucketMeta).Put(metaSchemaKey, encodeSchemaVersion(SchemaVersion))
 	})
+}
+
+// rebuildNonceIndex drops the nonce index and writes it again from the
+// active (built, approved, sent) ordinary transfers, keyed by chain id +
+// from + nonce (schema 3). Replacements hold no entry of their own. Two
+// active transfers at one key would be a corrupt file: the upgrade fails
+// and nothing is written.
+func rebuildNonceIndex(tx *Tx) error {
+	if err := tx.tx.DeleteBucket(bucketTransferNonces); err != nil {
+		return fmt.Errorf("drop the nonce index: %w", err)
+	}
+	nonces, err := tx.tx.CreateBucket(bucketTransferNonces)
+	if err != nil {
+		return fmt.Errorf("create the nonce index: %w", err)
+	}
+	active, err := tx.TransfersInState(StateBuilt, StateApproved, StateSent)
+	if err != nil {
+		return err
+	}
+	for _, t := range active {
+		if t.Kind == KindReplacement {
+			continue
+		}
+		nk := nonceKey(t.ChainID, t.From, t.Nonce)
+		if ref := nonces.Get(nk); ref != nil {
+			holder, _ := decodeIDRef(ref)
+			return fmt.Errorf("%w: transfers %q and %q both hold nonce %d of %s on chain %d", ErrCorrupt, holder, t.ID, t.Nonce, t.From, t.ChainID)
+		}
+		if err := nonces.Put(nk, encodeIDRef(t.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func firstBucket(tx *bolt.Tx) []byte {

@@ -152,7 +152,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if got, err := db.Meta("kms_blob"); err != nil || !bytes.Equal(got, []byte{1, 2, 3}) {
 		t.Errorf("meta %x, %v", got, err)
 	}
-	if ns, err := db.ActiveNonces(w.Address); err != nil || !reflect.DeepEqual(ns, []uint64{0}) {
+	if ns, err := db.ActiveNonces(11155111, w.Address); err != nil || !reflect.DeepEqual(ns, []uint64{0}) {
 		t.Errorf("active nonces %v, %v", ns, err)
 	}
 }
@@ -404,8 +404,8 @@ func TestBackupWhileWriting(t *testing.T) {
 }
 
 // TestSchema1IsUpgraded: a file of schema 1 with a v1 transfer record opens,
-// is marked schema 2, and the old record reads back and updates (rewritten
-// as v2).
+// is upgraded to the current schema, and the old record reads back and updates (rewritten
+// as the current format).
 func TestSchema1IsUpgraded(t *testing.T) {
 	db, dir := openTestDB(t)
 	mustWallet(t, db, 1)
@@ -436,7 +436,7 @@ func TestSchema1IsUpgraded(t *testing.T) {
 	}
 	moveTo(t, db, "old", StateSuperseded)
 	raw, _, held := rawTransfer(t, db, got)
-	if raw[0] != transferV2 || held {
+	if raw[0] != transferV3 || held {
 		t.Fatalf("after update: version %d, nonce held %v", raw[0], held)
 	}
 }

@@ -153,6 +153,17 @@ type Transfer struct {
 	Kind     Kind   // KindTransfer or KindReplacement
 	Replaces string // a replacement: the id of the signed transfer whose nonce it takes
 
+	// Added in format v3 (schema 3).
+	// L1Fee is the L1 data fee estimated at build on an OP-stack network
+	// (read from its GasPriceOracle), in wei; nil or zero: none. Fixed
+	// after creation. It is an estimate, not a bound: the network charges
+	// it at inclusion from the L1 fee of that moment.
+	L1Fee *big.Int
+	// FeePaid is what the transaction cost in the native coin once mined
+	// (gas used x effective gas price, plus the L1 data fee the receipt
+	// reports on an OP-stack network); nil until then. Set once.
+	FeePaid *big.Int
+
 	Created time.Time
 	Updated time.Time
 }
@@ -168,6 +179,8 @@ func cloneBig(v *big.Int) *big.Int {
 func (t Transfer) clone() Transfer {
 	t.Amount = cloneBig(t.Amount)
 	t.MaxFee = cloneBig(t.MaxFee)
+	t.L1Fee = cloneBig(t.L1Fee)
+	t.FeePaid = cloneBig(t.FeePaid)
 	t.Intent = bytes.Clone(t.Intent)
 	t.SignedTx = bytes.Clone(t.SignedTx)
 	return t
@@ -199,7 +212,7 @@ func (t *Transfer) validate() error {
 	for _, f := range []struct {
 		name string
 		v    *big.Int
-	}{{"amount", t.Amount}, {"max fee", t.MaxFee}} {
+	}{{"amount", t.Amount}, {"max fee", t.MaxFee}, {"L1 fee", t.L1Fee}, {"fee paid", t.FeePaid}} {
 		if err := checkBig(f.name, f.v); err != nil {
 			return err
 		}
@@ -242,10 +255,11 @@ func (t *Transfer) validate() error {
 // intent, start param, state, signed tx, tx hash, block, reason, created,
 // updated, expiry), then kind and replaces (docs/storage.md has the table
 // of field encodings).
-func encodeTransfer(t *Transfer) []byte { return encodeTransferAs(t, transferV2) }
+func encodeTransfer(t *Transfer) []byte { return encodeTransferAs(t, transferV3) }
 
-// encodeTransferAs writes version v (v1 only for tests of old records: it
-// cannot hold the v2 fields).
+// encodeTransferAs writes version v (v1 and v2 only for tests of old
+// records: they cannot hold the later fields). v3 adds the L1 fee and the
+// fee paid.
 func encodeTransferAs(t *Transfer, v byte) []byte {
 	e := encoder{b: make([]byte, 0, 200+len(t.ID)+len(t.Intent)+len(t.StartParam)+len(t.SignedTx)+len(t.Reason)+len(t.Replaces))}
 	e.byte(v)
@@ -274,6 +288,10 @@ func encodeTransferAs(t *Transfer, v byte) []byte {
 		e.byte(byte(t.Kind))
 		e.string(t.Replaces)
 	}
+	if v >= transferV3 {
+		e.big(t.L1Fee)
+		e.big(t.FeePaid)
+	}
 	return e.b
 }
 
@@ -283,8 +301,8 @@ func decodeTransfer(b []byte) (Transfer, error) {
 	// v1 records (written before replacements existed) keep decoding: kind
 	// ordinary, no replaced transfer, and only the v1 states.
 	v := d.byte("version")
-	if d.err == nil && v != transferV1 && v != transferV2 {
-		d.fail("unknown format version %d (this program reads %d and %d)", v, transferV1, transferV2)
+	if d.err == nil && (v < transferV1 || v > transferV3) {
+		d.fail("unknown format version %d (this program reads %d to %d)", v, transferV1, transferV3)
 	}
 	t.ID = d.string("id")
 	if d.err == nil && (t.ID == "" || len(t.ID) > maxIDLen) {
@@ -325,6 +343,15 @@ func decodeTransfer(b []byte) (Transfer, error) {
 		t.Replaces = d.string("replaces")
 		if d.err == nil && (t.Kind == KindReplacement) != (t.Replaces != "") {
 			d.fail("kind %d with replaces %q", t.Kind, t.Replaces)
+		}
+	}
+	if v >= transferV3 {
+		// Zero is stored as nothing and read back as nil: "no fee".
+		if t.L1Fee = d.big("L1 fee"); t.L1Fee.Sign() == 0 {
+			t.L1Fee = nil
+		}
+		if t.FeePaid = d.big("fee paid"); t.FeePaid.Sign() == 0 {
+			t.FeePaid = nil
 		}
 	}
 	if err := d.finish(); err != nil {
@@ -380,17 +407,17 @@ func (db *DB) TransfersInState(states ...State) ([]Transfer, error) {
 }
 
 // ActiveNonces returns the nonces held by active (built, approved, sent)
-// transfers of the wallet from, ascending. The parent takes the lowest
-// nonce from the chain's pending nonce up that none of them holds.
-func (db *DB) ActiveNonces(from common.Address) ([]uint64, error) {
-	return read(db, func(tx *Tx) ([]uint64, error) { return tx.ActiveNonces(from) })
+// transfers of the wallet from on chain chainID, ascending. Nonces are per
+// chain: the same address has its own sequence on every network.
+func (db *DB) ActiveNonces(chainID uint64, from common.Address) ([]uint64, error) {
+	return read(db, func(tx *Tx) ([]uint64, error) { return tx.ActiveNonces(chainID, from) })
 }
 
 // NonceHolders returns the open (built, approved, sent) transfers that hold
-// a nonce of the wallet from, by ascending nonce. Replacements share their
-// original's nonce and are not listed.
-func (db *DB) NonceHolders(from common.Address) ([]Transfer, error) {
-	return read(db, func(tx *Tx) ([]Transfer, error) { return tx.NonceHolders(from) })
+// a nonce of the wallet from on chain chainID, by ascending nonce.
+// Replacements share their original's nonce and are not listed.
+func (db *DB) NonceHolders(chainID uint64, from common.Address) ([]Transfer, error) {
+	return read(db, func(tx *Tx) ([]Transfer, error) { return tx.NonceHolders(chainID, from) })
 }
 
 // CreateTransfer: see DB.CreateTransfer.
@@ -426,7 +453,7 @@ func (tx *Tx) CreateTransfer(t Transfer) (Transfer, error) {
 		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w", t.ID, ErrTransferExists)
 	}
 	nonces := tx.tx.Bucket(bucketTransferNonces)
-	nk := nonceKey(t.From, t.Nonce)
+	nk := nonceKey(t.ChainID, t.From, t.Nonce)
 	holder := ""
 	if ref := nonces.Get(nk); ref != nil {
 		holder, _ = decodeIDRef(ref)
@@ -439,7 +466,7 @@ func (tx *Tx) CreateTransfer(t Transfer) (Transfer, error) {
 		if err != nil {
 			return Transfer{}, fmt.Errorf("storage: create transfer %q: the replaced transfer: %w", t.ID, err)
 		}
-		if holder != orig.ID || !orig.State.Signed() || orig.From != t.From || orig.Nonce != t.Nonce || orig.Kind != KindTransfer {
+		if holder != orig.ID || !orig.State.Signed() || orig.ChainID != t.ChainID || orig.From != t.From || orig.Nonce != t.Nonce || orig.Kind != KindTransfer {
 			return Transfer{}, fmt.Errorf("storage: create transfer %q: %w: %q is not a signed open transfer holding nonce %d of %s",
 				t.ID, ErrInvalid, t.Replaces, t.Nonce, t.From)
 		}
@@ -505,6 +532,7 @@ func checkChange(old, t *Transfer) error {
 		{"amount", bigEqual(t.Amount, old.Amount)},
 		{"nonce", t.Nonce == old.Nonce},
 		{"max fee", bigEqual(t.MaxFee, old.MaxFee)},
+		{"L1 fee", bigEqual(t.L1Fee, old.L1Fee)},
 		{"intent", bytes.Equal(t.Intent, old.Intent)},
 		{"start param", t.StartParam == old.StartParam},
 		{"expiry", t.Expiry.Equal(old.Expiry)},
@@ -527,6 +555,9 @@ func checkChange(old, t *Transfer) error {
 	// refusal: the signed transaction could still be mined.
 	if t.State == StateFailed && old.State != StateFailed && t.Block == 0 {
 		return fmt.Errorf("%w: a transfer fails only when its transaction is mined and reverted (no block given)", ErrInvalidTransition)
+	}
+	if old.FeePaid != nil && !bigEqual(t.FeePaid, old.FeePaid) {
+		return fmt.Errorf("%w: the fee paid may not change once stored", ErrInvalidTransition)
 	}
 	if old.TxHash != (common.Hash{}) && t.TxHash != old.TxHash {
 		return fmt.Errorf("%w: the transaction hash may not change once stored", ErrInvalidTransition)
@@ -564,7 +595,7 @@ func (tx *Tx) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer, err
 		}
 		if old.State.Active() && !t.State.Active() {
 			nonces := tx.tx.Bucket(bucketTransferNonces)
-			nk := nonceKey(t.From, t.Nonce)
+			nk := nonceKey(t.ChainID, t.From, t.Nonce)
 			if ref := nonces.Get(nk); ref != nil {
 				if holder, err := decodeIDRef(ref); err == nil && holder == id {
 					if err := nonces.Delete(nk); err != nil {
@@ -644,10 +675,11 @@ func (tx *Tx) TransfersInState(states ...State) ([]Transfer, error) {
 }
 
 // NonceHolders: see DB.NonceHolders.
-func (tx *Tx) NonceHolders(from common.Address) ([]Transfer, error) {
+func (tx *Tx) NonceHolders(chainID uint64, from common.Address) ([]Transfer, error) {
 	var out []Transfer
+	prefix := noncePrefix(chainID, from)
 	c := tx.tx.Bucket(bucketTransferNonces).Cursor()
-	for k, v := c.Seek(from[:]); k != nil && bytes.HasPrefix(k, from[:]); k, v = c.Next() {
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		id, err := decodeIDRef(v)
 		if err != nil {
 			return nil, fmt.Errorf("storage: nonce holders of %s: %w", from, err)
@@ -662,14 +694,15 @@ func (tx *Tx) NonceHolders(from common.Address) ([]Transfer, error) {
 }
 
 // ActiveNonces: see DB.ActiveNonces.
-func (tx *Tx) ActiveNonces(from common.Address) ([]uint64, error) {
+func (tx *Tx) ActiveNonces(chainID uint64, from common.Address) ([]uint64, error) {
 	var out []uint64
+	prefix := noncePrefix(chainID, from)
 	c := tx.tx.Bucket(bucketTransferNonces).Cursor()
-	for k, _ := c.Seek(from[:]); k != nil && bytes.HasPrefix(k, from[:]); k, _ = c.Next() {
-		if len(k) != common.AddressLength+8 {
-			return nil, fmt.Errorf("storage: active nonces of %s: %w: index key %x", from, ErrCorrupt, k)
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != nonceKeyLen {
+			return nil, fmt.Errorf("storage: active nonces of %s on chain %d: %w: index key %x", from, chainID, ErrCorrupt, k)
 		}
-		out = append(out, binary.BigEndian.Uint64(k[common.AddressLength:]))
+		out = append(out, binary.BigEndian.Uint64(k[len(prefix):]))
 	}
 	return out, nil
 }

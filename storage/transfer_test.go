@@ -24,7 +24,7 @@ func rawTransfer(t *testing.T, db *DB, tr Transfer) (raw []byte, states []State,
 				states = append(states, s)
 			}
 		}
-		ref := tx.tx.Bucket(bucketTransferNonces).Get(nonceKey(tr.From, tr.Nonce))
+		ref := tx.tx.Bucket(bucketTransferNonces).Get(nonceKey(tr.ChainID, tr.From, tr.Nonce))
 		nonceHeld = ref != nil && string(ref[1:]) == tr.ID
 		return nil
 	})
@@ -193,7 +193,7 @@ func TestNonceDiscipline(t *testing.T) {
 	w2 := mustWallet(t, db, 2)
 	nonces := func(w Wallet) []uint64 {
 		t.Helper()
-		ns, err := db.ActiveNonces(w.Address)
+		ns, err := db.ActiveNonces(11155111, w.Address)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +377,7 @@ func TestReplacementSharesTheNonce(t *testing.T) {
 	if _, err := db.CreateTransfer(repl("r1", "orig", 4)); err != nil {
 		t.Fatal(err)
 	}
-	holders, err := db.NonceHolders(w.Address)
+	holders, err := db.NonceHolders(11155111, w.Address)
 	if err != nil || len(holders) != 1 || holders[0].ID != "orig" {
 		t.Fatalf("nonce holders %+v, %v; want only orig", holders, err)
 	}
@@ -386,7 +386,7 @@ func TestReplacementSharesTheNonce(t *testing.T) {
 	if _, err := db.UpdateTransfer("orig", func(tr *Transfer) error { advance(tr, StateReplaced); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if ns, _ := db.ActiveNonces(w.Address); len(ns) != 0 {
+	if ns, _ := db.ActiveNonces(11155111, w.Address); len(ns) != 0 {
 		t.Fatalf("nonces held after the original was replaced: %v", ns)
 	}
 	if _, err := db.UpdateTransfer("r1", func(tr *Transfer) error { advance(tr, StateConfirmed); return nil }); err != nil {

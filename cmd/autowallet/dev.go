@@ -25,6 +25,7 @@ import (
 	"github.com/autowallet/autowallet/bot/miniapp"
 	"github.com/autowallet/autowallet/enclave"
 	"github.com/autowallet/autowallet/internal/devchain"
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
 )
 
@@ -45,8 +46,10 @@ type DevConfig struct {
 	MiniAppLink       string
 	RPCURL            string
 	BlockPeriod       time.Duration
-	Confirmations     uint64
-	IntentTTL         time.Duration
+	// L2BlockPeriod is the block period of the embedded Dev L2.
+	L2BlockPeriod time.Duration
+	Confirmations uint64
+	IntentTTL     time.Duration
 	// UnsafeMainnet and UnsafePublicListen lift dev mode's refusals of a
 	// public mainnet and of a non-loopback listener (mainnets.go).
 	UnsafeMainnet      bool
@@ -64,8 +67,14 @@ type DevMain struct {
 	stdout io.Writer
 
 	host
-	emu      *emulator.Emulator
+	emu *emulator.Emulator
+	// devChain and devL2 are the embedded Dev L1 and Dev L2 (nil with
+	// ETH_RPC_URL); networks are the networks served, built once and
+	// given to the service, the enclave's allowed chains and tokens and
+	// the faucet alike.
 	devChain *devchain.Chain
+	devL2    *devchain.Chain
+	networks networks.Set
 	enclave  *http.Server
 	nsm      *enclave.DevNSM
 	// enclaveAddr is the in-process enclave's loopback address (tests).
@@ -88,7 +97,8 @@ func (m *DevMain) ParseFlags(args []string) error {
 	fs.StringVar(&c.TelegramPublicKey, "telegram-public-key", envOr("TELEGRAM_PUBLIC_KEY", ""), "hex Ed25519 key the dev enclave trusts for initData (default: the emulator's, or Telegram's with a token) [TELEGRAM_PUBLIC_KEY]")
 	fs.StringVar(&c.MiniAppLink, "miniapp", envOr("TELEGRAM_MINIAPP", ""), "the Mini App's https://t.me/<bot>/<app> link (required with a token) [TELEGRAM_MINIAPP]")
 	fs.StringVar(&c.RPCURL, "rpc", envOr("ETH_RPC_URL", ""), "an EVM node's JSON-RPC URL; empty runs an embedded chain [ETH_RPC_URL]")
-	fs.DurationVar(&c.BlockPeriod, "block-period", time.Second, "embedded chain: time between blocks")
+	fs.DurationVar(&c.BlockPeriod, "block-period", time.Second, "embedded Dev L1: time between blocks")
+	fs.DurationVar(&c.L2BlockPeriod, "l2-block-period", 250*time.Millisecond, "embedded Dev L2: time between blocks")
 	fs.Uint64Var(&c.Confirmations, "confirmations", 1, "blocks before a transfer counts as confirmed")
 	fs.DurationVar(&c.IntentTTL, "intent-ttl", 10*time.Minute, "how long a user has to approve a transfer")
 	fs.BoolVar(&c.UnsafeMainnet, "unsafe-mainnet", unsafeEnv("AUTOWALLET_UNSAFE_MAINNET"), "UNSAFE: allow ETH_RPC_URL on a public mainnet (real funds behind a dev vault key file) [AUTOWALLET_UNSAFE_MAINNET]")
@@ -179,27 +189,34 @@ func (m *DevMain) Run(ctx context.Context) error {
 	}
 	botID, _ := botIDOf(token)
 
-	// The chain: embedded unless a node is given.
-	rpcURL := c.RPCURL
-	var chainID uint64
-	if rpcURL == "" {
-		if m.devChain, err = devchain.Start(c.BlockPeriod, m.log.With("component", "devchain")); err != nil {
+	// The chains: the embedded Dev L1 and Dev L2 unless a node is given.
+	if c.RPCURL == "" {
+		if err := m.startDevChains(c); err != nil {
 			return err
 		}
-		rpcURL, chainID = m.devChain.URL, devchain.ChainID
-	} else if chainID, err = nodeChainID(ctx, rpcURL); err != nil {
-		return fmt.Errorf("asking %s for its chain id: %w", rpcURL, err)
+	} else {
+		chainID, err := nodeChainID(ctx, c.RPCURL)
+		if err != nil {
+			return fmt.Errorf("asking %s for its chain id: %w", redactedURL(c.RPCURL), err)
+		}
+		n := networks.ForChainID(chainID)
+		n.RPCURL = c.RPCURL
+		m.networks = networks.Set{n}
 	}
-	if err := checkDevChain(chainID, rpcURL, c.UnsafeMainnet); err != nil {
-		return err
+	for _, n := range m.networks {
+		if err := checkDevChain(n.ChainID, n.RPCURL, c.UnsafeMainnet); err != nil {
+			return err
+		}
 	}
+	allowedIDs, allowedTokens := enclaveAllowed(m.networks)
+	_ = allowedTokens // TODO(lead): AllowedTokens: allowedTokens, once tokensign's enclave.Config has it
 
 	// The enclave, in-process on loopback, with a dev config and vault key.
 	// It never takes the bot-token HMAC: with the emulator there is no
 	// token to speak of, and with a real token the host holds it.
 	encAddr, err := m.startEnclave(&enclave.Config{
 		Dev: true, BotID: botID, TelegramPublicKey: trusted,
-		AllowedChainIDs: []uint64{chainID}, MaxAuthAge: time.Hour, ClockSkew: time.Minute,
+		AllowedChainIDs: allowedIDs, MaxAuthAge: time.Hour, ClockSkew: time.Minute,
 	}, filepath.Join(c.DataDir, "vault.key"))
 	if err != nil {
 		return err
@@ -208,14 +225,17 @@ func (m *DevMain) Run(ctx context.Context) error {
 
 	var faucet bot.Faucet
 	if m.devChain != nil {
-		faucet = m.devChain
+		faucet = &devFaucet{chains: []*devchain.Chain{m.devChain, m.devL2}, nets: m.networks}
 	}
 	hc := hostConfig{
-		DataDir: c.DataDir, RPCURL: rpcURL, ChainID: chainID, Enclave: parent.NewEnclaveClientTCP(encAddr, 15*time.Second),
+		DataDir: c.DataDir, Networks: m.networks, Enclave: parent.NewEnclaveClientTCP(encAddr, 15*time.Second),
 		Service: parent.ServiceConfig{
-			ChainID: chainID, IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
+			IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
 		},
 		Routes: func(mux *http.ServeMux) {
+			// TODO(lead): give the page's config.json m.networks (the same
+			// set as the service and the enclave) once the page branch's
+			// miniapp.WithConfig takes a networks.Set.
 			mux.Handle(miniapp.Prefix, miniapp.Handler(m.miniAppOptions(encAddr, botID, hex.EncodeToString(trusted))...))
 			if m.emu != nil {
 				m.emu.Register(mux)
@@ -237,7 +257,14 @@ func (m *DevMain) Run(ctx context.Context) error {
 	} else {
 		fmt.Fprintf(m.stdout, "autowallet dev is running with your bot; the Mini App page and API are at %s%s\n", base, miniapp.Prefix)
 	}
-	fmt.Fprintf(m.stdout, "  Mini App %s%s  API %s/miniapp/api/  health %s/healthz  chain %s (id %d)\n", base, miniapp.Prefix, base, base, rpcURL, chainID)
+	fmt.Fprintf(m.stdout, "  Mini App %s%s  API %s/miniapp/api/  health %s/healthz\n", base, miniapp.Prefix, base, base)
+	for _, n := range m.networks {
+		fmt.Fprintf(m.stdout, "  %s: chain %d at %s", n.Name, n.ChainID, redactedURL(n.RPCURL))
+		for _, t := range n.Tokens {
+			fmt.Fprintf(m.stdout, ", %s %s", t.Symbol, t.Address.Hex())
+		}
+		fmt.Fprintln(m.stdout)
+	}
 	fmt.Fprintf(m.stdout, "  attestation (dev root, never AWS's): autowallet verify -url %s -pcr0 %x -root-sha256 %s\n", base, m.nsm.PCR0(), m.nsm.Root().SHA256())
 	return nil
 }
@@ -329,8 +356,10 @@ func (m *DevMain) Close() error {
 	if m.enclave != nil {
 		errs = append(errs, shutdown(m.enclave, 5*time.Second))
 	}
-	if m.devChain != nil {
-		errs = append(errs, m.devChain.Close())
+	for _, c := range []*devchain.Chain{m.devChain, m.devL2} {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -96,7 +96,7 @@ func TestDevWithRPCURL(t *testing.T) {
 	}
 	node.Fund(t, w.Address, bigETH(2))
 	card := ask(t, u, "/wallet", isPhoto)
-	if !strings.Contains(card.Caption, "Dev chain: 2 ETH") {
+	if !strings.Contains(card.Caption, "Dev L1: 2 ETH") {
 		t.Fatalf("wallet card on geth = %q, want 2 ETH", card.Caption)
 	}
 	if m := ask(t, u, "/faucet", anyMessage); !strings.Contains(m.Text, "don't know that command") {

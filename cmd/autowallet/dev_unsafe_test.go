@@ -24,6 +24,7 @@ import (
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/enclave"
 	"github.com/autowallet/autowallet/internal/devchain"
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 )
@@ -142,7 +143,7 @@ func TestDevWithTokenTrustsTelegramKey(t *testing.T) {
 	}
 	prod, _ := hex.DecodeString(TelegramProductionKey)
 	want := enclave.EncodeConfig(&enclave.Config{Dev: true, BotID: botID, TelegramPublicKey: prod,
-		AllowedChainIDs: []uint64{devchain.ChainID}, MaxAuthAge: time.Hour, ClockSkew: time.Minute})
+		AllowedChainIDs: []uint64{networks.DevL1ChainID, networks.DevL2ChainID}, MaxAuthAge: time.Hour, ClockSkew: time.Minute})
 	if sum := sha512.Sum384(want); hex.EncodeToString(m.DevNSM().PCR0()) != hex.EncodeToString(sum[:]) {
 		t.Fatalf("the dev enclave runs another config than %s", want)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/bot"
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -22,7 +23,7 @@ import (
 type host struct {
 	log      *slog.Logger
 	store    *storage.DB
-	chain    *parent.Chain
+	chains   []*parent.Chain
 	service  *parent.Service
 	server   *http.Server
 	listener net.Listener
@@ -34,10 +35,11 @@ type host struct {
 // hostConfig says what the host runs.
 type hostConfig struct {
 	DataDir string
-	RPCURL  string
-	ChainID uint64
-	Enclave *parent.EnclaveClient
-	Service parent.ServiceConfig
+	// Networks are the networks served, each with its RPCURL; the first
+	// is the default one.
+	Networks networks.Set
+	Enclave  *parent.EnclaveClient
+	Service  parent.ServiceConfig
 	// Routes adds handlers beside the Mini App API (the page, the emulator,
 	// attestation); Wrap wraps the whole mux (CORS).
 	Routes func(*http.ServeMux)
@@ -46,8 +48,9 @@ type hostConfig struct {
 	Bot *bot.Config
 }
 
-// open creates the data folder, opens storage, dials the chain (checking its
-// id) and makes the service. Nothing runs in the background yet.
+// open creates the data folder, opens storage, dials every network's node
+// (checking its chain id) and makes the service. Nothing runs in the
+// background yet.
 func (h *host) open(ctx context.Context, c hostConfig) error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data folder: %w", err)
@@ -56,10 +59,18 @@ func (h *host) open(ctx context.Context, c hostConfig) error {
 	if h.store, err = storage.Open(c.DataDir, storage.Options{Logger: h.log}); err != nil {
 		return fmt.Errorf("opening storage: %w", err)
 	}
-	if h.chain, err = parent.DialChain(ctx, c.RPCURL, c.ChainID, parent.ChainOptions{Logger: h.log}); err != nil {
-		return fmt.Errorf("dialing the chain: %w", err)
+	var nets []parent.NetworkChain
+	for _, n := range c.Networks {
+		ch, err := parent.DialChain(ctx, n.RPCURL, n.ChainID, parent.ChainOptions{Logger: h.log})
+		if err != nil {
+			return fmt.Errorf("dialing %s (chain %d): %w", n.Name, n.ChainID, err)
+		}
+		h.chains = append(h.chains, ch)
+		nets = append(nets, parent.NetworkChain{Network: n, Chain: ch})
 	}
-	h.service = parent.NewService(h.store, c.Enclave, h.chain, c.Service, h.log)
+	if h.service, err = parent.NewService(h.store, c.Enclave, nets, c.Service, h.log); err != nil {
+		return err
+	}
 	h.runCtx, h.cancel = context.WithCancel(context.Background())
 	return nil
 }
@@ -110,8 +121,8 @@ func (h *host) close() error {
 		h.listener.Close()
 	}
 	h.wg.Wait()
-	if h.chain != nil {
-		h.chain.Close()
+	for _, ch := range h.chains {
+		ch.Close()
 	}
 	if h.store != nil {
 		errs = append(errs, h.store.Close())

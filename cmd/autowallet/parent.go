@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/autowallet/autowallet/bot"
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
 )
 
@@ -25,10 +27,13 @@ const TelegramProductionKey = "e7bf03a2fa4602af4580703d88dda5bb59f32ed8b02a56c18
 
 // ParentConfig is everything the host needs, from flags and the environment.
 type ParentConfig struct {
-	DataDir           string
-	HTTPAddr          string
-	RPCURL            string
-	ChainID           uint64
+	DataDir  string
+	HTTPAddr string
+	RPCURL   string
+	ChainID  uint64
+	// Networks are the networks served (networks_config.go): from
+	// -networks, or the one network of -rpc and -chain-id.
+	Networks          networks.Set
 	EnclaveCID        uint
 	EnclavePort       uint
 	EnclaveTCP        string
@@ -75,8 +80,9 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("parent", flag.ContinueOnError)
 	fs.StringVar(&c.DataDir, "data", envOr("AUTOWALLET_DATA", "autowallet-data"), "data folder (bbolt file) [AUTOWALLET_DATA]")
 	fs.StringVar(&c.HTTPAddr, "http", envOr("AUTOWALLET_HTTP", "127.0.0.1:8080"), "listen address of the Mini App API [AUTOWALLET_HTTP]")
-	fs.StringVar(&c.RPCURL, "rpc", envOr("ETH_RPC_URL", ""), "Ethereum JSON-RPC URL [ETH_RPC_URL]")
-	chainID := fs.String("chain-id", envOr("ETH_CHAIN_ID", ""), "chain id the node must report [ETH_CHAIN_ID]")
+	networksFile := fs.String("networks", envOr("AUTOWALLET_NETWORKS", ""), "JSON file of the networks to serve (presets by name or full descriptions, docs/networks.md); RPC URLs from AUTOWALLET_RPC_<NAME> [AUTOWALLET_NETWORKS]")
+	fs.StringVar(&c.RPCURL, "rpc", envOr("ETH_RPC_URL", ""), "without -networks: the one network's JSON-RPC URL [ETH_RPC_URL]")
+	chainID := fs.String("chain-id", envOr("ETH_CHAIN_ID", ""), "without -networks: the chain id the node must report [ETH_CHAIN_ID]")
 	fs.UintVar(&c.EnclaveCID, "enclave-cid", 16, "vsock context id of the enclave")
 	fs.UintVar(&c.EnclavePort, "enclave-port", 5000, "vsock port of the enclave")
 	fs.StringVar(&c.EnclaveTCP, "enclave-tcp", envOr("AUTOWALLET_ENCLAVE_TCP", ""), "dial the enclave on this loopback TCP address instead of vsock [AUTOWALLET_ENCLAVE_TCP]")
@@ -85,7 +91,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.StringVar(&c.TelegramAPIURL, "telegram-api", envOr("TELEGRAM_API_URL", ""), "Bot API server (default Telegram's) [TELEGRAM_API_URL]")
 	fs.StringVar(&c.MiniAppLink, "miniapp", envOr("TELEGRAM_MINIAPP", ""), "the Mini App's https://t.me/<bot>/<app> link (required with a token) [TELEGRAM_MINIAPP]")
 	fs.StringVar(&c.TelegramPublicKey, "telegram-public-key", envOr("TELEGRAM_PUBLIC_KEY", TelegramProductionKey), "hex Ed25519 key that signs initData [TELEGRAM_PUBLIC_KEY]")
-	fs.Uint64Var(&c.Confirmations, "confirmations", 2, "blocks before a transfer counts as confirmed")
+	fs.Uint64Var(&c.Confirmations, "confirmations", 0, "blocks before a transfer counts as confirmed on every network (0: each network's own, docs/networks.md)")
 	fs.DurationVar(&c.IntentTTL, "intent-ttl", 10*time.Minute, "how long a user has to approve a transfer")
 	fs.DurationVar(&c.PollInterval, "poll", 2*time.Second, "how often open transfers are checked on the chain")
 	fs.StringVar(&c.KMSRegion, "kms-region", envOr("AWS_REGION", ""), "unlock the enclave with AWS KMS, lending instance-role credentials; empty: the enclave has a dev key [AWS_REGION]")
@@ -112,11 +118,16 @@ func (m *ParentMain) ParseFlags(args []string) error {
 		}
 	}
 	var missing []string
-	if c.RPCURL == "" {
-		missing = append(missing, "-rpc (ETH_RPC_URL)")
-	}
-	if *chainID == "" {
-		missing = append(missing, "-chain-id (ETH_CHAIN_ID)")
+	switch {
+	case *networksFile != "" && (c.RPCURL != "" || *chainID != ""):
+		return errors.New("give either -networks (AUTOWALLET_NETWORKS) or -rpc and -chain-id (ETH_RPC_URL, ETH_CHAIN_ID), not both")
+	case *networksFile == "":
+		if c.RPCURL == "" {
+			missing = append(missing, "-networks (AUTOWALLET_NETWORKS) or -rpc (ETH_RPC_URL)")
+		}
+		if *chainID == "" {
+			missing = append(missing, "-chain-id (ETH_CHAIN_ID)")
+		}
 	}
 	if c.BotToken != "" {
 		id, err := botIDOf(c.BotToken)
@@ -138,8 +149,19 @@ func (m *ParentMain) ParseFlags(args []string) error {
 		return fmt.Errorf("missing settings: %v", missing)
 	}
 	var err error
-	if c.ChainID, err = strconv.ParseUint(*chainID, 10, 64); err != nil || c.ChainID == 0 {
-		return fmt.Errorf("-chain-id %q is not a positive integer", *chainID)
+	if *networksFile != "" {
+		if c.Networks, err = loadNetworks(*networksFile, os.Getenv); err != nil {
+			return err
+		}
+	} else {
+		if c.ChainID, err = strconv.ParseUint(*chainID, 10, 64); err != nil || c.ChainID == 0 {
+			return fmt.Errorf("-chain-id %q is not a positive integer", *chainID)
+		}
+		// The one network of -rpc: the preset of that chain id (with its
+		// tokens) or a bare "Chain <id>" with ETH.
+		n := networks.ForChainID(c.ChainID)
+		n.RPCURL = c.RPCURL
+		c.Networks = networks.Set{n}
 	}
 	if c.BotID, err = strconv.ParseInt(*botID, 10, 64); err != nil || c.BotID <= 0 {
 		return fmt.Errorf("-bot-id %q is not a positive integer", *botID)
@@ -161,9 +183,8 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		enc = parent.NewEnclaveClientVsock(uint32(c.EnclaveCID), uint32(c.EnclavePort), 15*time.Second)
 	}
 	hc := hostConfig{
-		DataDir: c.DataDir, RPCURL: c.RPCURL, ChainID: c.ChainID, Enclave: enc,
+		DataDir: c.DataDir, Networks: c.Networks, Enclave: enc,
 		Service: parent.ServiceConfig{
-			ChainID:          c.ChainID,
 			IntentTTL:        c.IntentTTL,
 			Confirmations:    c.Confirmations,
 			PollInterval:     c.PollInterval,
@@ -175,6 +196,8 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		// config.json also publishes the bot id and Telegram's key, with
 		// which the page checks its own launch data (docs/miniapp.md).
 		hc.Routes = miniAppRoutes(c.IdentityKey, c.BotID, c.TelegramPublicKey, hc.Routes)
+		// TODO(lead): the page's config.json carries c.Networks' token
+		// lists once the page branch's miniapp.WithConfig takes them.
 	}
 	if c.BotToken != "" {
 		hc.Bot = &bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink}
@@ -198,6 +221,11 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		if err := checkIdentityKey(ctx, enc, c.IdentityKey); err != nil {
 			return err
 		}
+	}
+	// The networks served must be what the enclave may sign for: the
+	// same chains, and per chain the same token contracts.
+	if err := m.checkEnclaveNetworks(ctx, enc, c.Networks); err != nil {
+		return err
 	}
 	if c.AdminAddr != "" {
 		if m.admin, err = startAdmin(c.AdminAddr, c.DataDir, m.store, m.log); err != nil {

@@ -106,8 +106,11 @@ func TestParentKilledBetweenSignedAndSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer chain.Close()
-		svc := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, 10*time.Second), chain,
-			parent.ServiceConfig{ChainID: node.ChainID}, slog.New(slog.DiscardHandler))
+		svc, err := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, 10*time.Second), parent.OneNetwork(chain),
+			parent.ServiceConfig{}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
 		alice, _, err := svc.EnsureWallet(context.Background(), 1)
 		if err != nil {
 			t.Fatal(err)

@@ -59,8 +59,11 @@ func Start(tb testing.TB, o Options) *Stack {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(pc.Close)
-	svc := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, o.EnclaveTimeout), pc, parent.ServiceConfig{
-		ChainID: devchain.ChainID, Confirmations: 1, PollInterval: 200 * time.Millisecond,
+	svc, err := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, o.EnclaveTimeout), parent.OneNetwork(pc), parent.ServiceConfig{
+		Confirmations: 1, PollInterval: 200 * time.Millisecond,
 	}, o.Log)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return &Stack{Chain: chain, Enclave: enc, Store: store, Service: svc}
 }

@@ -1,0 +1,6 @@
+package networks
+
+import _ "embed"
+
+//go:embed presets.go
+var presetsSource string
