@@ -1,0 +1,156 @@
+package bot_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/autowallet/autowallet/bot/emulator"
+)
+
+// TestWalletCardPerNetwork: a new wallet says where it holds nothing; the
+// faucet's drops on both networks show on the card by themselves (no
+// Refresh), per network and token; a user who holds only a token on one
+// network sees that line and "Nothing yet" for the other.
+func TestWalletCardPerNetwork(t *testing.T) {
+	w := newMultiWorld(t)
+	alice, carol := w.user(t, 2101, "Alice"), w.user(t, 2103, "Carol")
+	card := alice.createWallet()
+	if !strings.Contains(card.Caption, "Nothing yet on Dev L1, Dev L2.") || !hasButton(card, "Receive") || !hasButton(card, "Send") {
+		t.Fatalf("new card %q %+v", card.Caption, card.Buttons)
+	}
+	drip := alice.say("/faucet")
+	for _, want := range []string{"1 ETH on Dev L1", "100 USDC on Dev L1", "1 ETH on Dev L2", "100 USDT on Dev L2"} {
+		if !strings.Contains(drip.Text, want) {
+			t.Fatalf("faucet said %q, want %q", drip.Text, want)
+		}
+	}
+	if !strings.Contains(drip.Raw, explorerL1+"/tx/0x") || !strings.Contains(drip.Raw, explorerL2+"/tx/0x") {
+		t.Fatalf("faucet message without explorer links: %q", drip.Raw)
+	}
+	alice.waitEdit(card.ID, "Dev L1: 1 ETH, 100 USDC")
+	alice.waitEdit(card.ID, "Dev L2: 1 ETH, 100 USDT")
+
+	ccard := carol.createWallet()
+	if _, _, err := w.l2.DripToken(context.Background(), common.HexToAddress(addressIn(t, ccard))); err != nil {
+		t.Fatal(err)
+	}
+	waitCaption(t, carol, ccard, "Dev L2: 100 USDT", "Nothing yet on Dev L1.")
+}
+
+// waitCaption presses Refresh until the card shows every want.
+func waitCaption(t *testing.T, u *user, card emulator.Message, wants ...string) emulator.Message {
+	t.Helper()
+	for range 60 {
+		u.press(card, "Refresh")
+		m := u.waitEdit(card.ID, "Your wallet")
+		ok := true
+		for _, w := range wants {
+			ok = ok && strings.Contains(m.Caption, w)
+		}
+		if ok {
+			return m
+		}
+		<-afterMs(250)
+	}
+	t.Fatalf("card never showed %q: %s", wants, u.dump())
+	return emulator.Message{}
+}
+
+// TestSendTokenAndNetwork: a coin on both networks is asked for with
+// buttons; "on <network>" picks one; a token transfer's card names the
+// token, network, contract and the L1 data fee; every refusal is in words.
+func TestSendTokenAndNetwork(t *testing.T) {
+	w := newMultiWorld(t)
+	alice, bob, carol := w.user(t, 2201, "Alice"), w.user(t, 2202, "Bob"), w.user(t, 2203, "Carol")
+	alice.fundAll(alice.createWallet())
+	bobAddr := addressIn(t, bob.createWallet())
+
+	// ETH is on both networks, and Alice holds both: which one?
+	q := alice.say("/send 0.1 ETH to @bob")
+	if !strings.Contains(q.Text, "ETH is on more than one network") || !hasButton(q, "ETH on Dev L1") || !hasButton(q, "ETH on Dev L2") || !hasButton(q, "Cancel") {
+		t.Fatalf("choice %q %+v", q.Text, q.Buttons)
+	}
+	alice.press(q, "ETH on Dev L2")
+	tc := alice.nextWhere(func(m emulator.Message) bool { return hasButton(m, "Review") })
+	for _, want := range []string{"Send 0.1 ETH", "To: Bob (@bob)", "Network: Dev L2", "Max network fee:", "L1 data fee: about 0.", "Total at most: 0.1"} {
+		if !strings.Contains(tc.Text, want) {
+			t.Fatalf("L2 card %q lacks %q", tc.Text, want)
+		}
+	}
+
+	// A token on one network, in one message.
+	tc = alice.say("/send 25 USDT to " + bobAddr)
+	for _, want := range []string{"Send 25 USDT", "Network: Dev L2", "Token contract: " + w.l2.USDC.Hex(), "L1 data fee: about", "Total at most: 25 USDT + 0."} {
+		if !strings.Contains(tc.Text, want) {
+			t.Fatalf("USDT card %q lacks %q", tc.Text, want)
+		}
+	}
+	tc = alice.say("/send 25 USDC to " + bobAddr + " on dev l1")
+	if !strings.Contains(tc.Text, "Send 25 USDC") || !strings.Contains(tc.Text, "Network: Dev L1") || strings.Contains(tc.Text, "L1 data fee") {
+		t.Fatalf("USDC on Dev L1 card %q", tc.Text)
+	}
+
+	refusals := map[string]string{
+		"/send 25 USDC to " + bobAddr + " on Dev L2": "USDC is not on Dev L2. It is on: Dev L1",
+		"/send 1 DOGE to " + bobAddr:                "I don't know the token \"DOGE\". This wallet sends: ETH, USDC, USDT",
+		"/send 1 USDC to " + bobAddr + " on Mars":   "I don't know the network \"Mars\". This wallet works on: Dev L1, Dev L2",
+		"/send 1.0000001 USDC to " + bobAddr:        "USDC has at most 6 decimals",
+	}
+	for in, want := range refusals {
+		if m := alice.say(in); !strings.Contains(m.Text, want) {
+			t.Errorf("%q answered %q, want %q", in, m.Text, want)
+		}
+		alice.say("/cancel")
+	}
+
+	// More than the token balance: asked again, Max gives the balance.
+	m := alice.say("/send 500 USDC to " + bobAddr)
+	if !strings.Contains(m.Text, "That is more than your balance: you have 100 USDC on Dev L1.") || !hasButton(m, "Max") {
+		t.Fatalf("500 USDC answered %q %+v", m.Text, m.Buttons)
+	}
+	alice.press(m, "Max")
+	if tc := alice.nextWhere(func(m emulator.Message) bool { return hasButton(m, "Review") }); !strings.Contains(tc.Text, "Send 100 USDC") {
+		t.Fatalf("Max of USDC built %q", tc.Text)
+	}
+
+	// A token but no fee coin on its network.
+	ccard := carol.createWallet()
+	if _, _, err := w.l2.DripToken(context.Background(), common.HexToAddress(addressIn(t, ccard))); err != nil {
+		t.Fatal(err)
+	}
+	waitCaption(t, carol, ccard, "Dev L2: 100 USDT")
+	m = carol.say("/send 25 USDT to @bob")
+	if !strings.Contains(m.Text, "You have 100 USDT on Dev L2 but no ETH there to pay the network fee (about 0.") {
+		t.Fatalf("no fee coin answered %q", m.Text)
+	}
+	if list, _ := w.svc.History(2203, 10, 0); len(list) != 0 {
+		t.Fatalf("refusals built %d transfers", len(list))
+	}
+}
+
+// TestHistoryAndLinksPerNetwork: an approved transfer on Dev L2 is
+// confirmed with the fee paid and a link to Dev L2's explorer; /history
+// names the coin, the network and links the transaction.
+func TestHistoryAndLinksPerNetwork(t *testing.T) {
+	w := newMultiWorld(t)
+	alice, bob := w.user(t, 2301, "Alice"), w.user(t, 2302, "Bob")
+	alice.fundAll(alice.createWallet())
+	bob.createWallet()
+	q := alice.say("/send 0.01 ETH to @bob")
+	alice.press(q, "ETH on Dev L2")
+	tc := alice.nextWhere(func(m emulator.Message) bool { return hasButton(m, "Review") })
+	if resp := w.approve(t, alice, tc); resp.Status != "sent" {
+		t.Fatalf("approve = %+v", resp)
+	}
+	done := alice.waitEdit(tc.ID, "Confirmed in block")
+	if !strings.Contains(done.Text, "Network fee paid: 0.") || !strings.Contains(done.Raw, explorerL2+"/tx/0x") {
+		t.Fatalf("confirmed card %q raw %q", done.Text, done.Raw)
+	}
+	h := alice.say("/history")
+	if !strings.Contains(h.Text, "0.01 ETH to Bob (@bob)") || !strings.Contains(h.Text, "on Dev L2") || !strings.Contains(h.Raw, explorerL2+"/tx/0x") {
+		t.Fatalf("history %q raw %q", h.Text, h.Raw)
+	}
+}
