@@ -95,9 +95,9 @@ func TestSendTokenAndNetwork(t *testing.T) {
 
 	refusals := map[string]string{
 		"/send 25 USDC to " + bobAddr + " on Dev L2": "USDC is not on Dev L2. It is on: Dev L1",
-		"/send 1 DOGE to " + bobAddr:                "I don't know the token \"DOGE\". This wallet sends: ETH, USDC, USDT",
-		"/send 1 USDC to " + bobAddr + " on Mars":   "I don't know the network \"Mars\". This wallet works on: Dev L1, Dev L2",
-		"/send 1.0000001 USDC to " + bobAddr:        "USDC has at most 6 decimals",
+		"/send 1 DOGE to " + bobAddr:                 "I don't know the token \"DOGE\". This wallet sends: ETH, USDC, USDT",
+		"/send 1 USDC to " + bobAddr + " on Mars":    "I don't know the network \"Mars\". This wallet works on: Dev L1, Dev L2",
+		"/send 1.0000001 USDC to " + bobAddr:         "USDC has at most 6 decimals",
 	}
 	for in, want := range refusals {
 		if m := alice.say(in); !strings.Contains(m.Text, want) {
