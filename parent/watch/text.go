@@ -1,0 +1,93 @@
+package watch
+
+import (
+	"math/big"
+	"strings"
+
+	"github.com/autowallet/autowallet/networks"
+	"github.com/autowallet/autowallet/storage"
+)
+
+// AlertText is the message an owner gets for a deposit, for example
+//
+//	Received 25 USDC on Base from 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed
+//	https://basescan.org/tx/0x…
+//
+// It always starts with "Received". The sender is written in full (EIP-55),
+// never shortened: address-poisoning spam uses look-alike addresses that
+// match a shortened form. Plain text (no markup): the bot may escape it as
+// its parse mode needs.
+func AlertText(d storage.Deposit, n *networks.Network) string {
+	symbol, decimals := n.NativeSymbol, n.NativeDecimals
+	if !d.Native() {
+		if t, ok := n.Token(d.Token); ok {
+			symbol, decimals = t.Symbol, t.Decimals
+		} else {
+			// Not listed (any more): name the contract, never a symbol the
+			// contract chose for itself.
+			symbol, decimals = "tokens of contract "+d.Token.Hex(), 0
+		}
+	}
+	var b strings.Builder
+	b.WriteString("Received ")
+	b.WriteString(AmountText(d.Amount, decimals))
+	b.WriteString(" " + symbol + " on " + n.Name)
+	if d.From == ([20]byte{}) {
+		b.WriteString(" (newly minted)")
+	} else {
+		b.WriteString(" from " + d.From.Hex())
+	}
+	if u := n.TxURL(d.TxHash); u != "" {
+		b.WriteString("\n" + u)
+	} else {
+		b.WriteString("\nTransaction " + d.TxHash.Hex())
+	}
+	return b.String()
+}
+
+// FormatUnits writes v (in the smallest unit) exactly as a decimal number
+// with the given decimals, without trailing zeros: 25000000 with 6 decimals
+// is "25", 1500000 is "1.5".
+func FormatUnits(v *big.Int, decimals uint8) string {
+	if v == nil {
+		v = new(big.Int)
+	}
+	s := new(big.Int).Abs(v).String()
+	if decimals > 0 {
+		if len(s) <= int(decimals) {
+			s = strings.Repeat("0", int(decimals)-len(s)+1) + s
+		}
+		cut := len(s) - int(decimals)
+		s = strings.TrimRight(s[:cut]+"."+s[cut:], "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	if v.Sign() < 0 {
+		s = "-" + s
+	}
+	return s
+}
+
+// AmountText is FormatUnits with at most 6 significant fraction digits
+// kept (counted from the first non-zero one, so dust stays visible): an
+// amount that needs more is rounded down and marked "about".
+// 1.123456789 ETH is "about 1.123456", 0.000000021 ETH is "0.000000021".
+func AmountText(v *big.Int, decimals uint8) string {
+	exact := FormatUnits(v, decimals)
+	whole, frac, ok := strings.Cut(exact, ".")
+	if !ok {
+		return exact
+	}
+	lead := len(frac) - len(strings.TrimLeft(frac, "0"))
+	keep := 6
+	if whole == "0" || whole == "-0" {
+		keep += lead
+	}
+	if len(frac) <= keep {
+		return exact
+	}
+	frac = strings.TrimRight(frac[:keep], "0")
+	if frac == "" {
+		return "about " + whole
+	}
+	return "about " + whole + "." + frac
+}
