@@ -58,7 +58,11 @@ func newSim(t *testing.T, funded ...common.Address) *sim {
 	}
 	b := simulated.NewBackend(alloc)
 	t.Cleanup(func() { _ = b.Close() })
-	return &sim{t: t, b: b, faucet: faucet, nonces: map[common.Address]uint64{}, chainID: big.NewInt(1337)}
+	s := &sim{t: t, b: b, faucet: faucet, nonces: map[common.Address]uint64{}, chainID: big.NewInt(1337)}
+	// A few blocks, so a fresh watcher's start (the confirmed head) is
+	// below the tests' deposits.
+	s.commit(3)
+	return s
 }
 
 func (s *sim) source() Source { return ClientSource{C: s.b.Client()} }
@@ -68,14 +72,32 @@ func (s *sim) send(key *ecdsa.PrivateKey, to *common.Address, value *big.Int, da
 	return s.sendFee(key, to, value, data, big.NewInt(10*params.GWei))
 }
 
+type walletKey = *ecdsa.PrivateKey
+
 func (s *sim) sendFee(key *ecdsa.PrivateKey, to *common.Address, value *big.Int, data []byte, fee *big.Int) *types.Transaction {
 	s.t.Helper()
+	tx, err := s.signSend(key, to, value, data, fee)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tx
+}
+
+func (s *sim) trySend(key *ecdsa.PrivateKey, to *common.Address, value *big.Int, fee *big.Int) (common.Hash, error) {
+	tx, err := s.signSend(key, to, value, nil, fee)
+	if err != nil {
+		return common.Hash{}, err
+	}
+	return tx.Hash(), nil
+}
+
+func (s *sim) signSend(key *ecdsa.PrivateKey, to *common.Address, value *big.Int, data []byte, fee *big.Int) (*types.Transaction, error) {
 	from := crypto.PubkeyToAddress(key.PublicKey)
 	nonce, ok := s.nonces[from]
 	if !ok {
 		n, err := s.b.Client().PendingNonceAt(context.Background(), from)
 		if err != nil {
-			s.t.Fatal(err)
+			return nil, err
 		}
 		nonce = n
 	}
@@ -88,16 +110,35 @@ func (s *sim) sendFee(key *ecdsa.PrivateKey, to *common.Address, value *big.Int,
 		Gas: gas, To: to, Value: value, Data: data,
 	})
 	if err := s.b.Client().SendTransaction(context.Background(), tx); err != nil {
-		s.t.Fatal(err)
+		return nil, err
 	}
 	s.nonces[from] = nonce + 1
-	return tx
+	return tx, nil
 }
 
 func (s *sim) commit(n int) {
 	for range n {
 		s.b.Commit()
 	}
+}
+
+// mine commits blocks until every tx has a receipt, then confirm more.
+func (s *sim) mine(confirm int, txs ...common.Hash) {
+	s.t.Helper()
+	for range 20 {
+		s.b.Commit()
+		all := true
+		for _, h := range txs {
+			if _, err := s.b.Client().TransactionReceipt(context.Background(), h); err != nil {
+				all = false
+			}
+		}
+		if all {
+			s.commit(confirm)
+			return
+		}
+	}
+	s.t.Fatal("transactions not mined in 20 blocks")
 }
 
 func (s *sim) head() uint64 {

@@ -44,16 +44,20 @@ func TestDepositsAlertExactlyOnce(t *testing.T) {
 	tokenOut := s.send(alice.key, &usdc, new(big.Int), transferData(stranger, big.NewInt(5)))
 	tokenSelf := s.send(bob.key, &usdc, new(big.Int), transferData(bob.addr, big.NewInt(7)))
 	aliceToBob := s.send(alice.key, &bob.addr, eth(2), nil)
-	s.commit(1)
-	deposit := s.head()
+	all := []common.Hash{native.Hash(), token.Hash(), spamTx.Hash(), self.Hash(), zeroSelf.Hash(), out.Hash(), tokenOut.Hash(), tokenSelf.Hash(), aliceToBob.Hash()}
+	s.mine(0, all...)
+	r, _ := s.b.Client().TransactionReceipt(context.Background(), native.Hash())
+	deposit := r.BlockNumber.Uint64()
 
-	// Not confirmed yet: nothing.
+	// Only blocks with 2 on top are announced.
 	s.commit(1)
 	drain(t, w, d)
-	if got := in.list(); len(got) != 0 {
-		t.Fatalf("alert before the confirmations: %+v", got)
+	for _, a := range in.list() {
+		if a.Block+2 > s.head() {
+			t.Fatalf("alert for block %d at head %d (2 confirmations): %+v", a.Block, s.head(), a)
+		}
 	}
-	s.commit(1) // head = deposit + 2
+	s.commit(1)
 	drain(t, w, d)
 	drain(t, w, d)
 
