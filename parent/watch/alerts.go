@@ -23,6 +23,10 @@ type Config struct {
 	Sources map[uint64]Source
 	Notify  Notify
 	Logger  *slog.Logger
+	// Addresses, if set, is filled from the store and used (register the
+	// wallet-created hook on it before NewAlerts, so no wallet created
+	// meanwhile is missed); nil makes a new set.
+	Addresses *Addresses
 	// Poll and StepBlocks: see Options (0 = defaults).
 	Poll       time.Duration
 	StepBlocks uint64
@@ -44,7 +48,14 @@ func NewAlerts(cfg Config) (*Alerts, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	addrs, err := LoadAddresses(cfg.Store)
+	addrs := cfg.Addresses
+	if addrs == nil {
+		addrs = NewAddresses(0)
+	}
+	err := cfg.Store.ForEachWalletAddress(func(a common.Address, owner int64) error {
+		addrs.Watch(a, owner)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
