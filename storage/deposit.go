@@ -314,14 +314,18 @@ type Alert struct {
 }
 
 // PendingAlerts returns up to limit undelivered alerts, oldest first.
-func (db *DB) PendingAlerts(limit int) ([]Alert, error) {
+func (db *DB) PendingAlerts(limit int) ([]Alert, error) { return db.PendingAlertsAfter(0, limit) }
+
+// PendingAlertsAfter returns up to limit undelivered alerts with a sequence
+// above after, oldest first (a deliverer pages through the outbox with it).
+func (db *DB) PendingAlertsAfter(after uint64, limit int) ([]Alert, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("storage: pending alerts: %w: limit %d", ErrInvalid, limit)
 	}
 	return read(db, func(tx *Tx) ([]Alert, error) {
 		var out []Alert
 		c := tx.tx.Bucket(bucketDepositOutbox).Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
 			if len(k) != 8 {
 				return nil, fmt.Errorf("storage: pending alerts: %w: key %x", ErrCorrupt, k)
 			}

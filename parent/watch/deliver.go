@@ -13,7 +13,8 @@ import (
 // Notify delivers one alert (the bot sends the owner a message). It returns
 // nil only once the message was accepted; an error wrapping ErrUndeliverable
 // drops the alert (for example the user blocked the bot); any other error is
-// retried with backoff.
+// retried with backoff. Its errors are logged: they must not carry the bot
+// token (the Bot API client's errors can hold the request URL: redact them).
 type Notify func(ctx context.Context, d storage.Deposit) error
 
 // ErrUndeliverable: the alert can never be delivered; it is dropped.
@@ -75,21 +76,47 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-d.wake:
-		case <-time.After(d.Poll):
+		case <-time.After(d.nextWait()):
 		}
 	}
+}
+
+// nextWait is Poll, or less when a retry falls due sooner.
+func (d *Deliverer) nextWait() time.Duration {
+	wait := d.Poll
+	now := d.now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range d.retry {
+		wait = min(wait, max(r.next.Sub(now), 10*time.Millisecond))
+	}
+	return wait
 }
 
 // Deliver makes one pass over the outbox: every alert that is due and not
 // behind a waiting alert of the same owner is sent. It returns how many
 // were delivered (or dropped as undeliverable).
 func (d *Deliverer) Deliver(ctx context.Context) (int, error) {
-	alerts, err := d.store.PendingAlerts(outboxPage)
-	if err != nil {
-		return 0, err
-	}
 	done := 0
 	waiting := map[int64]bool{} // owners with an earlier alert not delivered
+	for after := uint64(0); ; {
+		alerts, err := d.store.PendingAlertsAfter(after, outboxPage)
+		if err != nil || len(alerts) == 0 {
+			return done, err
+		}
+		after = alerts[len(alerts)-1].Seq
+		n, err := d.deliverPage(ctx, alerts, waiting)
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+}
+
+// deliverPage sends one page of the outbox, in order, skipping owners in
+// waiting (and adding those whose alert fails).
+func (d *Deliverer) deliverPage(ctx context.Context, alerts []storage.Alert, waiting map[int64]bool) (int, error) {
+	done := 0
 	for _, a := range alerts {
 		if ctx.Err() != nil {
 			return done, ctx.Err()

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -285,5 +286,37 @@ func TestDeliveryRetriesInOrder(t *testing.T) {
 	}
 	if len(in.byTx(c1.Hash())) != 0 {
 		t.Fatal("undeliverable alert delivered")
+	}
+}
+
+// More alerts than one page of the outbox, all of a failing owner first:
+// another owner's alert behind them is still delivered.
+func TestDeliveryPagesPastAFailingOwner(t *testing.T) {
+	db := openStore(t, tempDir(t))
+	defer db.Close()
+	var ds []storage.Deposit
+	for i := range outboxPage + 1 {
+		owner := int64(1)
+		if i == outboxPage {
+			owner = 2
+		}
+		ds = append(ds, storage.Deposit{ChainID: 1337, To: benchAddress(uint64(owner)), Owner: owner, Amount: big.NewInt(1),
+			TxHash: common.BytesToHash(big.NewInt(int64(i + 1)).Bytes()), LogIndex: storage.NativeLogIndex, Block: 5, Time: time.Unix(1, 0)})
+	}
+	if n, err := db.StoreWatchedBlocks(storage.WatchCursor{ChainID: 1337, Block: 5, Hashes: []common.Hash{{5}}}, ds); err != nil || n != len(ds) {
+		t.Fatalf("store: %d %v", n, err)
+	}
+	in := &inbox{fail: func(d storage.Deposit) error {
+		if d.Owner == 1 {
+			return errors.New("down")
+		}
+		return nil
+	}}
+	d := NewDeliverer(db, in.notify, nil)
+	if n, err := d.Deliver(context.Background()); err != nil || n != 1 {
+		t.Fatalf("delivered %d, %v; want owner 2's one alert", n, err)
+	}
+	if got := in.list(); len(got) != 1 || got[0].Owner != 2 {
+		t.Fatalf("got %+v", got)
 	}
 }
