@@ -144,3 +144,36 @@ func TestRevertedTransferNoAlert(t *testing.T) {
 		t.Fatalf("alerts: %+v", in.list())
 	}
 }
+
+// A fresh deployment starts at the confirmed head: a deposit before it is
+// history (not announced); a wallet created later (Alerts.Watch, the
+// parent's OnWalletCreated hook) is watched from then on.
+func TestFreshStartAndNewWallet(t *testing.T) {
+	alice, bob := newWallet(1), newWallet(2)
+	s := newSim(t)
+	db := openStore(t, tempDir(t))
+	defer db.Close()
+	storeWallets(t, db, alice)
+	before := s.send(s.faucet, &alice.addr, eth(1), nil)
+	s.mine(2, before.Hash())
+
+	var in inbox
+	n := devNetwork(1)
+	a, err := NewAlerts(Config{Store: db, Networks: []networks.Network{n}, Notify: in.notify,
+		Sources: map[uint64]Source{n.ChainID: s.source()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Watchers) != 1 || a.Addresses.Len() != 1 {
+		t.Fatalf("%d watchers, %d addresses", len(a.Watchers), a.Addresses.Len())
+	}
+	drain(t, a.Watchers[0], a.Deliverer)
+	storeWallets(t, db, bob)
+	a.Watch(bob.addr, bob.owner)
+	after := s.send(s.faucet, &bob.addr, eth(2), nil)
+	s.mine(1, after.Hash())
+	drain(t, a.Watchers[0], a.Deliverer)
+	if len(in.byTx(before.Hash())) != 0 || len(in.byTx(after.Hash())) != 1 || len(in.list()) != 1 {
+		t.Fatalf("alerts %+v: want only bob's deposit after the start", in.list())
+	}
+}
