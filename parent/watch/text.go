@@ -67,27 +67,37 @@ func FormatUnits(v *big.Int, decimals uint8) string {
 	return s
 }
 
-// AmountText is FormatUnits with at most 6 significant fraction digits
-// kept (counted from the first non-zero one, so dust stays visible): an
-// amount that needs more is rounded down and marked "about".
-// 1.123456789 ETH is "about 1.123456", 0.000000021 ETH is "0.000000021".
+// AmountText writes a deposit's amount by the bot's one rule for amounts
+// (docs/bot.md, "How amounts are written"; bot/testdata/amount_format.json,
+// mode "nearest": an actual amount): at most 6 decimal places, rounded to
+// nearest (half up); a non-zero amount below 0.000001 with 2 significant
+// digits instead, never "0"; trailing zeros trimmed. 25000000 with 6
+// decimals is "25"; 21000294000 wei is "0.000000021" ETH.
 func AmountText(v *big.Int, decimals uint8) string {
-	exact := FormatUnits(v, decimals)
-	whole, frac, ok := strings.Cut(exact, ".")
-	if !ok {
-		return exact
+	if v == nil {
+		return "0"
 	}
-	lead := len(frac) - len(strings.TrimLeft(frac, "0"))
-	keep := 6
-	if whole == "0" || whole == "-0" {
-		keep += lead
+	abs := new(big.Int).Abs(v)
+	d := int(decimals)
+	places := min(maxPlaces, d)
+	if abs.Sign() > 0 && d > maxPlaces && abs.Cmp(pow10(d-maxPlaces)) < 0 {
+		places = min(d-len(abs.String())+2, d)
 	}
-	if len(frac) <= keep {
-		return exact
+	if drop := d - places; drop > 0 {
+		unit := pow10(drop)
+		q, r := new(big.Int).QuoRem(abs, unit, new(big.Int))
+		if new(big.Int).Lsh(r, 1).Cmp(unit) >= 0 {
+			q.Add(q, big.NewInt(1))
+		}
+		abs = q.Mul(q, unit)
 	}
-	frac = strings.TrimRight(frac[:keep], "0")
-	if frac == "" {
-		return "about " + whole
+	if v.Sign() < 0 {
+		abs.Neg(abs)
 	}
-	return "about " + whole + "." + frac
+	return FormatUnits(abs, decimals)
 }
+
+// maxPlaces is the most decimal places AmountText writes.
+const maxPlaces = 6
+
+func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }

@@ -11,22 +11,26 @@ import (
 	"github.com/autowallet/autowallet/storage"
 )
 
+// The "nearest" vectors of the bot's amount rule (bot/testdata/amount_format.json
+// on the botux branch), so an alert writes a deposit as the rest of the chat does.
 func TestAmountText(t *testing.T) {
 	for _, c := range []struct {
 		v    string
 		dec  uint8
 		want string
 	}{
-		{"25000000", 6, "25"},
-		{"1500000", 6, "1.5"},
-		{"1", 6, "0.000001"},
-		{"0", 6, "0"},
+		{"21000294000", 18, "0.000000021"},
 		{"1000000000000000000", 18, "1"},
-		{"21000000000", 18, "0.000000021"},
-		{"1123456789000000000", 18, "about 1.123456"},
-		{"1000000001000000000", 18, "about 1"},
-		{"123456789", 18, "about 0.000000000123456"},
-		{"100", 0, "100"},
+		{"999999999999999999", 18, "1"},
+		{"1234567890000000000000", 18, "1234.56789"},
+		{"1234567894999999999999", 18, "1234.567895"},
+		{"500000000000", 18, "0.0000005"},
+		{"1", 18, "0.000000000000000001"},
+		{"25000000", 6, "25"},
+		{"1", 6, "0.000001"},
+		{"7", 0, "7"},
+		{"0", 6, "0"},
+		{"1500000", 6, "1.5"},
 		{"123456789012345678901234567890", 6, "123456789012345678901234.56789"},
 	} {
 		v, _ := new(big.Int).SetString(c.v, 10)
@@ -36,6 +40,9 @@ func TestAmountText(t *testing.T) {
 	}
 	if got := FormatUnits(big.NewInt(-1500000), 6); got != "-1.5" {
 		t.Errorf("negative: %q", got)
+	}
+	if got := FormatUnits(big.NewInt(21000294000), 18); got != "0.000000021000294" {
+		t.Errorf("exact: %q", got)
 	}
 }
 
