@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -70,5 +71,25 @@ func TestRPCSourceReadsOPStackBlocks(t *testing.T) {
 	if len(blocks[0].Txs) != 2 || *tx.To != common.HexToAddress("0xa1") || tx.Value.String() != "1000000000000000000" ||
 		tx.From != common.HexToAddress("0xf1") || blocks[0].Time != 0x6553f100 {
 		t.Fatalf("transactions: %+v", blocks[0].Txs)
+	}
+}
+
+// Errors name the node by scheme and host only: providers put API keys in
+// the URL's path or query, and these errors are logged.
+func TestRPCSourceErrorsHideTheURLKey(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	u := srv.URL
+	srv.Close() // nothing listens there now
+	src, err := Dial(context.Background(), u+"/v2/SECRETKEY123?key=SECRETQUERY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	_, err1 := src.Head(context.Background())
+	_, err2 := src.Blocks(context.Background(), 1, 2)
+	for _, err := range []error{err1, err2} {
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Fatalf("error %v: want a failure without the key", err)
+		}
 	}
 }

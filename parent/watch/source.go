@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"time"
 
 	"github.com/ethereum/go-ethereum"
@@ -71,11 +72,11 @@ func NewRPCSource(c *rpc.Client) *RPCSource {
 	return &RPCSource{c: c, BatchSize: 20, CallTimeout: 20 * time.Second}
 }
 
-// Dial connects to the node at url (http(s) or ws(s)).
-func Dial(ctx context.Context, url string) (*RPCSource, error) {
-	c, err := rpc.DialContext(ctx, url)
+// Dial connects to the node at rawURL (http(s) or ws(s)).
+func Dial(ctx context.Context, rawURL string) (*RPCSource, error) {
+	c, err := rpc.DialContext(ctx, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("watch: dial node: %w", err)
+		return nil, fmt.Errorf("watch: dial node %s: %w", redactURL(rawURL), redact(err))
 	}
 	return NewRPCSource(c), nil
 }
@@ -87,7 +88,7 @@ func (s *RPCSource) call(ctx context.Context, out any, method string, args ...an
 	ctx, cancel := context.WithTimeout(ctx, s.CallTimeout)
 	defer cancel()
 	if err := s.c.CallContext(ctx, out, method, args...); err != nil {
-		return fmt.Errorf("watch: %s: %w", method, err)
+		return fmt.Errorf("watch: %s: %w", method, redact(err))
 	}
 	return nil
 }
@@ -142,7 +143,7 @@ func (s *RPCSource) Blocks(ctx context.Context, from, to uint64) ([]Block, error
 		err := s.c.BatchCallContext(cctx, elems)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("watch: eth_getBlockByNumber %d..%d: %w", start, end, err)
+			return nil, fmt.Errorf("watch: eth_getBlockByNumber %d..%d: %w", start, end, redact(err))
 		}
 		for i, e := range elems {
 			n := start + uint64(i)
@@ -196,4 +197,23 @@ func (s *RPCSource) Receipt(ctx context.Context, tx common.Hash) (uint64, common
 		return 0, common.Hash{}, fmt.Errorf("watch: receipt of %s: %w", tx, ethereum.NotFound)
 	}
 	return uint64(r.Status), r.BlockHash, nil
+}
+
+// redact drops the path, query and user info from the URL a net/http error
+// quotes: RPC providers put API keys there, and these errors are logged.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s %s: %w", ue.Op, redactURL(ue.URL), ue.Err)
+	}
+	return err
+}
+
+// redactURL keeps the scheme and host of an RPC URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(rpc url)"
+	}
+	return u.Scheme + "://" + u.Host
 }

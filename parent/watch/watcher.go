@@ -115,6 +115,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if checked {
 			n, err := w.Step(ctx)
 			switch {
+			case err != nil && errors.Is(err, ErrInconsistent):
+				w.log.Warn("watch: the node's answers did not fit together; retrying", "err", err)
 			case err != nil && ctx.Err() == nil:
 				w.log.Error("watch: step failed; retrying", "err", err)
 			case uint64(n) == w.o.StepBlocks:
