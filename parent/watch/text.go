@@ -1,6 +1,9 @@
 package watch
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 
@@ -101,3 +104,29 @@ func AmountText(v *big.Int, decimals uint8) string {
 const maxPlaces = 6
 
 func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }
+
+// SendText sends text to a Telegram chat (the bot's sender, with its pacing;
+// its errors must carry no bot token).
+type SendText func(ctx context.Context, chatID int64, text string) error
+
+// NotifyByText is a Notify for the bot: it writes AlertText with the
+// deposit's network from nets and sends it to the owner's private chat
+// (storage.User.ChatID; the user id when no chat is stored: in Telegram a
+// private chat's id is the user's). A deposit of a network no longer served
+// is dropped (ErrUndeliverable). The bot wraps errors that can never
+// succeed (the user blocked the bot) in ErrUndeliverable inside send.
+func NotifyByText(store *storage.DB, nets networks.Set, send SendText) Notify {
+	return func(ctx context.Context, d storage.Deposit) error {
+		n, ok := nets.ByChainID(d.ChainID)
+		if !ok {
+			return fmt.Errorf("%w: chain %d is not served", ErrUndeliverable, d.ChainID)
+		}
+		chat := d.Owner
+		if u, err := store.User(d.Owner); err == nil && u.ChatID != 0 {
+			chat = u.ChatID
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		return send(ctx, chat, AlertText(d, n))
+	}
+}

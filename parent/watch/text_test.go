@@ -1,6 +1,8 @@
 package watch
 
 import (
+	"context"
+	"errors"
 	"math/big"
 	"strings"
 	"testing"
@@ -70,5 +72,38 @@ func TestAlertText(t *testing.T) {
 	d.Token, d.From, n.ExplorerURL = usdc, common.Address{}, ""
 	if got := AlertText(d, &n); !strings.HasPrefix(got, "Received 500000000000 USDC on Base (newly minted)\nTransaction 0x") {
 		t.Errorf("minted: %q", got)
+	}
+}
+
+func TestNotifyByText(t *testing.T) {
+	db := openStore(t, tempDir(t))
+	defer db.Close()
+	if _, err := db.UpsertUser(storage.User{ID: 7, ChatID: 700, FirstName: "Alice"}); err != nil {
+		t.Fatal(err)
+	}
+	n := devNetwork(1)
+	type sent struct {
+		chat int64
+		text string
+	}
+	var got []sent
+	notify := NotifyByText(db, networks.Set{n}, func(_ context.Context, chat int64, text string) error {
+		got = append(got, sent{chat, text})
+		return nil
+	})
+	d := storage.Deposit{ChainID: n.ChainID, From: common.HexToAddress("0xf1"), Owner: 7, Amount: big.NewInt(1e18), TxHash: common.Hash{1}}
+	if err := notify(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	d.Owner = 8 // no stored user: the private chat's id is the user's
+	if err := notify(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].chat != 700 || got[1].chat != 8 || !strings.HasPrefix(got[0].text, "Received 1 ETH on Dev L1 from ") {
+		t.Fatalf("sent %+v", got)
+	}
+	d.ChainID = 999
+	if err := notify(context.Background(), d); !errors.Is(err, ErrUndeliverable) {
+		t.Fatalf("unserved chain: %v, want ErrUndeliverable", err)
 	}
 }
