@@ -93,7 +93,7 @@ func TestDeepReorgRewinds(t *testing.T) {
 	s.commit(3)
 	drain(t, w, d)
 
-	fork := s.headHash()
+	fork, forkNum := s.headHash(), s.head()
 	nonce := s.nonces[s.faucetAddr()]
 	old := s.send(s.faucet, &alice.addr, eth(1), nil)
 	s.commit(3)
@@ -110,8 +110,8 @@ func TestDeepReorgRewinds(t *testing.T) {
 	s.commit(6)
 	drain(t, w, d) // detects the reorg and rewinds
 	back, _ := db.WatchCursor(1337)
-	if back.Block >= cur.Block {
-		t.Fatalf("cursor not rewound: %d, was %d", back.Block, cur.Block)
+	if back.Block != forkNum || cur.Block <= forkNum {
+		t.Fatalf("cursor rewound to %d, want the common ancestor %d (was %d)", back.Block, forkNum, cur.Block)
 	}
 	drain(t, w, d)
 	if len(in.byTx(kept)) != 1 || len(in.byTx(old.Hash())) != 1 || len(in.list()) != 2 {
@@ -136,4 +136,36 @@ func TestReorgBeyondStoredHashesStops(t *testing.T) {
 	if c, _ := db.WatchCursor(1337); c.Block != 3 {
 		t.Fatalf("cursor moved: %+v", c)
 	}
+}
+
+// The common ancestor is found by binary search over the stored hashes: a
+// few block reads, not one per stored block.
+func TestRewindFindsAncestorQuickly(t *testing.T) {
+	db := openStore(t, tempDir(t))
+	defer db.Close()
+	cur := storage.WatchCursor{ChainID: 1337, Block: 355}
+	for n := uint64(100); n <= 355; n++ {
+		h := blockHash(n)
+		if n >= 300 {
+			h = common.Hash{0xee, byte(n)} // the blocks that left the chain
+		}
+		cur.Hashes = append(cur.Hashes, h)
+	}
+	if _, err := db.StoreWatchedBlocks(cur, nil); err != nil {
+		t.Fatal(err)
+	}
+	mem := &memSource{head: 400}
+	src := &countingSource{Source: mem}
+	w, _ := New(Options{Network: devNetwork(1), Source: src, Store: db, Addresses: NewAddresses(0), StepBlocks: 10})
+	if _, err := w.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	back, _ := db.WatchCursor(1337)
+	if back.Block != 299 || len(back.Hashes) != 200 {
+		t.Fatalf("rewound to %d with %d hashes, want 299 with 200", back.Block, len(back.Hashes))
+	}
+	if src.blocks > 10+11 { // the step's 10, then the search
+		t.Fatalf("%d blocks read to find the ancestor", src.blocks)
+	}
+	t.Logf("ancestor found with %d block reads", src.blocks-10)
 }

@@ -256,32 +256,50 @@ func (w *Watcher) loadCursor(ctx context.Context, confirmed uint64) error {
 func (w *Watcher) rewind(ctx context.Context) error {
 	cur := w.cur
 	oldest := cur.Block + 1 - uint64(len(cur.Hashes))
-	for n := cur.Block; n >= oldest && n <= cur.Block; n-- {
+	// onChain reports whether the node's block n is the one we processed.
+	onChain := func(n uint64) (bool, error) {
 		bs, err := w.o.Source.Blocks(ctx, n, n)
+		if err != nil {
+			return false, err
+		}
+		h, _ := cur.Hash(n)
+		return bs[0].Hash == h, nil
+	}
+	if ok, err := onChain(cur.Block); err != nil {
+		return err
+	} else if ok {
+		// The node still has our last block: it moved between two reads.
+		return fmt.Errorf("watch: %w: block %d's parent is not block %d", ErrInconsistent, cur.Block+1, cur.Block)
+	}
+	if ok, err := onChain(oldest); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("watch: %s: %w: none of blocks %d..%d is on the node's chain", w.o.Network.Name, ErrDeepReorg, oldest, cur.Block)
+	}
+	// Blocks are a chain: once one of ours is on the node's chain, so are
+	// all below it. Binary search for the newest (at most 9 reads for 256).
+	lo, hi := oldest, cur.Block // lo is on the chain, hi is not
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := onChain(mid)
 		if err != nil {
 			return err
 		}
-		if h, _ := cur.Hash(n); bs[0].Hash == h {
-			if n == cur.Block {
-				// The node still has our last block: it moved between
-				// two reads. Retry the step.
-				return fmt.Errorf("watch: %w: block %d's parent is not block %d", ErrInconsistent, n+1, n)
-			}
-			back := storage.WatchCursor{ChainID: cur.ChainID, Block: n, Hashes: cur.Hashes[:len(cur.Hashes)-int(cur.Block-n)]}
-			if _, err := w.o.Store.StoreWatchedBlocks(back, nil); err != nil {
-				return err
-			}
-			w.cur = &back
-			w.log.Error("watch: reorg deeper than the confirmation depth; blocks scanned again",
-				"confirmations", w.o.Network.Confirmations, "common_ancestor", n, "rewound_from", cur.Block,
-				"note", "alerts already sent for the replaced blocks may name deposits that are no longer on the chain")
-			return nil
-		}
-		if n == 0 {
-			break
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
 		}
 	}
-	return fmt.Errorf("watch: %s: %w: none of blocks %d..%d is on the node's chain", w.o.Network.Name, ErrDeepReorg, oldest, cur.Block)
+	back := storage.WatchCursor{ChainID: cur.ChainID, Block: lo, Hashes: cur.Hashes[:len(cur.Hashes)-int(cur.Block-lo)]}
+	if _, err := w.o.Store.StoreWatchedBlocks(back, nil); err != nil {
+		return err
+	}
+	w.cur = &back
+	w.log.Error("watch: reorg deeper than the confirmation depth; blocks scanned again",
+		"confirmations", w.o.Network.Confirmations, "common_ancestor", lo, "rewound_from", cur.Block,
+		"note", "alerts already sent for the replaced blocks may name deposits that are no longer on the chain")
+	return nil
 }
 
 // native finds top-level transactions to our wallets with a value, sent
