@@ -7,11 +7,13 @@
 package watch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -196,6 +198,11 @@ func (w *Watcher) Step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	deposits = append(deposits, tokenDeposits...)
+	// In chain order (block, then log index; a native transfer after its
+	// block's logs), so one owner's alerts are delivered in that order.
+	slices.SortStableFunc(deposits, func(a, b storage.Deposit) int {
+		return cmp.Or(cmp.Compare(a.Block, b.Block), cmp.Compare(a.LogIndex, b.LogIndex))
+	})
 
 	next := storage.WatchCursor{ChainID: cur.ChainID, Block: to, Hashes: append([]common.Hash(nil), cur.Hashes...)}
 	for i := range blocks {
