@@ -43,7 +43,7 @@ func newService(t *testing.T) (*parent.Service, *devchain.Chain, *testenv.Enclav
 }
 
 // runBot starts the bot against a Bot API server until the test ends.
-func runBot(t *testing.T, svc *parent.Service, apiURL string, faucet bot.Faucet, stop func()) {
+func runBot(t *testing.T, svc *parent.Service, apiURL string, faucet bot.Faucet, stop func()) *bot.Bot {
 	t.Helper()
 	b, err := bot.New(bot.Config{Token: testToken, APIURL: apiURL, MiniAppLink: testMiniApp, Faucet: faucet}, svc)
 	if err != nil {
@@ -59,6 +59,7 @@ func runBot(t *testing.T, svc *parent.Service, apiURL string, faucet bot.Faucet,
 		stop()
 		wg.Wait()
 	})
+	return b
 }
 
 func newWorld(t *testing.T) *world {

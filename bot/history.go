@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-telegram/bot/models"
@@ -53,21 +55,52 @@ func (b *Bot) historyLine(t storage.Transfer) string {
 	return line
 }
 
+// historyMaxOffset bounds how far back /history pages: each page merges
+// the newest offset+page transfers and deposits, so the work per tap stays
+// bounded.
+const historyMaxOffset = 500
+
+// entry is one line of /history: a transfer out or a deposit in.
+type entry struct {
+	at time.Time
+	t  *storage.Transfer
+	d  *storage.Deposit
+}
+
 func (b *Bot) historyPage(user int64, offset int) (string, models.ReplyMarkup) {
+	offset = min(offset, historyMaxOffset)
 	// One more than a page tells whether there is an older page.
-	list, err := b.svc.History(user, historyPage+1, offset)
+	want := offset + historyPage + 1
+	transfers, err := b.svc.History(user, want, 0)
 	if err != nil {
 		return b.explain(err), nil
 	}
-	if len(list) == 0 && offset == 0 {
-		return "No transfers yet. Send one with /send.", nil
+	deposits, err := b.svc.Deposits(user, want, 0)
+	if err != nil {
+		return b.explain(err), nil
 	}
-	more := len(list) > historyPage
+	var all []entry
+	for i := range transfers {
+		all = append(all, entry{at: transfers[i].Created, t: &transfers[i]})
+	}
+	for i := range deposits {
+		all = append(all, entry{at: deposits[i].Time, d: &deposits[i]})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].at.After(all[j].at) })
+	if len(all) == 0 && offset == 0 {
+		return "No transfers yet. Send one with /send; money you receive shows here too.", nil
+	}
+	list := all[min(offset, len(all)):]
+	more := len(list) > historyPage && offset+historyPage <= historyMaxOffset
 	list = list[:min(len(list), historyPage)]
 	var s strings.Builder
 	fmt.Fprintf(&s, "<b>Your transfers</b> (%d–%d)\n\n", offset+1, offset+len(list))
-	for _, t := range list {
-		s.WriteString(b.historyLine(t) + "\n")
+	for _, e := range list {
+		if e.t != nil {
+			s.WriteString(b.historyLine(*e.t) + "\n")
+		} else {
+			s.WriteString(b.depositLine(*e.d) + "\n")
+		}
 	}
 	var nav []models.InlineKeyboardButton
 	if offset > 0 {
@@ -80,6 +113,22 @@ func (b *Bot) historyPage(user int64, offset int) (string, models.ReplyMarkup) {
 		return s.String(), nil
 	}
 	return s.String(), keyboard(nav)
+}
+
+// depositLine is money received: date, amount and coin, sender (in full:
+// look-alike addresses are a known trick; with their name if they use this
+// bot), network and the transaction's link.
+func (b *Bot) depositLine(d storage.Deposit) string {
+	a := b.assetOf(d.ChainID, d.Token)
+	from := "<code>" + d.From.Hex() + "</code>"
+	if d.From == (common.Address{}) {
+		from = "newly minted"
+	} else if name := b.nameOf(d.From); name != "" {
+		from = name + " " + from
+	}
+	return fmt.Sprintf("📥 %s · received <b>%s %s</b> from %s on %s · %s",
+		d.Time.UTC().Format("2 Jan 15:04"), formatAmount(d.Amount, a.decimals(), nearest), html.EscapeString(a.symbol()),
+		from, html.EscapeString(a.net.Name), b.txLink(d.ChainID, d.TxHash))
 }
 
 // short abbreviates an address as 0xAbCd…1234.

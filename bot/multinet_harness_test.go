@@ -19,6 +19,7 @@ import (
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/parent/watch"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -39,7 +40,13 @@ const (
 	explorerL2 = "https://l2.explorer.test"
 )
 
-func newMultiWorld(t *testing.T) *multiWorld {
+func newMultiWorld(t *testing.T) *multiWorld { return startMultiWorld(t, false) }
+
+// newAlertsWorld is a multiWorld with the incoming-funds watcher of both
+// networks running, its alerts delivered by the bot's Notify.
+func newAlertsWorld(t *testing.T) *multiWorld { return startMultiWorld(t, true) }
+
+func startMultiWorld(t *testing.T, alerts bool) *multiWorld {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	l1, err := devchain.StartWith(devchain.Options{ChainID: networks.DevL1ChainID, Period: 200 * time.Millisecond, Log: quiet, TestUSDC: true})
@@ -94,7 +101,29 @@ func newMultiWorld(t *testing.T) *multiWorld {
 	api := httptest.NewServer(mux)
 	t.Cleanup(api.Close)
 	set := networks.Set{n1, n2}
-	runBot(t, svc, api.URL, &twoFaucet{chains: []*devchain.Chain{l1, l2}, nets: set}, emu.Close)
+	b := runBot(t, svc, api.URL, &twoFaucet{chains: []*devchain.Chain{l1, l2}, nets: set}, emu.Close)
+	if alerts {
+		addrs := watch.NewAddresses(0)
+		svc.OnWalletCreated(func(w storage.Wallet) { addrs.Watch(w.Address, w.Owner) })
+		sources := map[uint64]watch.Source{}
+		for _, c := range []*devchain.Chain{l1, l2} {
+			src, err := watch.Dial(context.Background(), c.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(src.Close)
+			sources[c.ID] = src
+		}
+		a, err := watch.NewAlerts(watch.Config{Store: store, Networks: set, Sources: sources, Notify: b.Notify,
+			Logger: quiet, Addresses: addrs, Poll: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { a.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
 	return &multiWorld{world: world{emu: emu, svc: svc, chain: l1, api: api, enc: enc}, l1: l1, l2: l2, nets: set}
 }
 

@@ -154,3 +154,66 @@ func TestHistoryAndLinksPerNetwork(t *testing.T) {
 		t.Fatalf("history %q raw %q", h.Text, h.Raw)
 	}
 }
+
+// TestReceivedAlertsAndHistory: with the watcher running, the faucet's four
+// drops each reach the owner once as "Received … on <network> from 0x…",
+// a transfer from another user of the bot tells the receiver with the
+// sender's name, the receiver's wallet card refreshes by itself, and
+// /history lists the deposits beside the transfers, with links per network.
+func TestReceivedAlertsAndHistory(t *testing.T) {
+	w := newAlertsWorld(t)
+	alice, bob := w.user(t, 2401, "Alice"), w.user(t, 2402, "Bob")
+	card := alice.createWallet()
+	bobCard := bob.createWallet()
+	bobAddr := addressIn(t, bobCard)
+	alice.say("/faucet")
+	for range 4 {
+		alice.nextWhere(func(m emulator.Message) bool { return strings.HasPrefix(m.Text, "Received") })
+	}
+	for _, want := range []string{"Received 1 ETH on Dev L1 from 0x", "Received 100 USDC on Dev L1 from 0x", "Received 1 ETH on Dev L2 from 0x", "Received 100 USDT on Dev L2 from 0x"} {
+		if !strings.Contains(alice.dump(), want) {
+			t.Fatalf("no %q in the chat: %s", want, alice.dump())
+		}
+	}
+	alice.waitEdit(card.ID, "Dev L1: 1 ETH, 100 USDC")
+	alice.waitEdit(card.ID, "Dev L2: 1 ETH, 100 USDT")
+
+	q := alice.say("/send 0.25 ETH to @bob")
+	alice.press(q, "ETH on Dev L2")
+	tc := alice.nextWhere(func(m emulator.Message) bool { return hasButton(m, "Review") })
+	if resp := w.approve(t, alice, tc); resp.Status != "sent" {
+		t.Fatalf("approve = %+v", resp)
+	}
+	got := bob.nextWhere(func(m emulator.Message) bool { return strings.HasPrefix(m.Text, "Received") })
+	wallet, _ := w.svc.Wallet(2401)
+	for _, want := range []string{"Received 0.25 ETH on Dev L2 from " + wallet.Address.Hex(), explorerL2 + "/tx/0x", "From Alice (@alice), who uses this bot."} {
+		if !strings.Contains(got.Text, want) {
+			t.Fatalf("bob was told %q, want %q", got.Text, want)
+		}
+	}
+	bob.waitEdit(bobCard.ID, "Dev L2: 0.25 ETH")
+	if addressIn(t, bobCard) != bobAddr {
+		t.Fatal("bob's card changed address")
+	}
+
+	h := bob.say("/history")
+	if !strings.Contains(h.Text, "received 0.25 ETH from Alice (@alice) "+wallet.Address.Hex()+" on Dev L2") || !strings.Contains(h.Raw, explorerL2+"/tx/0x") {
+		t.Fatalf("bob's history %q", h.Text)
+	}
+	h = alice.say("/history")
+	for _, want := range []string{"0.25 ETH to Bob (@bob)", "received 1 ETH from 0x", "received 100 USDC from 0x", "received 100 USDT from 0x", "on Dev L1", "on Dev L2"} {
+		if !strings.Contains(h.Text, want) {
+			t.Fatalf("alice's history %q lacks %q", h.Text, want)
+		}
+	}
+	// Exactly once: no second alert for any drop.
+	n := 0
+	for _, m := range alice.Messages() {
+		if m.FromBot && strings.HasPrefix(m.Text, "Received") {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Fatalf("alice got %d alerts, want 4", n)
+	}
+}

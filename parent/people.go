@@ -44,3 +44,12 @@ func (s *Service) OwnerOf(addr common.Address) (storage.User, bool) {
 	u, err := s.store.User(w.Owner)
 	return u, err == nil
 }
+
+// User returns a Telegram user's stored profile, or storage.ErrNotFound.
+func (s *Service) User(id int64) (storage.User, error) { return s.store.User(id) }
+
+// Deposits is the money that arrived at the user's wallet (found by the
+// incoming-funds watcher, parent/watch), newest first.
+func (s *Service) Deposits(owner int64, limit, offset int) ([]storage.Deposit, error) {
+	return s.store.Deposits(owner, limit, offset)
+}
