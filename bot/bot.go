@@ -110,7 +110,7 @@ func (b *Bot) commands() []command {
 		{"help", "What this bot does", b.cmdHelp},
 	}
 	if b.cfg.Faucet != nil {
-		cs = append(cs, command{"faucet", "Get test ETH (dev chain)", b.cmdFaucet})
+		cs = append(cs, command{"faucet", "Get test coins (dev networks)", b.cmdFaucet})
 	}
 	return cs
 }

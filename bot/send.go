@@ -596,8 +596,8 @@ func isAmountStart(s string) bool {
 // splitAmount splits "25usdc" into "25" and "usdc".
 func splitAmount(s string) (num, sym string) {
 	i := strings.IndexFunc(s, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' })
-	if i <= 0 {
-		return s, ""
+	if i <= 0 || strings.ContainsFunc(s[i:], func(r rune) bool { return r < 'A' || r > 'z' || r > 'Z' && r < 'a' }) {
+		return s, "" // "1e5": not a symbol after a number; parseAmount says it is not a number
 	}
 	return s[:i], s[i:]
 }
