@@ -26,9 +26,13 @@ const replaceHelp = "<b>Replace</b> cancels the transfer by replacing it with a 
 // "waiting for" line may have changed with it.
 func (b *Bot) transferChanged(t storage.Transfer) {
 	b.cards.push(t.ID)
-	// The wallet card's balance and pending line; the recipient's too,
-	// when the transfer lands in one of our wallets.
-	b.refreshWalletSoon(t.Owner)
+	// The wallet card's balance and pending line, when they change (signed:
+	// pending appears; mined or replaced: the balance moves, pending goes);
+	// the recipient's too, when the transfer lands in one of our wallets.
+	switch t.State {
+	case storage.StateApproved, storage.StateConfirmed, storage.StateFailed, storage.StateReplaced:
+		b.refreshWalletSoon(t.Owner)
+	}
 	if t.State == storage.StateConfirmed {
 		if u, ok := b.svc.OwnerOf(t.To); ok && u.ID != t.Owner {
 			b.refreshWalletSoon(u.ID)
