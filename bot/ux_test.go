@@ -123,6 +123,13 @@ func TestUsernameRecipientsAndNames(t *testing.T) {
 	if h := alice.say("/history"); !strings.Contains(h.Text, "0.01 ETH to Bob (@bob) 0x") || !strings.Contains(h.Text, "on Dev L1") {
 		t.Fatalf("history = %q", h.Text)
 	}
+	// A first name with markup is shown as text, not as markup.
+	eve := &user{User: w.emu.User(1304, "<b>Eve</b> <a href=\"https://evil.test\">x</a>", "eve"), t: t}
+	eve.createWallet()
+	tc = alice.say("/send 0.01 ETH to @eve")
+	if !strings.Contains(tc.Text, "To: <b>Eve</b> <a href=\"https://evil.test\">x</a> (@eve)") || strings.Contains(tc.Raw, "<a href=\"https://evil.test") {
+		t.Fatalf("card for a name with markup: text %q raw %q", tc.Text, tc.Raw)
+	}
 }
 
 // TestGreetingLosesCreateButton: after Create wallet the greeting says the
