@@ -264,3 +264,26 @@ func TestGethDevTokens(t *testing.T) {
 	}
 	checkTokenFlow(t, ctx, cl, d, usdt, []byte{})
 }
+
+// lyingCode is a chain whose node reports other code than what was deployed
+// (a hostile or broken RPC node).
+type lyingCode struct{ Backend }
+
+func (l lyingCode) CodeAt(ctx context.Context, a common.Address, n *big.Int) ([]byte, error) {
+	code, err := l.Backend.CodeAt(ctx, a, n)
+	if len(code) > 0 {
+		code[len(code)-1] ^= 1
+	}
+	return code, err
+}
+
+// TestDeployRefusesOtherCode: a deployment whose on-chain code is not the
+// committed build is an error, not a token the tests would trust.
+func TestDeployRefusesOtherCode(t *testing.T) {
+	c := newSimChain(t, 1, nil)
+	d := NewDeployer(lyingCode{c.sim.Client()}, c.keys[0], params.AllDevChainProtocolChanges.ChainID)
+	d.Commit = func() { c.sim.Commit() }
+	if _, _, err := d.DeployTestUSDC(ctxT(t)); !errors.Is(err, ErrCodeMismatch) {
+		t.Fatalf("deploy with other code on chain: %v, want ErrCodeMismatch", err)
+	}
+}
