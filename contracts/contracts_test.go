@@ -88,3 +88,29 @@ func keys(m map[string][]byte) []string {
 	sort.Strings(k)
 	return k
 }
+
+// TestCompileRefusesForeignImport: a source may import only from the pinned
+// OpenZeppelin package, never a file elsewhere on the machine.
+func TestCompileRefusesForeignImport(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node not found on PATH: run `make tools`")
+	}
+	if out, err := exec.Command("bash", "build.sh", "tools").CombinedOutput(); err != nil {
+		t.Fatalf("build.sh tools: %v\n%s", err, out)
+	}
+	tools := os.Getenv("AUTOWALLET_TOOLS")
+	if tools == "" {
+		tools = filepath.Join("..", ".tools")
+	}
+	for _, imp := range []string{"/etc/hostname", "@openzeppelin/contracts/../../solc/package.json", "solc/soljson.js"} {
+		src := t.TempDir()
+		code := "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.24;\nimport \"" + imp + "\";\ncontract X {}\n"
+		if err := os.WriteFile(filepath.Join(src, "X.sol"), []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("node", "compile.js", filepath.Join(tools, "npm", "node_modules"), src, t.TempDir()).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "only @openzeppelin/contracts/... is allowed") {
+			t.Errorf("import %q: %v\n%s", imp, err, out)
+		}
+	}
+}
