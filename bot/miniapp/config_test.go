@@ -76,9 +76,9 @@ func TestWithConfigRefuses(t *testing.T) {
 	}
 	for _, s := range []networks.Set{
 		nil,
-		append(slices.Clone(testNetworks), testNetworks[0]),          // a chain twice
-		net(func(n *networks.Network) { n.Name = "Base\u202e" }),      // bidi override
-		net(func(n *networks.Network) { n.Name = " Base" }),           // leading space
+		append(slices.Clone(testNetworks), testNetworks[0]),      // a chain twice
+		net(func(n *networks.Network) { n.Name = "Base\u202e" }), // bidi override
+		net(func(n *networks.Network) { n.Name = " Base" }),      // leading space
 		net(func(n *networks.Network) { n.Name = strings.Repeat("B", 33) }),
 		net(func(n *networks.Network) { n.NativeSymbol = "E TH" }),
 		net(func(n *networks.Network) { n.Tokens[0].Symbol = "USDC\u200b" }), // zero-width space

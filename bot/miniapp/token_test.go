@@ -8,6 +8,7 @@ package miniapp
 // page's own reason.
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
@@ -213,7 +214,7 @@ func TestCountdownStopsAfterDecision(t *testing.T) {
 	ctx := browser.New(t)
 	cases := []struct {
 		name, body, state, expiry, sel, want string
-		status                              int
+		status                               int
 	}{
 		{"sent", `{"status":"sent","transfer_id":"t-1"}`, "done", "Approved", "#status", sentenceSent, 200},
 		{"failed on the network", `{"status":"failed","transfer_id":"t-1"}`, "failed", "Stopped: see the message above", "#error", sentenceFailed, 200},
@@ -261,6 +262,141 @@ func TestRelativeExpiry(t *testing.T) {
 	for secs, w := range want {
 		if got := browser.Eval[string](t, ctx, fmt.Sprintf(`AutowalletMiniApp.relativeText(%d)`, secs)); got != w {
 			t.Errorf("%d s: %q, want %q", secs, got, w)
+		}
+	}
+}
+
+// TestConfigNetworksInJS: the page reads config.json's networks strictly
+// (docs/miniapp.md, "config.json"): what Go writes is accepted and read back
+// exactly; every other shape is refused with bad_config, in particular a key
+// twice inside a token (JSON.parse would keep the last silently), an address
+// not in EIP-55 form, and names that could hide or reorder text.
+func TestConfigNetworksInJS(t *testing.T) {
+	ctx := codecPage(t)
+	parse := func(texts []string) []string {
+		return browser.Eval[[]string](t, ctx, `(`+mustJSON(texts)+`).map(c => { try { const cfg = AutowalletWallet.parseConfig(c);
+			return cfg.networks.map(n => [n.chainId.toString(), n.name, n.nativeSymbol, n.nativeDecimals, n.explorerUrl, n.l1DataFee,
+				n.tokens.map(t => t.address + "/" + t.symbol + "/" + t.decimals).join(",")].join(" ")).join("; ") } catch (e) { return "refused: " + e.reason } })`)
+	}
+	describe := func(s networks.Set) string {
+		var parts []string
+		for _, n := range s {
+			var toks []string
+			for _, tk := range n.Tokens {
+				toks = append(toks, fmt.Sprintf("%s/%s/%d", tk.Address.Hex(), tk.Symbol, tk.Decimals))
+			}
+			parts = append(parts, fmt.Sprintf("%d %s %s %d %s %v %s", n.ChainID, n.Name, n.NativeSymbol, n.NativeDecimals, n.ExplorerURL, n.L1DataFee, strings.Join(toks, ",")))
+		}
+		return strings.Join(parts, "; ")
+	}
+	// What Go writes, the page reads back exactly.
+	sets := []networks.Set{testNetworks, {networks.DevL1(), withToken(networks.DevL2(), common.HexToAddress("0x5FbDB2315678afecb367f032d93F642f64180aa3"), "USD₮0", 6)},
+		{{ChainID: 1<<64 - 1, Name: "Max (test) chain", NativeSymbol: "X", NativeDecimals: 18, ExplorerURL: "http://127.0.0.1:8545/x"}}}
+	var texts []string
+	for _, s := range sets {
+		b, err := ConfigJSON(testIdentityKey, testBotID, testTelegramHex, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, string(b))
+	}
+	for i, got := range parse(texts) {
+		if want := describe(sets[i]); got != want {
+			t.Errorf("Go's config.json %d read as\n %q, want\n %q", i, got, want)
+		}
+	}
+
+	usdc := `{"address": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "symbol": "USDC", "decimals": 6}`
+	netWith := func(members string, tokens ...string) string {
+		n := `{"chain_id": 8453, "name": "Base", "native_symbol": "ETH", "native_decimals": 18, "explorer_url": "https://basescan.org", "l1_data_fee": true, "tokens": [` + strings.Join(tokens, ", ") + `]}`
+		if members != "" {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(n), &m); err != nil {
+				t.Fatal(err)
+			}
+			// members replaces or adds one member: `"key": value`.
+			k, v, _ := strings.Cut(members, ": ")
+			m[strings.Trim(k, `"`)] = json.RawMessage(v)
+			b, err := json.Marshal(m)
+			if err != nil {
+				t.Fatalf("%s: %v", members, err)
+			}
+			n = string(b)
+		}
+		return n
+	}
+	tok := func(addr, symbol, decimals string) string {
+		return `{"address": ` + addr + `, "symbol": ` + symbol + `, "decimals": ` + decimals + `}`
+	}
+	good := "[" + netWith("", usdc) + "]"
+	var many []string
+	for i := range 33 {
+		many = append(many, fmt.Sprintf(`{"chain_id": %d, "name": "N%d", "native_symbol": "ETH", "native_decimals": 18, "explorer_url": "", "l1_data_fee": false, "tokens": []}`, i+1, i))
+	}
+	thirtyThree := "[" + strings.Join(many, ", ") + "]"
+	if got := parse([]string{configWithNetworks(testIdentity, "["+strings.Join(many[:32], ", ")+"]")}); strings.HasPrefix(got[0], "refused") {
+		t.Fatalf("32 networks refused")
+	}
+	refused := map[string]string{
+		"no network":                     `[]`,
+		"networks an object":             netWith("", usdc),
+		"networks null":                  `null`,
+		"chain id a string":              "[" + netWith(`"chain_id": "8453"`, usdc) + "]",
+		"chain id 0":                     "[" + netWith(`"chain_id": 0`, usdc) + "]",
+		"chain id negative":              "[" + netWith(`"chain_id": -1`, usdc) + "]",
+		"chain id a fraction":            "[" + netWith(`"chain_id": 8453.0`, usdc) + "]",
+		"chain id 2^64":                  "[" + netWith(`"chain_id": 18446744073709551616`, usdc) + "]",
+		"native decimals 37":             "[" + netWith(`"native_decimals": 37`, usdc) + "]",
+		"l1_data_fee a string":           "[" + netWith(`"l1_data_fee": "true"`, usdc) + "]",
+		"l1_data_fee 1":                  "[" + netWith(`"l1_data_fee": 1`, usdc) + "]",
+		"an extra network member":        "[" + netWith(`"rpc_url": "https://x"`, usdc) + "]",
+		"name with a bidi override":      "[" + netWith(`"name": "Base\u202e"`, usdc) + "]",
+		"name with a newline":            "[" + netWith(`"name": "Ba\nse"`, usdc) + "]",
+		"name too long":                  "[" + netWith(`"name": "`+strings.Repeat("B", 33)+`"`, usdc) + "]",
+		"name with a leading space":      "[" + netWith(`"name": " Base"`, usdc) + "]",
+		"native symbol with a space":     "[" + netWith(`"native_symbol": "E TH"`, usdc) + "]",
+		"native symbol empty":            "[" + netWith(`"native_symbol": ""`, usdc) + "]",
+		"explorer trailing slash":        "[" + netWith(`"explorer_url": "https://basescan.org/"`, usdc) + "]",
+		"explorer http":                  "[" + netWith(`"explorer_url": "http://basescan.org"`, usdc) + "]",
+		"explorer javascript":            "[" + netWith(`"explorer_url": "javascript:alert(1)"`, usdc) + "]",
+		"explorer with a query":          "[" + netWith(`"explorer_url": "https://basescan.org?x=1"`, usdc) + "]",
+		"explorer null":                  "[" + netWith(`"explorer_url": null`, usdc) + "]",
+		"tokens null":                    "[" + netWith(`"tokens": null`) + "]",
+		"lowercase address":              "[" + netWith("", tok(`"0x833589fcd6edb6e08f4c7c32d4f71b54bda02913"`, `"USDC"`, "6")) + "]",
+		"address with a bad checksum":    "[" + netWith("", tok(`"0x833589FCD6eDb6E08f4c7C32D4f71b54bdA02913"`, `"USDC"`, "6")) + "]",
+		"zero address":                   "[" + netWith("", tok(`"0x0000000000000000000000000000000000000000"`, `"USDC"`, "6")) + "]",
+		"address without 0x":             "[" + netWith("", tok(`"833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"`, `"USDC"`, "6")) + "]",
+		"decimals 37":                    "[" + netWith("", tok(`"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"`, `"USDC"`, "37")) + "]",
+		"decimals a string":              "[" + netWith("", tok(`"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"`, `"USDC"`, `"6"`)) + "]",
+		"decimals 6.0":                   "[" + netWith("", tok(`"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"`, `"USDC"`, "6.0")) + "]",
+		"symbol with a zero-width space": "[" + netWith("", tok(`"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"`, `"USDC\u200b"`, "6")) + "]",
+		"symbol 17 characters":           "[" + netWith("", tok(`"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"`, `"`+strings.Repeat("U", 17)+`"`, "6")) + "]",
+		"symbol of the native coin":      "[" + netWith("", tok(`"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"`, `"eth"`, "6")) + "]",
+		"a symbol twice":                 "[" + netWith("", usdc, tok(`"0x50c5725949A6F0c72E6C4a641F24049A917DB0Cb"`, `"usdc"`, "18")) + "]",
+		"an address twice":               "[" + netWith("", usdc, tok(`"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"`, `"USDT"`, "6")) + "]",
+		"a symbol key twice in a token":  "[" + netWith("", `{"address": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "symbol": "USDC", "decimals": 6, "decimals": 18}`) + "]",
+		"a token member missing":         "[" + netWith("", `{"address": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "symbol": "USDC"}`) + "]",
+		"an extra token member":          "[" + netWith("", `{"address": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "symbol": "USDC", "decimals": 6, "name": "USD Coin"}`) + "]",
+		"a token an array":               "[" + netWith("", `["0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "USDC", 6]`) + "]",
+		"a key twice in a network":       "[" + strings.Replace(netWith("", usdc), `"name": "Base"`, `"name": "Base", "name": "Ethereum"`, 1) + "]",
+		"a chain twice":                  "[" + netWith("", usdc) + ", " + strings.Replace(netWith("", usdc), `"name": "Base"`, `"name": "Base 2"`, 1) + "]",
+		"a name twice":                   "[" + netWith("", usdc) + ", " + strings.Replace(netWith("", usdc), `"chain_id": 8453`, `"chain_id": 10`, 1) + "]",
+		"33 networks":                    thirtyThree,
+	}
+	// Each refused case starts from the good one: the good one is accepted.
+	names := []string{"good"}
+	texts = []string{configWithNetworks(testIdentity, good)}
+	for name, n := range refused {
+		names = append(names, name)
+		texts = append(texts, configWithNetworks(testIdentity, n))
+	}
+	got := parse(texts)
+	if got[0] != "8453 Base ETH 18 https://basescan.org true 0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913/USDC/6" {
+		t.Fatalf("the good config: %q", got[0])
+	}
+	for i, name := range names[1:] {
+		if got[i+1] != "refused: bad_config" {
+			t.Errorf("%s: accepted as %q", name, got[i+1])
 		}
 	}
 }
