@@ -2,6 +2,7 @@ package networks
 
 import (
 	"math/big"
+	"strings"
 	"testing"
 )
 
@@ -66,4 +67,43 @@ func TestFormatAmountBounds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzFormatAmount: for any value and decimals, Exact reads back as the
+// value, Up is at least it and Down at most it, each within one unit of
+// the last place kept; the text is a plain decimal number.
+func FuzzFormatAmount(f *testing.F) {
+	f.Add([]byte{0x02, 0x3c, 0x34, 0x87, 0x1d, 0x0e, 0xa8}, uint8(18))
+	f.Add([]byte{0x01, 0x7d, 0x78, 0x40}, uint8(6))
+	f.Add([]byte{0x04, 0xe3, 0x88, 0x7b, 0x70}, uint8(18))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, uint8(0))
+	f.Add([]byte{}, uint8(36))
+	f.Fuzz(func(t *testing.T, raw []byte, decimals uint8) {
+		if decimals > 36 || len(raw) > 40 {
+			return
+		}
+		v := new(big.Int).SetBytes(raw)
+		scale := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(decimals)), nil)
+		x := new(big.Rat).SetFrac(v, scale)
+		for _, r := range []Rounding{Exact, Up, Down} {
+			s := FormatAmount(v, decimals, r)
+			if s == "" || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || (strings.Contains(s, ".") && strings.HasSuffix(s, "0")) {
+				t.Fatalf("%s/10^%d: %q", v, decimals, s)
+			}
+			got, ok := new(big.Rat).SetString(s)
+			if !ok {
+				t.Fatalf("%q is not a number", s)
+			}
+			switch c := got.Cmp(x); {
+			case r == Exact && c != 0, r == Up && c < 0, r == Down && c > 0:
+				t.Fatalf("%s/10^%d rounded %d: %q", v, decimals, r, s)
+			}
+			// Within one unit of the last place kept, and that place keeps
+			// at least four significant digits (or all the decimals).
+			diff := new(big.Rat).Abs(new(big.Rat).Sub(got, x))
+			if v.Sign() > 0 && diff.Cmp(new(big.Rat).Quo(x, big.NewRat(1000, 1))) > 0 {
+				t.Fatalf("%s/10^%d rounded %d: %q is more than 0.1%% off", v, decimals, r, s)
+			}
+		}
+	})
 }
