@@ -510,7 +510,7 @@
     }
     var tok = AW.tokenOf(net, it.token);
     if (!tok) {
-      setText("amount", "An unknown token (see below)");
+      setText("amount", "An unknown token: see the warning");
       setText("total", "Unknown");
       return { why: unknownToken(net, it.token), state: "unknown_token" };
     }
