@@ -374,6 +374,10 @@ func TestApprovalFromRowChecksWalletProof(t *testing.T) {
 				t.Errorf("#from = %q", got)
 			}
 			assertAddressAbsent(t, tab, c.from)
+			// Without the page's own list nothing is named in a coin.
+			if strings.Contains(c.name, "config.json") && (browser.Visible(t, tab, "#amount") || browser.Visible(t, tab, "#fee")) {
+				t.Errorf("without a valid config.json the amount %q is shown", browser.Text(t, tab, "#amount"))
+			}
 			if strings.Contains(browser.Eval[string](t, tab, `document.body.innerText`), "Your wallet") {
 				t.Error("the page says \"Your wallet\"")
 			}
