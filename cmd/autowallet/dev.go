@@ -216,7 +216,7 @@ func (m *DevMain) Run(ctx context.Context) error {
 			ChainID: chainID, IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
 		},
 		Routes: func(mux *http.ServeMux) {
-			mux.Handle(miniapp.Prefix, miniapp.Handler(m.miniAppOptions(encAddr, botID, hex.EncodeToString(trusted))...))
+			mux.Handle(miniapp.Prefix, miniapp.Handler(m.miniAppOptions(encAddr, botID, hex.EncodeToString(trusted), pageNetworks(chainID))...))
 			if m.emu != nil {
 				m.emu.Register(mux)
 			}

@@ -174,7 +174,7 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	if c.IdentityKey != "" {
 		// config.json also publishes the bot id and Telegram's key, with
 		// which the page checks its own launch data (docs/miniapp.md).
-		hc.Routes = miniAppRoutes(c.IdentityKey, c.BotID, c.TelegramPublicKey, hc.Routes)
+		hc.Routes = miniAppRoutes(c.IdentityKey, c.BotID, c.TelegramPublicKey, pageNetworks(c.ChainID), hc.Routes)
 	}
 	if c.BotToken != "" {
 		hc.Bot = &bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink}
