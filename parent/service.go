@@ -79,6 +79,8 @@ type Service struct {
 
 	mu        sync.Mutex
 	listeners []func(storage.Transfer)
+	// walletListeners hear of each new wallet (walletevents.go).
+	walletListeners []func(storage.Wallet)
 }
 
 // NewService wires the parent's parts together.
@@ -146,6 +148,7 @@ func (s *Service) EnsureWallet(ctx context.Context, owner int64) (storage.Wallet
 	}
 	if created {
 		s.log.Info("wallet created", "owner", owner, "address", w.Address.Hex())
+		s.walletCreated(w)
 	}
 	return w, created, nil
 }
