@@ -58,6 +58,9 @@ var (
 	allBuckets = [][]byte{
 		bucketUsers, bucketWallets, bucketWalletAddresses, bucketTransfers,
 		bucketTransfersByOwner, bucketTransfersByState, bucketTransferNonces, bucketMeta,
+		// deposit.go (issue 10): incoming funds, their alert outbox and the
+		// watcher's cursor per chain.
+		bucketDeposits, bucketDepositsByOwner, bucketDepositOutbox, bucketWatchCursors,
 	}
 )
 
