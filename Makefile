@@ -20,7 +20,7 @@ test: tools
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 
-tools: $(TOOLS)/bin/geth $(TOOLS)/bin/local-kms chromium
+tools: $(TOOLS)/bin/geth $(TOOLS)/bin/local-kms chromium contracts-tools
 
 # Debian's Chromium, for the browser tests (internal/browser): the Mini App
 # page, the emulator's chat page and the end-to-end test.
@@ -29,6 +29,22 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
 	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || \
 	  ($(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
+# Node.js and npm (Debian's) run the pinned solc-js that compiles the test
+# contracts (docs/contracts.md); contracts-tools installs the pinned npm
+# packages into .tools/npm and abigen (go.mod's go-ethereum) into .tools/bin.
+.PHONY: nodejs contracts-tools contracts
+nodejs:
+	@(command -v node && command -v npm) >/dev/null || \
+	  ($(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm)
+
+contracts-tools: nodejs
+	contracts/build.sh tools
+
+# contracts recompiles contracts/src and regenerates the bindings in place;
+# TestRebuildGivesCommittedBytes (contracts/) checks that nothing changes.
+contracts: nodejs
+	contracts/build.sh
 
 $(TOOLS)/bin/geth:
 	GOBIN=$(TOOLS)/bin go install github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION)

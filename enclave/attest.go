@@ -49,18 +49,20 @@ func (a *NSMAttester) Attest(nonce, userData, publicKey []byte) ([]byte, error) 
 	return res.Attestation.Document, nil
 }
 
-// EncodeConfig writes cfg as its version 1 config file (docs/protocol.md,
-// section 5), fields in the file's order. Dev mode, which builds its config
-// in code, hashes these bytes where a production enclave hashes its file.
+// EncodeConfig writes cfg as its version 2 config file (docs/protocol.md,
+// section 5), fields in the file's order, chains with their tokens
+// (EIP-55) included, so the digest covers what the enclave may sign. Dev
+// mode, which builds its config in code, hashes these bytes where a
+// production enclave hashes its file.
 func EncodeConfig(cfg *Config) []byte {
 	mode := "production"
 	if cfg.Dev {
 		mode = "dev"
 	}
 	b, err := json.Marshal(configFile{
-		Version: 1, Mode: mode, BotID: cfg.BotID,
+		Version: ConfigVersion, Mode: mode, BotID: cfg.BotID,
 		TelegramPublicKey: hex.EncodeToString(cfg.TelegramPublicKey),
-		HMACBotToken:      cfg.HMACBotToken, AllowedChainIDs: cfg.AllowedChainIDs,
+		HMACBotToken:      cfg.HMACBotToken, Chains: cfg.chainTokens(),
 		MaxAuthAge: cfg.MaxAuthAge.String(), ClockSkew: cfg.ClockSkew.String(),
 		KMSKeyARN: cfg.KMS.keyARN(), KMSRegion: cfg.KMS.region(), KMSProxyPort: cfg.KMS.proxyPort(),
 	})

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -27,6 +29,10 @@ type Config struct {
 	HMACBotToken string
 	// AllowedChainIDs lists the chains the enclave signs for.
 	AllowedChainIDs []uint64
+	// AllowedTokens lists, per chain id (each one of AllowedChainIDs), the
+	// ERC-20 contracts the enclave may sign transfer(to, amount) of
+	// (tokens.go). A chain with none: the native coin only.
+	AllowedTokens map[uint64][]common.Address
 	// MaxAuthAge is how old initData's auth_date may be; ClockSkew how far
 	// in the future it may be.
 	MaxAuthAge time.Duration
@@ -43,25 +49,35 @@ const (
 	clockSkewLimit  = 5 * time.Minute
 )
 
-// configFile is the JSON form of Config, version 1 (docs/protocol.md).
+// configFile is the JSON form of Config (docs/protocol.md, section 5):
+// version 2 lists chains with their tokens in "chains"; version 1, still
+// read, lists chain ids in "allowed_chain_ids" and allows no token.
 type configFile struct {
-	Version           int      `json:"version"`
-	Mode              string   `json:"mode"`
-	BotID             int64    `json:"bot_id"`
-	TelegramPublicKey string   `json:"telegram_public_key"`
-	HMACBotToken      string   `json:"hmac_bot_token,omitempty"`
-	AllowedChainIDs   []uint64 `json:"allowed_chain_ids"`
-	MaxAuthAge        string   `json:"max_auth_age"`
-	ClockSkew         string   `json:"clock_skew"`
-	KMSKeyARN         string   `json:"kms_key_arn,omitempty"`
-	KMSRegion         string   `json:"kms_region,omitempty"`
-	KMSProxyPort      uint32   `json:"kms_proxy_port,omitempty"`
+	Version           int                    `json:"version"`
+	Mode              string                 `json:"mode"`
+	BotID             int64                  `json:"bot_id"`
+	TelegramPublicKey string                 `json:"telegram_public_key"`
+	HMACBotToken      string                 `json:"hmac_bot_token,omitempty"`
+	AllowedChainIDs   []uint64               `json:"allowed_chain_ids,omitempty"` // version 1 only
+	Chains            []protocol.ChainTokens `json:"chains,omitempty"`            // version 2 only
+	MaxAuthAge        string                 `json:"max_auth_age"`
+	ClockSkew         string                 `json:"clock_skew"`
+	KMSKeyARN         string                 `json:"kms_key_arn,omitempty"`
+	KMSRegion         string                 `json:"kms_region,omitempty"`
+	KMSProxyPort      uint32                 `json:"kms_proxy_port,omitempty"`
 }
+
+// Config file versions ParseConfig reads; EncodeConfig writes the latest.
+const (
+	configV1      = 1 // allowed_chain_ids: native coin only
+	configV2      = 2 // chains with their tokens
+	ConfigVersion = configV2
+)
 
 // ErrBadConfig is wrapped by every config error.
 var ErrBadConfig = errors.New("bad enclave config")
 
-// ParseConfig reads a version 1 config file strictly.
+// ParseConfig reads a version 2 (or version 1) config file strictly.
 func ParseConfig(b []byte) (*Config, error) {
 	// Strict JSON (protocol.DecodeStrict): keys exact and once, valid
 	// UTF-8, no null, no unknown field, nothing after the object. The file
@@ -71,10 +87,10 @@ func ParseConfig(b []byte) (*Config, error) {
 	if err := protocol.DecodeStrict(b, &f); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	if f.Version != 1 {
-		return nil, fmt.Errorf("%w: version %d, want 1", ErrBadConfig, f.Version)
+	c := &Config{BotID: f.BotID, HMACBotToken: f.HMACBotToken}
+	if err := parseChains(&f, c); err != nil {
+		return nil, err
 	}
-	c := &Config{BotID: f.BotID, HMACBotToken: f.HMACBotToken, AllowedChainIDs: f.AllowedChainIDs}
 	switch f.Mode {
 	case "production":
 	case "dev":
@@ -128,10 +144,15 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: allowed_chain_ids is empty", ErrBadConfig)
 	case slices.Contains(c.AllowedChainIDs, 0):
 		return fmt.Errorf("%w: chain id 0 is not a chain", ErrBadConfig)
+	case hasDuplicate(c.AllowedChainIDs):
+		return fmt.Errorf("%w: a chain id is listed twice", ErrBadConfig)
 	case c.MaxAuthAge <= 0 || c.MaxAuthAge > maxAuthAgeLimit:
 		return fmt.Errorf("%w: max_auth_age must be in (0, %s]", ErrBadConfig, maxAuthAgeLimit)
 	case c.ClockSkew < 0 || c.ClockSkew > clockSkewLimit:
 		return fmt.Errorf("%w: clock_skew must be in [0, %s]", ErrBadConfig, clockSkewLimit)
+	}
+	if err := c.validateTokens(); err != nil {
+		return err
 	}
 	return c.KMS.validate()
 }

@@ -30,7 +30,7 @@ func configJSON(changes map[string]string) string {
 		fields[k] = v
 	}
 	var parts []string
-	for _, k := range []string{"version", "mode", "bot_id", "telegram_public_key", "hmac_bot_token", "allowed_chain_ids", "max_auth_age", "clock_skew", "kms_key_arn", "kms_region", "kms_proxy_port", "extra"} {
+	for _, k := range []string{"version", "mode", "bot_id", "telegram_public_key", "hmac_bot_token", "allowed_chain_ids", "chains", "max_auth_age", "clock_skew", "kms_key_arn", "kms_region", "kms_proxy_port", "extra"} {
 		if v, ok := fields[k]; ok && v != "" {
 			parts = append(parts, `"`+k+`": `+v)
 		}
@@ -62,7 +62,7 @@ func TestParseConfigRefusals(t *testing.T) {
 		"key not hex":                  configJSON(map[string]string{"telegram_public_key": `"not hex"`}),
 		"key 31 bytes":                 configJSON(map[string]string{"telegram_public_key": `"` + strings.Repeat("ab", 31) + `"`}),
 		"no key":                       configJSON(map[string]string{"telegram_public_key": ""}),
-		"version 2":                    configJSON(map[string]string{"version": `2`}),
+		"version 3":                    configJSON(map[string]string{"version": `3`}),
 		"no version":                   configJSON(map[string]string{"version": ""}),
 		"unknown mode":                 configJSON(map[string]string{"mode": `"test"`}),
 		"no mode":                      configJSON(map[string]string{"mode": ""}),

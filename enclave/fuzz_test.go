@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/protocol"
 )
@@ -60,6 +63,38 @@ func FuzzApproveRequest(f *testing.F) {
 		}
 		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code.HTTPStatus() != rec.Code || e.Error.Code == protocol.CodeInternal {
 			t.Fatalf("status %d, body %s", rec.Code, rec.Body)
+		}
+	})
+}
+
+// FuzzParseConfig: parsing a config file never panics, refuses only with
+// ErrBadConfig, and a config it accepts is valid, lists no token outside
+// its chains, and survives EncodeConfig and ParseConfig unchanged (so the
+// digest bound in attestations describes exactly what was read).
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(configJSON(nil)))
+	f.Add([]byte(v2JSON(`[{"chain_id": 1, "tokens": ["0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238"]}, {"chain_id": 8453}]`)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseConfig(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadConfig) || c != nil {
+				t.Fatalf("refused with %v, %+v", err, c)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted an invalid config: %v", err)
+		}
+		for chain, tokens := range c.AllowedTokens {
+			for _, tok := range tokens {
+				if !slices.Contains(c.AllowedChainIDs, chain) || tok == (common.Address{}) {
+					t.Fatalf("token %s on chain %d", tok.Hex(), chain)
+				}
+			}
+		}
+		again, err := ParseConfig(EncodeConfig(c))
+		if err != nil || !bytes.Equal(EncodeConfig(again), EncodeConfig(c)) {
+			t.Fatalf("EncodeConfig of %q does not read back: %v", b, err)
 		}
 	})
 }

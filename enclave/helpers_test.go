@@ -24,6 +24,13 @@ import (
 // vectorsDir is the repository's testdata, relative to this package.
 const vectorsDir = "../testdata"
 
+// The tokens of testConfig: testToken allowed on testvectors.ChainID,
+// otherChainToken on testvectors.DevChainID only.
+var (
+	testToken       = common.HexToAddress(testvectors.TokenHex)
+	otherChainToken = common.HexToAddress(testvectors.OtherChainTokenHex)
+)
+
 // Users of the tests: the owner of the fixture's main wallet, and another.
 const (
 	alice = testvectors.Owner
@@ -35,7 +42,7 @@ var allReasons = []error{
 	protocol.ErrMalformedRequest, protocol.ErrTooLarge, protocol.ErrMalformedInitData, protocol.ErrBadSignature,
 	protocol.ErrStaleAuth, protocol.ErrMalformedIntent, protocol.ErrIntentExpired, protocol.ErrMalformedRecord,
 	protocol.ErrRecordTampered, protocol.ErrWrongOwner, protocol.ErrWrongWallet, protocol.ErrChainNotAllowed,
-	protocol.ErrTokenNotSupported, protocol.ErrVaultLocked, protocol.ErrBadWalletProof,
+	protocol.ErrTokenNotAllowed, protocol.ErrVaultLocked, protocol.ErrBadWalletProof,
 }
 
 // reasonOf is the sentinel of a code, by the API's own mapping.
@@ -81,10 +88,15 @@ func testConfig() *Config {
 	return &Config{
 		BotID:             testvectors.BotID,
 		TelegramPublicKey: testvectors.TelegramKey().Public().(ed25519.PublicKey),
-		AllowedChainIDs:   []uint64{testvectors.ChainID, 1337},
-		MaxAuthAge:        testvectors.MaxAuthAge,
-		ClockSkew:         testvectors.ClockSkew,
-		KMS:               testKMSConfig(),
+		AllowedChainIDs:   []uint64{testvectors.ChainID, testvectors.DevChainID},
+		// The test token on the test chain; another contract on 1337 only.
+		AllowedTokens: map[uint64][]common.Address{
+			testvectors.ChainID:    {testToken},
+			testvectors.DevChainID: {otherChainToken},
+		},
+		MaxAuthAge: testvectors.MaxAuthAge,
+		ClockSkew:  testvectors.ClockSkew,
+		KMS:        testKMSConfig(),
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 func Handler(s *Signer, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+protocol.PathHealth, func(w http.ResponseWriter, r *http.Request) {
-		resp := protocol.HealthResponse{Status: "ok", Vault: "locked", Protocol: protocol.ProtocolVersion}
+		resp := protocol.HealthResponse{Status: "ok", Vault: "locked", Protocol: protocol.ProtocolVersion, Chains: s.cfg.chainTokens()}
 		// The identity public key is public by design (the page pins it); it
 		// is shown only while unlocked, when the enclave can prove with it.
 		if pub := s.IdentityPublicKey(); pub != nil {

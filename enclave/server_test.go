@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -99,7 +100,10 @@ func TestHTTPHealth(t *testing.T) {
 		status, body := call(t, "GET", url+protocol.PathHealth, nil)
 		var h protocol.HealthResponse
 		decodeStrict(t, body, &h)
-		if status != 200 || h != (protocol.HealthResponse{Status: "ok", Vault: c.vault, Protocol: protocol.ProtocolVersion, IdentityKey: c.identity}) {
+		// The baked config's chains and tokens, locked or not, in its order.
+		chains := []protocol.ChainTokens{{ChainID: testvectors.ChainID, Tokens: []string{testvectors.TokenHex}},
+			{ChainID: testvectors.DevChainID, Tokens: []string{testvectors.OtherChainTokenHex}}}
+		if status != 200 || !reflect.DeepEqual(h, protocol.HealthResponse{Status: "ok", Vault: c.vault, Protocol: protocol.ProtocolVersion, IdentityKey: c.identity, Chains: chains}) {
 			t.Fatalf("%d %+v", status, h)
 		}
 		// Absent, not empty, while locked.
@@ -198,11 +202,11 @@ func TestHTTPErrors(t *testing.T) {
 			in.ChainID = 5
 			a.startParam = f.startParam(in)
 		}), protocol.CodeChainNotAllowed},
-		{"token not supported", "POST", url + protocol.PathApprove, approveWith(func(a *approval) {
+		{"token not allowed", "POST", url + protocol.PathApprove, approveWith(func(a *approval) {
 			in := f.intent(w.Address)
 			in.Token = in.To
 			a.startParam = f.startParam(in)
-		}), protocol.CodeTokenNotSupported},
+		}), protocol.CodeTokenNotAllowed},
 	}
 	seen := map[protocol.Code]bool{}
 	for _, c := range cases {
@@ -216,7 +220,7 @@ func TestHTTPErrors(t *testing.T) {
 		protocol.CodeMalformedRequest: true, protocol.CodeTooLarge: true, protocol.CodeNotFound: true, protocol.CodeMethodNotAllowed: true,
 		protocol.CodeMalformedInitData: true, protocol.CodeBadSignature: true, protocol.CodeStaleAuth: true, protocol.CodeMalformedIntent: true,
 		protocol.CodeIntentExpired: true, protocol.CodeMalformedRecord: true, protocol.CodeRecordTampered: true, protocol.CodeWrongOwner: true,
-		protocol.CodeWrongWallet: true, protocol.CodeChainNotAllowed: true, protocol.CodeTokenNotSupported: true, protocol.CodeVaultLocked: true,
+		protocol.CodeWrongWallet: true, protocol.CodeChainNotAllowed: true, protocol.CodeTokenNotAllowed: true, protocol.CodeVaultLocked: true,
 	} {
 		if !seen[code] {
 			t.Errorf("no request produced %s", code)

@@ -204,12 +204,18 @@ type Signed struct {
 //     initData's user and the intent's from (so an intent a host built
 //     around a foreign or forged proof is refused, and the page's
 //     "from: your wallet" check and the enclave's agree);
-//  9. the intent is on an allowed chain, for ETH;
-//  10. the record opens under the vault key (which also authenticates the
+//  9. the intent is on an allowed chain;
+//  10. its token is the native coin, or a token contract the config lists
+//     for that very chain (token_not_allowed);
+//  11. the record opens under the vault key (which also authenticates the
 //     owner and address read in steps 6 and 7).
 //
 // Only then is the key unsealed, the intent signed as an EIP-1559
-// transaction, and the key wiped. Signing is deterministic (RFC 6979), so the
+// transaction, and the key wiped. The transaction's to, value and data are
+// the intent's TxTo, TxValue and TxData (protocol/token.go): for a token,
+// value 0 to the token contract with transfer(to, amount) calldata that
+// this code builds. No request carries calldata, so none handed in can be
+// signed. Signing is deterministic (RFC 6979), so the
 // same approval always yields the same transaction.
 func (s *Signer) Approve(initData string, rec []byte) (*Signed, error) {
 	aead, id, err := s.keys()
@@ -249,8 +255,11 @@ func (s *Signer) Approve(initData string, rec []byte) (*Signed, error) {
 	if !slices.Contains(s.cfg.AllowedChainIDs, in.ChainID) {
 		return nil, fmt.Errorf("%w: chain id %d", protocol.ErrChainNotAllowed, in.ChainID)
 	}
-	if !in.IsNative() {
-		return nil, fmt.Errorf("%w: only the native coin can be sent in protocol version 1", protocol.ErrTokenNotSupported)
+	// A token is allowed per chain: the same address on another chain may
+	// be another contract (or none), so a host cannot move an allowed
+	// token's address to a chain where it is a look-alike.
+	if !s.cfg.tokenAllowed(in.ChainID, in.Token) {
+		return nil, fmt.Errorf("%w: token %s on chain id %d", protocol.ErrTokenNotAllowed, in.Token.Hex(), in.ChainID)
 	}
 
 	secret, err := aead.Open(make([]byte, 0, 32), r.Nonce, r.Sealed, r.header)
@@ -264,16 +273,7 @@ func (s *Signer) Approve(initData string, rec []byte) (*Signed, error) {
 	priv := &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: crypto.S256()}, D: new(big.Int).SetBytes(secret)}
 	defer wipeKey(priv)
 
-	to := in.To
-	tx := types.NewTx(&types.DynamicFeeTx{
-		ChainID:   new(big.Int).SetUint64(in.ChainID),
-		Nonce:     in.Nonce,
-		GasTipCap: in.MaxPriorityFeePerGas,
-		GasFeeCap: in.MaxFeePerGas,
-		Gas:       in.GasLimit,
-		To:        &to,
-		Value:     in.Amount,
-	})
+	tx := types.NewTx(unsignedTx(in))
 	signed, err := types.SignTx(tx, types.LatestSignerForChainID(tx.ChainId()), priv)
 	if err != nil {
 		return nil, fmt.Errorf("enclave: signing: %w", err)
@@ -283,6 +283,25 @@ func (s *Signer) Approve(initData string, rec []byte) (*Signed, error) {
 		return nil, fmt.Errorf("enclave: encoding the transaction: %w", err)
 	}
 	return &Signed{RawTx: raw, Hash: signed.Hash(), Intent: in}, nil
+}
+
+// unsignedTx is the EIP-1559 transaction an intent stands for. To, value
+// and data come only from protocol's one definition (TxTo, TxValue,
+// TxData): the native coin to To with value Amount and no data, or a token
+// as value 0 to the token contract with transfer(To, Amount) calldata built
+// there. Nothing else can put data in a transaction the enclave signs.
+func unsignedTx(in *protocol.Intent) *types.DynamicFeeTx {
+	to := in.TxTo()
+	return &types.DynamicFeeTx{
+		ChainID:   new(big.Int).SetUint64(in.ChainID),
+		Nonce:     in.Nonce,
+		GasTipCap: in.MaxPriorityFeePerGas,
+		GasFeeCap: in.MaxFeePerGas,
+		Gas:       in.GasLimit,
+		To:        &to,
+		Value:     in.TxValue(),
+		Data:      in.TxData(),
+	}
 }
 
 // wipeKey overwrites the private scalar in place. Go's garbage collector may

@@ -105,11 +105,17 @@ func TestApproveRefusals(t *testing.T) {
 			a.botToken = "123456:token-the-host-knows"
 		}, protocol.ErrBadSignature},
 		{"locked vault", func(a *approval, w *Wallet) { a.signer = f.newSigner(f.cfg, nil) }, protocol.ErrVaultLocked},
-		{"token transfer", func(a *approval, w *Wallet) {
+		{"token not in the config", func(a *approval, w *Wallet) {
 			withIntent(a, w, func(in *protocol.Intent) {
 				in.Token = common.HexToAddress("0x2222222222222222222222222222222222222222")
 			})
-		}, protocol.ErrTokenNotSupported},
+		}, protocol.ErrTokenNotAllowed},
+		{"token allowed on another chain only", func(a *approval, w *Wallet) {
+			withIntent(a, w, func(in *protocol.Intent) { in.Token = otherChainToken })
+		}, protocol.ErrTokenNotAllowed},
+		{"allowed token on a chain not allowed", func(a *approval, w *Wallet) {
+			withIntent(a, w, func(in *protocol.Intent) { in.ChainID, in.Token = 1, testToken })
+		}, protocol.ErrChainNotAllowed},
 	}
 	t.Run("unchanged", func(t *testing.T) {
 		a, _ := f.validApproval()
@@ -224,7 +230,7 @@ func TestApproveCheckOrder(t *testing.T) {
 			in := f.intent(w.Address)
 			in.Token = common.HexToAddress("0x22")
 			a.startParam, a.record = f.startParam(in), flipBit(w.Record, 50)
-		}, protocol.ErrTokenNotSupported},
+		}, protocol.ErrTokenNotAllowed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"time"
@@ -71,32 +70,6 @@ func (c *EnclaveClient) Health(ctx context.Context) (*protocol.HealthResponse, e
 		return nil, err
 	}
 	return &out, nil
-}
-
-// HealthJSON decodes the enclave's /v1/health answer into v, which may name
-// only the fields the caller needs (`autowallet parent` compares its
-// networks with the reported chains and tokens). Health reads it strictly.
-func (c *EnclaveClient) HealthJSON(ctx context.Context, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+protocol.PathHealth, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrEnclaveUnavailable, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: health: %s", ErrEnclaveUnavailable, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, protocol.MaxRequestBody))
-	if err != nil {
-		return fmt.Errorf("%w: health: %v", ErrEnclaveUnavailable, err)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%w: health: bad response", ErrEnclaveUnavailable)
-	}
-	return nil
 }
 
 // CreateWallet asks the enclave for a new wallet owned by a Telegram user.

@@ -67,7 +67,9 @@ func newMultiStack(t *testing.T) *multiStack {
 	}))
 	t.Cleanup(l2Proxy.Close)
 
-	m.enclave = testenv.StartEnclave(t, networks.DevL1ChainID, networks.DevL2ChainID)
+	m.enclave = testenv.StartEnclaveWithTokens(t, map[uint64][]common.Address{
+		networks.DevL1ChainID: {m.l1.USDC}, networks.DevL2ChainID: {m.l2.USDC},
+	}, networks.DevL1ChainID, networks.DevL2ChainID)
 	if m.store, err = storage.Open(t.TempDir(), storage.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -401,5 +403,47 @@ func TestNoncesPerChain(t *testing.T) {
 		if err != nil || tr.Nonce != 1 {
 			t.Fatalf("second build on %d: nonce %d, %v", chain, tr.Nonce, err)
 		}
+	}
+}
+
+// TestTokenTransferMinedOnL2: a USDC transfer on the dev L2, built by the
+// parent, approved with Telegram-signed initData, signed by the enclave
+// (which builds transfer(to, amount) itself) and checked by the parent, is
+// mined: the token balances move by exactly the amount, the ETH balance by
+// exactly the fee paid, which the confirmed transfer records.
+func TestTokenTransferMinedOnL2(t *testing.T) {
+	m := newMultiStack(t)
+	w := m.wallet(t, 1, false, false, true, true)
+	ctx := context.Background()
+	to := common.HexToAddress("0x00000000000000000000000000000000000000c4")
+	ethBefore := m.balanceOf(t, w.Address, networks.DevL2ChainID, common.Address{}).Amount
+	tr, err := m.svc.Build(ctx, parent.BuildRequest{Owner: 1, ChainID: networks.DevL2ChainID, Token: m.l2.USDC, To: to, Amount: usdc25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.svc.Approve(ctx, m.enclave.InitData(1, tr.StartParam)); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	var done storage.Transfer
+	for i := 0; ; i++ {
+		m.svc.TrackOnce(ctx)
+		done, _ = m.store.Transfer(tr.ID)
+		if done.State == storage.StateConfirmed {
+			break
+		}
+		if i == 100 || done.State.Final() {
+			t.Fatalf("transfer: %s (%s)", done.State, done.Reason)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := m.balanceOf(t, w.Address, networks.DevL2ChainID, m.l2.USDC).Amount; got.Cmp(new(big.Int).Sub(devchain.TokenDripAmount, usdc25)) != 0 {
+		t.Errorf("sender USDC %v", got)
+	}
+	if got := m.balanceOf(t, to, networks.DevL2ChainID, m.l2.USDC).Amount; got.Cmp(usdc25) != 0 {
+		t.Errorf("recipient USDC %v", got)
+	}
+	ethAfter := m.balanceOf(t, w.Address, networks.DevL2ChainID, common.Address{}).Amount
+	if done.FeePaid == nil || new(big.Int).Sub(ethBefore, ethAfter).Cmp(done.FeePaid) != 0 {
+		t.Errorf("ETH %v -> %v, fee paid %v", ethBefore, ethAfter, done.FeePaid)
 	}
 }

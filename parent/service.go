@@ -487,10 +487,13 @@ func checkSigned(raw []byte, hash common.Hash, t storage.Transfer) error {
 	if err := tx.UnmarshalBinary(raw); err != nil {
 		return fmt.Errorf("%w: enclave returned an undecodable transaction", ErrEnclaveUnavailable)
 	}
+	// To, value and data by the intent's one definition (protocol/token.go):
+	// for a token, value 0 to the token contract with exactly
+	// transfer(to, amount) as data.
 	same := tx.Hash() == hash && tx.Type() == types.DynamicFeeTxType &&
 		tx.ChainId().IsUint64() && tx.ChainId().Uint64() == in.ChainID &&
-		tx.Nonce() == in.Nonce && tx.To() != nil && *tx.To() == in.To && len(tx.Data()) == 0 &&
-		tx.Value().Cmp(in.Amount) == 0 && tx.Gas() == in.GasLimit &&
+		tx.Nonce() == in.Nonce && tx.To() != nil && *tx.To() == in.TxTo() && string(tx.Data()) == string(in.TxData()) &&
+		tx.Value().Cmp(in.TxValue()) == 0 && tx.Gas() == in.GasLimit &&
 		tx.GasFeeCap().Cmp(in.MaxFeePerGas) == 0 && tx.GasTipCap().Cmp(in.MaxPriorityFeePerGas) == 0
 	if same {
 		from, err := types.Sender(types.LatestSignerForChainID(tx.ChainId()), &tx)

@@ -85,6 +85,18 @@ type HealthResponse struct {
 	// IdentityKey is the deployment identity public key (64 lowercase hex)
 	// while unlocked; absent while locked.
 	IdentityKey string `json:"identity_key,omitempty"`
+	// Chains is what the enclave's baked config allows, locked or not: each
+	// chain id it signs for and the token contracts it may sign transfers
+	// of there, so the parent (and an auditor) can check that its network
+	// list agrees with the enclave's.
+	Chains []ChainTokens `json:"chains"`
+}
+
+// ChainTokens is one allowed chain and its allowed token contracts (EIP-55
+// 0x-hex, in the config's order; empty: the native coin only).
+type ChainTokens struct {
+	ChainID uint64   `json:"chain_id"`
+	Tokens  []string `json:"tokens"`
 }
 
 // ProtocolVersion is the version of this API and of the formats it carries.
@@ -110,9 +122,12 @@ const (
 	CodeWrongWallet       Code = "wrong_wallet"
 	CodeBadWalletProof    Code = "bad_wallet_proof"
 	CodeChainNotAllowed   Code = "chain_not_allowed"
-	CodeTokenNotSupported Code = "token_not_supported"
-	CodeVaultLocked       Code = "vault_locked"
-	CodeInternal          Code = "internal"
+	// CodeTokenNotAllowed: the intent's token is not in the enclave's
+	// config for the intent's chain. It replaces token_not_supported, which
+	// enclaves before issue 10 sent for every token and which is gone.
+	CodeTokenNotAllowed Code = "token_not_allowed"
+	CodeVaultLocked     Code = "vault_locked"
+	CodeInternal        Code = "internal"
 	// CodeAttestationUnavailable: the enclave has no NSM (or dev NSM) to
 	// attest with.
 	CodeAttestationUnavailable Code = "attestation_unavailable"
@@ -145,7 +160,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusMethodNotAllowed
 	case CodeBadSignature, CodeStaleAuth:
 		return http.StatusUnauthorized
-	case CodeIntentExpired, CodeRecordTampered, CodeWrongOwner, CodeWrongWallet, CodeBadWalletProof, CodeChainNotAllowed, CodeTokenNotSupported:
+	case CodeIntentExpired, CodeRecordTampered, CodeWrongOwner, CodeWrongWallet, CodeBadWalletProof, CodeChainNotAllowed, CodeTokenNotAllowed:
 		return http.StatusForbidden
 	case CodeVaultLocked, CodeEnclaveUnavailable, CodeAttestationUnavailable:
 		return http.StatusServiceUnavailable
@@ -186,16 +201,16 @@ func (e *Error) Is(target error) bool {
 // Sentinel reasons that only the enclave produces; the ones about initData and
 // intents are above, beside their parsers.
 var (
-	ErrMalformedRequest  = errors.New("malformed request")
-	ErrTooLarge          = errors.New("request too large")
-	ErrIntentExpired     = errors.New("transfer intent has expired")
-	ErrMalformedRecord   = errors.New("malformed wallet record")
-	ErrRecordTampered    = errors.New("wallet record does not open under this vault key")
-	ErrWrongOwner        = errors.New("wallet belongs to another Telegram user")
-	ErrWrongWallet       = errors.New("transfer is not from this wallet")
-	ErrChainNotAllowed   = errors.New("chain is not allowed")
-	ErrTokenNotSupported = errors.New("token transfers are not supported")
-	ErrVaultLocked       = errors.New("vault is locked")
+	ErrMalformedRequest = errors.New("malformed request")
+	ErrTooLarge         = errors.New("request too large")
+	ErrIntentExpired    = errors.New("transfer intent has expired")
+	ErrMalformedRecord  = errors.New("malformed wallet record")
+	ErrRecordTampered   = errors.New("wallet record does not open under this vault key")
+	ErrWrongOwner       = errors.New("wallet belongs to another Telegram user")
+	ErrWrongWallet      = errors.New("transfer is not from this wallet")
+	ErrChainNotAllowed  = errors.New("chain is not allowed")
+	ErrTokenNotAllowed  = errors.New("token is not allowed on this chain")
+	ErrVaultLocked      = errors.New("vault is locked")
 
 	ErrAttestationUnavailable = errors.New("attestation is unavailable")
 )
@@ -214,7 +229,7 @@ var sentinelOf = map[Code]error{
 	CodeWrongWallet:       ErrWrongWallet,
 	CodeBadWalletProof:    ErrBadWalletProof,
 	CodeChainNotAllowed:   ErrChainNotAllowed,
-	CodeTokenNotSupported: ErrTokenNotSupported,
+	CodeTokenNotAllowed:   ErrTokenNotAllowed,
 	CodeVaultLocked:       ErrVaultLocked,
 
 	CodeAttestationUnavailable: ErrAttestationUnavailable,

@@ -29,7 +29,7 @@ var allCodes = map[Code]int{
 	CodeWrongWallet:       403,
 	CodeBadWalletProof:    403,
 	CodeChainNotAllowed:   403,
-	CodeTokenNotSupported: 403,
+	CodeTokenNotAllowed:   403,
 	CodeVaultLocked:       503,
 	CodeInternal:          500,
 

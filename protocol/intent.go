@@ -42,8 +42,8 @@ type Intent struct {
 	ChainID              uint64
 	From                 common.Address
 	To                   common.Address
-	Token                common.Address // zero address: the chain's native coin (ETH)
-	Amount               *big.Int       // wei
+	Token                common.Address // zero address: the chain's native coin; else an ERC-20 contract (token.go)
+	Amount               *big.Int       // wei, or the token's smallest unit
 	Nonce                uint64
 	GasLimit             uint64
 	MaxFeePerGas         *big.Int // wei
@@ -58,13 +58,6 @@ type Intent struct {
 
 // IsNative reports whether the intent moves the chain's native coin.
 func (in *Intent) IsNative() bool { return in.Token == (common.Address{}) }
-
-// MaxCost is the most the transfer can take from the sender: amount plus
-// gas limit times max fee per gas.
-func (in *Intent) MaxCost() *big.Int {
-	fee := new(big.Int).Mul(new(big.Int).SetUint64(in.GasLimit), in.MaxFeePerGas)
-	return fee.Add(fee, in.Amount)
-}
 
 // Validate checks the rules every intent must meet, apart from the encoding.
 // It returns an error wrapping ErrMalformedIntent.

@@ -109,9 +109,10 @@ func TestIntentValidate(t *testing.T) {
 
 func TestIntentMaxCostAndNative(t *testing.T) {
 	in := validIntent()
-	want := new(big.Int).Add(big.NewInt(5e16), new(big.Int).Mul(big.NewInt(21000), big.NewInt(3e10)))
-	if in.MaxCost().Cmp(want) != 0 {
-		t.Fatalf("MaxCost = %s, want %s", in.MaxCost(), want)
+	fee := new(big.Int).Mul(big.NewInt(21000), big.NewInt(3e10))
+	want := new(big.Int).Add(big.NewInt(5e16), fee)
+	if in.MaxCost().Cmp(want) != 0 || in.MaxFee().Cmp(fee) != 0 {
+		t.Fatalf("MaxCost = %s, MaxFee = %s, want %s and %s", in.MaxCost(), in.MaxFee(), want, fee)
 	}
 	if !in.IsNative() {
 		t.Fatal("a zero token is the native coin")
@@ -119,6 +120,11 @@ func TestIntentMaxCostAndNative(t *testing.T) {
 	in.Token = common.HexToAddress("0x2222222222222222222222222222222222222222")
 	if in.IsNative() {
 		t.Fatal("a token address is not the native coin")
+	}
+	// A token's amount is not native coin: the most native coin it can
+	// take is the fee.
+	if in.MaxCost().Cmp(fee) != 0 || in.MaxFee().Cmp(fee) != 0 {
+		t.Fatalf("token: MaxCost = %s, MaxFee = %s, want both %s", in.MaxCost(), in.MaxFee(), fee)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/autowallet/autowallet/internal/testvectors"
 )
@@ -30,6 +31,11 @@ func TestIntentVectors(t *testing.T) {
 			text, err := want.EncodeStartParam()
 			if err != nil || text != v.Vector.StartParam {
 				t.Fatalf("encoding the vector's fields gave %q, %v", text, err)
+			}
+			// The transaction it stands for (token.go): to, value, data.
+			tx := v.Vector.Transaction
+			if tx == nil || in.TxTo().Hex() != tx.To || in.TxValue().String() != tx.Value || hexutil.Encode(in.TxData()) != tx.Data {
+				t.Fatalf("transaction to %s value %s data %x, the vector says %+v", in.TxTo().Hex(), in.TxValue(), in.TxData(), tx)
 			}
 		})
 	}

@@ -271,6 +271,7 @@ const (
 	sentenceWrongWallet = "The wallet service says this transfer is not from your wallet. " + afterApprove
 	sentenceSent        = "Approved. The transfer was sent to the network. Its card in the chat follows it."
 	sentenceApproved    = "Approved. The transfer will be sent shortly. Its card in the chat follows it."
+	sentenceFailed      = "The wallet service says this transfer failed on the network: it was included but did not go through (for example the token contract refused it), so the amount did not move and the network fee was paid. " + afterApprove
 )
 
 // TestAnswersAfterApproveMaySend: every sentence the page can show after
@@ -323,7 +324,10 @@ func TestPageShowsOnlyItsOwnSentences(t *testing.T) {
 		{"JSON string", 500, `"HOSTTEXT"`, "#error", sentenceUnknown, "error"},
 		{"error code in a 200", 200, `{"error":{"code":"enclave_unavailable","message":"HOSTTEXT"}}`, "#error", sentenceUnknown, "error"},
 		{"unknown success status", 200, `{"status":"HOSTTEXT sent to 0xdead","transfer_id":"t-1"}`, "#error", sentenceUnknown, "error"},
-		{"status cancelled is not an approval answer", 200, `{"status":"cancelled","transfer_id":"t-1"}`, "#error", sentenceUnknown, "error"},
+		{"status built is not an approval answer", 200, `{"status":"built","transfer_id":"t-1"}`, "#error", sentenceUnknown, "error"},
+		{"status cancelled: the page's reason", 200, `{"status":"cancelled","transfer_id":"t-1","message":"HOSTTEXT"}`, "#error", "The wallet service says this transfer was cancelled. " + afterApprove, "closed"},
+		{"status failed: the page's reason", 200, `{"status":"failed","transfer_id":"t-1","reason":"HOSTTEXT reverted"}`, "#error", sentenceFailed, "failed"},
+		{"confirmed", 200, `{"status":"confirmed","transfer_id":"t-1"}`, "#status", "Approved. The network has already included the transfer. Its card in the chat shows it.", "done"},
 		{"sent with host extras", 200, `{"status":"sent","transfer_id":"HOSTTEXT","tx_hash":"` + hash + `","message":"HOSTTEXT"}`, "#status", sentenceSent, "done"},
 		{"approved", 200, `{"status":"approved","transfer_id":"t-1"}`, "#status", sentenceApproved, "done"},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/autowallet/autowallet/internal/browser"
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -343,10 +344,28 @@ func TestKeccakAndChecksumInJS(t *testing.T) {
 		t.Errorf("1 ETH is written %q", got)
 	}
 
-	// Network names.
-	names := browser.Eval[[]string](t, ctx, `[1, 11155111, 17000, 8453, 10, 42161, 137, 1337, 5].map(id => AutowalletIntent.chainName(BigInt(id)))`)
-	want := []string{"Ethereum", "Sepolia", "Holesky", "Base", "Optimism", "Arbitrum One", "Polygon", "Dev chain", "chain 5"}
-	if !slices.Equal(names, want) {
-		t.Errorf("chain names %v", names)
+	// The rounding rule (formatAmount) agrees with Go's networks.FormatAmount,
+	// the bot's, on edge values and random ones, for every mode and common
+	// decimals.
+	type fmtCase struct {
+		V    string `json:"v"`
+		Dec  int    `json:"dec"`
+		Mode string `json:"mode"`
+	}
+	modes := map[string]networks.Rounding{"exact": networks.Exact, "up": networks.Up, "down": networks.Down}
+	var fcs []fmtCase
+	for _, w := range weis {
+		for _, dec := range []int{0, 2, 6, 8, 18, 36} {
+			for m := range modes {
+				fcs = append(fcs, fmtCase{w, dec, m})
+			}
+		}
+	}
+	gotFmt := browser.Eval[[]string](t, ctx, `(`+mustJSON(fcs)+`).map(c => AutowalletIntent.formatAmount(BigInt(c.v), c.dec, c.mode))`)
+	for i, c := range fcs {
+		v, _ := new(big.Int).SetString(c.V, 10)
+		if want := networks.FormatAmount(v, uint8(c.Dec), modes[c.Mode]); gotFmt[i] != want {
+			t.Errorf("formatAmount(%s, %d, %s) = %q, Go says %q", c.V, c.Dec, c.Mode, gotFmt[i], want)
+		}
 	}
 }

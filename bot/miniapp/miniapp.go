@@ -20,7 +20,6 @@ import (
 	"net/url"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -67,48 +66,6 @@ type config struct {
 	apiOrigins     []string
 	frameAncestors []string
 	configJSON     []byte // config.json, when an identity key is given
-}
-
-// ConfigFile is the name of the page's config, served beside index.html.
-const ConfigFile = "config.json"
-
-// ConfigJSON is the page's config.json: the deployment identity key (64
-// lowercase hex, as the enclave's health and `autowallet verify` print it),
-// the bot's id and Telegram's Ed25519 public key for initData (64 hex; written
-// lowercase): {"version":1,"identity_key":"...","bot_id":N,
-// "telegram_public_key":"..."} and nothing else (docs/miniapp.md). The page
-// checks Telegram's signature on its own launch data with the last two
-// before it believes the user id in it. A key that is not 64 hex or a bot id
-// that is not positive is an error.
-func ConfigJSON(identityKey string, botID int64, telegramKey string) ([]byte, error) {
-	if len(identityKey) != 64 || strings.Trim(identityKey, "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("miniapp: identity key %q is not 64 lowercase hex characters", identityKey)
-	}
-	if botID <= 0 {
-		return nil, fmt.Errorf("miniapp: bot id %d is not positive", botID)
-	}
-	tk := strings.ToLower(telegramKey)
-	if len(tk) != 64 || strings.Trim(tk, "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("miniapp: Telegram public key %q is not 64 hex characters", telegramKey)
-	}
-	return []byte(`{"version":1,"identity_key":"` + identityKey + `","bot_id":` + strconv.FormatInt(botID, 10) +
-		`,"telegram_public_key":"` + tk + `"}` + "\n"), nil
-}
-
-// WithConfig serves config.json pinning the deployment identity key (with
-// which the page verifies wallet statements), the bot id and Telegram's
-// public key (with which it verifies its own launch data). In production the
-// operator publishes config.json with the page, on an origin the host does
-// not control; a host serving it (dev, or a parent serving the page) is
-// trusted for it. Invalid values panic (ConfigJSON), so a misconfiguration
-// shows at start-up. Without it config.json is not found, and the page shows
-// no address as verified.
-func WithConfig(identityKey string, botID int64, telegramKey string) Option {
-	b, err := ConfigJSON(identityKey, botID, telegramKey)
-	if err != nil {
-		panic(err)
-	}
-	return func(c *config) { c.configJSON = b }
 }
 
 // WithAPIOrigin allows the page to call the API at origin (scheme://host[:port])

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -92,11 +93,47 @@ func walletLink(key ed25519.PrivateKey, owner uint64, addr common.Address) strin
 	return base64.RawURLEncoding.EncodeToString(walletLinkBytes(owner, addr, proofFor(key, owner, addr)))
 }
 
-// configJSON is the page's config.json pinning key's public half, with the
-// test bot id and testTelegram's public key.
+// Test tokens (EIP-55): USDC on Sepolia and Base (6 decimals), DAI on Base
+// (18 decimals).
+var (
+	sepoliaUSDC = common.HexToAddress("0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238")
+	baseUSDC    = common.HexToAddress("0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913")
+	baseDAI     = common.HexToAddress("0x50c5725949A6F0c72E6C4a641F24049A917DB0Cb")
+	// lookalikeUSDC differs from baseUSDC in its last digit: a contract the
+	// host deployed with the symbol "USDC" and 6 decimals.
+	lookalikeUSDC = common.HexToAddress("0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02914")
+)
+
+// testNetworks is the page's own list in the tests: Sepolia (the test
+// intent's chain), Base (an OP-stack chain with an L1 data fee, a 6- and an
+// 18-decimals token) and Polygon (native coin POL).
+var testNetworks = networks.Set{
+	{ChainID: 11155111, Name: "Sepolia", NativeSymbol: "ETH", NativeDecimals: 18, ExplorerURL: "https://sepolia.etherscan.io",
+		Tokens: []networks.Token{{Address: sepoliaUSDC, Symbol: "USDC", Decimals: 6}}},
+	{ChainID: 8453, Name: "Base", NativeSymbol: "ETH", NativeDecimals: 18, ExplorerURL: "https://basescan.org", L1DataFee: true,
+		Tokens: []networks.Token{{Address: baseUSDC, Symbol: "USDC", Decimals: 6}, {Address: baseDAI, Symbol: "DAI", Decimals: 18}}},
+	{ChainID: 137, Name: "Polygon", NativeSymbol: "POL", NativeDecimals: 18, ExplorerURL: "https://polygonscan.com"},
+}
+
+// testNetworksJSON is testNetworks as config.json's "networks", written by
+// hand from the spec (TestConfigJSON checks that Go writes the same).
+const testNetworksJSON = `[{"chain_id": 11155111, "name": "Sepolia", "native_symbol": "ETH", "native_decimals": 18, "explorer_url": "https://sepolia.etherscan.io", "l1_data_fee": false,
+ "tokens": [{"address": "0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238", "symbol": "USDC", "decimals": 6}]},
+ {"chain_id": 8453, "name": "Base", "native_symbol": "ETH", "native_decimals": 18, "explorer_url": "https://basescan.org", "l1_data_fee": true,
+ "tokens": [{"address": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "symbol": "USDC", "decimals": 6}, {"address": "0x50c5725949A6F0c72E6C4a641F24049A917DB0Cb", "symbol": "DAI", "decimals": 18}]},
+ {"chain_id": 137, "name": "Polygon", "native_symbol": "POL", "native_decimals": 18, "explorer_url": "https://polygonscan.com", "l1_data_fee": false, "tokens": []}]`
+
+// configJSON is the page's config.json (version 2) pinning key's public
+// half, with the test bot id, testTelegram's public key and testNetworks.
 func configJSON(key ed25519.PrivateKey) string {
-	return `{"version": 1, "identity_key": "` + hex.EncodeToString(key.Public().(ed25519.PublicKey)) +
-		`", "bot_id": ` + strconv.Itoa(testBotID) + `, "telegram_public_key": "` + hex.EncodeToString(testTelegram.Public().(ed25519.PublicKey)) + `"}`
+	return configWithNetworks(key, testNetworksJSON)
+}
+
+// configWithNetworks is configJSON with another "networks" member.
+func configWithNetworks(key ed25519.PrivateKey, networksJSON string) string {
+	return `{"version": 2, "identity_key": "` + hex.EncodeToString(key.Public().(ed25519.PublicKey)) +
+		`", "bot_id": ` + strconv.Itoa(testBotID) + `, "telegram_public_key": "` + hex.EncodeToString(testTelegram.Public().(ed25519.PublicKey)) +
+		`", "networks": ` + networksJSON + `}`
 }
 
 // serveConfig answers GET config.json with body (status 404 if body is "").

@@ -272,43 +272,55 @@ func TestStatementConfigAndUserInJS(t *testing.T) {
 	key := strings.Repeat("0123456789abcdef", 4)
 	tg := strings.Repeat("fedcba9876543210", 4)
 	rest := `, "bot_id": 7000000001, "telegram_public_key": "` + tg + `"`
-	configs := map[string]bool{
-		`{"version": 1, "identity_key": "` + key + `"` + rest + `}`:                                                         true,
-		`{"telegram_public_key":"` + tg + `","bot_id":7000000001,"identity_key":"` + key + `","version":1}`:                 true,
-		"\n{\"version\":1,\"identity_key\":\"" + key + "\"" + rest + "}\n":                                                  true,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": 9223372036854775807, "telegram_public_key": "` + tg + `"}`: true,
-		// The fields of the first config.json, without bot id and
-		// Telegram's key: the page cannot check its launch data.
-		`{"version": 1, "identity_key": "` + key + `"}`:                                                                     false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": 7000000001}`:                                               false,
-		`{"version": 1, "identity_key": "` + key + `", "telegram_public_key": "` + tg + `"}`:                                false,
-		`{"version": 2, "identity_key": "` + key + `"` + rest + `}`:                                                         false,
+	configs0 := map[string]bool{
+		`{"version": 2, "identity_key": "` + key + `"` + rest + `}`:                                                         true,
+		`{"telegram_public_key":"` + tg + `","bot_id":7000000001,"identity_key":"` + key + `","version":2}`:                 true,
+		"\n{\"version\":2,\"identity_key\":\"" + key + "\"" + rest + "}\n":                                                  true,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": 9223372036854775807, "telegram_public_key": "` + tg + `"}`: true,
+		// Version 1 (no networks) and an unknown version.
+		`{"version": 1, "identity_key": "` + key + `"` + rest + `}`: false,
+		// Without bot id and Telegram's key the page cannot check its
+		// launch data.
+		`{"version": 2, "identity_key": "` + key + `"}`:                                                                     false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": 7000000001}`:                                               false,
+		`{"version": 2, "identity_key": "` + key + `", "telegram_public_key": "` + tg + `"}`:                                false,
+		`{"version": 3, "identity_key": "` + key + `"` + rest + `}`:                                                         false,
 		`{"version": "1", "identity_key": "` + key + `"` + rest + `}`:                                                       false,
-		`{"version": 1.0, "identity_key": "` + key + `"` + rest + `}`:                                                       false,
-		`{"version": 1, "identity_key": "` + key + `"` + rest + `, "api": "x"}`:                                             false,
-		`{"version": 1` + rest + `}`:                                                                                        false,
-		`{"version": 1, "identity_key": "` + strings.ToUpper(key) + `"` + rest + `}`:                                        false,
-		`{"version": 1, "identity_key": "` + key[1:] + `"` + rest + `}`:                                                     false,
-		`{"version": 1, "identity_key": "` + key + `0"` + rest + `}`:                                                        false,
-		`{"version": 1, "version": 1, "identity_key": "` + key + `"` + rest + `}`:                                           false,
-		`{"version": 1, "identity_key": "` + key + `", "identity_key": "` + key + `"` + rest + `}`:                          false,
-		`{"version": 1, "identity_key": "\u0030` + key[1:] + `"` + rest + `}`:                                               false,
-		`{"version": 1, "identity_key": "` + key + `"` + rest + `, "bot_id": 7000000001}`:                                   false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": 0, "telegram_public_key": "` + tg + `"}`:                   false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": -7, "telegram_public_key": "` + tg + `"}`:                  false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": 7.5, "telegram_public_key": "` + tg + `"}`:                 false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": 1e3, "telegram_public_key": "` + tg + `"}`:                 false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": "7", "telegram_public_key": "` + tg + `"}`:                 false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": 07, "telegram_public_key": "` + tg + `"}`:                  false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": 9223372036854775808, "telegram_public_key": "` + tg + `"}`: false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": 7, "telegram_public_key": "` + strings.ToUpper(tg) + `"}`:  false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": 7, "telegram_public_key": "` + tg[2:] + `"}`:               false,
-		`{"version": 1, "identity_key": "` + key + `", "bot_id": 7, "telegram_public_key": null}`:                           false,
+		`{"version": 2.0, "identity_key": "` + key + `"` + rest + `}`:                                                       false,
+		`{"version": 2, "identity_key": "` + key + `"` + rest + `, "api": "x"}`:                                             false,
+		`{"version": 2` + rest + `}`:                                                                                        false,
+		`{"version": 2, "identity_key": "` + strings.ToUpper(key) + `"` + rest + `}`:                                        false,
+		`{"version": 2, "identity_key": "` + key[1:] + `"` + rest + `}`:                                                     false,
+		`{"version": 2, "identity_key": "` + key + `0"` + rest + `}`:                                                        false,
+		`{"version": 2, "version": 2, "identity_key": "` + key + `"` + rest + `}`:                                           false,
+		`{"version": 2, "identity_key": "` + key + `", "identity_key": "` + key + `"` + rest + `}`:                          false,
+		`{"version": 2, "identity_key": "\u0030` + key[1:] + `"` + rest + `}`:                                               false,
+		`{"version": 2, "identity_key": "` + key + `"` + rest + `, "bot_id": 7000000001}`:                                   false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": 0, "telegram_public_key": "` + tg + `"}`:                   false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": -7, "telegram_public_key": "` + tg + `"}`:                  false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": 7.5, "telegram_public_key": "` + tg + `"}`:                 false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": 1e3, "telegram_public_key": "` + tg + `"}`:                 false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": "7", "telegram_public_key": "` + tg + `"}`:                 false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": 07, "telegram_public_key": "` + tg + `"}`:                  false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": 9223372036854775808, "telegram_public_key": "` + tg + `"}`: false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": 7, "telegram_public_key": "` + strings.ToUpper(tg) + `"}`:  false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": 7, "telegram_public_key": "` + tg[2:] + `"}`:               false,
+		`{"version": 2, "identity_key": "` + key + `", "bot_id": 7, "telegram_public_key": null}`:                           false,
 		`[1, "` + key + `"]`: false,
 		`null`:               false,
 		`garbage`:            false,
-		`{"version": 1, "identity_key": "` + key + `"` + rest + `}` + strings.Repeat(" ", 1024): false,
+		`{"version": 2, "identity_key": "` + key + `"` + rest + `}` + strings.Repeat(" ", 65536): false,
 	}
+	// Every case but version 1 carries a valid networks member, so each is
+	// refused for its own reason.
+	configs := map[string]bool{}
+	for c, ok := range configs0 {
+		if i := strings.LastIndex(c, "}"); i > 0 && !strings.HasPrefix(c, "[") {
+			c = c[:i] + `, "networks": ` + testNetworksJSON + c[i:]
+		}
+		configs[c] = ok
+	}
+	configs[`{"version": 2, "identity_key": "`+key+`"`+rest+`}`] = false // no networks
 	var texts []string
 	for c := range configs {
 		texts = append(texts, c)

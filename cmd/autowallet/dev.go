@@ -208,15 +208,15 @@ func (m *DevMain) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// The enclave allows exactly the networks served and their tokens.
 	allowedIDs, allowedTokens := enclaveAllowed(m.networks)
-	_ = allowedTokens // TODO(lead): AllowedTokens: allowedTokens, once tokensign's enclave.Config has it
 
 	// The enclave, in-process on loopback, with a dev config and vault key.
 	// It never takes the bot-token HMAC: with the emulator there is no
 	// token to speak of, and with a real token the host holds it.
 	encAddr, err := m.startEnclave(&enclave.Config{
 		Dev: true, BotID: botID, TelegramPublicKey: trusted,
-		AllowedChainIDs: allowedIDs, MaxAuthAge: time.Hour, ClockSkew: time.Minute,
+		AllowedChainIDs: allowedIDs, AllowedTokens: allowedTokens, MaxAuthAge: time.Hour, ClockSkew: time.Minute,
 	}, filepath.Join(c.DataDir, "vault.key"))
 	if err != nil {
 		return err
@@ -233,10 +233,9 @@ func (m *DevMain) Run(ctx context.Context) error {
 			IntentTTL: c.IntentTTL, Confirmations: c.Confirmations, PollInterval: time.Second,
 		},
 		Routes: func(mux *http.ServeMux) {
-			// TODO(lead): give the page's config.json m.networks (the same
-			// set as the service and the enclave) once the page branch's
-			// miniapp.WithConfig takes a networks.Set.
-			mux.Handle(miniapp.Prefix, miniapp.Handler(m.miniAppOptions(encAddr, botID, hex.EncodeToString(trusted))...))
+			// The page's config.json lists the same networks and tokens as
+			// the service and the enclave: one networks.Set for all three.
+			mux.Handle(miniapp.Prefix, miniapp.Handler(m.miniAppOptions(encAddr, botID, hex.EncodeToString(trusted), m.networks)...))
 			if m.emu != nil {
 				m.emu.Register(mux)
 			}

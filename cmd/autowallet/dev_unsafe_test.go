@@ -142,8 +142,15 @@ func TestDevWithTokenTrustsTelegramKey(t *testing.T) {
 		t.Fatalf("TelegramProductionKey = %s", TelegramProductionKey)
 	}
 	prod, _ := hex.DecodeString(TelegramProductionKey)
+	// The dev chains' test USDC, the same on every start (the faucet's
+	// deterministic key), allowed on each chain.
+	_, allowedTokens := enclaveAllowed(m.Networks())
+	if len(allowedTokens[networks.DevL1ChainID]) != 1 || len(allowedTokens[networks.DevL2ChainID]) != 1 {
+		t.Fatalf("allowed tokens %v", allowedTokens)
+	}
 	want := enclave.EncodeConfig(&enclave.Config{Dev: true, BotID: botID, TelegramPublicKey: prod,
-		AllowedChainIDs: []uint64{networks.DevL1ChainID, networks.DevL2ChainID}, MaxAuthAge: time.Hour, ClockSkew: time.Minute})
+		AllowedChainIDs: []uint64{networks.DevL1ChainID, networks.DevL2ChainID}, AllowedTokens: allowedTokens,
+		MaxAuthAge: time.Hour, ClockSkew: time.Minute})
 	if sum := sha512.Sum384(want); hex.EncodeToString(m.DevNSM().PCR0()) != hex.EncodeToString(sum[:]) {
 		t.Fatalf("the dev enclave runs another config than %s", want)
 	}

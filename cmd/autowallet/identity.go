@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/bot/miniapp"
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
 )
 
@@ -17,9 +18,10 @@ var identityWait = 60 * time.Second
 // miniAppRoutes serves the Mini App page under /miniapp/ with a config.json
 // pinning identityKey (64 lowercase hex): the key the page verifies wallet
 // statements with, and botID and telegramKey, with which it verifies
-// Telegram's signature on its own launch data (docs/miniapp.md).
-func miniAppRoutes(identityKey string, botID int64, telegramKey string, next func(*http.ServeMux)) func(*http.ServeMux) {
-	h := miniapp.Handler(miniapp.WithConfig(identityKey, botID, telegramKey))
+// Telegram's signature on its own launch data, and nets, the page's own list
+// of networks and tokens (docs/miniapp.md).
+func miniAppRoutes(identityKey string, botID int64, telegramKey string, nets networks.Set, next func(*http.ServeMux)) func(*http.ServeMux) {
+	h := miniapp.Handler(miniapp.WithConfig(identityKey, botID, telegramKey, nets))
 	return func(mux *http.ServeMux) {
 		mux.Handle(miniapp.Prefix, h)
 		if next != nil {
@@ -58,7 +60,7 @@ func checkIdentityKey(ctx context.Context, enc *parent.EnclaveClient, want strin
 // launch data with the same key the enclave trusts (the emulator's, or
 // Telegram's). Without it the page is served without config.json and
 // verifies nothing.
-func (m *DevMain) miniAppOptions(encAddr string, botID int64, telegramKey string) []miniapp.Option {
+func (m *DevMain) miniAppOptions(encAddr string, botID int64, telegramKey string, nets networks.Set) []miniapp.Option {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	h, err := parent.NewEnclaveClientTCP(encAddr, 5*time.Second).Health(ctx)
@@ -66,9 +68,9 @@ func (m *DevMain) miniAppOptions(encAddr string, botID int64, telegramKey string
 		m.log.Warn("the Mini App page is served without config.json: no identity key from the enclave", "err", err)
 		return nil
 	}
-	if _, err := miniapp.ConfigJSON(h.IdentityKey, botID, telegramKey); err != nil {
+	if _, err := miniapp.ConfigJSON(h.IdentityKey, botID, telegramKey, nets); err != nil {
 		m.log.Warn("the Mini App page is served without config.json", "err", err)
 		return nil
 	}
-	return []miniapp.Option{miniapp.WithConfig(h.IdentityKey, botID, telegramKey)}
+	return []miniapp.Option{miniapp.WithConfig(h.IdentityKey, botID, telegramKey, nets)}
 }

@@ -25,10 +25,24 @@ type pageConfig struct {
 	IdentityKey       string `json:"identity_key"`
 	BotID             int64  `json:"bot_id"`
 	TelegramPublicKey string `json:"telegram_public_key"`
+	Networks          []struct {
+		ChainID        uint64 `json:"chain_id"`
+		Name           string `json:"name"`
+		NativeSymbol   string `json:"native_symbol"`
+		NativeDecimals uint8  `json:"native_decimals"`
+		ExplorerURL    string `json:"explorer_url"`
+		L1DataFee      bool   `json:"l1_data_fee"`
+		Tokens         []struct {
+			Address  string `json:"address"`
+			Symbol   string `json:"symbol"`
+			Decimals uint8  `json:"decimals"`
+		} `json:"tokens"`
+	} `json:"networks"`
 }
 
 // getPageConfig reads /miniapp/config.json from base, strictly: exactly
-// version 1, the identity key, the bot id and Telegram's key.
+// version 2, the identity key, the bot id, Telegram's key and at least one
+// network.
 func getPageConfig(t *testing.T, base string) pageConfig {
 	t.Helper()
 	resp, err := http.Get(base + "/miniapp/config.json")
@@ -39,7 +53,7 @@ func getPageConfig(t *testing.T, base string) pageConfig {
 	var c pageConfig
 	dec := json.NewDecoder(resp.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || resp.StatusCode != 200 || c.Version != 1 || c.BotID <= 0 || len(c.TelegramPublicKey) != 64 {
+	if err := dec.Decode(&c); err != nil || resp.StatusCode != 200 || c.Version != 2 || c.BotID <= 0 || len(c.TelegramPublicKey) != 64 || len(c.Networks) == 0 {
 		t.Fatalf("config.json: %d %+v %v", resp.StatusCode, c, err)
 	}
 	return c

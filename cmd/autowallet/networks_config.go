@@ -158,15 +158,6 @@ func (e *networkEntry) network() (networks.Network, error) {
 	return n, nil
 }
 
-// enclaveChains is what the enclave's /v1/health reports of its baked
-// config: each allowed chain and its allowed token contracts.
-type enclaveChains struct {
-	Chains *[]struct {
-		ChainID uint64   `json:"chain_id"`
-		Tokens  []string `json:"tokens"`
-	} `json:"chains"`
-}
-
 // errEnclaveNetworks: the networks the parent serves differ from what the
 // enclave may sign for.
 var errEnclaveNetworks = errors.New("the networks differ from the enclave's config")
@@ -177,9 +168,12 @@ var errEnclaveNetworks = errors.New("the networks differ from the enclave's conf
 // signs but the parent and page do not list would be shown as unknown).
 // Chains the enclave allows beyond the served networks are fine (a
 // deployment may serve fewer).
-func compareEnclaveNetworks(set networks.Set, ec enclaveChains) error {
+func compareEnclaveNetworks(set networks.Set, chains []protocol.ChainTokens) error {
+	if len(chains) == 0 {
+		return fmt.Errorf("%w: the enclave reports no allowed chains (an enclave built before issue 10?)", errEnclaveNetworks)
+	}
 	allowed := map[uint64][]common.Address{}
-	for _, c := range *ec.Chains {
+	for _, c := range chains {
 		var toks []common.Address
 		for _, t := range c.Tokens {
 			toks = append(toks, common.HexToAddress(t))
@@ -205,24 +199,15 @@ func compareEnclaveNetworks(set networks.Set, ec enclaveChains) error {
 	return nil
 }
 
-// checkEnclaveNetworks waits (bounded) for the enclave's health and
-// compares. An enclave that does not report its chains (built before issue
-// 10) cannot be checked: that is logged, not refused.
-//
-// TODO(lead): once the tokensign branch (protocol.HealthResponse.Chains) is
-// merged, every enclave reports its chains; make an absent field a refusal.
-func (m *ParentMain) checkEnclaveNetworks(ctx context.Context, enc *parent.EnclaveClient, set networks.Set) error {
+// checkEnclaveNetworks waits (bounded) for the enclave's health (it
+// reports its allowed chains and tokens locked or not) and compares.
+func checkEnclaveNetworks(ctx context.Context, enc *parent.EnclaveClient, set networks.Set) error {
 	ctx, cancel := context.WithTimeout(ctx, identityWait)
 	defer cancel()
 	for {
-		var ec enclaveChains
-		err := enc.HealthJSON(ctx, &ec)
+		h, err := enc.Health(ctx)
 		if err == nil {
-			if ec.Chains == nil {
-				m.log.Warn("the enclave does not report its allowed chains and tokens; the networks could not be compared with its config")
-				return nil
-			}
-			return compareEnclaveNetworks(set, ec)
+			return compareEnclaveNetworks(set, h.Chains)
 		}
 		select {
 		case <-ctx.Done():

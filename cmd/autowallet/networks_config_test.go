@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/networks"
+	"github.com/autowallet/autowallet/protocol"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -118,18 +119,16 @@ func TestCompareEnclaveNetworks(t *testing.T) {
 	base, _ := networks.Preset("base")
 	set := networks.Set{base}
 	usdc := base.Tokens[0].Address.Hex()
-	type chain = struct {
-		ChainID uint64   `json:"chain_id"`
-		Tokens  []string `json:"tokens"`
-	}
-	ec := func(cs ...chain) enclaveChains { return enclaveChains{Chains: &cs} }
-	if err := compareEnclaveNetworks(set, ec(chain{8453, []string{usdc}}, chain{10, nil})); err != nil {
+	type chain = protocol.ChainTokens
+	ec := func(cs ...chain) []chain { return cs }
+	if err := compareEnclaveNetworks(set, ec(chain{ChainID: 8453, Tokens: []string{usdc}}, chain{ChainID: 10})); err != nil {
 		t.Errorf("matching config (with an extra chain): %v", err)
 	}
-	for name, c := range map[string]enclaveChains{
-		"chain missing":         ec(chain{10, nil}),
-		"token not allowed":     ec(chain{8453, nil}),
-		"enclave signs another": ec(chain{8453, []string{usdc, "0x0000000000000000000000000000000000000bad"}}),
+	for name, c := range map[string][]chain{
+		"no chains (an older enclave)": nil,
+		"chain missing":                ec(chain{ChainID: 10}),
+		"token not allowed":            ec(chain{ChainID: 8453}),
+		"enclave signs another":        ec(chain{ChainID: 8453, Tokens: []string{usdc, "0x0000000000000000000000000000000000000bad"}}),
 	} {
 		if err := compareEnclaveNetworks(set, c); !errors.Is(err, errEnclaveNetworks) {
 			t.Errorf("%s: %v", name, err)

@@ -195,9 +195,9 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	if c.IdentityKey != "" {
 		// config.json also publishes the bot id and Telegram's key, with
 		// which the page checks its own launch data (docs/miniapp.md).
-		hc.Routes = miniAppRoutes(c.IdentityKey, c.BotID, c.TelegramPublicKey, hc.Routes)
-		// TODO(lead): the page's config.json carries c.Networks' token
-		// lists once the page branch's miniapp.WithConfig takes them.
+		// and the networks with their token lists, the same the service
+		// serves and the enclave allows (checked at start below).
+		hc.Routes = miniAppRoutes(c.IdentityKey, c.BotID, c.TelegramPublicKey, c.Networks, hc.Routes)
 	}
 	if c.BotToken != "" {
 		hc.Bot = &bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink}
@@ -224,7 +224,7 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	}
 	// The networks served must be what the enclave may sign for: the
 	// same chains, and per chain the same token contracts.
-	if err := m.checkEnclaveNetworks(ctx, enc, c.Networks); err != nil {
+	if err := checkEnclaveNetworks(ctx, enc, c.Networks); err != nil {
 		return err
 	}
 	if c.AdminAddr != "" {

@@ -39,5 +39,20 @@ func checkConfig(stdout, stderr io.Writer, path string, requireProduction bool) 
 	}
 	fmt.Fprintf(stdout, "%s: valid enclave config: mode %s, bot_id %d, allowed_chain_ids %v, hmac_bot_token %t, kms key %s, sha256 %x\n",
 		path, mode, cfg.BotID, cfg.AllowedChainIDs, cfg.HMACBotToken != "", kms, enclave.ConfigDigest(raw))
+	// One line per chain with the token contracts the enclave may sign
+	// transfers of there, so a reviewer of the image sees the whole list.
+	for _, id := range cfg.AllowedChainIDs {
+		tokens := "native coin only"
+		if ts := cfg.AllowedTokens[id]; len(ts) > 0 {
+			tokens = ""
+			for i, t := range ts {
+				if i > 0 {
+					tokens += " "
+				}
+				tokens += t.Hex()
+			}
+		}
+		fmt.Fprintf(stdout, "  chain %d: %s\n", id, tokens)
+	}
 	return 0
 }

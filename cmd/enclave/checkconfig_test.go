@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/autowallet/autowallet/internal/testvectors"
 )
 
 // TestCheckConfig: -check-config answers 0 only for a config the enclave's
@@ -22,6 +24,7 @@ func TestCheckConfig(t *testing.T) {
 	prod, dev := writeConfig(t, "production"), writeConfig(t, "dev")
 	devWithKMS := write(strings.Replace(string(readFile(t, prod)), `"mode":"production"`, `"mode":"dev"`, 1))
 	prodWithHMAC := write(strings.Replace(string(readFile(t, prod)), `"mode":"production"`, `"mode":"production","hmac_bot_token":"1:t"`, 1))
+	lowerToken := write(strings.Replace(string(readFile(t, dev)), testvectors.TokenHex, strings.ToLower(testvectors.TokenHex), 1))
 	spaced := write(strings.Replace(string(readFile(t, dev)), `"mode":"dev"`, `"mode" :  "dev"`, 1))
 	cases := []struct {
 		name       string
@@ -31,6 +34,8 @@ func TestCheckConfig(t *testing.T) {
 		say        string
 	}{
 		{"production", prod, true, 0, "mode production"},
+		{"tokens listed", prod, true, 0, "chain 11155111: " + testvectors.TokenHex + "\n"},
+		{"token not in EIP-55 case", lowerToken, false, 1, "EIP-55"},
 		{"dev, any mode", dev, false, 0, "mode dev"},
 		{"dev, production required", dev, true, 1, `a mode "dev" config`},
 		{"dev written with spaces", spaced, true, 1, `a mode "dev" config`},

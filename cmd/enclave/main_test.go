@@ -30,9 +30,10 @@ import (
 func writeConfig(t *testing.T, mode string) string {
 	t.Helper()
 	cfg := map[string]any{
-		"version": 1, "mode": mode, "bot_id": testvectors.BotID,
+		"version": 2, "mode": mode, "bot_id": testvectors.BotID,
 		"telegram_public_key": hex.EncodeToString(testvectors.TelegramKey().Public().(ed25519.PublicKey)),
-		"allowed_chain_ids":   []uint64{testvectors.ChainID}, "max_auth_age": "1h", "clock_skew": "1m",
+		"chains":              []map[string]any{{"chain_id": testvectors.ChainID, "tokens": []string{testvectors.TokenHex}}},
+		"max_auth_age":        "1h", "clock_skew": "1m",
 	}
 	if mode == "production" { // a production config must name its KMS key
 		cfg["kms_key_arn"], cfg["kms_region"], cfg["kms_proxy_port"] = "arn:aws:kms:eu-west-2:111122223333:key/bc436485-5092-42b8-92a3-0aa8b93536dc", "eu-west-2", 8000

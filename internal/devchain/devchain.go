@@ -107,7 +107,7 @@ func StartWith(o Options) (*Chain, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	period, log := o.Period, o.Log
-	key, err := crypto.GenerateKey()
+	key, err := FaucetKey(o.ChainID)
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +164,17 @@ func StartWith(o Options) (*Chain, error) {
 	}
 	go c.produce(max(period, 100*time.Millisecond))
 	return c, nil
+}
+
+// FaucetKey is the faucet's key on a dev chain: the same on every start
+// (Keccak-256 of "autowallet dev faucet" and the chain id), so the test USDC
+// the faucet deploys as its first transaction has the same address every
+// time, and with it the dev enclave's config (its allowed tokens) and
+// PCR0. A public key for a chain that lives in memory on loopback and
+// carries nothing of value.
+func FaucetKey(chainID uint64) (*ecdsa.PrivateKey, error) {
+	seed := crypto.Keccak256([]byte(fmt.Sprintf("autowallet dev faucet %d", chainID)))
+	return crypto.ToECDSA(seed)
 }
 
 // usdcSupply is what the faucet mints itself at start: 1,000,000,000 test USDC.

@@ -78,3 +78,21 @@ func TestL2StandIn(t *testing.T) {
 		t.Fatalf("oracle on the L1 stand-in: %x, %v", out, err)
 	}
 }
+
+// TestUSDCAddressStable: the faucet's key is the same on every start, so the
+// test USDC is at the same address after a restart (the dev enclave's
+// allowed tokens, and its PCR0, do not change), and differs per chain id.
+func TestUSDCAddressStable(t *testing.T) {
+	addr := func(id uint64) common.Address {
+		c, err := StartWith(Options{ChainID: id, Period: time.Second, TestUSDC: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.USDC
+	}
+	a, b, other := addr(1337), addr(1337), addr(31337)
+	if a != b || a == (common.Address{}) || a == other {
+		t.Fatalf("USDC at %s then %s; on 31337 %s", a, b, other)
+	}
+}

@@ -207,7 +207,7 @@ func TestHostileParent(t *testing.T) {
 		w.refused(protocol.CodeChainNotAllowed, tg.sign(alice, startParam(t, &ch), now), wd.aliceRec)
 		tok := *in
 		tok.Token = common.HexToAddress("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48")
-		w.refused(protocol.CodeTokenNotSupported, tg.sign(alice, startParam(t, &tok), now), wd.aliceRec)
+		w.refused(protocol.CodeTokenNotAllowed, tg.sign(alice, startParam(t, &tok), now), wd.aliceRec)
 		w.refused(protocol.CodeMalformedIntent, tg.sign(alice, "", now), wd.aliceRec)
 		w.refused(protocol.CodeMalformedIntent, tg.sign(alice, "AQE", now), wd.aliceRec)
 	})

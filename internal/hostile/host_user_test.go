@@ -224,7 +224,7 @@ func TestHostAgainstUser(t *testing.T) {
 			"#title":     "Approve transfer",
 			"#recipient": in.To.Hex(),
 			"#amount":    formatEther(in.Amount) + " ETH",
-			"#network":   "Dev chain (chain id 1337)",
+			"#network":   "Dev L1 (chain id 1337)",
 			"#from":      in.From.Hex(),
 		}
 		if in.To != attackerAddr || in.From != alice.addr || want["#amount"] != "0.5 ETH" {

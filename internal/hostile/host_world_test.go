@@ -36,6 +36,7 @@ import (
 	"github.com/autowallet/autowallet/bot/miniapp"
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/internal/teststack"
+	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
@@ -141,7 +142,8 @@ func newUserWorld(t *testing.T) *userWorld {
 	// and with the bot id and the (emulated) Telegram's key, so it checks
 	// Telegram's signature on its own launch data.
 	pageSrv.Config.Handler = w.record("page", miniapp.Handler(miniapp.WithAPIOrigin(w.hostURL),
-		miniapp.WithConfig(st.Enclave.IdentityKey(), testenv.BotID, hex.EncodeToString(st.Enclave.Key.Public().(ed25519.PublicKey)))))
+		miniapp.WithConfig(st.Enclave.IdentityKey(), testenv.BotID, hex.EncodeToString(st.Enclave.Key.Public().(ed25519.PublicKey)),
+			networks.Set{networks.DevL1()})))
 
 	apiMux := http.NewServeMux()
 	st.Service.RegisterAPI(apiMux)

@@ -43,6 +43,14 @@ const (
 	VaultKeyHex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 	// WalletKeyHex is the secp256k1 key of the test wallet.
 	WalletKeyHex = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+
+	// TokenHex is the ERC-20 contract the token vectors' enclave config
+	// allows on ChainID (Circle's USDC on Sepolia); OtherChainTokenHex one
+	// it allows on DevChainID only. EIP-55, as a config file writes them.
+	TokenHex           = "0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238"
+	OtherChainTokenHex = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+	// DevChainID is the second chain of the token vectors' config.
+	DevChainID uint64 = 1337
 )
 
 // NowTime is Now as a time.Time.
@@ -107,6 +115,8 @@ type IntentVector struct {
 	// so a page can test its "from: your wallet" check.
 	IdentityKey string `json:"identity_key,omitempty"`
 	WalletOwner string `json:"wallet_owner,omitempty"`
+	// For valid ones: the transaction the enclave signs for it.
+	Transaction *Transaction `json:"transaction,omitempty"`
 }
 
 // IntentFields is a decoded intent: numbers in decimal, addresses in
@@ -123,6 +133,45 @@ type IntentFields struct {
 	MaxPriorityFeePerGas string `json:"max_priority_fee_per_gas"`
 	Expiry               string `json:"expiry"`
 	WalletProof          string `json:"wallet_proof"` // hex, 64 bytes
+}
+
+// Transaction is the unsigned transaction's to, value and data an intent
+// stands for (docs/protocol.md, "Token transfers"): value in decimal,
+// data as 0x-hex ("0x" for none).
+type Transaction struct {
+	To    string `json:"to"`
+	Value string `json:"value"`
+	Data  string `json:"data"`
+}
+
+// ApprovalVector is one file of testdata/approvals: an approval (initData
+// and record) given to an enclave with the config written here, and what
+// it answers.
+type ApprovalVector struct {
+	Description string `json:"description"`
+	// The enclave's config: chains and tokens as in a config file
+	// (version 2), and the Telegram key, bot and window.
+	Chains            []ConfigChain `json:"chains"`
+	BotID             string        `json:"bot_id"`
+	TelegramPublicKey string        `json:"telegram_public_key"` // hex
+	MaxAgeSeconds     int64         `json:"max_age_seconds"`
+	ClockSkewSeconds  int64         `json:"clock_skew_seconds"`
+	VaultKey          string        `json:"vault_key"` // hex
+	Now               int64         `json:"now"`
+	InitData          string        `json:"init_data"`
+	Record            string        `json:"record"` // hex
+	Expect            string        `json:"expect"` // "valid" or an error code
+	// When valid: the signed transaction (0x-hex of the EIP-2718 envelope),
+	// its hash and the to, value and data it carries.
+	RawTx       string       `json:"raw_tx,omitempty"`
+	TxHash      string       `json:"tx_hash,omitempty"`
+	Transaction *Transaction `json:"transaction,omitempty"`
+}
+
+// ConfigChain is one entry of a version 2 config's "chains".
+type ConfigChain struct {
+	ChainID uint64   `json:"chain_id"`
+	Tokens  []string `json:"tokens"`
 }
 
 // StatementVector is one file of testdata/statements: a receive

@@ -33,7 +33,7 @@ var update = flag.Bool("update", false, "rewrite the vectors and fuzz seeds inst
 const repoRoot = "../.."
 
 // Folders whose every *.json file the generator owns: a stale vector is an error.
-var vectorDirs = []string{"testdata/intents", "testdata/records", "testdata/initdata", "testdata/statements"}
+var vectorDirs = []string{"testdata/intents", "testdata/records", "testdata/initdata", "testdata/statements", "testdata/approvals"}
 
 // TestVectorsAreUpToDate regenerates every vector and fuzz seed in memory and
 // compares it with the committed file, so the committed data is reproducible;
@@ -90,6 +90,7 @@ func generate(t *testing.T) map[string][]byte {
 	g.statements()
 	g.records()
 	g.initData()
+	g.approvals()
 	return files
 }
 
@@ -198,7 +199,7 @@ func (g *generator) intents() {
 			g.t.Fatalf("%s: %v", name, err)
 		}
 		// The page's "from: your wallet" check: for whom the proof verifies.
-		v := IntentVector{Description: desc, StartParam: sp, Intent: fieldsOf(in), Expect: "valid", IdentityKey: idKey}
+		v := IntentVector{Description: desc, StartParam: sp, Intent: fieldsOf(in), Expect: "valid", IdentityKey: idKey, Transaction: transactionOf(in)}
 		for _, u := range []int64{Owner, Owner + 1} {
 			if protocol.VerifyStatement(IdentityKey().Public().(ed25519.PublicKey), u, in.From, in.WalletProof) == nil {
 				v.WalletOwner = strconv.FormatInt(u, 10)
@@ -232,7 +233,7 @@ func (g *generator) intents() {
 
 	token := *base
 	token.Token = common.HexToAddress("0x2222222222222222222222222222222222222222")
-	valid("valid-token-field", "a non-zero token: well-formed as an intent (the enclave refuses it as token_not_supported)", &token)
+	valid("valid-token-field", "a non-zero token 0x2222…: well-formed as an intent; an ERC-20 transfer(to, amount) to that contract, which an enclave signs only where its config lists the token for the chain (else token_not_allowed)", &token)
 
 	foreign := *base
 	foreign.WalletProof = WalletProof(VaultKey(), Owner+1, walletAddress())
@@ -311,6 +312,12 @@ func (g *generator) intents() {
 	bad("newline-inside", "the valid intent with a line break in the middle", goodText[:20]+"\n"+goodText[20:])
 	bad("empty", "no start_param at all", "")
 	bad("over-512-characters", "516 characters of base64 (387 zero bytes): longer than Telegram's limit", strings.Repeat("A", 516))
+
+	// Issue 10: ERC-20 transfers (docs/protocol.md, "Token transfers").
+	valid("valid-erc20-transfer", "25 USDC (25000000 in 6 decimals) of the Sepolia USDC contract to 0x1111…, gas limit 65000: a transaction to the token contract, value 0, data transfer(to, amount)", erc20Intent())
+	bigToken := erc20Intent()
+	bigToken.Amount = max256
+	valid("valid-erc20-largest-amount", "an ERC-20 transfer of 2^256-1 token units: the amount fills the calldata's last 32-byte word", bigToken)
 
 	for i, sp := range g.startParams {
 		g.writeSeed("protocol", "FuzzDecodeStartParam", strconv.Itoa(i), "string", []byte(sp))

@@ -9,6 +9,7 @@
   "use strict";
 
   var AI = window.AutowalletIntent;
+  var AW = window.AutowalletWallet;
   var CLOSE_DELAY_MS = 2000;
   // After the page's Cancel, time to read where to cancel the transfer.
   var CANCEL_CLOSE_DELAY_MS = 4000;
@@ -44,6 +45,7 @@
     wrong_wallet: "The wallet service says this transfer is not from your wallet.",
     chain_not_allowed: "The wallet service says this network is not enabled for this wallet.",
     token_not_supported: "The wallet service says token transfers are not supported yet.",
+    token_not_allowed: "The wallet service says this token is not enabled for this wallet on this network.",
     vault_locked: "The signing service is starting up. You can tap Approve again in a minute.",
     internal: "Something went wrong in the wallet service. You can tap Approve again.",
     unknown_transfer: "The wallet service does not know this transfer request; it may have been replaced.",
@@ -84,7 +86,23 @@
   var DONE = {
     sent: "Approved. The transfer was sent to the network. Its card in the chat follows it.",
     approved: "Approved. The transfer will be sent shortly. Its card in the chat follows it.",
+    confirmed: "Approved. The network has already included the transfer. Its card in the chat shows it.",
   };
+  // The page's own reason for each other state a 200 answer can report
+  // (storage's transfer states): "Done: failed" is not a reason. Like the
+  // error codes, the host picks which sentence, never its words, and each
+  // ends with AFTER_APPROVE: it is the host's claim, and the approval has
+  // left the page. All are final: Approve goes.
+  var CLOSED = {
+    failed: "The wallet service says this transfer failed on the network: it was included but did not go through (for example the token contract refused it), so the amount did not move and the network fee was paid.",
+    replaced: "The wallet service says another transaction of your wallet with the same nonce was included instead of this one, so this transfer will not be paid.",
+    superseded: "The wallet service says a newer request of your wallet took this transfer's place before it was approved.",
+    cancelled: "The wallet service says this transfer was cancelled.",
+    expired: "The wallet service says this transfer request expired before it could be approved.",
+  };
+  for (var st in CLOSED) {
+    CLOSED[st] += " " + AFTER_APPROVE;
+  }
 
   function $(id) {
     return document.getElementById(id);
@@ -366,19 +384,23 @@
     }
   }
 
-  function durationText(secs) {
+  // relativeText says when the intent expires, "in 10 min" style: whole
+  // minutes rounded down (never more time than is left), seconds only in
+  // the last two minutes. The absolute time is in the row's tooltip.
+  function relativeText(secs) {
     if (secs >= 86400) {
-      var d = Math.floor(secs / 86400);
-      var h = Math.floor((secs % 86400) / 3600);
-      return d + " d " + h + " h left";
+      return "in " + Math.floor(secs / 86400) + " d " + Math.floor((secs % 86400) / 3600) + " h";
     }
     if (secs >= 3600) {
-      return Math.floor(secs / 3600) + " h " + Math.floor((secs % 3600) / 60) + " min left";
+      return "in " + Math.floor(secs / 3600) + " h " + Math.floor((secs % 3600) / 60) + " min";
+    }
+    if (secs >= 120) {
+      return "in " + Math.floor(secs / 60) + " min";
     }
     if (secs >= 60) {
-      return Math.floor(secs / 60) + " min " + (secs % 60) + " s left";
+      return "in 1 min " + (secs % 60) + " s";
     }
-    return secs + " s left";
+    return "in " + secs + " s";
   }
 
   var state = {
@@ -391,6 +413,19 @@
 
   function nowSeconds() {
     return BigInt(Math.floor(Date.now() / 1000));
+  }
+
+  // stopCountdown ends the countdown once the transfer is decided (approved,
+  // sent, failed, closed, or the page's Cancel): the row then says so
+  // instead of counting down to an expiry that no longer matters here.
+  function stopCountdown(text) {
+    clearInterval(state.timer);
+    state.timer = 0;
+    var exp = $("expiry");
+    if (exp && exp.className !== "expired") {
+      exp.textContent = text;
+      exp.className = "stopped";
+    }
   }
 
   function markExpired() {
@@ -410,23 +445,80 @@
       markExpired();
       return;
     }
-    setText("expiry", durationText(Number(left)));
+    setText("expiry", relativeText(Number(left)));
   }
 
-  function render(it) {
-    var sym = AI.nativeSymbol(it.chainId);
+  // renderBase shows what needs no config: the recipient and the expiry.
+  function renderBase(it) {
     showAddress("recipient", it.to);
-    setText("amount", AI.formatEther(it.amount) + " " + sym);
-    setText("network", AI.chainName(it.chainId) + " (chain id " + it.chainId.toString() + ")");
-    setText("fee", AI.formatEther(it.maxFee) + " " + sym);
-    setText("fee-detail", it.gasLimit.toString() + " gas × " + AI.formatUnits(it.maxFeePerGas, 9) + " gwei at most");
-    setText("total", AI.formatEther(it.maxCost) + " " + sym);
+    setText("network", "Chain id " + it.chainId.toString());
     var exp = $("expiry");
     var ms = Number(it.expiry) * 1000;
     if (Number.isFinite(ms) && ms <= 8.64e15) {
       exp.setAttribute("title", "Expires at " + new Date(ms).toLocaleString());
     }
+    if (!it.isNative) {
+      showAddress("token", it.token);
+      $("token-row").hidden = false;
+    }
     $("details").hidden = false;
+  }
+
+  // The sentences for what the page's own list does not know (shown before
+  // any Approve, which is removed).
+  function unknownNetwork(id) {
+    return "This network (chain id " + id + ") is not one this wallet knows, so its coin, the amount and the fee cannot be shown. It cannot be approved here.";
+  }
+  function unknownToken(net, addr) {
+    return "This token is not one this wallet knows on " + net.name + ": contract " + addr + ". Its name and amount cannot be shown, so it cannot be approved here. A name for it in the chat proves nothing.";
+  }
+
+  // renderMoney shows the network, amount, fee and total from the page's
+  // own config (cfg; null when it could not be loaded): a network's name
+  // and coin and a token's symbol and decimals come only from there, never
+  // from the host. It returns the sentence why the transfer cannot be
+  // approved ({why, state}: unknown network or token), or null.
+  function renderMoney(it, cfg) {
+    var id = it.chainId.toString();
+    var net = cfg ? AW.networkOf(cfg, it.chainId) : null;
+    if (!net) {
+      // Without the page's list nothing but the chain id can be named: the
+      // amount's unit is unknown.
+      setText("network", (cfg ? "Unknown network" : "Chain") + " (chain id " + id + ")");
+      $("details").classList.add("partial");
+      return cfg ? { why: unknownNetwork(id), state: "unknown_network" } : null;
+    }
+    setText("network", net.name + " (chain id " + id + ")");
+    var coin = " " + net.nativeSymbol;
+    // Maxima round up (docs/miniapp.md, "Amounts: one rounding rule").
+    var fee = AI.formatAmount(it.maxFee, net.nativeDecimals, "up") + coin;
+    var l1 = net.l1DataFee;
+    setText("fee", fee + (l1 ? " plus an L1 data fee" : ""));
+    setText("fee-detail", it.gasLimit.toString() + " gas × " + AI.formatUnits(it.maxFeePerGas, 9) + " gwei at most");
+    if (l1) {
+      // The intent carries no L1 data fee (the enclave signs gas and fees
+      // only): the page cannot know it, and says so rather than leave it out.
+      setText("l1-note", net.name + " also charges an L1 data fee, paid in " + net.nativeSymbol + " from your wallet for publishing the transaction on Ethereum. It is not part of this request, so this page cannot show it: the transfer's card in the chat shows an estimate.");
+      $("l1-note").hidden = false;
+    }
+    var andL1 = l1 ? " plus the L1 data fee" : "";
+    if (it.isNative) {
+      // The amount is what is signed: every digit.
+      setText("amount", AI.formatAmount(it.amount, net.nativeDecimals, "exact") + coin);
+      setText("total", AI.formatAmount(it.maxCost, net.nativeDecimals, "up") + coin + andL1);
+      return null;
+    }
+    var tok = AW.tokenOf(net, it.token);
+    if (!tok) {
+      setText("amount", "An unknown token: see the warning");
+      setText("total", "Unknown");
+      return { why: unknownToken(net, it.token), state: "unknown_token" };
+    }
+    var amount = AI.formatAmount(it.amount, tok.decimals, "exact") + " " + tok.symbol;
+    setText("amount", amount);
+    setText("token-check", tok.symbol + " on " + net.name + ", from this wallet's own list");
+    setText("total", amount + " + at most " + fee + " fee" + andL1);
+    return null;
   }
 
   // ---- actions
@@ -483,6 +575,10 @@
           succeed(DONE[b.status]);
           return;
         }
+        if (r.ok && typeof b.status === "string" && Object.prototype.hasOwnProperty.call(CLOSED, b.status)) {
+          closedWith(b.status);
+          return;
+        }
         // Only the code is read from an error, and only to pick a sentence.
         var code = !r.ok && b.error && typeof b.error.code === "string" ? b.error.code : "";
         if (!Object.prototype.hasOwnProperty.call(MESSAGES, code)) {
@@ -503,7 +599,7 @@
       return;
     }
     state.done = true;
-    clearInterval(state.timer);
+    stopCountdown("Stopped: this page was cancelled");
     removeApprove();
     removeCancel();
     showError("");
@@ -514,7 +610,7 @@
 
   function succeed(text) {
     state.done = true;
-    clearInterval(state.timer);
+    stopCountdown("Approved");
     setBusy(false);
     removeApprove();
     removeCancel();
@@ -524,15 +620,30 @@
   }
 
   // failWith shows the page's sentence for code ("" for anything unknown).
+  // A final answer is a decision: the countdown stops.
   function failWith(code) {
     showStatus("", "");
     showError(code ? MESSAGES[code] : UNKNOWN_ANSWER);
     setBusy(false);
     if (!RETRYABLE[code]) {
       state.done = true;
+      stopCountdown("Stopped: see the message above");
       removeApprove();
     }
     document.body.setAttribute("data-state", "error");
+  }
+
+  // closedWith shows the page's reason for a closed state a 200 reported
+  // (failed, replaced, ...): final, the countdown stops.
+  function closedWith(status) {
+    showStatus("", "");
+    showError(CLOSED[status]);
+    setBusy(false);
+    state.done = true;
+    stopCountdown("Stopped: see the message above");
+    removeApprove();
+    removeCancel();
+    document.body.setAttribute("data-state", status === "failed" ? "failed" : "closed");
   }
 
   // ---- start
@@ -591,17 +702,22 @@
     // The "From" row: "Your wallet" only if the wallet proof verifies for the
     // launch's user (receive.js); Approve waits for it below.
     var fromChecked = window.AutowalletReceive.checkFrom(it, initFields);
-    if (!it.isNative) {
-      removeApprove();
-      showAddress("recipient", it.to);
-      setText("network", AI.chainName(it.chainId) + " (chain id " + it.chainId.toString() + ")");
-      $("details").hidden = false;
-      $("details").classList.add("partial");
-      showError("This is a token transfer (token " + it.token + "). Token transfers are not supported yet, so it cannot be approved here.");
-      document.body.setAttribute("data-state", "unsupported");
-      return;
-    }
-    render(it);
+    // The network, amount and fee wait for the page's own config (the same
+    // single fetch the From check uses); a config that cannot be loaded
+    // names nothing, and the From check then says why Approve stays off.
+    var money = AW.loadConfig()
+      .then(
+        function (cfg) {
+          return renderMoney(it, cfg);
+        },
+        function () {
+          return renderMoney(it, null);
+        },
+      )
+      .catch(function () {
+        return { why: "This transfer could not be shown, so it cannot be approved here.", state: "unreadable" };
+      });
+    renderBase(it);
     if (it.expiry <= nowSeconds()) {
       markExpired();
       return;
@@ -621,9 +737,19 @@
     }
     // Approve is enabled only for a transfer from the user's own wallet, as
     // the enclave's proof says (it refuses others with bad_wallet_proof).
-    fromChecked.then(function (yours) {
+    Promise.all([fromChecked, money]).then(function (r) {
+      var yours = r[0];
+      var unknown = r[1];
       if (state.done || !$("approve") || document.body.getAttribute("data-state") !== "loading") {
         return; // expired or closed meanwhile
+      }
+      // A network or token the page's own list does not know is never
+      // approvable here: Approve is removed, whatever the From check says.
+      if (unknown) {
+        removeApprove();
+        showError(unknown.why);
+        document.body.setAttribute("data-state", unknown.state);
+        return;
       }
       if (!yours) {
         document.body.setAttribute("data-state", "unverified");
@@ -640,6 +766,7 @@
     parseHash: parseHash,
     parseInitData: parseInitData,
     apiBase: apiBase,
+    relativeText: relativeText,
     close: closeApp,
     // The sentences shown after Approve (a copy), for the tests that check
     // that none says "Nothing was sent".
@@ -647,6 +774,9 @@
       var out = { unknown: UNKNOWN_ANSWER, expired: EXPIRED_AFTER_APPROVE, cancelled: CANCELLED_AFTER_APPROVE };
       for (var k in MESSAGES) {
         out["code " + k] = MESSAGES[k];
+      }
+      for (var c in CLOSED) {
+        out["status " + c] = CLOSED[c];
       }
       return out;
     },

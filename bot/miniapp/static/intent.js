@@ -1,7 +1,8 @@
 // intent.js: the start_param codec of docs/protocol.md section 1 (transfer
 // intents, version 2 with the wallet proof, and receive links, kind 2), in
 // plain JavaScript (no build step, no dependency), plus keccak-256 for EIP-55
-// checksummed addresses and exact decimal formatting of wei.
+// checksummed addresses and decimal formatting of amounts (exact, or by the
+// rounding rule the bot shares).
 //
 // It defines one global, AutowalletIntent. Every function is pure: the page
 // (app.js) and the tests call them.
@@ -439,31 +440,34 @@
     return formatUnits(wei, 18);
   }
 
-  // ---- networks
-
-  var CHAINS = {
-    "1": { name: "Ethereum", symbol: "ETH" },
-    "11155111": { name: "Sepolia", symbol: "ETH" },
-    "17000": { name: "Holesky", symbol: "ETH" },
-    "8453": { name: "Base", symbol: "ETH" },
-    "10": { name: "Optimism", symbol: "ETH" },
-    "42161": { name: "Arbitrum One", symbol: "ETH" },
-    "137": { name: "Polygon", symbol: "POL" },
-    "1337": { name: "Dev chain", symbol: "ETH" },
-  };
-
-  // chainName returns the network's name, or "chain <id>" for a chain this
-  // page does not know.
-  function chainName(id) {
-    var c = CHAINS[String(id)];
-    return c ? c.name : "chain " + String(id);
-  }
-
-  // nativeSymbol is the symbol of the chain's native coin: ETH except on
-  // Polygon, whose native coin is POL.
-  function nativeSymbol(id) {
-    var c = CHAINS[String(id)];
-    return c ? c.symbol : "ETH";
+  // formatAmount writes v (in the smallest unit of a coin or token with
+  // `decimals` decimals) by the one rule the page and the bot share
+  // (docs/miniapp.md, "Amounts: one rounding rule"; Go:
+  // networks.FormatAmount). mode "exact" shows every digit (the amount of a
+  // transfer: what is signed). Otherwise, with e the power of ten of v's first
+  // non-zero digit in whole units, k = min(decimals, max(6, 3 - e)) decimal
+  // places are kept (six, or four significant digits for a small value),
+  // and the rest is rounded "up" (a maximum is never shown below what it can
+  // be) or "down" (a balance never above what is held). Trailing zeros are
+  // trimmed.
+  function formatAmount(v, decimals, mode) {
+    if (v < 0n) {
+      return "-" + formatAmount(-v, decimals, mode);
+    }
+    if (v === 0n) {
+      return "0";
+    }
+    var k = decimals;
+    if (mode !== "exact") {
+      var e = v.toString().length - 1 - decimals;
+      k = Math.min(decimals, Math.max(6, 3 - e));
+    }
+    var unit = 10n ** BigInt(decimals - k);
+    var q = v / unit;
+    if (mode === "up" && v % unit !== 0n) {
+      q += 1n;
+    }
+    return formatUnits(q, k);
   }
 
   // fields returns a decoded intent in the shape of testdata/intents/*.json:
@@ -509,8 +513,7 @@
     toChecksumAddress: toChecksumAddress,
     formatUnits: formatUnits,
     formatEther: formatEther,
-    chainName: chainName,
-    nativeSymbol: nativeSymbol,
+    formatAmount: formatAmount,
     fields: fields,
   };
 })(typeof window !== "undefined" ? window : this);

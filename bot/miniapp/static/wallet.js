@@ -17,7 +17,11 @@
   var CONTEXT = "autowallet wallet statement v1"; // 30 bytes, then 0x00
   var MESSAGE_LENGTH = 59; // context, 0x00, owner (8 bytes), address (20 bytes)
   var MAX_OWNER = (1n << 63n) - 1n;
-  var MAX_CONFIG_BYTES = 1024;
+  // config.json limits, as bot/miniapp/config.go writes it.
+  var MAX_CONFIG_BYTES = 65536;
+  var MAX_NETWORKS = 32;
+  var MAX_TOKENS = 32;
+  var MAX_UINT64 = (1n << 64n) - 1n;
 
   // Reasons a wallet is not shown as the user's (the page words them).
   var NO_USER = "no_user"; // no readable user id in the launch data
@@ -132,11 +136,190 @@
     return out;
   }
 
-  // parseConfig reads config.json strictly: exactly {"version": 1,
-  // "identity_key": "<64 lowercase hex>", "bot_id": <positive integer>,
-  // "telegram_public_key": "<64 lowercase hex>"}, no other field, no key
-  // twice. bot_id and telegram_public_key are what the page checks
-  // Telegram's signature on its launch data with.
+  // arrayItems returns the raw texts of a JSON array's elements. The text
+  // must already have been accepted by JSON.parse as an array.
+  function arrayItems(text) {
+    var out = [];
+    var depth = 0;
+    var start = 0;
+    for (var i = 0; i < text.length; i++) {
+      var c = text.charAt(i);
+      if (c === '"') {
+        var j = i + 1;
+        while (j < text.length && text.charAt(j) !== '"') {
+          j += text.charAt(j) === "\\" ? 2 : 1;
+        }
+        i = j;
+      } else if (c === "{" || c === "[") {
+        depth++;
+        if (depth === 1) {
+          start = i + 1;
+        }
+      } else if (c === "}" || c === "]") {
+        if (depth === 1) {
+          var last = text.substring(start, i).trim();
+          if (last !== "") {
+            out.push(last);
+          }
+        }
+        depth--;
+      } else if (depth === 1 && c === ",") {
+        out.push(text.substring(start, i).trim());
+        start = i + 1;
+      }
+    }
+    return out;
+  }
+
+  // arrayOf returns the raw elements of raw if it is a JSON array, or null.
+  function arrayOf(raw) {
+    var v;
+    try {
+      v = JSON.parse(raw);
+    } catch (e) {
+      return null;
+    }
+    return Array.isArray(v) ? arrayItems(raw.trim()) : null;
+  }
+
+  // exactly: the object members m have exactly these keys.
+  function exactly(m, keys) {
+    return m !== null && Object.keys(m).sort().join(",") === keys.slice().sort().join(",");
+  }
+
+  // stringOf returns the value of raw if it is a JSON string, or null.
+  function stringOf(raw) {
+    if (typeof raw !== "string" || raw.charAt(0) !== '"') {
+      return null;
+    }
+    try {
+      var v = JSON.parse(raw);
+      return typeof v === "string" ? v : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // A name (1..32) or symbol (1..16 code points) the page may show: only
+  // letters, marks, digits, punctuation and symbols (spaces inside a name):
+  // no control, format or bidirectional-override character that could hide
+  // or reorder what is shown next to it (config.go's displayable).
+  function displayable(s, max, spaces) {
+    if (s === null || s === "" || Array.from(s).length > max || s.trim() !== s) {
+      return false;
+    }
+    return spaces ? /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]+$/u.test(s) : /^[\p{L}\p{M}\p{N}\p{P}\p{S}]+$/u.test(s);
+  }
+
+  // decimalsOf reads a plain integer 0..36 (a coin's or token's decimals).
+  function decimalsOf(raw) {
+    return /^(0|[1-9][0-9]?)$/.test(raw) && Number(raw) <= 36 ? Number(raw) : -1;
+  }
+
+  // explorerOK: "" or an https URL (http on a loopback host) without a
+  // trailing slash, query, fragment or credentials, in printable ASCII.
+  function explorerOK(s) {
+    if (s === "") {
+      return true;
+    }
+    if (!/^[!-~]+$/.test(s) || /["'<>\\`?#@]/.test(s) || s.charAt(s.length - 1) === "/") {
+      return false;
+    }
+    var u;
+    try {
+      u = new URL(s);
+    } catch (e) {
+      return false;
+    }
+    var loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost";
+    return u.host !== "" && (u.protocol === "https:" || (u.protocol === "http:" && loopback));
+  }
+
+  // parseToken reads one token of a network: exactly {"address": "<EIP-55,
+  // checksum checked>", "symbol": "...", "decimals": 0..36}.
+  function parseToken(raw, where) {
+    var m = objectMembers(raw);
+    if (!exactly(m, ["address", "symbol", "decimals"])) {
+      refuse(BAD_CONFIG, where + ": a token must hold exactly address, symbol and decimals");
+    }
+    var addr = stringOf(m.address);
+    if (addr === null || !/^0x[0-9a-fA-F]{40}$/.test(addr)) {
+      refuse(BAD_CONFIG, where + ": a token address is not 0x and 40 hex digits");
+    }
+    var bytes = hexBytes(addr.slice(2).toLowerCase());
+    // EIP-55 only: the form explorers and docs/networks.md show, and a
+    // mistyped character in a hand-edited config fails its checksum.
+    if (AI.toChecksumAddress(bytes) !== addr || /^0x0{40}$/.test(addr)) {
+      refuse(BAD_CONFIG, where + ": token address " + addr + " is not in EIP-55 form or is zero");
+    }
+    var symbol = stringOf(m.symbol);
+    if (!displayable(symbol, 16, false)) {
+      refuse(BAD_CONFIG, where + ": a token symbol is not 1..16 printable characters");
+    }
+    var dec = decimalsOf(m.decimals);
+    if (dec < 0) {
+      refuse(BAD_CONFIG, where + ": token " + symbol + " decimals is not an integer 0..36");
+    }
+    return { address: addr, symbol: symbol, decimals: dec };
+  }
+
+  // parseNetwork reads one network: exactly {"chain_id", "name",
+  // "native_symbol", "native_decimals", "explorer_url", "l1_data_fee",
+  // "tokens"}, with no token listed twice (by address or symbol) and no
+  // token named like the native coin.
+  function parseNetwork(raw, i) {
+    var where = "config.json network " + i;
+    var m = objectMembers(raw);
+    if (!exactly(m, ["chain_id", "name", "native_symbol", "native_decimals", "explorer_url", "l1_data_fee", "tokens"])) {
+      refuse(BAD_CONFIG, where + " must hold exactly chain_id, name, native_symbol, native_decimals, explorer_url, l1_data_fee and tokens");
+    }
+    if (!/^[1-9][0-9]{0,19}$/.test(m.chain_id) || BigInt(m.chain_id) > MAX_UINT64) {
+      refuse(BAD_CONFIG, where + ": chain_id is not a positive 64-bit integer");
+    }
+    var n = { chainId: BigInt(m.chain_id), name: stringOf(m.name), nativeSymbol: stringOf(m.native_symbol) };
+    if (!displayable(n.name, 32, true) || !displayable(n.nativeSymbol, 16, false)) {
+      refuse(BAD_CONFIG, where + ": name or native_symbol is not printable (1..32, 1..16 characters)");
+    }
+    n.nativeDecimals = decimalsOf(m.native_decimals);
+    if (n.nativeDecimals < 0) {
+      refuse(BAD_CONFIG, where + ": native_decimals is not an integer 0..36");
+    }
+    n.explorerUrl = stringOf(m.explorer_url);
+    if (n.explorerUrl === null || !explorerOK(n.explorerUrl)) {
+      refuse(BAD_CONFIG, where + ": explorer_url is not empty or an https URL without a trailing slash");
+    }
+    if (m.l1_data_fee !== "true" && m.l1_data_fee !== "false") {
+      refuse(BAD_CONFIG, where + ": l1_data_fee is not true or false");
+    }
+    n.l1DataFee = m.l1_data_fee === "true";
+    var items = arrayOf(m.tokens);
+    if (items === null || items.length > MAX_TOKENS) {
+      refuse(BAD_CONFIG, where + ": tokens is not a list of at most " + MAX_TOKENS);
+    }
+    n.tokens = [];
+    var seen = Object.create(null);
+    seen["s:" + n.nativeSymbol.toUpperCase()] = true;
+    for (var j = 0; j < items.length; j++) {
+      var t = parseToken(items[j], where);
+      var ks = "s:" + t.symbol.toUpperCase();
+      var ka = "a:" + t.address.toLowerCase();
+      if (seen[ks] || seen[ka]) {
+        refuse(BAD_CONFIG, where + ": token " + t.symbol + " listed twice or named like the native coin");
+      }
+      seen[ks] = seen[ka] = true;
+      n.tokens.push(t);
+    }
+    return n;
+  }
+
+  // parseConfig reads config.json (version 2) strictly: exactly
+  // {"version": 2, "identity_key": "<64 lowercase hex>", "bot_id": <positive
+  // integer>, "telegram_public_key": "<64 lowercase hex>", "networks":
+  // [...]}, no other field and no key twice at any level, every network and
+  // token exactly as parseNetwork and parseToken read them, at least one
+  // network and no chain id or name twice. bot_id and telegram_public_key are
+  // what the page checks Telegram's signature on its launch data with;
+  // networks is the page's own list of what it can name (docs/miniapp.md).
   function parseConfig(text) {
     if (typeof text !== "string" || text.length > MAX_CONFIG_BYTES) {
       refuse(BAD_CONFIG, "config.json is too large");
@@ -145,12 +328,11 @@
     if (!m) {
       refuse(BAD_CONFIG, "config.json is not one JSON object");
     }
-    var keys = Object.keys(m).sort();
-    if (keys.join(",") !== "bot_id,identity_key,telegram_public_key,version") {
-      refuse(BAD_CONFIG, "config.json must hold exactly version, identity_key, bot_id and telegram_public_key");
+    if (!exactly(m, ["version", "identity_key", "bot_id", "telegram_public_key", "networks"])) {
+      refuse(BAD_CONFIG, "config.json must hold exactly version, identity_key, bot_id, telegram_public_key and networks");
     }
-    if (m.version !== "1") {
-      refuse(BAD_CONFIG, "config.json has version " + m.version + ", want 1");
+    if (m.version !== "2") {
+      refuse(BAD_CONFIG, "config.json has version " + m.version + ", want 2");
     }
     if (!/^"[0-9a-f]{64}"$/.test(m.identity_key)) {
       refuse(BAD_CONFIG, "config.json identity_key is not 64 lowercase hex digits");
@@ -163,11 +345,48 @@
     if (!/^[1-9][0-9]{0,18}$/.test(m.bot_id) || BigInt(m.bot_id) > MAX_OWNER) {
       refuse(BAD_CONFIG, "config.json bot_id is not a positive integer");
     }
+    var items = arrayOf(m.networks);
+    if (items === null || items.length === 0 || items.length > MAX_NETWORKS) {
+      refuse(BAD_CONFIG, "config.json networks is not a list of 1.." + MAX_NETWORKS + " networks");
+    }
+    var nets = [];
+    var seen = Object.create(null);
+    for (var i = 0; i < items.length; i++) {
+      var n = parseNetwork(items[i], i);
+      var kc = "c:" + n.chainId.toString();
+      var kn = "n:" + n.name.toLowerCase();
+      if (seen[kc] || seen[kn]) {
+        refuse(BAD_CONFIG, "config.json lists chain " + n.chainId.toString() + " (" + n.name + ") twice");
+      }
+      seen[kc] = seen[kn] = true;
+      nets.push(n);
+    }
     return {
       identityKey: hexBytes(m.identity_key.slice(1, -1)),
       botId: m.bot_id,
       telegramKey: hexBytes(m.telegram_public_key.slice(1, -1)),
+      networks: nets,
     };
+  }
+
+  // networkOf returns cfg's network with chain id id (a BigInt), or null.
+  function networkOf(cfg, id) {
+    for (var i = 0; i < cfg.networks.length; i++) {
+      if (cfg.networks[i].chainId === id) {
+        return cfg.networks[i];
+      }
+    }
+    return null;
+  }
+
+  // tokenOf returns the network's token at addr (EIP-55), or null.
+  function tokenOf(net, addr) {
+    for (var i = 0; i < net.tokens.length; i++) {
+      if (net.tokens[i].address === addr) {
+        return net.tokens[i];
+      }
+    }
+    return null;
   }
 
   var configPromise = null;
@@ -378,6 +597,8 @@
     launchUserId: launchUserId,
     parseConfig: parseConfig,
     loadConfig: loadConfig,
+    networkOf: networkOf,
+    tokenOf: tokenOf,
     statementMessage: statementMessage,
     launchMessage: launchMessage,
     check: check,
