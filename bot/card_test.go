@@ -35,7 +35,7 @@ func TestEndedCardsSayWhyAndSendAgain(t *testing.T) {
 		again bool
 	}{
 		{"waiting", func(t *storage.Transfer) { t.State = storage.StateBuilt },
-			[]string{"Send 0.05 ETH", "Max network fee: 0.000000022 ETH", "Total at most: 0.050001 ETH", "Expires in 10 min."}, false},
+			[]string{"Send 0.05 ETH", "Max network fee: 0.00000002101 ETH", "Total at most: 0.050001 ETH", "Expires in 10 min."}, false},
 		{"expired", func(t *storage.Transfer) { t.State = storage.StateExpired },
 			[]string{"Expired: it was not approved in time. Nothing was sent."}, true},
 		{"cancelled", func(t *storage.Transfer) { t.State = storage.StateCancelled },

@@ -16,6 +16,9 @@ const (
 	Up
 	// Down truncates: a balance is never shown above what is held.
 	Down
+	// Nearest rounds half up: an actual amount (a fee paid, a deposit),
+	// neither a bound nor a balance (the bot's cards and alerts).
+	Nearest
 )
 
 // FormatAmount writes v (in the smallest unit of a coin or token with
@@ -30,7 +33,7 @@ const (
 //     k = min(decimals, max(6, 3-e)) decimal places: six, or more for a
 //     small value so that four significant digits remain; the digits cut
 //     off round Up (any non-zero rest adds one unit of the last kept
-//     place) or Down (dropped);
+//     place), Down (dropped) or Nearest (half up);
 //   - trailing zeros after the point are trimmed, and the point with them.
 //
 // Examples (18 decimals, Up): 630000000000000 -> "0.00063",
@@ -51,7 +54,7 @@ func FormatAmount(v *big.Int, decimals uint8, r Rounding) string {
 	}
 	unit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d-k)), nil)
 	q, rest := new(big.Int).QuoRem(v, unit, new(big.Int))
-	if r == Up && rest.Sign() != 0 {
+	if r == Up && rest.Sign() != 0 || r == Nearest && new(big.Int).Lsh(rest, 1).Cmp(unit) >= 0 {
 		q.Add(q, big.NewInt(1))
 	}
 	s := q.String()

@@ -70,40 +70,18 @@ func FormatUnits(v *big.Int, decimals uint8) string {
 	return s
 }
 
-// AmountText writes a deposit's amount by the bot's one rule for amounts
-// (docs/bot.md, "How amounts are written"; bot/testdata/amount_format.json,
-// mode "nearest": an actual amount): at most 6 decimal places, rounded to
-// nearest (half up); a non-zero amount below 0.000001 with 2 significant
-// digits instead, never "0"; trailing zeros trimmed. 25000000 with 6
-// decimals is "25"; 21000294000 wei is "0.000000021" ETH.
+// AmountText writes a deposit's amount by the one rule the bot and the
+// Mini App page share (docs/miniapp.md, "Amounts: one rounding rule";
+// networks.FormatAmount), mode Nearest: an actual amount: six decimal
+// places, or more for a small value so that four significant digits remain,
+// rounded half up, never "0" for a non-zero amount; trailing zeros trimmed.
+// 25000000 with 6 decimals is "25"; 21000294000 wei is "0.000000021" ETH.
 func AmountText(v *big.Int, decimals uint8) string {
 	if v == nil {
 		return "0"
 	}
-	abs := new(big.Int).Abs(v)
-	d := int(decimals)
-	places := min(maxPlaces, d)
-	if abs.Sign() > 0 && d > maxPlaces && abs.Cmp(pow10(d-maxPlaces)) < 0 {
-		places = min(d-len(abs.String())+2, d)
-	}
-	if drop := d - places; drop > 0 {
-		unit := pow10(drop)
-		q, r := new(big.Int).QuoRem(abs, unit, new(big.Int))
-		if new(big.Int).Lsh(r, 1).Cmp(unit) >= 0 {
-			q.Add(q, big.NewInt(1))
-		}
-		abs = q.Mul(q, unit)
-	}
-	if v.Sign() < 0 {
-		abs.Neg(abs)
-	}
-	return FormatUnits(abs, decimals)
+	return networks.FormatAmount(v, decimals, networks.Nearest)
 }
-
-// maxPlaces is the most decimal places AmountText writes.
-const maxPlaces = 6
-
-func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }
 
 // SendText sends text to a Telegram chat (the bot's sender, with its pacing;
 // its errors must carry no bot token).

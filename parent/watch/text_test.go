@@ -13,8 +13,9 @@ import (
 	"github.com/autowallet/autowallet/storage"
 )
 
-// The "nearest" vectors of the bot's amount rule (bot/testdata/amount_format.json
-// on the botux branch), so an alert writes a deposit as the rest of the chat does.
+// The "nearest" vectors of the one amount rule (networks.FormatAmount,
+// bot/testdata/amount_format.json), so an alert writes a deposit as the rest
+// of the chat does.
 func TestAmountText(t *testing.T) {
 	for _, c := range []struct {
 		v    string
