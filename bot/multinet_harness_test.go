@@ -65,7 +65,9 @@ func startMultiWorld(t *testing.T, alerts bool) *multiWorld {
 	n1.Tokens = []networks.Token{{Address: l1.USDC, Symbol: "USDC", Decimals: 6}}
 	n2.Tokens = []networks.Token{{Address: l2.USDC, Symbol: "USDT", Decimals: 6}}
 	n2.L1DataFee = true
-	enc := testenv.StartEnclave(t, networks.DevL1ChainID, networks.DevL2ChainID)
+	enc := testenv.StartEnclaveWithTokens(t, map[uint64][]common.Address{
+		networks.DevL1ChainID: {l1.USDC}, networks.DevL2ChainID: {l2.USDC},
+	}, networks.DevL1ChainID, networks.DevL2ChainID)
 	store, err := storage.Open(t.TempDir(), storage.Options{})
 	if err != nil {
 		t.Fatal(err)

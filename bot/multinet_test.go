@@ -196,12 +196,32 @@ func TestReceivedAlertsAndHistory(t *testing.T) {
 		t.Fatal("bob's card changed address")
 	}
 
+	// A token, end to end: the enclave builds transfer(to, amount); the
+	// card shows the fee paid; the token moves exactly; Bob is told.
+	tc = alice.say("/send 25 USDC to @bob")
+	if resp := w.approve(t, alice, tc); resp.Status != "sent" {
+		t.Fatalf("approve USDC = %+v", resp)
+	}
+	done := alice.waitEdit(tc.ID, "Confirmed in block")
+	if !strings.Contains(done.Text, "Network fee paid: 0.") || !strings.Contains(done.Raw, explorerL1+"/tx/0x") {
+		t.Fatalf("confirmed USDC card %q", done.Text)
+	}
+	got = bob.nextWhere(func(m emulator.Message) bool { return strings.HasPrefix(m.Text, "Received 25 USDC") })
+	if !strings.Contains(got.Text, "Received 25 USDC on Dev L1 from "+wallet.Address.Hex()) {
+		t.Fatalf("bob was told %q", got.Text)
+	}
+	l1, _ := w.svc.ChainFor(w.l1.ID)
+	if v, err := l1.TokenBalance(context.Background(), w.l1.USDC, common.HexToAddress(bobAddr)); err != nil || v.Int64() != 25_000_000 {
+		t.Fatalf("bob holds %v USDC units (%v), want 25000000", v, err)
+	}
+	alice.waitEdit(card.ID, "75 USDC")
+
 	h := bob.say("/history")
 	if !strings.Contains(h.Text, "received 0.25 ETH from Alice (@alice) "+wallet.Address.Hex()+" on Dev L2") || !strings.Contains(h.Raw, explorerL2+"/tx/0x") {
 		t.Fatalf("bob's history %q", h.Text)
 	}
 	h = alice.say("/history")
-	for _, want := range []string{"0.25 ETH to Bob (@bob)", "received 1 ETH from 0x", "received 100 USDC from 0x", "received 100 USDT from 0x", "on Dev L1", "on Dev L2"} {
+	for _, want := range []string{"0.25 ETH to Bob (@bob)", "25 USDC to Bob (@bob)", "received 1 ETH from 0x", "received 100 USDC from 0x", "received 100 USDT from 0x", "on Dev L1", "on Dev L2"} {
 		if !strings.Contains(h.Text, want) {
 			t.Fatalf("alice's history %q lacks %q", h.Text, want)
 		}
