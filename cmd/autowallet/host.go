@@ -103,6 +103,11 @@ func (h *host) serve(l net.Listener, c hostConfig) error {
 	if err != nil {
 		return err
 	}
+	// Incoming-funds alerts (docs/watcher.md): a watcher per network with
+	// an RPC URL; the bot tells the owner "Received …" (bot.Notify).
+	if _, err := h.startAlerts(c.Networks, b.Notify); err != nil {
+		return err
+	}
 	h.wg.Add(1)
 	go func() { defer h.wg.Done(); b.Run(h.runCtx) }()
 	return nil

@@ -2,35 +2,23 @@ package main
 
 import (
 	"context"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/testchain"
 	"github.com/autowallet/autowallet/networks"
-	"github.com/autowallet/autowallet/storage"
 )
 
-// startAlerts on `autowallet dev` with a real geth --dev: a wallet created
+// The alerts of `autowallet dev` with a real geth --dev: a wallet created
 // through the bot after the watcher started (the OnWalletCreated hook) is
-// watched, and a deposit to it reaches notify once.
+// watched, and a deposit to it reaches its owner once, as the bot's
+// "Received …" message.
 func TestDevStartAlerts(t *testing.T) {
 	node := testchain.Start(t)
 	m := startDev(t, t.TempDir(), "-rpc", node.URL)
 	defer m.Close()
-	n := networks.DevL1()
-	n.RPCURL = node.URL
-	var mu sync.Mutex
-	var got []storage.Deposit
-	_, err := m.host.startAlerts(networks.Set{n}, func(_ context.Context, d storage.Deposit) error {
-		mu.Lock()
-		got = append(got, d)
-		mu.Unlock()
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	u := m.Emulator().User(557, "Finn", "finn")
 	createWallet(t, u)
 	w, err := m.Service().Wallet(557)
@@ -38,20 +26,23 @@ func TestDevStartAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := node.Fund(t, w.Address, bigETH(1))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n > 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	want := "Received 1 ETH on " + networks.DevL1().Name + " from "
+	if _, err := u.WaitMessage(ctx, func(m emulator.Message) bool { return m.FromBot && strings.HasPrefix(m.Text, want) }); err != nil {
+		t.Fatalf("no %q: %v", want, err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != 1 || got[0].TxHash != r.TxHash || got[0].Owner != 557 {
-		t.Fatalf("alerts %+v, want one for %s", got, r.TxHash)
+	n := 0
+	for _, m := range u.Messages() {
+		if m.FromBot && strings.HasPrefix(m.Text, "Received") {
+			n++
+			if !strings.Contains(m.Text, r.TxHash.Hex()) {
+				t.Fatalf("alert %q does not name %s", m.Text, r.TxHash.Hex())
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d alerts, want 1", n)
 	}
 }
