@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/browser"
@@ -23,7 +24,8 @@ var addressRE = regexp.MustCompile(`0x[0-9a-fA-F]{40}`)
 // browser against `autowallet dev`: open the chat page, /start, tap Create
 // wallet, see the address and QR code, /faucet, send to a second user's
 // wallet, open the Mini App from the card, tap Approve, and watch the card
-// reach "confirmed" and the second user's balance rise.
+// reach "confirmed" and the second user's balance rise; then test USDC to
+// the second user, who is told "Received 25 USDC on Dev L1 from …".
 func TestDevEndToEndInChromium(t *testing.T) {
 	m := NewDevMain(slog.New(slog.DiscardHandler), io.Discard)
 	if err := m.ParseFlags([]string{"-data", t.TempDir(), "-http", "127.0.0.1:0", "-block-period", "300ms"}); err != nil {
@@ -94,7 +96,9 @@ func TestDevEndToEndInChromium(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	send("/send 0.05 ETH to " + bobWallet)
+	// ETH is on both dev networks and Alice holds both: name one (else the
+	// bot asks with buttons).
+	send("/send 0.05 ETH to " + bobWallet + " on Dev L1")
 	// The transfer card's Review & approve is the newest Mini App button (the
 	// wallet card above it has Receive).
 	browser.Wait(t, ctx, `document.querySelectorAll('button[data-miniapp="true"]').length >= 2`)
@@ -128,6 +132,25 @@ func TestDevEndToEndInChromium(t *testing.T) {
 	if err != nil || b.Cmp(big.NewInt(5e16)) != 0 {
 		t.Fatalf("bob's balance = %v (%v), want 0.05 ETH", b, err)
 	}
+
+	// Test USDC to Bob, approved in the page; Bob is told it arrived.
+	send("/send 25 USDC to " + bobWallet + " on Dev L1")
+	browser.Wait(t, ctx, botText+`.includes("Send 25 USDC")`)
+	browser.Eval[bool](t, ctx, `(function(){ Array.from(document.querySelectorAll('button[data-miniapp="true"]')).pop().click(); return true })()`)
+	browser.Wait(t, ctx, `document.querySelector('#miniapp-panel iframe')?.contentDocument?.querySelector('#approve:not([disabled])')`)
+	frames, err = chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("#miniapp-panel iframe")))
+	if err != nil || len(frames) == 0 {
+		t.Fatalf("Mini App frame: %v", err)
+	}
+	browser.Do(t, ctx, chromedp.Click(chromedp.CSS("#approve"), chromedp.FromNode(frames[0])))
+	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer rcancel()
+	want := "Received 25 USDC on Dev L1 from " + common.HexToAddress(alice).Hex()
+	if _, err := bob.WaitMessage(rctx, func(msg emulator.Message) bool { return msg.FromBot && strings.HasPrefix(msg.Text, want) }); err != nil {
+		t.Fatalf("bob never got %q: %v", want, err)
+	}
+	browser.Wait(t, ctx, botText+`.split("Confirmed in block").length >= 3`)
+	browser.MustScreenshot(t, ctx, "dev-e2e-usdc.png")
 }
 
 func parentAddr(s string) [20]byte {
