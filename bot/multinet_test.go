@@ -221,9 +221,14 @@ func TestReceivedAlertsAndHistory(t *testing.T) {
 		t.Fatalf("bob's history %q", h.Text)
 	}
 	h = alice.say("/history")
+	all := h.Text // six entries: two pages
+	if hasButton(h, "Older") {
+		alice.press(h, "Older")
+		all += alice.waitEdit(h.ID, "(6–6)").Text
+	}
 	for _, want := range []string{"0.25 ETH to Bob (@bob)", "25 USDC to Bob (@bob)", "received 1 ETH from 0x", "received 100 USDC from 0x", "received 100 USDT from 0x", "on Dev L1", "on Dev L2"} {
-		if !strings.Contains(h.Text, want) {
-			t.Fatalf("alice's history %q lacks %q", h.Text, want)
+		if !strings.Contains(all, want) {
+			t.Fatalf("alice's history %q lacks %q", all, want)
 		}
 	}
 	// Exactly once: no second alert for any drop.

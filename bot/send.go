@@ -422,7 +422,7 @@ func (b *Bot) cardNotes(ctx context.Context, t storage.Transfer) string {
 		notes = append(notes, "Note: that is your own wallet's address. The money comes back to you; you only pay the network fee.")
 	}
 	a := b.assetOf(t.ChainID, t.Token)
-	pending, n := b.pendingOut(t.Owner, a, t.ID)
+	pending, n := b.pendingOut(ctx, t.Owner, a, t.ID)
 	if n > 0 {
 		cost := new(big.Int).Set(t.Amount)
 		if a.native() && t.MaxFee != nil {
@@ -445,13 +445,14 @@ func (b *Bot) cardNotes(ctx context.Context, t storage.Transfer) string {
 	return strings.Join(notes, "\n") + "\n\n"
 }
 
-// pendingOut sums the user's open transfers of a (approved or sent, not yet
-// confirmed; the amount, plus the max fee for the native coin), except the
-// transfer skip.
-func (b *Bot) pendingOut(user int64, a asset, skip string) (*big.Int, int) {
+// pendingOut sums the user's signed transfers of a that the chain has not
+// included yet (the amount, plus the max fee for the native coin), except
+// the transfer skip: what the chain's balance does not show yet.
+func (b *Bot) pendingOut(ctx context.Context, user int64, a asset, skip string) (*big.Int, int) {
 	sum, n := new(big.Int), 0
+	mined := b.minedBelow(ctx)
 	for _, t := range b.openTransfers(user) {
-		if t.ID == skip || !t.State.Signed() || t.ChainID != a.net.ChainID {
+		if t.ID == skip || !t.State.Signed() || t.ChainID != a.net.ChainID || mined(t) {
 			continue
 		}
 		if t.Token == a.token.Address && t.Amount != nil {
@@ -466,6 +467,34 @@ func (b *Bot) pendingOut(user int64, a asset, skip string) (*big.Int, int) {
 		}
 	}
 	return sum, n
+}
+
+// minedBelow reports whether the chain has included a transfer (its
+// wallet's latest nonce is past it), so its amount is already out of the
+// balance; the nonce is read once per wallet and network. When the node
+// does not answer, the transfer counts as not included (pending), the
+// cautious side for Max and the warnings.
+func (b *Bot) minedBelow(ctx context.Context) func(storage.Transfer) bool {
+	type key struct {
+		chain uint64
+		from  common.Address
+	}
+	latest := map[key]uint64{}
+	return func(t storage.Transfer) bool {
+		k := key{t.ChainID, t.From}
+		n, ok := latest[k]
+		if !ok {
+			c, err := b.svc.ChainFor(t.ChainID)
+			if err != nil {
+				return false
+			}
+			if n, err = c.LatestNonce(ctx, t.From); err != nil {
+				return false
+			}
+			latest[k] = n
+		}
+		return t.Nonce < n
+	}
 }
 
 // openTransfers is the user's transfers that are not final (among the
@@ -495,7 +524,7 @@ func (b *Bot) maxAmount(ctx context.Context, user int64, a asset) (*big.Int, err
 	if err != nil {
 		return nil, err
 	}
-	pending, _ := b.pendingOut(user, a, "")
+	pending, _ := b.pendingOut(ctx, user, a, "")
 	max := new(big.Int).Sub(bal, pending)
 	if a.native() {
 		fee, err := b.maxFeeEstimate(ctx, a)

@@ -165,7 +165,7 @@ func (b *Bot) walletCaption(ctx context.Context, w storage.Wallet) string {
 			}
 			a := b.assetOf(bal.ChainID, bal.Token)
 			line := "<b>" + formatAmount(bal.Amount, bal.Decimals, down) + " " + html.EscapeString(bal.Symbol) + "</b>"
-			if p := b.pendingLine(w.Owner, a); p != "" {
+			if p := b.pendingLine(ctx, w.Owner, a); p != "" {
 				line += " (" + p + ")"
 			}
 			lines = append(lines, line)
@@ -193,16 +193,23 @@ func prefixed(p, s string) string {
 	return p + s
 }
 
-// pendingLine is "0.05 pending out" for the user's open transfers of a.
-func (b *Bot) pendingLine(user int64, a asset) string {
-	sum := new(big.Int)
-	for _, t := range b.openTransfers(user) {
-		if t.State.Signed() && t.ChainID == a.net.ChainID && t.Token == a.token.Address && t.Amount != nil {
-			sum.Add(sum, t.Amount)
-		}
-	}
-	if sum.Sign() == 0 {
+// pendingLine is "0.05 pending out" for the user's signed transfers of a
+// that the chain has not included yet.
+func (b *Bot) pendingLine(ctx context.Context, user int64, a asset) string {
+	sum, n := b.pendingOut(ctx, user, a, "")
+	if n == 0 {
 		return ""
+	}
+	if a.native() {
+		// pendingOut adds the max fees for the native coin; the line shows
+		// what goes out to recipients.
+		sum = new(big.Int)
+		mined := b.minedBelow(ctx)
+		for _, t := range b.openTransfers(user) {
+			if t.State.Signed() && t.ChainID == a.net.ChainID && t.Token == a.token.Address && t.Amount != nil && !mined(t) {
+				sum.Add(sum, t.Amount)
+			}
+		}
 	}
 	return formatAmount(sum, a.decimals(), up) + " pending out"
 }
