@@ -108,7 +108,10 @@ func TestDevWithTokenIsEd25519Only(t *testing.T) {
 	if !waitFor(20*time.Second, func() bool { b, err := m.Service().Balance(ctx, w.Address); return err == nil && b.Sign() > 0 }) {
 		t.Fatal("faucet ETH never arrived")
 	}
-	_, link := sendCard(t, hal, "0.01", common.HexToAddress("0x00000000000000000000000000000000000000bb"))
+	// ETH is on both dev networks and the faucet paid both: name one.
+	card := ask(t, hal, "/send 0.01 ETH to "+common.HexToAddress("0x00000000000000000000000000000000000000bb").Hex()+" on Dev L1",
+		func(m emulator.Message) bool { return approveLink(m) != "" })
+	link := approveLink(card)
 	_, sp2, ok := strings.Cut(link, "startapp=")
 	if !ok {
 		t.Fatalf("no startapp in %q", link)
