@@ -388,6 +388,9 @@ type Receipt struct {
 	BlockHash         common.Hash
 	GasUsed           uint64
 	EffectiveGasPrice *big.Int // wei per gas actually paid (base fee + tip)
+	// Logs are the receipt's event logs (a token transfer's Transfer event
+	// is checked against the intent: tokenMoved in tokenlog.go).
+	Logs []*types.Log
 }
 
 // Succeeded reports whether the transaction executed successfully.
@@ -425,6 +428,7 @@ func (c *Chain) Receipt(ctx context.Context, hash common.Hash) (*Receipt, error)
 		BlockHash:         r.BlockHash,
 		GasUsed:           r.GasUsed,
 		EffectiveGasPrice: r.EffectiveGasPrice,
+		Logs:              r.Logs,
 	}, nil
 }
 

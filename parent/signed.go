@@ -39,6 +39,10 @@ var ErrNotReplaceable = errors.New("this transfer cannot be replaced")
 const (
 	reasonSuperseded = "replaced by your newer request; this link no longer works"
 	reasonReverted   = "the transaction was included but reverted; the network fee was paid"
+	// reasonTokenNotMoved: mined with status 1, but the token contract
+	// logged no Transfer of exactly this amount from the wallet to the
+	// recipient.
+	reasonTokenNotMoved = "the token contract accepted the transaction but reported no transfer of these tokens; the network fee was paid"
 )
 
 // notAccepted says in plain words why a node did not take a signed
@@ -342,6 +346,13 @@ func (s *Service) settleSigned(ctx context.Context, t storage.Transfer) {
 		}
 		if !r.Succeeded() {
 			s.move(t, storage.StateFailed, reasonReverted)
+			return
+		}
+		if !tokenMoved(t, r.Logs) {
+			// A token contract may answer success without moving anything
+			// (one that returns false instead of reverting): the receipt's
+			// status alone would call that "confirmed".
+			s.move(t, storage.StateFailed, reasonTokenNotMoved)
 			return
 		}
 		s.move(t, storage.StateConfirmed, "")
