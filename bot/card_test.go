@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"math/big"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/networks"
+	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -107,9 +109,25 @@ func TestParseAmount(t *testing.T) {
 			t.Errorf("parseAmount(%q) = %v, want %q", in, err, want)
 		}
 	}
-	for in, want := range map[string]string{"25": "25000000", "0,5": "500000", ".5": "500000", "000123456789012345": "123456789012345000000", "+1": "1000000"} {
+	for in, want := range map[string]string{"25": "25000000", "0,5": "500000", ".5": "500000", "000123456789012345": "123456789012345000000", "+1": "1000000",
+		"1,5": "1500000", "1,50": "1500000", "0,500": "500000", "1234,567": "1234567000", ",500": "500000"} {
 		if v, err := parseAmount(in, 6, "USDC"); err != nil || v.String() != want {
 			t.Errorf("parseAmount(%q) = %v, %v; want %s", in, v, err, want)
+		}
+	}
+}
+
+// TestParseAmountAmbiguousComma: "1,000" is one thousand to some and one
+// to others; it is refused in words, never read as 1 (nor as 1000).
+func TestParseAmountAmbiguousComma(t *testing.T) {
+	for in, want := range map[string]string{
+		"1,000":   `not a valid amount: "1,000" is ambiguous (a comma separates thousands in some countries and decimals in others): write 1000 or 1.000`,
+		"12,500":  `"12,500" is ambiguous (a comma separates thousands in some countries and decimals in others): write 12500 or 12.500`,
+		" 999,999": `write 999999 or 999.999`,
+	} {
+		v, err := parseAmount(in, 6, "USDC")
+		if !errors.Is(err, parent.ErrBadAmount) || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseAmount(%q) = %v, %v; want a refusal %q", in, v, err, want)
 		}
 	}
 }
