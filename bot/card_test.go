@@ -121,8 +121,8 @@ func TestParseAmount(t *testing.T) {
 // to others; it is refused in words, never read as 1 (nor as 1000).
 func TestParseAmountAmbiguousComma(t *testing.T) {
 	for in, want := range map[string]string{
-		"1,000":   `not a valid amount: "1,000" is ambiguous (a comma separates thousands in some countries and decimals in others): write 1000 or 1.000`,
-		"12,500":  `"12,500" is ambiguous (a comma separates thousands in some countries and decimals in others): write 12500 or 12.500`,
+		"1,000":    `not a valid amount: "1,000" is ambiguous (a comma separates thousands in some countries and decimals in others): write 1000 or 1.000`,
+		"12,500":   `"12,500" is ambiguous (a comma separates thousands in some countries and decimals in others): write 12500 or 12.500`,
 		" 999,999": `write 999999 or 999.999`,
 	} {
 		v, err := parseAmount(in, 6, "USDC")
