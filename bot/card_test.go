@@ -72,6 +72,32 @@ func TestEndedCardsSayWhyAndSendAgain(t *testing.T) {
 	}
 }
 
+// TestCardL1DataFeeNotInAtMost: on a network with an L1 data fee the
+// card's total is "at most" only for what the signed transaction caps; the
+// L1 data fee, an oracle's estimate nothing caps, is named beside it.
+func TestCardL1DataFeeNotInAtMost(t *testing.T) {
+	st := teststack.Start(t, teststack.Options{})
+	b := &Bot{svc: st.Service, cfg: Config{MiniAppLink: "https://t.me/x/y"}}
+	tr := storage.Transfer{
+		ID: "t1", Owner: 1, ChainID: networks.DevL1ChainID, From: common.HexToAddress("0x01"), To: common.HexToAddress("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+		Amount: big.NewInt(5e16), MaxFee: big.NewInt(21000294000), L1Fee: big.NewInt(1234567890), State: storage.StateBuilt,
+		Expiry: time.Now().Add(10 * time.Minute), StartParam: "sp",
+	}
+	text, _ := b.transferCard(context.Background(), tr)
+	for _, want := range []string{"Max network fee: 0.00000002101 ETH\n", "L1 data fee: about 0.000000001235 ETH\n",
+		"Total at most: 0.050001 ETH + L1 data fee (about 0.000000001235 ETH)\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("native card %q lacks %q", text, want)
+		}
+	}
+	tr.Token = common.HexToAddress("0x77") // unlisted: shown by its address, 0 decimals
+	text, _ = b.transferCard(context.Background(), tr)
+	want := "Total: 50000000000000000 " + tr.Token.Hex() + " + at most 0.00000002101 ETH network fee + L1 data fee (about 0.000000001235 ETH)\n"
+	if !strings.Contains(text, want) || strings.Contains(text, "Total at most") {
+		t.Errorf("token card %q lacks %q", text, want)
+	}
+}
+
 // TestParseSend reads the words of /send.
 func TestParseSend(t *testing.T) {
 	for in, want := range map[string]flow{
