@@ -162,7 +162,7 @@ func TestParseAmountAmbiguousComma(t *testing.T) {
 // amount is positive, has at most the coin's decimals and reads back
 // exactly.
 func FuzzParseSend(f *testing.F) {
-	for _, s := range []string{"0.05 ETH to 0xAbC", "25usdc to @bob on Base", "-1", "1e5", "123456789012345678901", "−1 ,5", ". , to on"} {
+	for _, s := range []string{"0.05 ETH to 0xAbC", "25usdc to @bob on Base", "-1", "1e5", "123456789012345678901", "−1 ,5", ". , to on", "1,000 USDC to @bob", "0,500", "1234,567"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
