@@ -19,8 +19,8 @@ import (
 )
 
 // Notify tells the owner of a deposit: "Received 25 USDC on Base from
-// 0x…" with the explorer link, and the sender's name when the sender is a
-// user of this bot (a name this host knows; the address is written in full
+// 0x…" with the explorer link, and the sender's @username when the sender
+// is a user of this bot (nameOf: never a first name; the address is in full
 // above it). A user who muted alerts is not told (nil: nothing to retry).
 // An error that can never succeed (the user blocked the bot, the network is
 // no longer served) wraps watch.ErrUndeliverable; no error carries the bot

@@ -111,13 +111,13 @@ func TestDoubleTapCreatesOneWallet(t *testing.T) {
 // confirmed; the recipient's balance rises.
 func TestSendApproveConfirm(t *testing.T) {
 	w := newWorld(t)
-	alice, bob := w.user(t, 201, "Alice"), w.user(t, 202, "Bob")
+	alice, bob := w.user(t, 201, "Alice"), w.user(t, 202, "Bobby")
 	card := alice.createWallet()
 	alice.fund(card)
 	bobAddr := addressIn(t, bob.createWallet())
 
 	tc := alice.say("/send 0.05 ETH to " + bobAddr)
-	for _, want := range []string{"Send 0.05 ETH", "To: Bob (@bob)", bobAddr, "Network: Dev L1", "Max network fee:", "Total at most:", "Expires in 10 min"} {
+	for _, want := range []string{"Send 0.05 ETH", "To: @bobby\n" + bobAddr, "Network: Dev L1", "Max network fee:", "Total at most:", "Expires in 10 min"} {
 		if !strings.Contains(tc.Text, want) {
 			t.Fatalf("card %q lacks %q", tc.Text, want)
 		}

@@ -25,8 +25,9 @@ func (b *Bot) transferCard(ctx context.Context, t storage.Transfer) (string, mod
 	var s strings.Builder
 	fmt.Fprintf(&s, "<b>Send %s %s</b>\n\n", formatAmount(t.Amount, a.decimals(), exact), html.EscapeString(a.symbol()))
 	if name := b.nameOf(t.To); name != "" {
-		// The name is this host's record of a Telegram profile; the
-		// Mini App shows only the address the enclave signs for.
+		// The name is this host's record of a Telegram username (never
+		// the free-text first name), above the full address; the Mini App
+		// shows only the address the enclave signs for.
 		fmt.Fprintf(&s, "To: %s\n<code>%s</code>\n", name, t.To.Hex())
 	} else {
 		fmt.Fprintf(&s, "To: <code>%s</code>\n", t.To.Hex())
@@ -44,18 +45,24 @@ func (b *Bot) transferCard(ctx context.Context, t storage.Transfer) (string, mod
 	case paid != nil:
 		fmt.Fprintf(&s, "Network fee paid: %s %s\n", eth(paid, nearest), native)
 	case t.MaxFee != nil && !final:
-		fee := new(big.Int).Set(t.MaxFee)
 		fmt.Fprintf(&s, "Max network fee: %s %s\n", eth(t.MaxFee, up), native)
+		amount := formatAmount(t.Amount, a.decimals(), exact) + " " + html.EscapeString(a.symbol())
 		if t.L1Fee != nil && t.L1Fee.Sign() > 0 {
 			// OP-stack networks add a fee for posting the transaction to
-			// Ethereum, read from their GasPriceOracle: never left out.
+			// Ethereum, read from their GasPriceOracle: never left out. It
+			// is an estimate that nothing caps (the L1 price may move
+			// before inclusion), so it is not added into "at most".
+			l1 := fmt.Sprintf("L1 data fee (about %s %s)", eth(t.L1Fee, up), native)
 			fmt.Fprintf(&s, "L1 data fee: about %s %s\n", eth(t.L1Fee, up), native)
-			fee.Add(fee, t.L1Fee)
-		}
-		if a.native() {
-			fmt.Fprintf(&s, "Total at most: %s %s\n", eth(new(big.Int).Add(t.Amount, fee), up), native)
+			if a.native() {
+				fmt.Fprintf(&s, "Total at most: %s %s + %s\n", eth(new(big.Int).Add(t.Amount, t.MaxFee), up), native, l1)
+			} else {
+				fmt.Fprintf(&s, "Total: %s + at most %s %s network fee + %s\n", amount, eth(t.MaxFee, up), native, l1)
+			}
+		} else if a.native() {
+			fmt.Fprintf(&s, "Total at most: %s %s\n", eth(new(big.Int).Add(t.Amount, t.MaxFee), up), native)
 		} else {
-			fmt.Fprintf(&s, "Total at most: %s %s + %s %s\n", formatAmount(t.Amount, a.decimals(), exact), html.EscapeString(a.symbol()), eth(fee, up), native)
+			fmt.Fprintf(&s, "Total at most: %s + %s %s\n", amount, eth(t.MaxFee, up), native)
 		}
 	}
 	s.WriteString("\n")

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"math/big"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/networks"
+	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -70,6 +72,32 @@ func TestEndedCardsSayWhyAndSendAgain(t *testing.T) {
 	}
 }
 
+// TestCardL1DataFeeNotInAtMost: on a network with an L1 data fee the
+// card's total is "at most" only for what the signed transaction caps; the
+// L1 data fee, an oracle's estimate nothing caps, is named beside it.
+func TestCardL1DataFeeNotInAtMost(t *testing.T) {
+	st := teststack.Start(t, teststack.Options{})
+	b := &Bot{svc: st.Service, cfg: Config{MiniAppLink: "https://t.me/x/y"}}
+	tr := storage.Transfer{
+		ID: "t1", Owner: 1, ChainID: networks.DevL1ChainID, From: common.HexToAddress("0x01"), To: common.HexToAddress("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+		Amount: big.NewInt(5e16), MaxFee: big.NewInt(21000294000), L1Fee: big.NewInt(1234567890), State: storage.StateBuilt,
+		Expiry: time.Now().Add(10 * time.Minute), StartParam: "sp",
+	}
+	text, _ := b.transferCard(context.Background(), tr)
+	for _, want := range []string{"Max network fee: 0.00000002101 ETH\n", "L1 data fee: about 0.000000001235 ETH\n",
+		"Total at most: 0.050001 ETH + L1 data fee (about 0.000000001235 ETH)\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("native card %q lacks %q", text, want)
+		}
+	}
+	tr.Token = common.HexToAddress("0x77") // unlisted: shown by its address, 0 decimals
+	text, _ = b.transferCard(context.Background(), tr)
+	want := "Total: 50000000000000000 " + tr.Token.Hex() + " + at most 0.00000002101 ETH network fee + L1 data fee (about 0.000000001235 ETH)\n"
+	if !strings.Contains(text, want) || strings.Contains(text, "Total at most") {
+		t.Errorf("token card %q lacks %q", text, want)
+	}
+}
+
 // TestParseSend reads the words of /send.
 func TestParseSend(t *testing.T) {
 	for in, want := range map[string]flow{
@@ -107,9 +135,25 @@ func TestParseAmount(t *testing.T) {
 			t.Errorf("parseAmount(%q) = %v, want %q", in, err, want)
 		}
 	}
-	for in, want := range map[string]string{"25": "25000000", "0,5": "500000", ".5": "500000", "000123456789012345": "123456789012345000000", "+1": "1000000"} {
+	for in, want := range map[string]string{"25": "25000000", "0,5": "500000", ".5": "500000", "000123456789012345": "123456789012345000000", "+1": "1000000",
+		"1,5": "1500000", "1,50": "1500000", "0,500": "500000", "1234,567": "1234567000", ",500": "500000"} {
 		if v, err := parseAmount(in, 6, "USDC"); err != nil || v.String() != want {
 			t.Errorf("parseAmount(%q) = %v, %v; want %s", in, v, err, want)
+		}
+	}
+}
+
+// TestParseAmountAmbiguousComma: "1,000" is one thousand to some and one
+// to others; it is refused in words, never read as 1 (nor as 1000).
+func TestParseAmountAmbiguousComma(t *testing.T) {
+	for in, want := range map[string]string{
+		"1,000":    `not a valid amount: "1,000" is ambiguous (a comma separates thousands in some countries and decimals in others): write 1000 or 1.000`,
+		"12,500":   `"12,500" is ambiguous (a comma separates thousands in some countries and decimals in others): write 12500 or 12.500`,
+		" 999,999": `write 999999 or 999.999`,
+	} {
+		v, err := parseAmount(in, 6, "USDC")
+		if !errors.Is(err, parent.ErrBadAmount) || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseAmount(%q) = %v, %v; want a refusal %q", in, v, err, want)
 		}
 	}
 }
@@ -118,7 +162,7 @@ func TestParseAmount(t *testing.T) {
 // amount is positive, has at most the coin's decimals and reads back
 // exactly.
 func FuzzParseSend(f *testing.F) {
-	for _, s := range []string{"0.05 ETH to 0xAbC", "25usdc to @bob on Base", "-1", "1e5", "123456789012345678901", "−1 ,5", ". , to on"} {
+	for _, s := range []string{"0.05 ETH to 0xAbC", "25usdc to @bob on Base", "-1", "1e5", "123456789012345678901", "−1 ,5", ". , to on", "1,000 USDC to @bob", "0,500", "1234,567"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

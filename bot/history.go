@@ -38,11 +38,12 @@ func (b *Bot) cbHistory(ctx context.Context, q *models.CallbackQuery, arg string
 }
 
 // historyLine is one transfer: state, date, amount and coin, recipient
-// (with their name if they use this bot), network, and the transaction's
-// explorer link once there is one.
+// in full (with their @username if they use this bot: a name never stands
+// in for the address), network, and the transaction's explorer link once
+// there is one.
 func (b *Bot) historyLine(t storage.Transfer) string {
 	a := b.assetOf(t.ChainID, t.Token)
-	to := "<code>" + short(t.To.Hex()) + "</code>"
+	to := "<code>" + t.To.Hex() + "</code>"
 	if name := b.nameOf(t.To); name != "" {
 		to = name + " " + to
 	}

@@ -95,16 +95,25 @@ func (b *Bot) balance(ctx context.Context, a asset, addr common.Address) (*big.I
 	return c.TokenBalance(ctx, a.token.Address, addr)
 }
 
-// maxFeeEstimate is the most a transfer of a would cost in fees now, in the
-// native coin (with the L1 data fee where the network has one).
+// l1FeeMargin is how many times the L1 data fee estimate the native
+// coin's Max leaves unspent: the fee follows Ethereum's price at inclusion
+// and no field of the signed transaction caps it.
+const l1FeeMargin = 2
+
+// maxFeeEstimate is what Max leaves for fees of a transfer of a now, in
+// the native coin: the max network fee, plus l1FeeMargin times the L1 data
+// fee estimate where the network has one.
 func (b *Bot) maxFeeEstimate(ctx context.Context, a asset) (*big.Int, error) {
 	f, err := b.svc.EstimateFee(ctx, a.net.ChainID, a.token.Address)
 	if err != nil {
 		return nil, err
 	}
-	total, ok := f.MaxTotal()
-	if !ok {
+	if !f.L1Known() {
 		return nil, parent.ErrL1FeeUnknown
+	}
+	total := new(big.Int).Set(f.MaxNetworkFee)
+	if f.L1DataFee != nil {
+		total.Add(total, new(big.Int).Mul(f.L1DataFee, big.NewInt(l1FeeMargin)))
 	}
 	return total, nil
 }

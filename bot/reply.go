@@ -133,7 +133,7 @@ func (b *Bot) explain(err error) string {
 		return "⚠️ The token contract would refuse this transfer (the network's test run of it failed: the token may be paused, or the address blocked). Nothing was sent."
 	case errors.Is(err, parent.ErrL1FeeUnknown):
 		return "⚠️ The network's L1 data fee could not be read right now, so the full fee is unknown. Nothing was sent; please try again in a minute."
-	case errors.Is(err, parent.ErrUnknownUser):
+	case errors.Is(err, parent.ErrUnknownUser), errors.Is(err, parent.ErrRecipientIsToken):
 		_, why, _ := strings.Cut(err.Error(), ": ")
 		return "⚠️ " + html.EscapeString(sentence(why))
 	case errors.Is(err, parent.ErrBadAddress), errors.Is(err, parent.ErrBadAmount), errors.Is(err, parent.ErrBalanceTooLow):

@@ -214,6 +214,12 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 		b.ask(ctx, chatID, user, fl, fmt.Sprintf("Who do you want to send %s to? Paste their address (0x…), or their @username if they use this bot.", html.EscapeString(a.String())))
 		return
 	}
+	if words := recipientIsToken(a, *fl.to); words != "" {
+		// Said before the amount is asked; Build refuses it too.
+		fl.to = nil
+		b.ask(ctx, chatID, user, fl, words+"\nPaste the recipient's address again, or their @username.")
+		return
+	}
 	if fl.amount == "" {
 		b.askAmount(ctx, chatID, user, w.Address, fl, "")
 		return
@@ -229,6 +235,11 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 		// More of the token does not help: the fee coin is missing.
 		b.flows.end(user)
 		b.say(ctx, chatID, b.explain(err))
+		return
+	}
+	if errors.Is(err, parent.ErrRecipientIsToken) {
+		fl.to = nil
+		b.ask(ctx, chatID, user, fl, b.explain(err)+"\nPaste the recipient's address again, or their @username.")
 		return
 	}
 	if errors.Is(err, parent.ErrBalanceTooLow) || errors.Is(err, parent.ErrBadAmount) {
@@ -390,27 +401,62 @@ func (b *Bot) recipient(text string) (common.Address, error) {
 	return parent.ParseAddress(text)
 }
 
-// recipientLabel is an address for a sentence: "Bob (@bob) 0xAbCd…1234"
-// for a user of this bot, else the full address. The name comes from this
-// host's records of Telegram profiles; the Mini App shows only the address.
+// recipientIsToken words a recipient that is the contract of a token
+// listed on a's network (parent.ErrRecipientIsToken): money sent to a
+// token contract is lost. "" when it is not one.
+func recipientIsToken(a asset, to common.Address) string {
+	for _, t := range a.net.Tokens {
+		if t.Address == to {
+			lost := "tokens sent to it are lost"
+			if a.native() {
+				lost = a.net.NativeSymbol + " sent to it is lost"
+			}
+			return fmt.Sprintf("⚠️ That address is the %s token contract itself on %s; %s.",
+				html.EscapeString(t.Symbol), html.EscapeString(a.net.Name), html.EscapeString(lost))
+		}
+	}
+	return ""
+}
+
+// recipientLabel is an address for a sentence: "@bobby 0xAbCd…(all 40
+// digits)" for a user of this bot with a Telegram username, else the full
+// address alone. The name comes from this host's records of Telegram
+// profiles; the Mini App shows only the address. The address is always in
+// full, so a name can never stand in for it.
 func (b *Bot) recipientLabel(to common.Address) string {
 	if name := b.nameOf(to); name != "" {
-		return name + " <code>" + short(to.Hex()) + "</code>"
+		return name + " <code>" + to.Hex() + "</code>"
 	}
 	return "<code>" + to.Hex() + "</code>"
 }
 
-// nameOf is "Bob (@bob)" for one of our wallets, or "".
+// nameOf is "@bobby" for one of our wallets whose owner has a Telegram
+// username, or "". Security: only the username is shown, never the first
+// name: a first name is free text its owner picks ("Bob (@bob)", or with
+// U+202E to reverse what follows), so it could pass for another user.
+// A username is unique in Telegram and limited to [A-Za-z0-9_], 5 to 32
+// characters; a stored value outside that is shown as nothing.
 func (b *Bot) nameOf(addr common.Address) string {
 	u, ok := b.svc.OwnerOf(addr)
-	if !ok {
+	if !ok || !validUsername(u.Username) {
 		return ""
 	}
-	name := html.EscapeString(u.FirstName)
-	if u.Username != "" {
-		name += " (@" + html.EscapeString(u.Username) + ")"
+	return "@" + u.Username
+}
+
+// validUsername: Telegram's rule for usernames, 5 to 32 of A-Z, a-z, 0-9
+// and _. (Collectible 4-letter usernames exist; they are shown as nothing,
+// the cautious side.)
+func validUsername(s string) bool {
+	if len(s) < 5 || len(s) > 32 {
+		return false
 	}
-	return name
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // cardNotes are the warnings of a card waiting for approval: sending to
@@ -514,7 +560,10 @@ func (b *Bot) openTransfers(user int64) []storage.Transfer {
 }
 
 // maxAmount is what the user can send of a: the balance, less pending
-// transfers and, for the native coin, the max network fee now.
+// transfers and, for the native coin, the max network fee now and, on a
+// network with an L1 data fee, l1FeeMargin times its estimate: that fee is
+// not capped by anything the user signs, so Max leaves room for it to rise
+// before inclusion.
 func (b *Bot) maxAmount(ctx context.Context, user int64, a asset) (*big.Int, error) {
 	w, err := b.svc.Wallet(user)
 	if err != nil {

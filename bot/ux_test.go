@@ -102,33 +102,68 @@ func TestPendingWarningCancelAndSendAgain(t *testing.T) {
 	alice.waitEdit(card.ID, "Dev L1: 0.39")
 }
 
-// TestUsernameRecipientsAndNames: "@bob" of a user of the bot is their
-// wallet; the card and the history name them beside the address; a user
-// without a wallet and an unknown name are refused in words.
+// TestUsernameRecipientsAndNames: "@bobby" of a user of the bot is their
+// wallet; the card, the amount question and the history name them by their
+// @username beside the full address; a user without a wallet and an unknown
+// name are refused in words. A first name is never shown: Mallory, whose
+// first name is "Bob (@bob)" and who has no username, and Oscar, whose
+// first name carries U+202E (right-to-left override), are shown by address
+// (and Oscar by his @username) only.
 func TestUsernameRecipientsAndNames(t *testing.T) {
 	w := newWorld(t)
-	alice, bob, carol := w.user(t, 1301, "Alice"), w.user(t, 1302, "Bob"), w.user(t, 1303, "Carol")
+	alice, bob, carol := w.user(t, 1301, "Alice"), w.user(t, 1302, "Bobby"), w.user(t, 1303, "Carol")
 	alice.fund(alice.createWallet())
 	bobAddr := addressIn(t, bob.createWallet())
 	carol.say("/start")
 
-	tc := alice.say("/send 0.01 ETH to @Bob")
-	if !strings.Contains(tc.Text, "To: Bob (@bob)\n"+bobAddr) || !hasButton(tc, "Review") {
-		t.Fatalf("card for @bob = %q", tc.Text)
+	tc := alice.say("/send 0.01 ETH to @Bobby")
+	if !strings.Contains(tc.Text, "To: @bobby\n"+bobAddr) || strings.Contains(tc.Text, "Bobby (") || !hasButton(tc, "Review") {
+		t.Fatalf("card for @bobby = %q", tc.Text)
 	}
 	if m := alice.say("/send 0.01 ETH to @carol"); !strings.Contains(m.Text, "@carol has no wallet yet") {
 		t.Fatalf("@carol without a wallet = %q", m.Text)
 	}
 	alice.say("/cancel")
-	if h := alice.say("/history"); !strings.Contains(h.Text, "0.01 ETH to Bob (@bob) 0x") || !strings.Contains(h.Text, "on Dev L1") {
+	if h := alice.say("/history"); !strings.Contains(h.Text, "0.01 ETH to @bobby "+bobAddr+" on Dev L1") {
 		t.Fatalf("history = %q", h.Text)
 	}
-	// A first name with markup is shown as text, not as markup.
-	eve := &user{User: w.emu.User(1304, "<b>Eve</b> <a href=\"https://evil.test\">x</a>", "eve"), t: t}
-	eve.createWallet()
-	tc = alice.say("/send 0.01 ETH to @eve")
-	if !strings.Contains(tc.Text, "To: <b>Eve</b> <a href=\"https://evil.test\">x</a> (@eve)") || strings.Contains(tc.Raw, "<a href=\"https://evil.test") {
-		t.Fatalf("card for a name with markup: text %q raw %q", tc.Text, tc.Raw)
+	// The guided send's amount question: the @username and the full address.
+	if q := alice.say("/send ETH to @bobby"); !strings.Contains(q.Text, "How much ETH on Dev L1 do you want to send to @bobby "+bobAddr+"?") {
+		t.Fatalf("amount question = %q", q.Text)
+	}
+	alice.say("/cancel")
+
+	// Spoofed names: a first name is free text, never shown.
+	mallory := &user{User: w.emu.User(1305, "Bob (@bob)", ""), t: t}
+	malAddr := addressIn(t, mallory.createWallet())
+	oscar := &user{User: w.emu.User(1306, "Bob\u202e)bob@( ", "oscar_1"), t: t}
+	oscAddr := addressIn(t, oscar.createWallet())
+	for _, to := range []string{malAddr, oscAddr} {
+		tc = alice.say("/send 0.01 ETH to " + to)
+		q := alice.say("/send ETH to " + to)
+		alice.say("/cancel")
+		for _, m := range []string{tc.Text, q.Text} {
+			if strings.Contains(m, "Bob") || strings.Contains(m, "\u202e") || !strings.Contains(m, to) {
+				t.Fatalf("a message about %s shows a first name or lacks the full address: %q", to, m)
+			}
+		}
+		if to == oscAddr && !strings.Contains(tc.Text, "To: @oscar_1\n"+oscAddr) {
+			t.Fatalf("card for oscar = %q", tc.Text)
+		}
+		if to == malAddr && !strings.Contains(tc.Text, "To: "+malAddr) {
+			t.Fatalf("card for mallory = %q", tc.Text)
+		}
+	}
+	h := alice.say("/history")
+	if strings.Contains(h.Text, "Bob") || strings.Contains(h.Text, "\u202e") || !strings.Contains(h.Text, "0.01 ETH to "+malAddr+" on Dev L1") ||
+		!strings.Contains(h.Text, "0.01 ETH to @oscar_1 "+oscAddr+" on Dev L1") {
+		t.Fatalf("history with spoofed first names = %q", h.Text)
+	}
+	// A stored username outside Telegram's rule is shown as nothing.
+	eve := &user{User: w.emu.User(1304, "<b>Eve</b>", "eve<b>x</b>"), t: t}
+	eveAddr := addressIn(t, eve.createWallet())
+	if tc = alice.say("/send 0.01 ETH to " + eveAddr); !strings.Contains(tc.Text, "To: "+eveAddr) || strings.Contains(tc.Text, "Eve") || strings.Contains(tc.Raw, "<b>x") {
+		t.Fatalf("card for a bad username: text %q raw %q", tc.Text, tc.Raw)
 	}
 }
 

@@ -447,3 +447,45 @@ func TestTokenTransferMinedOnL2(t *testing.T) {
 		t.Errorf("ETH %v -> %v, fee paid %v", ethBefore, ethAfter, done.FeePaid)
 	}
 }
+
+// TestBuildRefusesTokenContractRecipient: a transfer to a listed token's
+// own contract (the token sent, another listed token, or the native coin
+// to it) is refused with ErrRecipientIsToken in words, before any balance
+// is read, and nothing is stored; a plain address still builds.
+func TestBuildRefusesTokenContractRecipient(t *testing.T) {
+	m := newMultiStack(t)
+	m.wallet(t, 1, true, true, false, false)
+	ctx := context.Background()
+	build := func(chain uint64, token, to common.Address, amount *big.Int) error {
+		_, err := m.svc.Build(ctx, parent.BuildRequest{Owner: 1, ChainID: chain, Token: token, To: to, Amount: amount})
+		return err
+	}
+	cases := []struct {
+		name      string
+		chain     uint64
+		token, to common.Address
+		amount    *big.Int
+		want      string
+	}{
+		{"the token sent, to its own contract", networks.DevL1ChainID, m.l1.USDC, m.l1.USDC, usdc25,
+			"that address is the USDC token contract itself on Dev L1; tokens sent to it are lost"},
+		{"the native coin, to a listed token's contract", networks.DevL1ChainID, common.Address{}, m.l1.USDC, big.NewInt(1e15),
+			"that address is the USDC token contract itself on Dev L1; ETH sent to it is lost"},
+		// The L2's USDC needs no balance: the refusal comes first.
+		{"on the other network", networks.DevL2ChainID, m.l2.USDC, m.l2.USDC, usdc25,
+			"that address is the USDC token contract itself on Dev L2; tokens sent to it are lost"},
+	}
+	for _, c := range cases {
+		err := build(c.chain, c.token, c.to, c.amount)
+		if !errors.Is(err, parent.ErrRecipientIsToken) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want ErrRecipientIsToken %q", c.name, err, c.want)
+		}
+	}
+	if h, err := m.svc.History(1, 10, 0); err != nil || len(h) != 0 {
+		t.Errorf("history after refusals: %d transfers, %v", len(h), err)
+	}
+	// The same amount to an ordinary address builds.
+	if err := build(networks.DevL1ChainID, m.l1.USDC, common.HexToAddress("0x00000000000000000000000000000000000000c1"), usdc25); err != nil {
+		t.Errorf("USDC to a plain address: %v", err)
+	}
+}

@@ -39,6 +39,11 @@ var (
 	// ErrTransferWouldFail: the node's eth_estimateGas says the token
 	// contract would revert this transfer (paused, blocklisted, ...).
 	ErrTransferWouldFail = errors.New("the token contract would refuse this transfer")
+	// ErrRecipientIsToken: the recipient is the contract of a token this
+	// wallet lists on that network (or the token being sent): a token
+	// contract has no owner who could send the money back, so what is
+	// sent to it is lost.
+	ErrRecipientIsToken = errors.New("the recipient is a token contract")
 	// ErrL1FeeUnknown: the network charges an L1 data fee and its
 	// GasPriceOracle could not be read: no transfer is built without it.
 	ErrL1FeeUnknown = errors.New("the L1 data fee could not be read")

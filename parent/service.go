@@ -264,6 +264,25 @@ func (s *Service) Build(ctx context.Context, req BuildRequest) (storage.Transfer
 			return storage.Transfer{}, fmt.Errorf("%w: %s is not a token this wallet knows on %s", ErrTokenNotListed, req.Token.Hex(), n.Name)
 		}
 	}
+	if req.Replace == "" {
+		// Security: a transfer to a token contract itself (the classic
+		// "/send 25 USDT to <the USDT contract>") locks the money forever;
+		// refuse it for every listed token of the network, whatever is sent.
+		lost := "tokens sent to it are lost"
+		if native {
+			lost = n.NativeSymbol + " sent to it is lost"
+		}
+		for _, lt := range n.Tokens {
+			if req.To == lt.Address {
+				return storage.Transfer{}, fmt.Errorf("%w: that address is the %s token contract itself on %s; %s",
+					ErrRecipientIsToken, lt.Symbol, n.Name, lost)
+			}
+		}
+		if !native && req.To == token.Address {
+			return storage.Transfer{}, fmt.Errorf("%w: that address is the %s token contract itself on %s; tokens sent to it are lost",
+				ErrRecipientIsToken, token.Symbol, n.Name)
+		}
+	}
 	mu, _ := s.buildMu.LoadOrStore(walletOnChain{chainID, w.Address}, new(sync.Mutex))
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
