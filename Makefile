@@ -20,7 +20,7 @@ test: tools
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 
-tools: $(TOOLS)/bin/geth $(TOOLS)/bin/local-kms chromium contracts-tools
+tools: $(TOOLS)/bin/geth $(TOOLS)/bin/local-kms chromium contracts-tools postgresql
 
 # Debian's Chromium, for the browser tests (internal/browser): the Mini App
 # page, the emulator's chat page and the end-to-end test.
@@ -29,6 +29,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
 	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || \
 	  ($(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
+# Debian's PostgreSQL server, which the tests start themselves in temporary
+# directories (internal/pgtest, docs/postgres.md). Its binaries are in
+# /usr/lib/postgresql/<major>/bin, not on PATH, so look there. The package's
+# own cluster service is not used by the tests.
+.PHONY: postgresql
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/postgres /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql)
 
 # Node.js and npm (Debian's) run the pinned solc-js that compiles the test
 # contracts (docs/contracts.md); contracts-tools installs the pinned npm

@@ -6,8 +6,8 @@
 //
 // Start runs initdb into a fresh temporary directory (UTF8, C locale, trust
 // authentication on the unix socket only), starts postgres listening on a
-// unix socket in that directory and on no TCP address (listen_addresses=”),
-// waits until it accepts connections, creates the database "test" and
+// unix socket in that directory and on no TCP address (listen_addresses is
+// empty), waits until it accepts connections, creates the database "test" and
 // returns. When the test ends the server is stopped (SIGINT, a fast shutdown)
 // and the directory removed. Stop and Start restart the same server, keeping
 // its data directory and socket, so a DSN stays valid across a restart.
