@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,4 +179,51 @@ func TestStartTime(t *testing.T) {
 	begin = time.Now()
 	srv.Start()
 	t.Logf("start %v, stop %v, restart %v", started.Round(time.Millisecond), stopped.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
+}
+
+// TestKilledTestLeavesNoServer kills -9 a test process that has a server
+// running (this test binary, rerun as a child) and checks that the server
+// goes too: Pdeathsig, as cleanups never run after SIGKILL.
+func TestKilledTestLeavesNoServer(t *testing.T) {
+	if os.Getenv("PGTEST_CHILD") == "1" {
+		srv := Start(t)
+		os.WriteFile(os.Getenv("PGTEST_OUT"), []byte(srv.Dir()), 0o600)
+		time.Sleep(time.Minute) // killed long before
+		return
+	}
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "dir")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledTestLeavesNoServer$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PGTEST_CHILD=1", "PGTEST_OUT="+out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	var dir []byte
+	for deadline := time.Now().Add(ReadyTimeout + InitTimeout); len(dir) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the child never started its server")
+		}
+		dir, _ = os.ReadFile(out)
+	}
+	t.Cleanup(func() { os.RemoveAll(string(dir)) }) // the child's cleanup never runs
+	pidFile, err := os.ReadFile(filepath.Join(string(dir), "data", "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("postmaster %d not running before the kill: %v", pid, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for deadline := time.Now().Add(StopTimeout); syscall.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("postmaster %d still running %v after its test process was killed", pid, StopTimeout)
+		}
+	}
 }
