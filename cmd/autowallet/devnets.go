@@ -28,15 +28,16 @@ import (
 var devL1BaseFee = big.NewInt(2_000_000_000)
 
 // startDevChains starts Dev L1 and Dev L2 and describes them in m.networks.
+// Each chain names its chain_id in its own log lines.
 func (m *DevMain) startDevChains(c DevConfig) error {
 	var err error
 	log := m.log.With("component", "devchain")
 	if m.devChain, err = devchain.StartWith(devchain.Options{ChainID: networks.DevL1ChainID, Period: c.BlockPeriod,
-		Log: log.With("chain_id", networks.DevL1ChainID), TestUSDC: true}); err != nil {
+		Log: log, TestUSDC: true}); err != nil {
 		return fmt.Errorf("starting Dev L1: %w", err)
 	}
 	if m.devL2, err = devchain.StartWith(devchain.Options{ChainID: networks.DevL2ChainID, Period: c.L2BlockPeriod,
-		Log: log.With("chain_id", networks.DevL2ChainID), TestUSDC: true, L1BaseFee: devL1BaseFee}); err != nil {
+		Log: log, TestUSDC: true, L1BaseFee: devL1BaseFee}); err != nil {
 		return fmt.Errorf("starting Dev L2: %w", err)
 	}
 	l1, l2 := networks.DevL1(), networks.DevL2()
