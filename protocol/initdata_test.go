@@ -2,6 +2,9 @@ package protocol
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,4 +95,49 @@ func TestVerifyInitDataSignatureFirst(t *testing.T) {
 	raw = SignInitData(f, testvectors.BotID, testvectors.TelegramKey(), "")
 	_, err = VerifyInitData(raw, vectorVerifyConfig(), now)
 	wantCode(t, err, CodeMalformedInitData)
+}
+
+// TestSignedMessageBytes pins the bytes the Ed25519 signature and the HMAC
+// are checked over to Telegram's definition, built here the plain way
+// (strings joined in order): appendDataCheckString builds them in one
+// buffer for speed and must not change one byte. TestTelegramEd25519Vector
+// and TestTelegramHMACVector check the same against Telegram's own data.
+func TestSignedMessageBytes(t *testing.T) {
+	raws := []string{
+		vector[testvectors.InitDataVector](t, "initdata", "valid").InitData,
+		SignInitData(testFields(time.Unix(1700000000, 0)), 7, testvectors.TelegramKey(), "1:tok"),
+		"a=1&b=2", // no hash, no signature
+		"hash=x",  // nothing but the skipped keys
+	}
+	for _, raw := range raws {
+		f, err := parseFields(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := func(skip ...string) string {
+			var lines []string
+			for k, v := range f {
+				if !slices.Contains(skip, k) {
+					lines = append(lines, k+"="+v)
+				}
+			}
+			slices.Sort(lines) // keys hold no '=', so sorting lines sorts keys
+			return strings.Join(lines, "\n")
+		}
+		for _, bot := range []int64{1, testvectors.BotID, -5, 1<<63 - 1} {
+			if got, want := string(f.ed25519Message(bot)), strconv.FormatInt(bot, 10)+":WebAppData\n"+want("hash", "signature"); got != want {
+				t.Errorf("ed25519Message(%d) = %q, want %q", bot, got, want)
+			}
+		}
+		secret := hmac.New(sha256.New, []byte("WebAppData"))
+		secret.Write([]byte("1:tok"))
+		mac := hmac.New(sha256.New, secret.Sum(nil))
+		mac.Write([]byte(want("hash")))
+		if !hmac.Equal(f.hmacHash("1:tok"), mac.Sum(nil)) {
+			t.Errorf("hmacHash of %q is not over the data-check-string without hash", raw)
+		}
+		if got := f.appendDataCheckString([]byte("prefix|")); string(got) != "prefix|"+want() {
+			t.Errorf("appendDataCheckString dropped or changed its dst: %q", got)
+		}
+	}
 }

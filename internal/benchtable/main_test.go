@@ -46,6 +46,7 @@ func TestTable(t *testing.T) {
 	for _, want := range []string{
 		"enclave.BenchmarkApprove / enclave.BenchmarkApproveFloor = 1.50x (target <= 1.30x) OVER TARGET",
 		"enclave.BenchmarkApproveHTTP / enclave.BenchmarkApprove = 2.00x\n",
+		"enclave.BenchmarkApproveHTTP / enclave.BenchmarkApproveFloor = 3.00x (target <= 1.60x) OVER TARGET",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the output lacks %q:\n%s", want, got)
