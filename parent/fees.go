@@ -188,11 +188,11 @@ type InsufficientBalanceError struct {
 func (e *InsufficientBalanceError) Error() string {
 	if e.Token == (common.Address{}) {
 		return fmt.Sprintf("%s: you have %s %s on %s; it needs up to %s %s (amount plus network fee of up to %s %s)",
-			ErrBalanceTooLow, FormatUnits(e.Have, e.Decimals, 6), e.Symbol, e.Network,
-			FormatUnits(e.Need, e.Decimals, 6), e.Symbol, FormatUnits(e.Fee, e.Decimals, 6), e.Symbol)
+			ErrBalanceTooLow, down(e.Have, e.Decimals), e.Symbol, e.Network,
+			up(e.Need, e.Decimals), e.Symbol, up(e.Fee, e.Decimals), e.Symbol)
 	}
 	return fmt.Sprintf("%s: you have %s %s on %s; the transfer needs %s %s", ErrBalanceTooLow,
-		FormatUnits(e.Have, e.Decimals, 6), e.Symbol, e.Network, FormatUnits(e.Need, e.Decimals, 6), e.Symbol)
+		down(e.Have, e.Decimals), e.Symbol, e.Network, up(e.Need, e.Decimals), e.Symbol)
 }
 
 func (e *InsufficientBalanceError) Unwrap() error { return ErrBalanceTooLow }
@@ -219,49 +219,24 @@ type NoFeeCoinError struct {
 func (e *NoFeeCoinError) Error() string {
 	have := "no " + e.NativeSymbol
 	if e.NativeBalance != nil && e.NativeBalance.Sign() > 0 {
-		have = "only " + FormatUnits(e.NativeBalance, 18, 6) + " " + e.NativeSymbol
+		have = "only " + down(e.NativeBalance, 18) + " " + e.NativeSymbol
 	}
 	return fmt.Sprintf("you have %s %s on %s but %s there to pay the network fee (about %s %s, up to %s %s)",
-		FormatUnits(e.TokenBalance, e.TokenDecimals, 6), e.TokenSymbol, e.Network, have,
-		FormatUnits(e.Likely, 18, 6), e.NativeSymbol, FormatUnits(e.Fee, 18, 6), e.NativeSymbol)
+		down(e.TokenBalance, e.TokenDecimals), e.TokenSymbol, e.Network, have,
+		up(e.Likely, 18), e.NativeSymbol, up(e.Fee, 18), e.NativeSymbol)
 }
 
 func (e *NoFeeCoinError) Unwrap() []error { return []error{ErrNoFeeCoin, ErrBalanceTooLow} }
 
-// FormatUnits writes v (in smallest units of an asset with decimals) in
-// whole units with at most maxFrac decimals, rounded up when digits are
-// cut (a fee or a need is never shown smaller than it is), trailing zeros
-// trimmed: FormatUnits(25_000_000, 6, 2) = "25".
-func FormatUnits(v *big.Int, decimals uint8, maxFrac int) string {
+// down and up write an amount by the one rule the bot and the page share
+// (networks.FormatAmount): a balance rounded down, a need or a fee rounded
+// up, so a refusal never shows a balance larger or a fee smaller than it is.
+func down(v *big.Int, decimals uint8) string { return formatOr0(v, decimals, networks.Down) }
+func up(v *big.Int, decimals uint8) string   { return formatOr0(v, decimals, networks.Up) }
+
+func formatOr0(v *big.Int, decimals uint8, r networks.Rounding) string {
 	if v == nil {
 		return "0"
 	}
-	neg := v.Sign() < 0
-	abs := new(big.Int).Abs(v)
-	if int(decimals) > maxFrac {
-		unit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(int(decimals)-maxFrac)), nil)
-		q, r := new(big.Int).QuoRem(abs, unit, new(big.Int))
-		if r.Sign() != 0 {
-			q.Add(q, big.NewInt(1))
-		}
-		abs, decimals = q, uint8(maxFrac)
-	}
-	s := abs.String()
-	if decimals > 0 {
-		if len(s) <= int(decimals) {
-			s = fmt.Sprintf("%0*s", int(decimals)+1, s)
-		}
-		whole, frac := s[:len(s)-int(decimals)], s[len(s)-int(decimals):]
-		for len(frac) > 0 && frac[len(frac)-1] == '0' {
-			frac = frac[:len(frac)-1]
-		}
-		s = whole
-		if frac != "" {
-			s += "." + frac
-		}
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
+	return networks.FormatAmount(v, decimals, r)
 }

@@ -48,28 +48,6 @@ func AlertText(d storage.Deposit, n *networks.Network) string {
 	return b.String()
 }
 
-// FormatUnits writes v (in the smallest unit) exactly as a decimal number
-// with the given decimals, without trailing zeros: 25000000 with 6 decimals
-// is "25", 1500000 is "1.5".
-func FormatUnits(v *big.Int, decimals uint8) string {
-	if v == nil {
-		v = new(big.Int)
-	}
-	s := new(big.Int).Abs(v).String()
-	if decimals > 0 {
-		if len(s) <= int(decimals) {
-			s = strings.Repeat("0", int(decimals)-len(s)+1) + s
-		}
-		cut := len(s) - int(decimals)
-		s = strings.TrimRight(s[:cut]+"."+s[cut:], "0")
-		s = strings.TrimSuffix(s, ".")
-	}
-	if v.Sign() < 0 {
-		s = "-" + s
-	}
-	return s
-}
-
 // AmountText writes a deposit's amount by the one rule the bot and the
 // Mini App page share (docs/miniapp.md, "Amounts: one rounding rule";
 // networks.FormatAmount), mode Nearest: an actual amount: six decimal
