@@ -58,7 +58,7 @@ func (c *ServiceConfig) setDefaults() {
 // transactions. Every state change is stored before it is acted on, so a
 // crash at any point resumes where it stopped (see Track).
 type Service struct {
-	store   *storage.DB
+	store   storage.Store
 	enclave *EnclaveClient
 	nets    networks.Set      // the networks served, in display order
 	chains  map[uint64]*Chain // chain id -> its node's client
@@ -93,7 +93,7 @@ type walletOnChain struct {
 // networks, in that order (the first is the default of a BuildRequest
 // without a chain id); their descriptions must validate as a networks.Set
 // and each client must be dialed for its network's chain id.
-func NewService(store *storage.DB, enclave *EnclaveClient, nets []NetworkChain, cfg ServiceConfig, log *slog.Logger) (*Service, error) {
+func NewService(store storage.Store, enclave *EnclaveClient, nets []NetworkChain, cfg ServiceConfig, log *slog.Logger) (*Service, error) {
 	cfg.setDefaults()
 	s := &Service{store: store, enclave: enclave, chains: map[uint64]*Chain{}, cfg: cfg, log: log, now: time.Now}
 	for _, nc := range nets {

@@ -249,7 +249,7 @@ func (s *Service) signedAt(chainID uint64, from common.Address, nonce uint64) ([
 func (s *Service) createBuilt(t storage.Transfer, p buildPlan) (storage.Transfer, []storage.Transfer, error) {
 	var created storage.Transfer
 	var superseded []storage.Transfer
-	supersede := func(tx *storage.Tx, id string) error {
+	supersede := func(tx storage.Tx, id string) error {
 		old, err := tx.UpdateTransfer(id, func(o *storage.Transfer) error {
 			o.State, o.Reason, o.Updated = storage.StateSuperseded, reasonSuperseded, s.now()
 			return nil
@@ -257,7 +257,7 @@ func (s *Service) createBuilt(t storage.Transfer, p buildPlan) (storage.Transfer
 		superseded = append(superseded, old)
 		return err
 	}
-	err := s.store.Update(func(tx *storage.Tx) error {
+	err := s.store.Update(func(tx storage.Tx) error {
 		superseded = nil
 		// The same request twice within a second gives the same intent, so
 		// the same id: it is the same transfer, still awaiting approval.

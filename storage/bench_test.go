@@ -49,7 +49,7 @@ func BenchmarkCreateWalletParallel(b *testing.B) {
 func BenchmarkWalletByOwner(b *testing.B) {
 	db, _ := openTestDB(b)
 	const n = 10_000
-	tx, err := db.Begin(true)
+	tx, err := db.begin(true)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -183,7 +183,7 @@ func chainKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) 
 // WatchCursor returns the cursor of the chain's watcher, or ErrNotFound on
 // a fresh deployment.
 func (db *DB) WatchCursor(chainID uint64) (WatchCursor, error) {
-	return read(db, func(tx *Tx) (WatchCursor, error) {
+	return read(db, func(tx *boltTx) (WatchCursor, error) {
 		raw := tx.tx.Bucket(bucketWatchCursors).Get(chainKey(chainID))
 		if raw == nil {
 			return WatchCursor{}, fmt.Errorf("storage: watch cursor of chain %d: %w", chainID, ErrNotFound)
@@ -215,7 +215,7 @@ func (db *DB) StoreWatchedBlocks(cur WatchCursor, deposits []Deposit) (int, erro
 				deposits[i].TxHash, ErrInvalid, deposits[i].ChainID, deposits[i].Block, cur.ChainID, cur.Block)
 		}
 	}
-	return write(db, func(tx *Tx) (int, error) {
+	return write(db, func(tx *boltTx) (int, error) {
 		all := tx.tx.Bucket(bucketDeposits)
 		byOwner := tx.tx.Bucket(bucketDepositsByOwner)
 		outbox := tx.tx.Bucket(bucketDepositOutbox)
@@ -261,7 +261,7 @@ func (db *DB) Deposits(owner int64, limit, offset int) ([]Deposit, error) {
 	if limit <= 0 || offset < 0 {
 		return nil, fmt.Errorf("storage: deposits of user %d: %w: limit %d, offset %d", owner, ErrInvalid, limit, offset)
 	}
-	return read(db, func(tx *Tx) ([]Deposit, error) {
+	return read(db, func(tx *boltTx) ([]Deposit, error) {
 		prefix := ownerKey(owner)
 		c := tx.tx.Bucket(bucketDepositsByOwner).Cursor()
 		k, _ := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(owner)+1))
@@ -292,7 +292,7 @@ func (db *DB) Deposits(owner int64, limit, offset int) ([]Deposit, error) {
 	})
 }
 
-func (tx *Tx) deposit(key []byte) (Deposit, error) {
+func (tx *boltTx) deposit(key []byte) (Deposit, error) {
 	raw := tx.tx.Bucket(bucketDeposits).Get(key)
 	if raw == nil {
 		return Deposit{}, fmt.Errorf("storage: deposit %x: %w", key, ErrNotFound)
@@ -322,7 +322,7 @@ func (db *DB) PendingAlertsAfter(after uint64, limit int) ([]Alert, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("storage: pending alerts: %w: limit %d", ErrInvalid, limit)
 	}
-	return read(db, func(tx *Tx) ([]Alert, error) {
+	return read(db, func(tx *boltTx) ([]Alert, error) {
 		var out []Alert
 		c := tx.tx.Bucket(bucketDepositOutbox).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
@@ -342,7 +342,7 @@ func (db *DB) PendingAlertsAfter(after uint64, limit int) ([]Alert, error) {
 // AlertDelivered removes the alert from the outbox (the message was
 // delivered, or given up on). Removing one that is gone is not an error.
 func (db *DB) AlertDelivered(seq uint64) error {
-	return db.update(func(tx *Tx) error {
+	return db.update(func(tx *boltTx) error {
 		if err := tx.tx.Bucket(bucketDepositOutbox).Delete(binary.BigEndian.AppendUint64(nil, seq)); err != nil {
 			return fmt.Errorf("storage: alert %d delivered: %w", seq, err)
 		}
@@ -354,7 +354,7 @@ func (db *DB) AlertDelivered(seq uint64) error {
 // one read transaction (the watcher's set of watched addresses is loaded
 // with it at start). An error from fn stops the walk and is returned.
 func (db *DB) ForEachWalletAddress(fn func(addr common.Address, owner int64) error) error {
-	return db.view(func(tx *Tx) error {
+	return db.view(func(tx *boltTx) error {
 		return tx.tx.Bucket(bucketWalletAddresses).ForEach(func(k, v []byte) error {
 			if len(k) != common.AddressLength {
 				return fmt.Errorf("storage: wallet address key %x: %w", k, ErrCorrupt)

@@ -34,7 +34,7 @@ func millionAddress(owner int64) common.Address {
 func fillWallets(tb testing.TB, db *DB, from, to, batch int) {
 	tb.Helper()
 	for start := from; start < to; start += batch {
-		tx, err := db.Begin(true)
+		tx, err := db.begin(true)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func schema2NonceKey(from common.Address, nonce uint64) []byte {
 func makeSchema2(t *testing.T, db *DB, drop ...[]byte) {
 	t.Helper()
 	if err := db.bolt.Update(func(tx *bolt.Tx) error {
-		active, err := (&Tx{tx: tx}).TransfersInState(StateBuilt, StateApproved, StateSent)
+		active, err := (&boltTx{tx: tx}).TransfersInState(StateBuilt, StateApproved, StateSent)
 		if err != nil {
 			return err
 		}

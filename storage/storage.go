@@ -61,6 +61,8 @@ var (
 		// deposit.go (issue 10): incoming funds, their alert outbox and the
 		// watcher's cursor per chain.
 		bucketDeposits, bucketDepositsByOwner, bucketDepositOutbox, bucketWatchCursors,
+		// coordination.go (issue 11): Telegram updates claimed once, leases.
+		bucketUpdates, bucketLeases,
 	}
 )
 
@@ -211,7 +213,7 @@ func (db *DB) checkSchema() error {
 			}
 		}
 		if version != 0 && version < 3 {
-			if err := rebuildNonceIndex(&Tx{tx: tx, now: db.now()}); err != nil {
+			if err := rebuildNonceIndex(&boltTx{tx: tx, now: db.now()}); err != nil {
 				return fmt.Errorf("storage: %s: upgrading to schema 3: %w", db.path, err)
 			}
 		}
@@ -224,7 +226,7 @@ func (db *DB) checkSchema() error {
 // from + nonce (schema 3). Replacements hold no entry of their own. Two
 // active transfers at one key would be a corrupt file: the upgrade fails
 // and nothing is written.
-func rebuildNonceIndex(tx *Tx) error {
+func rebuildNonceIndex(tx *boltTx) error {
 	if err := tx.tx.DeleteBucket(bucketTransferNonces); err != nil {
 		return fmt.Errorf("drop the nonce index: %w", err)
 	}
@@ -269,25 +271,25 @@ func (db *DB) Close() error {
 // Path is the database file.
 func (db *DB) Path() string { return db.path }
 
-// Tx is a transaction. A writable Tx must end with Commit or Rollback; a
+// boltTx is a bbolt transaction (a Tx of the bbolt engine). A writable Tx must end with Commit or Rollback; a
 // read-only one with Rollback. Only one writable Tx runs at a time.
-type Tx struct {
+type boltTx struct {
 	tx  *bolt.Tx
 	now time.Time // one clock reading per transaction
 }
 
-// Begin starts a transaction. Use it to combine several changes atomically;
+// begin starts a transaction. Store.Update combines several changes atomically;
 // the DB methods each run in a transaction of their own.
-func (db *DB) Begin(writable bool) (*Tx, error) {
+func (db *DB) begin(writable bool) (*boltTx, error) {
 	tx, err := db.bolt.Begin(writable)
 	if err != nil {
 		return nil, fmt.Errorf("storage: begin: %w", err)
 	}
-	return &Tx{tx: tx, now: db.now().UTC()}, nil
+	return &boltTx{tx: tx, now: db.now().UTC()}, nil
 }
 
 // Commit writes the changes durably (fsync) and ends the transaction.
-func (tx *Tx) Commit() error {
+func (tx *boltTx) Commit() error {
 	if err := tx.tx.Commit(); err != nil {
 		return fmt.Errorf("storage: commit: %w", err)
 	}
@@ -296,7 +298,7 @@ func (tx *Tx) Commit() error {
 
 // Rollback discards the changes. It is safe to call after Commit (it then
 // does nothing), so `defer tx.Rollback()` is the usual pattern.
-func (tx *Tx) Rollback() error {
+func (tx *boltTx) Rollback() error {
 	if err := tx.tx.Rollback(); err != nil && !errors.Is(err, bolterrors.ErrTxClosed) {
 		return fmt.Errorf("storage: rollback: %w", err)
 	}
@@ -305,11 +307,13 @@ func (tx *Tx) Rollback() error {
 
 // Update runs fn in one write transaction, committed only if fn returns
 // nil: several changes stored together or not at all.
-func (db *DB) Update(fn func(tx *Tx) error) error { return db.update(fn) }
+func (db *DB) Update(fn func(tx Tx) error) error {
+	return db.update(func(tx *boltTx) error { return fn(tx) })
+}
 
 // update runs fn in a writable transaction and commits if fn succeeds.
-func (db *DB) update(fn func(tx *Tx) error) error {
-	tx, err := db.Begin(true)
+func (db *DB) update(fn func(tx *boltTx) error) error {
+	tx, err := db.begin(true)
 	if err != nil {
 		return err
 	}
@@ -321,9 +325,9 @@ func (db *DB) update(fn func(tx *Tx) error) error {
 }
 
 // read runs fn in a read-only transaction and returns its value.
-func read[T any](db *DB, fn func(tx *Tx) (T, error)) (T, error) {
+func read[T any](db *DB, fn func(tx *boltTx) (T, error)) (T, error) {
 	var out T
-	err := db.view(func(tx *Tx) (err error) {
+	err := db.view(func(tx *boltTx) (err error) {
 		out, err = fn(tx)
 		return err
 	})
@@ -332,9 +336,9 @@ func read[T any](db *DB, fn func(tx *Tx) (T, error)) (T, error) {
 
 // write runs fn in a write transaction, committed if fn succeeds, and
 // returns its value.
-func write[T any](db *DB, fn func(tx *Tx) (T, error)) (T, error) {
+func write[T any](db *DB, fn func(tx *boltTx) (T, error)) (T, error) {
 	var out T
-	err := db.update(func(tx *Tx) (err error) {
+	err := db.update(func(tx *boltTx) (err error) {
 		out, err = fn(tx)
 		return err
 	})
@@ -342,8 +346,8 @@ func write[T any](db *DB, fn func(tx *Tx) (T, error)) (T, error) {
 }
 
 // view runs fn in a read-only transaction.
-func (db *DB) view(fn func(tx *Tx) error) error {
-	tx, err := db.Begin(false)
+func (db *DB) view(fn func(tx *boltTx) error) error {
+	tx, err := db.begin(false)
 	if err != nil {
 		return err
 	}
@@ -371,16 +375,16 @@ func (db *DB) Backup(w io.Writer) (int64, error) {
 // Meta returns the value stored under key in the meta bucket (for example
 // the KMS ciphertext of the vault key), or ErrNotFound.
 func (db *DB) Meta(key string) ([]byte, error) {
-	return read(db, func(tx *Tx) ([]byte, error) { return tx.Meta(key) })
+	return read(db, func(tx *boltTx) ([]byte, error) { return tx.Meta(key) })
 }
 
 // PutMeta stores value under key in the meta bucket, replacing any value.
 func (db *DB) PutMeta(key string, value []byte) error {
-	return db.update(func(tx *Tx) error { return tx.PutMeta(key, value) })
+	return db.update(func(tx *boltTx) error { return tx.PutMeta(key, value) })
 }
 
 // Meta returns the value stored under key in the meta bucket.
-func (tx *Tx) Meta(key string) ([]byte, error) {
+func (tx *boltTx) Meta(key string) ([]byte, error) {
 	if err := checkMetaKey(key); err != nil {
 		return nil, err
 	}
@@ -396,7 +400,7 @@ func (tx *Tx) Meta(key string) ([]byte, error) {
 }
 
 // PutMeta stores value under key in the meta bucket.
-func (tx *Tx) PutMeta(key string, value []byte) error {
+func (tx *boltTx) PutMeta(key string, value []byte) error {
 	if err := checkMetaKey(key); err != nil {
 		return err
 	}

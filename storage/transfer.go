@@ -368,12 +368,12 @@ func decodeTransfer(b []byte) (Transfer, error) {
 // otherwise), and holds no index entry of its own. Created and Updated
 // default to now. It returns the stored transfer.
 func (db *DB) CreateTransfer(t Transfer) (Transfer, error) {
-	return write(db, func(tx *Tx) (Transfer, error) { return tx.CreateTransfer(t) })
+	return write(db, func(tx *boltTx) (Transfer, error) { return tx.CreateTransfer(t) })
 }
 
 // Transfer returns the transfer with that id, or ErrNotFound.
 func (db *DB) Transfer(id string) (Transfer, error) {
-	return read(db, func(tx *Tx) (Transfer, error) { return tx.Transfer(id) })
+	return read(db, func(tx *boltTx) (Transfer, error) { return tx.Transfer(id) })
 }
 
 // UpdateTransfer runs fn on a copy of the stored transfer inside one write
@@ -386,7 +386,7 @@ func (db *DB) Transfer(id string) (Transfer, error) {
 // as is. Updated is set to now. Leaving the active states frees the nonce.
 func (db *DB) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer, error) {
 	var out Transfer
-	err := db.update(func(tx *Tx) error {
+	err := db.update(func(tx *boltTx) error {
 		var err error
 		out, err = tx.UpdateTransfer(id, fn)
 		return err
@@ -397,31 +397,31 @@ func (db *DB) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer, err
 // TransfersByOwner returns up to limit transfers of the user, newest first,
 // skipping the offset newest.
 func (db *DB) TransfersByOwner(owner int64, limit, offset int) ([]Transfer, error) {
-	return read(db, func(tx *Tx) ([]Transfer, error) { return tx.TransfersByOwner(owner, limit, offset) })
+	return read(db, func(tx *boltTx) ([]Transfer, error) { return tx.TransfersByOwner(owner, limit, offset) })
 }
 
 // TransfersInState returns every transfer in one of the given states,
 // oldest first: the tracker's work list and what to resume after a restart.
 func (db *DB) TransfersInState(states ...State) ([]Transfer, error) {
-	return read(db, func(tx *Tx) ([]Transfer, error) { return tx.TransfersInState(states...) })
+	return read(db, func(tx *boltTx) ([]Transfer, error) { return tx.TransfersInState(states...) })
 }
 
 // ActiveNonces returns the nonces held by active (built, approved, sent)
 // transfers of the wallet from on chain chainID, ascending. Nonces are per
 // chain: the same address has its own sequence on every network.
 func (db *DB) ActiveNonces(chainID uint64, from common.Address) ([]uint64, error) {
-	return read(db, func(tx *Tx) ([]uint64, error) { return tx.ActiveNonces(chainID, from) })
+	return read(db, func(tx *boltTx) ([]uint64, error) { return tx.ActiveNonces(chainID, from) })
 }
 
 // NonceHolders returns the open (built, approved, sent) transfers that hold
 // a nonce of the wallet from on chain chainID, by ascending nonce.
 // Replacements share their original's nonce and are not listed.
 func (db *DB) NonceHolders(chainID uint64, from common.Address) ([]Transfer, error) {
-	return read(db, func(tx *Tx) ([]Transfer, error) { return tx.NonceHolders(chainID, from) })
+	return read(db, func(tx *boltTx) ([]Transfer, error) { return tx.NonceHolders(chainID, from) })
 }
 
 // CreateTransfer: see DB.CreateTransfer.
-func (tx *Tx) CreateTransfer(t Transfer) (Transfer, error) {
+func (tx *boltTx) CreateTransfer(t Transfer) (Transfer, error) {
 	t = t.clone()
 	if t.State == 0 {
 		t.State = StateBuilt
@@ -492,7 +492,7 @@ func (tx *Tx) CreateTransfer(t Transfer) (Transfer, error) {
 }
 
 // Transfer: see DB.Transfer.
-func (tx *Tx) Transfer(id string) (Transfer, error) {
+func (tx *boltTx) Transfer(id string) (Transfer, error) {
 	raw := tx.tx.Bucket(bucketTransfers).Get([]byte(id))
 	if raw == nil {
 		return Transfer{}, fmt.Errorf("storage: transfer %q: %w", id, ErrNotFound)
@@ -566,7 +566,7 @@ func checkChange(old, t *Transfer) error {
 }
 
 // UpdateTransfer: see DB.UpdateTransfer.
-func (tx *Tx) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer, error) {
+func (tx *boltTx) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer, error) {
 	old, err := tx.Transfer(id)
 	if err != nil {
 		return Transfer{}, err
@@ -609,7 +609,7 @@ func (tx *Tx) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer, err
 }
 
 // TransfersByOwner: see DB.TransfersByOwner.
-func (tx *Tx) TransfersByOwner(owner int64, limit, offset int) ([]Transfer, error) {
+func (tx *boltTx) TransfersByOwner(owner int64, limit, offset int) ([]Transfer, error) {
 	if limit <= 0 || offset < 0 {
 		return nil, fmt.Errorf("storage: transfers of user %d: %w: limit %d, offset %d", owner, ErrInvalid, limit, offset)
 	}
@@ -644,7 +644,7 @@ func (tx *Tx) TransfersByOwner(owner int64, limit, offset int) ([]Transfer, erro
 }
 
 // TransfersInState: see DB.TransfersInState.
-func (tx *Tx) TransfersInState(states ...State) ([]Transfer, error) {
+func (tx *boltTx) TransfersInState(states ...State) ([]Transfer, error) {
 	var out []Transfer
 	c := tx.tx.Bucket(bucketTransfersByState).Cursor()
 	var seen [lastState + 1]bool
@@ -675,7 +675,7 @@ func (tx *Tx) TransfersInState(states ...State) ([]Transfer, error) {
 }
 
 // NonceHolders: see DB.NonceHolders.
-func (tx *Tx) NonceHolders(chainID uint64, from common.Address) ([]Transfer, error) {
+func (tx *boltTx) NonceHolders(chainID uint64, from common.Address) ([]Transfer, error) {
 	var out []Transfer
 	prefix := noncePrefix(chainID, from)
 	c := tx.tx.Bucket(bucketTransferNonces).Cursor()
@@ -694,7 +694,7 @@ func (tx *Tx) NonceHolders(chainID uint64, from common.Address) ([]Transfer, err
 }
 
 // ActiveNonces: see DB.ActiveNonces.
-func (tx *Tx) ActiveNonces(chainID uint64, from common.Address) ([]uint64, error) {
+func (tx *boltTx) ActiveNonces(chainID uint64, from common.Address) ([]uint64, error) {
 	var out []uint64
 	prefix := noncePrefix(chainID, from)
 	c := tx.tx.Bucket(bucketTransferNonces).Cursor()

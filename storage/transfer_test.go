@@ -17,7 +17,7 @@ var allStates = []State{StateBuilt, StateApproved, StateSent, StateConfirmed, St
 // entries that mention it.
 func rawTransfer(t *testing.T, db *DB, tr Transfer) (raw []byte, states []State, nonceHeld bool) {
 	t.Helper()
-	err := db.view(func(tx *Tx) error {
+	err := db.view(func(tx *boltTx) error {
 		raw = bytes.Clone(tx.tx.Bucket(bucketTransfers).Get([]byte(tr.ID)))
 		for _, s := range allStates {
 			if tx.tx.Bucket(bucketTransfersByState).Get(stateIndexKey(s, tr.ID)) != nil {

@@ -69,7 +69,7 @@ func decodeUser(b []byte) (User, error) {
 
 // User returns the user with Telegram id id, or ErrNotFound.
 func (db *DB) User(id int64) (User, error) {
-	return read(db, func(tx *Tx) (User, error) { return tx.User(id) })
+	return read(db, func(tx *boltTx) (User, error) { return tx.User(id) })
 }
 
 // UpsertUser stores a user seen in a Telegram update. A new user is created
@@ -77,7 +77,7 @@ func (db *DB) User(id int64) (User, error) {
 // first name, username, language) are refreshed and Created and Settings are
 // kept. It returns the stored user.
 func (db *DB) UpsertUser(u User) (User, error) {
-	return write(db, func(tx *Tx) (User, error) { return tx.UpsertUser(u) })
+	return write(db, func(tx *boltTx) (User, error) { return tx.UpsertUser(u) })
 }
 
 // UpdateUser runs fn on the stored user inside one write transaction and
@@ -85,7 +85,7 @@ func (db *DB) UpsertUser(u User) (User, error) {
 // not change. An error from fn aborts the update and is returned as is.
 func (db *DB) UpdateUser(id int64, fn func(*User) error) (User, error) {
 	var out User
-	err := db.update(func(tx *Tx) error {
+	err := db.update(func(tx *boltTx) error {
 		var err error
 		out, err = tx.UpdateUser(id, fn)
 		return err
@@ -94,7 +94,7 @@ func (db *DB) UpdateUser(id int64, fn func(*User) error) (User, error) {
 }
 
 // User returns the user with Telegram id id, or ErrNotFound.
-func (tx *Tx) User(id int64) (User, error) {
+func (tx *boltTx) User(id int64) (User, error) {
 	raw := tx.tx.Bucket(bucketUsers).Get(ownerKey(id))
 	if raw == nil {
 		return User{}, fmt.Errorf("storage: user %d: %w", id, ErrNotFound)
@@ -107,7 +107,7 @@ func (tx *Tx) User(id int64) (User, error) {
 }
 
 // UpsertUser: see DB.UpsertUser.
-func (tx *Tx) UpsertUser(u User) (User, error) {
+func (tx *boltTx) UpsertUser(u User) (User, error) {
 	if err := u.validate(); err != nil {
 		return User{}, fmt.Errorf("storage: upsert user: %w", err)
 	}
@@ -127,7 +127,7 @@ func (tx *Tx) UpsertUser(u User) (User, error) {
 }
 
 // UpdateUser: see DB.UpdateUser.
-func (tx *Tx) UpdateUser(id int64, fn func(*User) error) (User, error) {
+func (tx *boltTx) UpdateUser(id int64, fn func(*User) error) (User, error) {
 	old, err := tx.User(id)
 	if err != nil {
 		return User{}, err
@@ -145,7 +145,7 @@ func (tx *Tx) UpdateUser(id int64, fn func(*User) error) (User, error) {
 	return u, tx.putUser(&u)
 }
 
-func (tx *Tx) putUser(u *User) error {
+func (tx *boltTx) putUser(u *User) error {
 	var old User
 	if raw := tx.tx.Bucket(bucketUsers).Get(ownerKey(u.ID)); raw != nil {
 		old, _ = decodeUser(raw) // an unreadable old record only leaves a stale index key, which finds no one

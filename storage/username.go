@@ -24,11 +24,11 @@ func usernameKey(name string) []byte {
 // must still carry the name: an index entry left by a user who changed it
 // finds no one.
 func (db *DB) UserByUsername(name string) (User, error) {
-	return read(db, func(tx *Tx) (User, error) { return tx.UserByUsername(name) })
+	return read(db, func(tx *boltTx) (User, error) { return tx.UserByUsername(name) })
 }
 
 // UserByUsername: see DB.UserByUsername.
-func (tx *Tx) UserByUsername(name string) (User, error) {
+func (tx *boltTx) UserByUsername(name string) (User, error) {
 	key := usernameKey(name)
 	notFound := fmt.Errorf("storage: user @%s: %w", key, ErrNotFound)
 	b := tx.tx.Bucket(bucketUsernames)
@@ -65,7 +65,7 @@ func (db *DB) UsernameIndexed(u User) bool {
 
 // indexUsername keeps the username index for u, whose previous stored
 // profile is old (zero for a new user).
-func (tx *Tx) indexUsername(old, u *User) error {
+func (tx *boltTx) indexUsername(old, u *User) error {
 	if old.Username == u.Username && u.Username == "" {
 		return nil
 	}

@@ -46,7 +46,7 @@ func TestUserByUsername(t *testing.T) {
 		t.Fatalf("dropped username: %v", err)
 	}
 	// A profile written without the index (as before it existed).
-	db.Update(func(tx *Tx) error {
+	db.update(func(tx *boltTx) error {
 		u := User{ID: 3, FirstName: "Dan", Username: "dan", Created: db.now()}
 		return tx.tx.Bucket(bucketUsers).Put(ownerKey(3), encodeUser(&u))
 	})

@@ -70,7 +70,7 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 func (db *DB) CreateWallet(w Wallet) (Wallet, bool, error) {
 	var out Wallet
 	var created bool
-	err := db.update(func(tx *Tx) error {
+	err := db.update(func(tx *boltTx) error {
 		var err error
 		out, created, err = tx.CreateWallet(w)
 		return err
@@ -80,19 +80,19 @@ func (db *DB) CreateWallet(w Wallet) (Wallet, bool, error) {
 
 // WalletByOwner returns the wallet of Telegram user owner, or ErrNotFound.
 func (db *DB) WalletByOwner(owner int64) (Wallet, error) {
-	return read(db, func(tx *Tx) (Wallet, error) { return tx.WalletByOwner(owner) })
+	return read(db, func(tx *boltTx) (Wallet, error) { return tx.WalletByOwner(owner) })
 }
 
 // WalletByAddress returns the wallet with that address, or ErrNotFound.
 func (db *DB) WalletByAddress(addr common.Address) (Wallet, error) {
-	return read(db, func(tx *Tx) (Wallet, error) { return tx.WalletByAddress(addr) })
+	return read(db, func(tx *boltTx) (Wallet, error) { return tx.WalletByAddress(addr) })
 }
 
 // ForEachWallet calls fn for every wallet in owner id order, inside one read
 // transaction (keep fn short: it holds the snapshot open). An error from fn
 // stops the walk and is returned.
 func (db *DB) ForEachWallet(fn func(Wallet) error) error {
-	return db.view(func(tx *Tx) error {
+	return db.view(func(tx *boltTx) error {
 		return tx.tx.Bucket(bucketWallets).ForEach(func(k, v []byte) error {
 			w, err := decodeWallet(v)
 			if err != nil {
@@ -104,7 +104,7 @@ func (db *DB) ForEachWallet(fn func(Wallet) error) error {
 }
 
 // CreateWallet: see DB.CreateWallet.
-func (tx *Tx) CreateWallet(w Wallet) (Wallet, bool, error) {
+func (tx *boltTx) CreateWallet(w Wallet) (Wallet, bool, error) {
 	if err := w.validate(); err != nil {
 		return Wallet{}, false, fmt.Errorf("storage: create wallet: %w", err)
 	}
@@ -135,7 +135,7 @@ func (tx *Tx) CreateWallet(w Wallet) (Wallet, bool, error) {
 }
 
 // WalletByOwner: see DB.WalletByOwner.
-func (tx *Tx) WalletByOwner(owner int64) (Wallet, error) {
+func (tx *boltTx) WalletByOwner(owner int64) (Wallet, error) {
 	raw := tx.tx.Bucket(bucketWallets).Get(ownerKey(owner))
 	if raw == nil {
 		return Wallet{}, fmt.Errorf("storage: wallet of user %d: %w", owner, ErrNotFound)
@@ -148,7 +148,7 @@ func (tx *Tx) WalletByOwner(owner int64) (Wallet, error) {
 }
 
 // WalletByAddress: see DB.WalletByAddress.
-func (tx *Tx) WalletByAddress(addr common.Address) (Wallet, error) {
+func (tx *boltTx) WalletByAddress(addr common.Address) (Wallet, error) {
 	ref := tx.tx.Bucket(bucketWalletAddresses).Get(addr[:])
 	if ref == nil {
 		return Wallet{}, fmt.Errorf("storage: wallet %s: %w", addr, ErrNotFound)

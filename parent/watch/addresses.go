@@ -23,7 +23,7 @@ func NewAddresses(n int) *Addresses {
 }
 
 // LoadAddresses returns the set of every wallet in the store.
-func LoadAddresses(store *storage.DB) (*Addresses, error) {
+func LoadAddresses(store storage.Store) (*Addresses, error) {
 	a := NewAddresses(0)
 	err := store.ForEachWalletAddress(func(addr common.Address, owner int64) error {
 		a.m[addr] = owner

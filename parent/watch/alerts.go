@@ -16,7 +16,7 @@ import (
 // Config wires the alerts of a deployment: a watcher per network and one
 // deliverer.
 type Config struct {
-	Store    *storage.DB
+	Store    storage.Store
 	Networks networks.Set
 	// Sources has the node of each network, by chain id. A network without
 	// a source is not watched (and logged).

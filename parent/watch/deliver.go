@@ -25,7 +25,7 @@ var ErrUndeliverable = errors.New("alert cannot be delivered")
 // were found: while one waits for a retry, the owner's later ones wait too;
 // other owners carry on.
 type Deliverer struct {
-	store  *storage.DB
+	store  storage.Store
 	notify Notify
 	log    *slog.Logger
 	wake   chan struct{}
@@ -49,7 +49,7 @@ type retryState struct {
 const outboxPage = 1000
 
 // NewDeliverer delivers store's alerts through notify.
-func NewDeliverer(store *storage.DB, notify Notify, log *slog.Logger) *Deliverer {
+func NewDeliverer(store storage.Store, notify Notify, log *slog.Logger) *Deliverer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

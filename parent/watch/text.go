@@ -71,7 +71,7 @@ type SendText func(ctx context.Context, chatID int64, text string) error
 // private chat's id is the user's). A deposit of a network no longer served
 // is dropped (ErrUndeliverable). The bot wraps errors that can never
 // succeed (the user blocked the bot) in ErrUndeliverable inside send.
-func NotifyByText(store *storage.DB, nets networks.Set, send SendText) Notify {
+func NotifyByText(store storage.Store, nets networks.Set, send SendText) Notify {
 	return func(ctx context.Context, d storage.Deposit) error {
 		n, ok := nets.ByChainID(d.ChainID)
 		if !ok {

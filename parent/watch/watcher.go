@@ -48,7 +48,7 @@ var (
 type Options struct {
 	Network   networks.Network // chain id, confirmations, listed tokens
 	Source    Source
-	Store     *storage.DB
+	Store     storage.Store
 	Addresses *Addresses
 	Logger    *slog.Logger
 	// Poll is the wait between steps once caught up (default 2 s).
