@@ -19,6 +19,7 @@ import (
 	"github.com/autowallet/autowallet/bot"
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/storage"
 )
 
 // TelegramProductionKey is Telegram's Ed25519 key for third-party validation
@@ -56,6 +57,11 @@ type ParentConfig struct {
 	// Mini App page with a config.json pinning it (identity.go); the parent
 	// refuses to start when the enclave's identity key differs.
 	IdentityKey string
+	// Instance names this parent among several on one database: the holder
+	// of the Telegram updates it claims and of the background-work leases it
+	// takes (storage.Store.ClaimUpdate, AcquireLease). Default:
+	// <hostname>-<pid>, unique per process.
+	Instance string
 }
 
 // ParentMain is `autowallet parent`: storage, the enclave client, the chain
@@ -98,8 +104,12 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	origins := fs.String("miniapp-origin", envOr("AUTOWALLET_MINIAPP_ORIGIN", ""), "comma-separated origins the Mini App page is served from, allowed to call the API [AUTOWALLET_MINIAPP_ORIGIN]")
 	fs.StringVar(&c.AdminAddr, "admin", envOr("AUTOWALLET_ADMIN", ""), "loopback address of the admin listener (GET /backup, for autowallet backup), e.g. 127.0.0.1:8081; empty: off [AUTOWALLET_ADMIN]")
 	fs.StringVar(&c.IdentityKey, "identity-key", envOr("AUTOWALLET_IDENTITY_KEY", ""), "the deployment identity key (64 lowercase hex, as autowallet verify prints it): serve the Mini App page and its config.json under /miniapp/; must equal the enclave's [AUTOWALLET_IDENTITY_KEY]")
+	fs.StringVar(&c.Instance, "instance", envOr("AUTOWALLET_INSTANCE", defaultInstance()), "this parent's name among several on one database (holder of updates and leases) [AUTOWALLET_INSTANCE]")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.Instance == "" || len(c.Instance) > storage.MaxHolderLen {
+		return fmt.Errorf("-instance must be 1..%d bytes", storage.MaxHolderLen)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -245,4 +255,17 @@ func (m *ParentMain) Close() error {
 		errs = append(errs, m.admin.Close())
 	}
 	return errors.Join(append(errs, m.close())...)
+}
+
+// defaultInstance is <hostname>-<pid>: two parents never share it, even on
+// one host.
+func defaultInstance() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "parent"
+	}
+	if len(h) > 100 {
+		h = h[:100]
+	}
+	return fmt.Sprintf("%s-%d", h, os.Getpid())
 }
