@@ -21,6 +21,7 @@ import (
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
+	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -44,6 +45,8 @@ type Config struct {
 	// Faucet, when set, enables /faucet (dev mode).
 	Faucet Faucet
 	Log    *slog.Logger
+	// Metrics counts updates and Bot API calls (nil: none).
+	Metrics *metrics.Metrics
 }
 
 // Bot is the running Telegram bot.
@@ -81,7 +84,7 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 		tgbot.WithServerURL(strings.TrimRight(cfg.APIURL, "/")),
 		tgbot.WithDefaultHandler(b.onOther),
 		tgbot.WithErrorsHandler(func(err error) { b.log.Warn("telegram", "err", b.redact(err)) }),
-		tgbot.WithMiddlewares(b.rememberUser),
+		tgbot.WithMiddlewares(b.countUpdates, b.rememberUser),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("bot: connecting to the Bot API: %w", b.redact(err))
@@ -173,10 +176,10 @@ func (b *Bot) Run(ctx context.Context) {
 	for _, c := range b.commands() {
 		menu = append(menu, models.BotCommand{Command: c.name, Description: c.help})
 	}
-	err := b.send.Do(ctx, 0, func(ctx context.Context) error {
+	err := b.send.Do(ctx, 0, b.metered("setMyCommands", func(ctx context.Context) error {
 		_, err := b.api.SetMyCommands(ctx, &tgbot.SetMyCommandsParams{Commands: menu})
 		return err
-	})
+	}))
 	if err != nil {
 		b.log.Warn("setting the command menu", "err", b.redact(err))
 	}

@@ -21,12 +21,12 @@ var noPreview = &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
 // reply sends an HTML message to a chat.
 func (b *Bot) reply(ctx context.Context, chatID int64, text string, markup models.ReplyMarkup) (*models.Message, error) {
 	var m *models.Message
-	err := b.send.Do(ctx, chatID, func(ctx context.Context) (err error) {
+	err := b.send.Do(ctx, chatID, b.metered("sendMessage", func(ctx context.Context) (err error) {
 		m, err = b.api.SendMessage(ctx, &tgbot.SendMessageParams{
 			ChatID: chatID, Text: text, ParseMode: models.ParseModeHTML, ReplyMarkup: markup, LinkPreviewOptions: noPreview,
 		})
 		return err
-	})
+	}))
 	if err != nil {
 		b.log.Warn("sendMessage", "chat", chatID, "err", b.redact(err))
 	}
@@ -41,13 +41,13 @@ func (b *Bot) say(ctx context.Context, chatID int64, text string) {
 // replyPhoto sends a PNG with an HTML caption.
 func (b *Bot) replyPhoto(ctx context.Context, chatID int64, png []byte, caption string, markup models.ReplyMarkup) (*models.Message, error) {
 	var m *models.Message
-	err := b.send.Do(ctx, chatID, func(ctx context.Context) (err error) {
+	err := b.send.Do(ctx, chatID, b.metered("sendPhoto", func(ctx context.Context) (err error) {
 		m, err = b.api.SendPhoto(ctx, &tgbot.SendPhotoParams{
 			ChatID: chatID, Photo: &models.InputFileUpload{Filename: "wallet.png", Data: bytes.NewReader(png)},
 			Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup,
 		})
 		return err
-	})
+	}))
 	if err != nil {
 		b.log.Warn("sendPhoto", "chat", chatID, "err", b.redact(err))
 	}
@@ -57,12 +57,12 @@ func (b *Bot) replyPhoto(ctx context.Context, chatID int64, png []byte, caption 
 // editText replaces a message's text and keyboard; an unchanged message is
 // not an error.
 func (b *Bot) editText(ctx context.Context, chatID int64, msgID int, text string, markup models.ReplyMarkup) error {
-	err := b.send.Do(ctx, chatID, func(ctx context.Context) error {
+	err := b.send.Do(ctx, chatID, b.metered("editMessageText", func(ctx context.Context) error {
 		_, err := b.api.EditMessageText(ctx, &tgbot.EditMessageTextParams{
 			ChatID: chatID, MessageID: msgID, Text: text, ParseMode: models.ParseModeHTML, ReplyMarkup: markup, LinkPreviewOptions: noPreview,
 		})
 		return err
-	})
+	}))
 	if notModified(err) {
 		return nil
 	}
@@ -74,12 +74,12 @@ func (b *Bot) editText(ctx context.Context, chatID int64, msgID int, text string
 
 // editCaption replaces a photo's caption and keyboard.
 func (b *Bot) editCaption(ctx context.Context, chatID int64, msgID int, caption string, markup models.ReplyMarkup) error {
-	err := b.send.Do(ctx, chatID, func(ctx context.Context) error {
+	err := b.send.Do(ctx, chatID, b.metered("editMessageCaption", func(ctx context.Context) error {
 		_, err := b.api.EditMessageCaption(ctx, &tgbot.EditMessageCaptionParams{
 			ChatID: chatID, MessageID: msgID, Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: markup,
 		})
 		return err
-	})
+	}))
 	if notModified(err) {
 		return nil
 	}
@@ -91,10 +91,10 @@ func (b *Bot) editCaption(ctx context.Context, chatID int64, msgID int, caption 
 
 // answer answers a callback query (text may be empty).
 func (b *Bot) answer(ctx context.Context, queryID, text string) {
-	err := b.send.Do(ctx, 0, func(ctx context.Context) error {
+	err := b.send.Do(ctx, 0, b.metered("answerCallbackQuery", func(ctx context.Context) error {
 		_, err := b.api.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{CallbackQueryID: queryID, Text: text})
 		return err
-	})
+	}))
 	if err != nil {
 		b.log.Warn("answerCallbackQuery", "err", b.redact(err))
 	}

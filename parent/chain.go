@@ -31,6 +31,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/autowallet/autowallet/internal/metrics"
 )
 
 // GasLimitETH is the gas limit of a plain ETH transfer to an account without
@@ -118,6 +120,11 @@ type ChainOptions struct {
 	// HTTPClient, if set, is used for http(s) URLs instead of a client with
 	// CallTimeout-bounded dialing.
 	HTTPClient *http.Client
+	// Metrics, if set, times every call by Network and method and counts
+	// the failed ones. Network is the network's configured name (the
+	// label's value).
+	Metrics *metrics.Metrics
+	Network string
 }
 
 func (o ChainOptions) withDefaults() ChainOptions {
@@ -727,7 +734,11 @@ func (c *Chain) do(ctx context.Context, method string, fn func(ctx context.Conte
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
 	defer cancel()
+	t0 := time.Now()
 	err := fn(cctx)
+	// Not found is an answer; a failure is anything else, the caller's
+	// own cancellation included.
+	c.opts.Metrics.RPCCall(c.opts.Network, method, time.Since(t0), err != nil && !errors.Is(err, ethereum.NotFound))
 	if err == nil || errors.Is(err, ethereum.NotFound) {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/mdlayher/vsock"
 
+	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -26,9 +27,14 @@ var ErrEnclaveUnavailable = errors.New("enclave unavailable")
 // *protocol.Error, which errors.Is matches against protocol's sentinels
 // (protocol.ErrWrongOwner, ...).
 type EnclaveClient struct {
-	base string
-	http *http.Client
+	base    string
+	http    *http.Client
+	metrics *metrics.Metrics
 }
+
+// SetMetrics makes the client time every call by endpoint and count the
+// calls that did not reach the enclave (nil: none). Call it before use.
+func (c *EnclaveClient) SetMetrics(m *metrics.Metrics) { c.metrics = m }
 
 // NewEnclaveClientTCP dials the enclave at a loopback host:port.
 func NewEnclaveClientTCP(addr string, timeout time.Duration) *EnclaveClient {
@@ -114,7 +120,12 @@ func (c *EnclaveClient) Approve(ctx context.Context, initData string, record []b
 	return raw, common.BytesToHash(hash), nil
 }
 
-func (c *EnclaveClient) do(ctx context.Context, method, path string, in, out any) error {
+func (c *EnclaveClient) do(ctx context.Context, method, path string, in, out any) (err error) {
+	defer func(t0 time.Time) {
+		// A refusal is the enclave's answer; only unavailability counts
+		// as an error of the call.
+		c.metrics.EnclaveCall(path, time.Since(t0), errors.Is(err, ErrEnclaveUnavailable))
+	}(time.Now())
 	var body *bytes.Reader
 	if in != nil {
 		b, err := json.Marshal(in)

@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
@@ -39,6 +40,8 @@ type ServiceConfig struct {
 	// whose blob was lost (a crash between the first unlock and storing
 	// the blob) could never be opened again.
 	RequireVaultBlob bool
+	// Metrics counts approvals by outcome (nil: none).
+	Metrics *metrics.Metrics
 }
 
 func (c *ServiceConfig) setDefaults() {
@@ -445,8 +448,15 @@ func (s *Service) transferFor(initData string) (storage.Transfer, error) {
 // transaction (state approved) before broadcasting it, then broadcasts
 // (state sent). If the node is unreachable, the transfer stays approved and
 // Track broadcasts it later; the caller learns which with the state.
-func (s *Service) Approve(ctx context.Context, initData string) (storage.Transfer, error) {
-	t, err := s.transferFor(initData)
+func (s *Service) Approve(ctx context.Context, initData string) (t storage.Transfer, err error) {
+	defer func() {
+		outcome := "ok"
+		if err != nil {
+			outcome = string(apiError(err).Code) // the API's stable code
+		}
+		s.cfg.Metrics.Approval(outcome)
+	}()
+	t, err = s.transferFor(initData)
 	if err != nil {
 		return t, err
 	}

@@ -61,8 +61,9 @@ type adminServer struct {
 }
 
 // startAdmin writes a fresh admin token into the data folder and serves the
-// admin API on addr (loopback only).
-func startAdmin(addr, dataDir string, store *storage.DB, log *slog.Logger) (*adminServer, error) {
+// admin API on addr (loopback only); routes add handlers beside /backup
+// (the operators' /metrics, /healthz, /readyz: ops.go).
+func startAdmin(addr, dataDir string, store *storage.DB, log *slog.Logger, routes ...func(*http.ServeMux)) (*adminServer, error) {
 	if err := checkLoopback(addr); err != nil {
 		return nil, err
 	}
@@ -76,6 +77,9 @@ func startAdmin(addr, dataDir string, store *storage.DB, log *slog.Logger) (*adm
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+PathAdminBackup, adminAuth(token, backupHandler(store, log)))
+	for _, r := range routes {
+		r(mux)
+	}
 	a := &adminServer{
 		// No write timeout: a backup of a large file may take a while.
 		server: &http.Server{

@@ -240,7 +240,8 @@ func (m *DevMain) Run(ctx context.Context) error {
 				m.emu.Register(mux)
 			}
 		},
-		Bot: &bot.Config{Token: token, APIURL: apiURL, MiniAppLink: link, Faucet: faucet},
+		Bot:          &bot.Config{Token: token, APIURL: apiURL, MiniAppLink: link, Faucet: faucet},
+		ServeMetrics: true,
 	}
 	if err := m.open(ctx, hc); err != nil {
 		return err
@@ -256,7 +257,7 @@ func (m *DevMain) Run(ctx context.Context) error {
 	} else {
 		fmt.Fprintf(m.stdout, "autowallet dev is running with your bot; the Mini App page and API are at %s%s\n", base, miniapp.Prefix)
 	}
-	fmt.Fprintf(m.stdout, "  Mini App %s%s  API %s/miniapp/api/  health %s/healthz\n", base, miniapp.Prefix, base, base)
+	fmt.Fprintf(m.stdout, "  Mini App %s%s  API %s/miniapp/api/  health %s/healthz  ready %s/readyz  metrics %s/metrics\n", base, miniapp.Prefix, base, base, base, base)
 	for _, n := range m.networks {
 		fmt.Fprintf(m.stdout, "  %s: chain %d at %s", n.Name, n.ChainID, redactedURL(n.RPCURL))
 		for _, t := range n.Tokens {

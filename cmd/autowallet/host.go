@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/bot"
+	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
@@ -21,8 +22,14 @@ import (
 // the chain client, the wallet service with its tracker, the HTTP listener
 // for the Mini App API and, given a token, the Telegram bot.
 type host struct {
-	log      *slog.Logger
-	store    *storage.DB
+	log   *slog.Logger
+	store *storage.DB
+	// metered is store as the parent's parts use it: every method timed
+	// (internal/metrics). metrics is the process's registry, ready its
+	// readiness checks (/readyz).
+	metered  storage.Store
+	metrics  *metrics.Metrics
+	ready    *metrics.Readiness
 	chains   []*parent.Chain
 	service  *parent.Service
 	server   *http.Server
@@ -46,6 +53,9 @@ type hostConfig struct {
 	Wrap   func(http.Handler) http.Handler
 	// Bot, when set, runs the Telegram front end once the listener serves.
 	Bot *bot.Config
+	// ServeMetrics adds GET /metrics to the listener (dev: its one
+	// loopback listener). The parent serves it on the admin listener.
+	ServeMetrics bool
 }
 
 // open creates the data folder, opens storage, dials every network's node
@@ -59,18 +69,29 @@ func (h *host) open(ctx context.Context, c hostConfig) error {
 	if h.store, err = storage.Open(c.DataDir, storage.Options{Logger: h.log}); err != nil {
 		return fmt.Errorf("opening storage: %w", err)
 	}
+	var names []string
+	for _, n := range c.Networks {
+		names = append(names, n.Name)
+	}
+	h.metrics = metrics.New(metrics.Options{Networks: names})
+	h.metered = metrics.Store(h.store, h.metrics)
+	c.Enclave.SetMetrics(h.metrics)
+	c.Service.Metrics = h.metrics
 	var nets []parent.NetworkChain
 	for _, n := range c.Networks {
-		ch, err := parent.DialChain(ctx, n.RPCURL, n.ChainID, parent.ChainOptions{Logger: h.log})
+		ch, err := parent.DialChain(ctx, n.RPCURL, n.ChainID, parent.ChainOptions{Logger: h.log, Metrics: h.metrics, Network: n.Name})
 		if err != nil {
 			return fmt.Errorf("dialing %s (chain %d): %w", n.Name, n.ChainID, err)
 		}
 		h.chains = append(h.chains, ch)
 		nets = append(nets, parent.NetworkChain{Network: n, Chain: ch})
 	}
-	if h.service, err = parent.NewService(h.store, c.Enclave, nets, c.Service, h.log); err != nil {
+	if h.service, err = parent.NewService(h.metered, c.Enclave, nets, c.Service, h.log); err != nil {
 		return err
 	}
+	h.ready = readiness(c.Enclave, h.metered, nets)
+	h.metrics.WatchStore(h.metered)
+	h.metrics.WatchReadiness(h.ready)
 	h.runCtx, h.cancel = context.WithCancel(context.Background())
 	return nil
 }
@@ -79,6 +100,12 @@ func (h *host) open(ctx context.Context, c hostConfig) error {
 func (h *host) serve(l net.Listener, c hostConfig) error {
 	mux := http.NewServeMux()
 	h.service.RegisterAPI(mux)
+	// /readyz on the public listener too: the load balancer's health
+	// check cannot reach the loopback admin listener (docs/deploy.md).
+	mux.Handle("GET "+metrics.PathReadyz, h.ready.Handler())
+	if c.ServeMetrics {
+		mux.Handle("GET "+metrics.PathMetrics, h.metrics.Handler())
+	}
 	if c.Routes != nil {
 		c.Routes(mux)
 	}
@@ -99,6 +126,7 @@ func (h *host) serve(l net.Listener, c hostConfig) error {
 		return nil
 	}
 	c.Bot.Log = h.log.With("component", "bot")
+	c.Bot.Metrics = h.metrics
 	b, err := bot.New(*c.Bot, h.service)
 	if err != nil {
 		return err

@@ -47,7 +47,8 @@ type ParentConfig struct {
 	IntentTTL         time.Duration
 	PollInterval      time.Duration
 	MiniAppOrigins    []string
-	// AdminAddr is the loopback admin listener (GET /backup); empty: none.
+	// AdminAddr is the loopback admin listener (GET /backup, and the
+	// operators' /metrics, /healthz, /readyz); empty: none.
 	AdminAddr string
 	// KMSRegion, when set, makes the parent unlock the enclave with KMS at
 	// start and whenever it restarts, lending credentials from the default
@@ -102,7 +103,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.DurationVar(&c.PollInterval, "poll", 2*time.Second, "how often open transfers are checked on the chain")
 	fs.StringVar(&c.KMSRegion, "kms-region", envOr("AWS_REGION", ""), "unlock the enclave with AWS KMS, lending instance-role credentials; empty: the enclave has a dev key [AWS_REGION]")
 	origins := fs.String("miniapp-origin", envOr("AUTOWALLET_MINIAPP_ORIGIN", ""), "comma-separated origins the Mini App page is served from, allowed to call the API [AUTOWALLET_MINIAPP_ORIGIN]")
-	fs.StringVar(&c.AdminAddr, "admin", envOr("AUTOWALLET_ADMIN", ""), "loopback address of the admin listener (GET /backup, for autowallet backup), e.g. 127.0.0.1:8081; empty: off [AUTOWALLET_ADMIN]")
+	fs.StringVar(&c.AdminAddr, "admin", envOr("AUTOWALLET_ADMIN", ""), "loopback address of the admin listener (GET /backup for autowallet backup; /metrics, /healthz, /readyz), e.g. 127.0.0.1:8081; empty: off [AUTOWALLET_ADMIN]")
 	fs.StringVar(&c.IdentityKey, "identity-key", envOr("AUTOWALLET_IDENTITY_KEY", ""), "the deployment identity key (64 lowercase hex, as autowallet verify prints it): serve the Mini App page and its config.json under /miniapp/; must equal the enclave's [AUTOWALLET_IDENTITY_KEY]")
 	fs.StringVar(&c.Instance, "instance", envOr("AUTOWALLET_INSTANCE", defaultInstance()), "this parent's name among several on one database (holder of updates and leases) [AUTOWALLET_INSTANCE]")
 	if err := fs.Parse(args); err != nil {
@@ -238,7 +239,7 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		return err
 	}
 	if c.AdminAddr != "" {
-		if m.admin, err = startAdmin(c.AdminAddr, c.DataDir, m.store, m.log); err != nil {
+		if m.admin, err = startAdmin(c.AdminAddr, c.DataDir, m.store, m.log, m.opsRoutes); err != nil {
 			return err
 		}
 		fmt.Fprintf(m.stdout, "autowallet parent admin on http://%s\n", m.admin.Addr())

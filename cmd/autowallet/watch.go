@@ -33,11 +33,12 @@ func (h *host) startAlerts(nets networks.Set, notify watch.Notify) (*watch.Alert
 			closeAll()
 			return nil, fmt.Errorf("incoming-funds watcher of %s: %w", n.Name, err)
 		}
+		src.Metrics, src.Network = h.metrics, n.Name
 		dialed = append(dialed, src)
 		sources[n.ChainID] = src
 	}
-	a, err := watch.NewAlerts(watch.Config{Store: h.store, Networks: nets, Sources: sources, Notify: notify,
-		Logger: h.log.With("component", "watch"), Addresses: addrs})
+	a, err := watch.NewAlerts(watch.Config{Store: h.metered, Networks: nets, Sources: sources, Notify: notify,
+		Logger: h.log.With("component", "watch"), Addresses: addrs, Metrics: h.metrics})
 	if err != nil {
 		closeAll()
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -30,6 +31,8 @@ type Config struct {
 	// Poll and StepBlocks: see Options (0 = defaults).
 	Poll       time.Duration
 	StepBlocks uint64
+	// Metrics gets each watcher's lag (nil: none).
+	Metrics *metrics.Metrics
 }
 
 // Alerts runs the watchers and the deliverer.
@@ -67,7 +70,7 @@ func NewAlerts(cfg Config) (*Alerts, error) {
 			continue
 		}
 		w, err := New(Options{Network: n, Source: src, Store: cfg.Store, Addresses: addrs, Logger: cfg.Logger,
-			Poll: cfg.Poll, StepBlocks: cfg.StepBlocks, Stored: a.Deliverer.Wake})
+			Poll: cfg.Poll, StepBlocks: cfg.StepBlocks, Stored: a.Deliverer.Wake, Metrics: cfg.Metrics})
 		if err != nil {
 			return nil, err
 		}

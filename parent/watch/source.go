@@ -13,6 +13,8 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/autowallet/autowallet/internal/metrics"
 )
 
 // Block is the part of a block the watcher reads.
@@ -65,6 +67,10 @@ type RPCSource struct {
 	BatchSize int
 	// CallTimeout bounds each call (default 20 s).
 	CallTimeout time.Duration
+	// Metrics, if set, times each call by Network (the network's
+	// configured name) and method, and counts the failed ones.
+	Metrics *metrics.Metrics
+	Network string
 }
 
 // NewRPCSource reads the node behind c.
@@ -87,7 +93,10 @@ func (s *RPCSource) Close() { s.c.Close() }
 func (s *RPCSource) call(ctx context.Context, out any, method string, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, s.CallTimeout)
 	defer cancel()
-	if err := s.c.CallContext(ctx, out, method, args...); err != nil {
+	t0 := time.Now()
+	err := s.c.CallContext(ctx, out, method, args...)
+	s.Metrics.RPCCall(s.Network, method, time.Since(t0), err != nil)
+	if err != nil {
 		return fmt.Errorf("watch: %s: %w", method, redact(err))
 	}
 	return nil
@@ -140,8 +149,10 @@ func (s *RPCSource) Blocks(ctx context.Context, from, to uint64) ([]Block, error
 				Args: []any{hexutil.Uint64(start + uint64(i)), true}, Result: &raw[i]}
 		}
 		cctx, cancel := context.WithTimeout(ctx, s.CallTimeout)
+		t0 := time.Now()
 		err := s.c.BatchCallContext(cctx, elems)
 		cancel()
+		s.Metrics.RPCCall(s.Network, "eth_getBlockByNumber(batch)", time.Since(t0), err != nil)
 		if err != nil {
 			return nil, fmt.Errorf("watch: eth_getBlockByNumber %d..%d: %w", start, end, redact(err))
 		}

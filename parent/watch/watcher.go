@@ -20,6 +20,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -63,6 +64,11 @@ type Options struct {
 	// Stored is called after a step stored new deposits (the deliverer's
 	// Wake).
 	Stored func()
+	// Metrics, if set, gets the watcher's lag after each step: the
+	// confirmed head (head - confirmations, the newest block it may scan)
+	// minus its cursor, so a watcher caught up reports 0 on every network
+	// whatever its confirmations.
+	Metrics *metrics.Metrics
 }
 
 // Watcher follows one network.
@@ -168,6 +174,7 @@ func (w *Watcher) Step(ctx context.Context) (int, error) {
 		}
 	}
 	cur := w.cur
+	w.o.Metrics.WatcherLag(w.o.Network.Name, confirmed, cur.Block)
 	if cur.Block >= confirmed {
 		return 0, nil
 	}
@@ -217,6 +224,7 @@ func (w *Watcher) Step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	w.cur = &next
+	w.o.Metrics.WatcherLag(w.o.Network.Name, confirmed, to)
 	if added > 0 {
 		w.log.Info("watch: deposits found", "blocks", fmt.Sprintf("%d..%d", from, to), "new", added)
 		if w.o.Stored != nil {

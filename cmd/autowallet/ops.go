@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/autowallet/autowallet/internal/metrics"
+	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/storage"
+)
+
+// The operators' endpoints (docs/metrics.md): GET /metrics, /healthz
+// (alive) and /readyz (ready) on the parent's loopback admin listener;
+// `autowallet dev` serves /metrics and /readyz on its one listener, beside
+// the API's own /healthz. /readyz is also on the parent's public listener,
+// for the load balancer's health check (docs/deploy.md).
+
+// readiness is what /readyz checks: the enclave answers and is unlocked,
+// the store answers, and every network's node answers. Each check gives a
+// fixed word, never an error's text (metrics.Check).
+func readiness(enc *parent.EnclaveClient, store storage.Store, nets []parent.NetworkChain) *metrics.Readiness {
+	checks := []metrics.Check{
+		{Name: "enclave", Run: func(ctx context.Context) string {
+			h, err := enc.Health(ctx)
+			switch {
+			case err != nil:
+				return metrics.ReasonUnreachable
+			case h.Vault != "unlocked":
+				return metrics.ReasonLocked
+			}
+			return ""
+		}},
+		{Name: "store", Run: func(context.Context) string {
+			if _, err := store.SchemaVersion(); err != nil {
+				return metrics.ReasonUnreachable
+			}
+			return ""
+		}},
+	}
+	for _, n := range nets {
+		c := n.Chain
+		checks = append(checks, metrics.Check{Name: "node:" + n.Network.Name, Run: func(ctx context.Context) string {
+			if _, err := c.BlockNumber(ctx); err != nil {
+				return metrics.ReasonUnreachable
+			}
+			return ""
+		}})
+	}
+	return metrics.NewReadiness(0, 0, checks...)
+}
+
+// opsRoutes adds /metrics, /healthz and /readyz to the admin listener.
+// None needs the admin token: the listener is loopback only, and none
+// answers anything secret (TestScrapeLeaksNothing).
+func (h *host) opsRoutes(mux *http.ServeMux) {
+	mux.Handle("GET "+metrics.PathMetrics, h.metrics.Handler())
+	mux.Handle("GET "+metrics.PathHealthz, metrics.HealthzHandler())
+	mux.Handle("GET "+metrics.PathReadyz, h.ready.Handler())
+}
