@@ -51,7 +51,7 @@ func readiness(enc *parent.EnclaveClient, store storage.Store, nets []parent.Net
 
 // opsRoutes adds /metrics, /healthz and /readyz to the admin listener.
 // None needs the admin token: the listener is loopback only, and none
-// answers anything secret (TestScrapeLeaksNothing).
+// answers anything secret (TestMetricsCountRealWork).
 func (h *host) opsRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+metrics.PathMetrics, h.metrics.Handler())
 	mux.Handle("GET "+metrics.PathHealthz, metrics.HealthzHandler())

@@ -10,7 +10,7 @@
 // fixed list the program knows (anything else is counted as "other"). No
 // label ever carries a user id, chat id, address, amount, token or text a
 // user typed, so a chat cannot create series or learn anything from a
-// scrape (TestScrapeBoundedCardinality, TestScrapeLeaksNothing).
+// scrape (cmd/autowallet.TestMetricsCountRealWork, TestLabelsBounded).
 //
 // A nil *Metrics is valid and counts nothing: tests and tools that do not
 // watch pass nil.
@@ -19,6 +19,7 @@ package metrics
 import (
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,7 @@ type Metrics struct {
 	storeTime    *prometheus.HistogramVec
 	storeErrs    *prometheus.CounterVec
 	networkNames map[string]bool
+	names        []string
 }
 
 // Options of New.
@@ -69,7 +71,7 @@ func New(o Options) *Metrics {
 	for _, n := range o.Networks {
 		m.networkNames[n] = true
 	}
-	f := factory{m.reg}
+	f := factory{m}
 	m.updates = f.counter("telegram_updates_total", "Telegram updates received, by kind.", "kind")
 	m.replies = f.counter("telegram_replies_total", "Bot API calls that succeeded (messages sent, edited, callbacks answered), by kind (the Bot API method).", "kind")
 	m.botErrors = f.counter("telegram_api_errors_total", "Bot API calls that failed (a 429 included), by method.", "method")
@@ -90,6 +92,7 @@ func New(o Options) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion()},
 	})
 	bi.Set(1)
+	m.names = append(m.names, Namespace+"_build_info")
 	m.reg.MustRegister(bi,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -124,23 +127,40 @@ var (
 	storeBuckets   = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
 )
 
-type factory struct{ reg *prometheus.Registry }
+// Names are the names of the program's own metrics (autowallet_*): those
+// New registers, and those of WatchStore and WatchReadiness, which every
+// parent registers. The deploy files' test checks the dashboard and the
+// alert rules against them, so a rename breaks it.
+func (m *Metrics) Names() []string {
+	return append(slices.Clone(m.names), storeNames...)
+}
+
+// Names of the collectors of WatchStore and WatchReadiness.
+var storeNames = []string{Namespace + "_transfers", Namespace + "_transfer_oldest_sent_seconds",
+	Namespace + "_alert_outbox_depth", Namespace + "_ready", Namespace + "_ready_check"}
+
+type factory struct{ m *Metrics }
+
+func (f factory) register(name string, c prometheus.Collector) {
+	f.m.reg.MustRegister(c)
+	f.m.names = append(f.m.names, Namespace+"_"+name)
+}
 
 func (f factory) counter(name, help string, labels ...string) *prometheus.CounterVec {
 	v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
-	f.reg.MustRegister(v)
+	f.register(name, v)
 	return v
 }
 
 func (f factory) gauge(name, help string, labels ...string) *prometheus.GaugeVec {
 	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
-	f.reg.MustRegister(v)
+	f.register(name, v)
 	return v
 }
 
 func (f factory) histogram(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets}, labels)
-	f.reg.MustRegister(v)
+	f.register(name, v)
 	return v
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -248,5 +249,40 @@ func TestReadinessSharedAndBounded(t *testing.T) {
 	time.Sleep(5 * time.Millisecond)
 	if status, body := get(); status != http.StatusServiceUnavailable || !strings.Contains(body, `"not_ready":["enclave"]`) || !strings.Contains(body, `"enclave":"locked"`) {
 		t.Fatalf("locked: %d %s", status, body)
+	}
+}
+
+// TestNamesAreRegistered: Names is exactly the set of autowallet_* families
+// a parent's registry serves once every metric has a series, so the deploy
+// files' test (deploy/TestDashboardAndAlertsUseKnownMetrics) checks against
+// what is really exported.
+func TestNamesAreRegistered(t *testing.T) {
+	m := New(Options{Networks: []string{"Base"}})
+	m.UpdateReceived("command")
+	m.BotCall("sendMessage", nil, false)
+	m.BotCall("sendMessage", errors.New("x"), true)
+	m.Approval("ok")
+	m.EnclaveCall("/v1/health", 0, true)
+	m.RPCCall("Base", "eth_blockNumber", 0, true)
+	m.Transition(storage.StateBuilt)
+	m.WatcherLag("Base", 1, 0)
+	m.StoreOp("User", 0, true)
+	m.WatchStore(openStore(t))
+	m.WatchReadiness(NewReadiness(0, 0, Check{Name: "store", Run: func(context.Context) string { return "" }}))
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fams {
+		if strings.HasPrefix(f.GetName(), Namespace+"_") {
+			got = append(got, f.GetName())
+		}
+	}
+	want := m.Names()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("served %v\nNames %v", got, want)
 	}
 }
