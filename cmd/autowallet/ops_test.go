@@ -308,3 +308,28 @@ func TestReadyzFollowsFaults(t *testing.T) {
 	expect("node back", http.StatusOK, "", "")
 	stopParent(t, p)
 }
+
+// TestDevServesMetricsAndReadyz: `autowallet dev` serves /metrics and
+// /readyz on its one loopback listener (beside the API's /healthz); the
+// readiness report names the enclave, the store and both dev networks'
+// nodes, and a wallet created through the emulator is counted.
+func TestDevServesMetricsAndReadyz(t *testing.T) {
+	m := startDev(t, t.TempDir())
+	defer m.Close()
+	base := "http://" + m.Addr().String()
+	before := getScrape(t, base)
+	createWallet(t, m.Emulator().User(880022, "Dev", "dev"))
+	after := getScrape(t, base)
+	if d := after.value("autowallet_store_operation_duration_seconds", "op", "CreateWallet") - before.value("autowallet_store_operation_duration_seconds", "op", "CreateWallet"); d != 1 {
+		t.Fatalf("CreateWallet timed %v times, want 1", d)
+	}
+	status, rep := readyz(t, base)
+	if status != http.StatusOK || len(rep.Checks) != 4 || rep.Checks["enclave"] != "ok" || rep.Checks["store"] != "ok" {
+		t.Fatalf("dev /readyz = %d %+v", status, rep)
+	}
+	for _, n := range m.networks {
+		if rep.Checks["node:"+n.Name] != "ok" {
+			t.Fatalf("dev /readyz has no ok check for %s: %+v", n.Name, rep)
+		}
+	}
+}
