@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -252,5 +255,38 @@ func TestObservabilityCheckersCatchRenames(t *testing.T) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err == nil {
 		t.Error("a misspelt key parsed")
+	}
+}
+
+// TestPromtoolChecksRulesAndPanels: Prometheus's own checker (promtool,
+// Debian's prometheus package) parses the alert rules and every dashboard
+// query (as recording rules, with Grafana's $__rate_interval and $instance
+// filled in). Skipped where promtool is not installed; the checks above
+// run everywhere.
+func TestPromtoolChecksRulesAndPanels(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (apt-get install prometheus); the rules' PromQL is checked by the tests above only")
+	}
+	if out, err := exec.Command(promtool, "check", "rules", alertsFile).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules %s: %v\n%s", alertsFile, err, out)
+	}
+	var b strings.Builder
+	b.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	n := 0
+	for _, p := range loadDashboard(t, read(t, dashboardFile)).Panels {
+		for _, tg := range p.Targets {
+			expr := strings.NewReplacer("$__rate_interval", "5m", "$instance", ".*").Replace(tg.Expr)
+			q, _ := json.Marshal(expr) // a JSON string is a YAML string
+			fmt.Fprintf(&b, "      - record: panel:%d\n        expr: %s\n", n, q)
+			n++
+		}
+	}
+	path := filepath.Join(t.TempDir(), "panels.yml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {
+		t.Fatalf("promtool on the dashboard's %d queries: %v\n%s", n, err, out)
 	}
 }
