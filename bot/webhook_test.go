@@ -40,6 +40,7 @@ type hookBot struct {
 	name string
 	bot  *bot.Bot
 	srv  *httptest.Server // its webhook listener
+	stop context.CancelFunc
 }
 
 type hookOptions struct {
@@ -95,8 +96,10 @@ func newHookWorld(t *testing.T, o hookOptions) *hookWorld {
 			hb.bot = b
 			wh := b.WebhookHandler()
 			h.Store(&wh)
+			var bctx context.Context
+			bctx, hb.stop = context.WithCancel(ctx)
 			wg.Add(1)
-			go func() { defer wg.Done(); b.Run(ctx) }()
+			go func() { defer wg.Done(); b.Run(bctx) }()
 		}()
 	}
 	if o.proxy {
@@ -472,4 +475,36 @@ func TestWebhookSlowParentClaim(t *testing.T) {
 			t.Fatalf("finishing a finished update is a no-op, got %v", err)
 		}
 	})
+}
+
+// A parent stopping mid-handling does not acknowledge the update (503) nor
+// finish it; after its claim runs out another parent handles it, once.
+func TestWebhookStopMidHandlingLeavesUpdateToRetry(t *testing.T) {
+	w := newHookWorld(t, hookOptions{instances: 2, cfg: bot.WebhookConfig{ClaimTTL: 3 * time.Second}})
+	w.waitServing(t)
+	alice := w.emu.User(703, "Alice", "alice")
+	a, b := w.bots[0].srv.URL+hookPath, w.bots[1].srv.URL+hookPath
+	w.emu.DelayNext("sendMessage", 1, 5*time.Second)
+	first := make(chan int, 1)
+	go func() { code, _ := post(t, a, hookSecret, helpUpdate(9201, alice.ID())); first <- code }()
+	time.Sleep(300 * time.Millisecond)
+	w.bots[0].stop()
+	if code := <-first; code != http.StatusServiceUnavailable {
+		t.Fatalf("stopping parent answered %d, want 503", code)
+	}
+	if code, _ := post(t, b, hookSecret, helpUpdate(9201, alice.ID())); code != http.StatusConflict {
+		t.Fatalf("while the stopped parent's claim holds: %d, want 409", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _ := post(t, b, hookSecret, helpUpdate(9201, alice.ID()))
+		if code == 200 {
+			break
+		}
+		if code != http.StatusConflict || time.Now().After(deadline) {
+			t.Fatalf("retry: %d", code)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitReplies(t, alice, 1)
 }
