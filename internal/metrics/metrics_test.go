@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -284,5 +285,26 @@ func TestNamesAreRegistered(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("served %v\nNames %v", got, want)
+	}
+}
+
+// TestScrapeStoreFailureSaysNoMore: when the store cannot be read at a
+// scrape, /metrics answers 500 with a fixed sentence, not the store's
+// error (a database error may quote its connection settings).
+func TestScrapeStoreFailureSaysNoMore(t *testing.T) {
+	m := New(Options{})
+	db := openStore(t)
+	m.WatchStore(db)
+	db.Close()
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(b), errStoreRead.Error()) || strings.Contains(string(b), "database not open") {
+		t.Fatalf("scrape of a closed store: %d %s", resp.StatusCode, b)
 	}
 }
