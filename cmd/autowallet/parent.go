@@ -29,9 +29,6 @@ const TelegramProductionKey = "e7bf03a2fa4602af4580703d88dda5bb59f32ed8b02a56c18
 // ParentConfig is everything the host needs, from flags and the environment.
 type ParentConfig struct {
 	DataDir  string
-	// DatabaseURL is the PostgreSQL database (postgres://… or key=value);
-	// empty: the bbolt file in DataDir.
-	DatabaseURL string
 	HTTPAddr string
 	RPCURL   string
 	ChainID  uint64
@@ -65,6 +62,10 @@ type ParentConfig struct {
 	// takes (storage.Store.ClaimUpdate, AcquireLease). Default:
 	// <hostname>-<pid>, unique per process.
 	Instance string
+
+	// DatabaseURL is the PostgreSQL database (postgres://… or key=value);
+	// empty: the bbolt file in DataDir.
+	DatabaseURL string
 }
 
 // ParentMain is `autowallet parent`: storage, the enclave client, the chain
