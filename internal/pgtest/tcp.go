@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -129,8 +130,19 @@ func (s *Server) Kill() {
 	}
 	cmd, done := s.cmd, s.done
 	s.cmd, s.done = nil, nil
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	pgid := cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	<-done
+	// A backend forked while the signal went out can outlive it and keep
+	// the shared memory, which stops the next start: kill the group until
+	// it is empty (bounded).
+	for deadline := time.Now().Add(StopTimeout); syscall.Kill(-pgid, syscall.SIGKILL) == nil; {
+		if time.Now().After(deadline) {
+			s.t.Errorf("pgtest: processes of the killed server still running after %v", StopTimeout)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TCPAddr is the server's TCP address (host:port); empty without
