@@ -322,9 +322,6 @@ func (s *Server) Start() {
 		"-c", "unix_socket_permissions=0700",
 		"-c", "fsync="+fsync, "-c", "full_page_writes="+fsync)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group: Kill ends the postmaster and every backend
-	// at once, as a crash of the database host would.
-	cmd.SysProcAttr.Setpgid = true
 	release, err := s.startIn(cmd)
 	if err != nil {
 		logf.Close()
