@@ -1,16 +1,19 @@
 package enclave
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -50,6 +53,42 @@ func BenchmarkApproveHTTP(b *testing.B) {
 	f, initData, rec := benchApproval(b)
 	url, _ := startServer(b, f.signer)
 	benchPost(b, url+protocol.PathApprove, approveBody(b, initData, rec), http.StatusOK)
+}
+
+// BenchmarkApproveHTTPRawClient is BenchmarkApproveHTTP, the same server and
+// request, with the least an HTTP/1.1 client can do instead of net/http's
+// Transport (the parent's client): one keep-alive connection, the request
+// written in one write, the answer read with http.ReadResponse. The
+// difference to BenchmarkApproveHTTP is the caller's HTTP machinery (its
+// two goroutines per connection and their hand-offs), none of it the
+// enclave's (docs/performance.md, "Where an approval's time goes").
+func BenchmarkApproveHTTPRawClient(b *testing.B) {
+	f, initData, rec := benchApproval(b)
+	url, _ := startServer(b, f.signer)
+	body := approveBody(b, initData, rec)
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: enclave\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		protocol.PathApprove, len(body), body)
+	br := bufio.NewReader(c)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("%d %v", resp.StatusCode, err)
+		}
+	}
 }
 
 // The parts of BenchmarkApproveHTTP, for the breakdown in docs/performance.md
