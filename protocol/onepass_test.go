@@ -300,3 +300,42 @@ func TestApproveResponseJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeJSONBodyBufferWiped: the pooled body buffer (it held initData)
+// is wiped before it is reused, and nothing decoded from one body changes
+// when the buffer reads the next.
+func TestDecodeJSONBodyBufferWiped(t *testing.T) {
+	first := []byte(`{"init_data":"auth_date=1\u0026user=secret","record":"AQID"}`)
+	var a ApproveRequest
+	if err := DecodeJSON(bytes.NewReader(first), MaxRequestBody, &a); err != nil {
+		t.Fatal(err)
+	}
+	// With no GC in between, this goroutine's next Get is the buffer just
+	// put back (sync.Pool keeps one per P); a fresh one is zero anyway.
+	buf := bodyBuffers.Get().(*[]byte)
+	for i, c := range (*buf)[:cap(*buf)] {
+		if c != 0 {
+			t.Fatalf("byte %d of a pooled body buffer is %q: not wiped", i, c)
+		}
+	}
+	bodyBuffers.Put(buf)
+	var b ApproveRequest
+	if err := DecodeJSON(bytes.NewReader([]byte(`{"init_data":"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX","record":"BBBB"}`)), MaxRequestBody, &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.InitData != "auth_date=1&user=secret" || string(a.Record) != "\x01\x02\x03" {
+		t.Fatalf("the first request now reads %+v", a)
+	}
+	// A body over the limit and a refused one leave no trace either.
+	for _, body := range [][]byte{bytes.Repeat([]byte("a"), MaxRequestBody+10), []byte(`{"init_data":"secret","x":1}`)} {
+		var r ApproveRequest
+		if err := DecodeJSON(bytes.NewReader(body), MaxRequestBody, &r); err == nil {
+			t.Fatal("accepted")
+		}
+		buf := bodyBuffers.Get().(*[]byte)
+		if bytes.ContainsAny((*buf)[:cap(*buf)], "as") {
+			t.Fatal("a refused body stays in the pooled buffer")
+		}
+		bodyBuffers.Put(buf)
+	}
+}
