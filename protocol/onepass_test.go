@@ -183,7 +183,7 @@ func approveCorpus(t testing.TB) [][]byte {
 		`{"record":"A\u0041=="}`, `{"record":"AA\u003d="}`, `{}`, `{ }`, `{"init_data":"\u0000\b\f\n\r\t\"\\"}`, `{"init_data":"a",}`,
 		`{,}`, `{"init_data" "a"}`, `{"init_data":"a" "record":""}`, `{"init_data":'a'}`, `{"init_data":"a"`, `{"init_data":"\x"}`,
 		"{\"init_data\":\"a\tb\"}", `{"init_data":true}`, `{"init_data":{}}`, `{"init_data":"\U0041"}`, `{"init_data":"\u00e"}`,
-		"\ufeff{}", `{"init_data":"\uD83D\uDE00"}`, `{"init_data":"\ud83d\\ude00"}`, `{"record":"` + strings.Repeat("AAAA", 100) + `"}`,
+		"\ufeff{}", `{"init_data":"\uD83D\uDE00"}`, `{"init_data":"\udc00\udc00"}`, `{"init_data":"\ud800\ud800"}`, `{"init_data":"\udbff\udfff"}`, `{"init_data":"\ud83d\\ude00"}`, `{"record":"` + strings.Repeat("AAAA", 100) + `"}`,
 	} {
 		out = append(out, []byte(s))
 	}
@@ -213,7 +213,7 @@ func userCorpus(t testing.TB) []string {
 		`{"id":5,"x":{"y":[1,{"z":2}]}}`, `{"ID":42}`, `{"Id":42}`, `{"id":42,"id":43}`, `{"id":7,"ID":42,"id":42}`, `null`, `[]`, `42`,
 		`{"id":null}`, `{"id":"42"}`, `{"id":4.2e1}`, `{"id":42.0}`, `{"id":0}`, `{"id":-1}`, `{"id":9007199254740992}`,
 		"{\"id\":42,\"first_name\":\"\xff\"}", `{"id":42,"first_name":"\udfff"}`, `{"id":42,"x":{"a":1,"a":2}}`, `{"id":42}x`,
-		`{"i\u0064":42}`, `{"id":42,"i\u0064":43}`, `{"id":-0}`, `{"id":042}`, `{"id":1e3}`, `{"id":99999999999999999999}`,
+		`{"i\u0064":42}`, `{"id":1,"a":"\udc00\udc00"}`, `{"id":1,"\ud800\udc00":1,"\ud800\udc00":2}`, `{"id":42,"i\u0064":43}`, `{"id":-0}`, `{"id":042}`, `{"id":1e3}`, `{"id":99999999999999999999}`,
 		`{"id":42,"a":[1,2,]}`, `{"id":42,"a":tru}`, `{"id":42,"a":[true,false,null,-1.5e+3,"x",{}]}`, ` {"id":42} `, `{"id":42,}`,
 		`{"id":`+strings.Repeat("[", 40)+strings.Repeat("]", 40)+`}`, `{"a":`+strings.Repeat(`{"a":`, 30)+`1`+strings.Repeat("}", 30)+`,"id":1}`,
 		`{"a":`+strings.Repeat(`{"a":`, 31)+`1`+strings.Repeat("}", 31)+`,"id":1}`, `{"id":1,"k1":1,"k2":1,"k3":1,"k4":1,"k5":1,"k6":1,"k7":1,"k8":1,"k9":1,"k10":1,"k11":1,"k12":1,"k13":1,"k14":1,"k15":1,"k16":1,"k17":1,"k18":1,"k3":1}`,
