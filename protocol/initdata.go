@@ -295,13 +295,12 @@ func userID(u string) (int64, error) {
 	if id, err := userIDOnePass(u); err == nil {
 		return id, nil
 	}
-	id, err := userIDStrict(u)
-	if err == nil {
-		// The one-pass reader refused what the reference accepts: refuse
-		// too (never seen: FuzzUserIDReaders).
-		return 0, fmt.Errorf("%w: user has no single reading (%d)", ErrMalformedInitData, id)
+	if _, err := userIDStrict(u); err != nil {
+		return 0, err
 	}
-	return 0, err
+	// The one-pass reader refused what the reference accepts: refuse too
+	// (never seen: FuzzUserIDReaders).
+	return 0, fmt.Errorf("%w: user has no single reading", ErrMalformedInitData)
 }
 
 // userIDStrict is the reference reader of userID: CheckJSON, then
