@@ -39,6 +39,13 @@ var ratios = []ratio{
 	// Issue 11: an approval through the enclave's HTTP API at most 1.6x its
 	// crypto floor (docs/performance.md, "Where an approval's time goes").
 	{Num: "enclave.BenchmarkApproveHTTP", Den: "enclave.BenchmarkApproveFloor", Target: 1.6},
+	// The same in CPU time per op (the process's: server, client and GC),
+	// which the neighbours' load on a shared machine moves much less than
+	// wall time; and with the leanest HTTP/1.1 client instead of net/http's
+	// Transport, which shows the caller's share.
+	{Num: "enclave.BenchmarkApproveHTTP", Den: "enclave.BenchmarkApproveFloor", Unit: "cpu-ns/op"},
+	{Num: "enclave.BenchmarkApproveHTTPRawClient", Den: "enclave.BenchmarkApproveFloor"},
+	{Num: "enclave.BenchmarkApproveHTTPRawClient", Den: "enclave.BenchmarkApproveFloor", Unit: "cpu-ns/op"},
 	// What the enclave's key generation and sealing add to the fsynced insert.
 	{Num: "parent.BenchmarkCreateWalletInProcess", Den: "storage.BenchmarkCreateWallet"},
 	// What HTTP over loopback adds to a wallet creation.
