@@ -136,7 +136,10 @@ func (db *DB) ClaimUpdate(updateID int64, holder string, ttl time.Duration) (Upd
 	if updateID < 0 {
 		return 0, fmt.Errorf("storage: %w: update id %d is negative", ErrInvalid, updateID)
 	}
-	return write(db, func(tx *boltTx) (UpdateClaim, error) {
+	// Batched (batch.go): every update the bot takes is claimed, so
+	// concurrent claims share one fsync. The function reads and writes only
+	// through tx and may run more than once.
+	return batchWrite(db, func(tx *boltTx) (UpdateClaim, error) {
 		b := tx.tx.Bucket(bucketUpdates)
 		key := updateKey(updateID)
 		if raw := b.Get(key); raw != nil {
@@ -163,7 +166,7 @@ func (db *DB) ClaimUpdate(updateID int64, holder string, ttl time.Duration) (Upd
 // (ErrInvalid otherwise: the claim ran out and another parent took it
 // over); finishing a finished update is a no-op.
 func (db *DB) FinishUpdate(updateID int64, holder string) error {
-	return db.update(func(tx *boltTx) error {
+	return db.batch(func(tx *boltTx) error { // batched, as ClaimUpdate
 		b := tx.tx.Bucket(bucketUpdates)
 		key := updateKey(updateID)
 		raw := b.Get(key)
