@@ -25,9 +25,10 @@ package storage
 //
 // A function that fails (returns an error or panics) never makes the
 // others fail or half-write: the transaction is rolled back, the failing
-// function is taken out, the rest run again in a new transaction, and the
-// failing one runs alone in its own transaction (its caller's goroutine),
-// so its error (or panic) is what it gives on the committed state.
+// function is taken out, the rest run again in a new transaction, and once
+// they are committed the failing one runs alone in its own transaction (its
+// caller's goroutine), so its error (or panic) is what it gives on the
+// committed state.
 
 import (
 	"errors"
@@ -108,8 +109,17 @@ func (db *DB) leadBatch() {
 }
 
 // runBatch runs calls in one transaction and sends each its result. A call
-// that fails is sent errBatchSolo and the others run again without it.
+// that fails is taken out and the others run again without it; the failed
+// ones are told to run alone only after the others' commit, so each reruns
+// on a state that holds every good write of its batch (a failing write
+// never goes ahead of the writes it failed beside).
 func (db *DB) runBatch(calls []*batchCall) {
+	var solo []*batchCall
+	defer func() {
+		for _, c := range solo {
+			c.done <- errBatchSolo
+		}
+	}()
 	for len(calls) > 0 {
 		failed := -1
 		err := db.update(func(tx *boltTx) error {
@@ -122,7 +132,7 @@ func (db *DB) runBatch(calls []*batchCall) {
 			return nil
 		})
 		if failed >= 0 {
-			calls[failed].done <- errBatchSolo
+			solo = append(solo, calls[failed])
 			calls = append(calls[:failed], calls[failed+1:]...)
 			continue
 		}
