@@ -173,3 +173,45 @@ func runUsers(b *testing.B, users int, op func(owner int64) error) {
 	b.ReportMetric(float64(lat[b.N/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[b.N*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkClaimUpdates claims and finishes Telegram updates in ascending
+// update id order as a parent does (64 concurrent handlers, group commit)
+// and reports the bytes of leaf pages per stored update record and how full
+// those pages are: update ids grow, so the bucket is written in key order.
+func BenchmarkClaimUpdates(b *testing.B) {
+	db, _ := openTestDB(b)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				id := next.Add(1)
+				if id > int64(b.N) {
+					return
+				}
+				if c, err := db.ClaimUpdate(id, "parent-a", time.Minute); err != nil || c != UpdateClaimed {
+					b.Error(id, c, err)
+					return
+				}
+				if err := db.FinishUpdate(id, "parent-a"); err != nil {
+					b.Error(id, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		s := tx.Bucket(bucketUpdates).Stats()
+		b.ReportMetric(float64(s.LeafAlloc)/float64(s.KeyN), "leaf-B/update")
+		b.ReportMetric(100*float64(s.LeafInuse)/float64(s.LeafAlloc), "leaf-fill-%")
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
