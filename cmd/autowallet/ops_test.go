@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -19,6 +23,9 @@ import (
 
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/metrics"
+	"github.com/autowallet/autowallet/internal/pgtest"
+	"github.com/autowallet/autowallet/internal/testchain"
+	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -332,4 +339,70 @@ func TestDevServesMetricsAndReadyz(t *testing.T) {
 			t.Fatalf("dev /readyz has no ok check for %s: %+v", n.Name, rep)
 		}
 	}
+}
+
+// TestReadyzPostgresDown: a parent on PostgreSQL says `store` is not ready
+// while the database server is stopped and ready again once it is back;
+// neither /readyz nor /metrics ever names the database password.
+func TestReadyzPostgresDown(t *testing.T) {
+	const password = "pg-ready-secret-7Qx"
+	srv := pgtest.StartWith(t, pgtest.Options{TCP: "127.0.0.1:0", Password: password})
+	node := testchain.Start(t)
+	enc := testenv.StartEnclave(t, node.ChainID)
+	m := NewParentMain(slog.New(slog.DiscardHandler), io.Discard)
+	if err := m.ParseFlags([]string{
+		"-data", t.TempDir(), "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-database", srv.TCPDSN(),
+		"-rpc", node.URL, "-chain-id", strconv.FormatUint(node.ChainID, 10),
+		"-enclave-tcp", enc.Addr, "-bot-id", strconv.FormatInt(testenv.BotID, 10),
+		"-telegram-public-key", hex.EncodeToString(enc.Key.Public().(ed25519.PublicKey)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	base := "http://" + m.admin.Addr().String()
+	wait := func(what string, ok func(int, metrics.Report) bool) {
+		t.Helper()
+		var status int
+		var rep metrics.Report
+		if !waitFor(30*time.Second, func() bool { status, rep = readyz(t, base); return ok(status, rep) }) {
+			t.Fatalf("%s: /readyz = %d %+v", what, status, rep)
+		}
+	}
+	wait("database up", func(s int, r metrics.Report) bool { return s == http.StatusOK && r.Checks["store"] == "ok" })
+	srv.Stop()
+	wait("database stopped", func(s int, r metrics.Report) bool {
+		return s == http.StatusServiceUnavailable && strings.Join(r.NotReady, ",") == "store" &&
+			(r.Checks["store"] == metrics.ReasonUnreachable || r.Checks["store"] == metrics.ReasonTimeout)
+	})
+	resp, err := http.Get(base + metrics.PathMetrics) // the store gauges fail: 500, fixed words
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, rb := readyzRaw(t, base)
+	for _, b := range []string{string(body), rb} {
+		if strings.Contains(b, password) || strings.Contains(b, "password") {
+			t.Fatalf("an answer names the password: %s", b)
+		}
+	}
+	srv.Start()
+	wait("database back", func(s int, r metrics.Report) bool { return s == http.StatusOK })
+	if s := getScrape(t, base); s.value("autowallet_ready") != 1 {
+		t.Fatalf("scrape after the database came back:\n%s", s.text)
+	}
+}
+
+func readyzRaw(t *testing.T, base string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(base + metrics.PathReadyz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
