@@ -20,7 +20,7 @@ test: tools
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 
-tools: $(TOOLS)/bin/geth $(TOOLS)/bin/local-kms chromium contracts-tools postgresql
+tools: $(TOOLS)/bin/geth $(TOOLS)/bin/local-kms chromium contracts-tools postgresql $(TOOLS)/bin/promtool
 
 # Debian's Chromium, for the browser tests (internal/browser): the Mini App
 # page, the emulator's chat page and the end-to-end test.
@@ -38,6 +38,14 @@ chromium:
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/postgres /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  ($(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql)
+
+# promtool, Prometheus's checker of alert rules (deploy/observability_test.go),
+# taken out of Debian's prometheus package without installing it: no
+# Prometheus server is installed or started.
+$(TOOLS)/bin/promtool:
+	mkdir -p $(TOOLS)/bin $(TOOLS)/deb
+	cd $(TOOLS)/deb && (apt-get download prometheus 2>/dev/null || ($(SUDO) apt-get update && apt-get download prometheus))
+	cd $(TOOLS)/deb && dpkg-deb -x prometheus_*.deb root && cp root/usr/bin/promtool $(TOOLS)/bin/promtool && rm -rf root prometheus_*.deb
 
 # Node.js and npm (Debian's) run the pinned solc-js that compiles the test
 # contracts (docs/contracts.md); contracts-tools installs the pinned npm

@@ -266,7 +266,7 @@ func TestObservabilityCheckersCatchRenames(t *testing.T) {
 func TestPromtoolChecksRulesAndPanels(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool not installed (apt-get install prometheus); the rules' PromQL is checked by the tests above only")
+		t.Skip("promtool not installed (make tools puts it in .tools/bin); the rules' PromQL is checked by the tests above only")
 	}
 	if out, err := exec.Command(promtool, "check", "rules", alertsFile).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check rules %s: %v\n%s", alertsFile, err, out)
