@@ -37,6 +37,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -293,3 +294,95 @@ func (h *Host) inNS(fn func() error) error {
 }
 
 func setns(f *os.File) error { return unix.Setns(int(f.Fd()), unix.CLONE_NEWNET) }
+
+// Expose makes a server of the test process (a unix socket, or a TCP
+// address in the root namespace such as geth's 127.0.0.1 port) appear on
+// h's address: it listens on h.Addr(port) inside h and joins every
+// connection to a new one to target. It returns h.Addr(port). Cutting h
+// (Isolate, Partition) cuts the server off as if it ran on h.
+func (h *Host) Expose(t testing.TB, port, network, target string) string {
+	t.Helper()
+	l, err := h.Listen("tcp", h.Addr(port))
+	if err != nil {
+		t.Fatalf("netns: %v", err)
+	}
+	Forward(t, l, func(ctx context.Context) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, target)
+	})
+	return l.Addr().String()
+}
+
+// Reach is the other way round: it listens on 127.0.0.1 (a free port) in the
+// test process and joins every connection to a new one dialed from inside h
+// to addr. It returns the local address, for a tool of the test that dials
+// only from the root namespace (e.g. an HTTP proxy).
+func (h *Host) Reach(t testing.TB, addr string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("netns: %v", err)
+	}
+	Forward(t, l, func(ctx context.Context) (net.Conn, error) { return h.DialContext(ctx, "tcp", addr) })
+	return l.Addr().String()
+}
+
+// DialTimeout bounds Forward's dial to its target: a cut target answers
+// nothing, and the caller's own timeout should be what it sees.
+const DialTimeout = 30 * time.Second
+
+// Forward accepts connections on l until t ends and joins each to a
+// connection from dial, copying both ways; when either side ends, both are
+// closed. At the end of t the listener and every joined connection close.
+func Forward(t testing.TB, l net.Listener, dial func(context.Context) (net.Conn, error)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	track := func(c net.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if ctx.Err() != nil {
+			c.Close()
+			return false
+		}
+		open[c] = true
+		return true
+	}
+	t.Cleanup(func() {
+		cancel()
+		l.Close()
+		mu.Lock()
+		for c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	go func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if !track(in) {
+				return
+			}
+			go func() {
+				defer in.Close()
+				dctx, dcancel := context.WithTimeout(ctx, DialTimeout)
+				out, err := dial(dctx)
+				dcancel()
+				if err != nil || !track(out) {
+					return // the client sees its connection close
+				}
+				defer out.Close()
+				done := make(chan struct{}, 2)
+				go func() { io.Copy(out, in); done <- struct{}{} }()
+				go func() { io.Copy(in, out); done <- struct{}{} }()
+				<-done
+				mu.Lock()
+				delete(open, in)
+				delete(open, out)
+				mu.Unlock()
+			}()
+		}
+	}()
+}

@@ -198,3 +198,62 @@ func (f *fatalT) Fatalf(string, ...any) {
 	f.failed = true
 	panic("fatal")
 }
+
+// TestExposeAndReach: a server of the test process appears on a host's
+// address (Expose), a host's server is reachable from 127.0.0.1 (Reach), and
+// cutting the host cuts the exposed server off.
+func TestExposeAndReach(t *testing.T) {
+	n := New(t)
+	db, app := n.Host("db"), n.Host("app")
+
+	// A unix socket server in the test process, exposed on db:5432.
+	sock := t.TempDir() + "/s"
+	ul, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	go func() {
+		for {
+			c, err := ul.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				c.Write([]byte(line))
+			}()
+		}
+	}()
+	addr := db.Expose(t, "5432", "unix", sock)
+	if addr != "10.77.0.2:5432" {
+		t.Fatalf("exposed on %s", addr)
+	}
+	if err := roundTrip(app, addr, 5*time.Second); err != nil {
+		t.Fatalf("app -> exposed socket: %v", err)
+	}
+
+	// app's echo server, reached from the root namespace.
+	echo(t, app, "7000")
+	local := app.Reach(t, app.Addr("7000"))
+	c, err := net.DialTimeout("tcp", local, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("via reach\n"))
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "via reach\n" {
+		t.Fatalf("Reach: %q %v", line, err)
+	}
+	c.Close()
+
+	n.Partition(app, db)
+	if err := roundTrip(app, addr, 500*time.Millisecond); !timedOut(err) {
+		t.Fatalf("app cut from db: %v, want a timeout", err)
+	}
+	n.Heal()
+	if err := roundTrip(app, addr, 5*time.Second); err != nil {
+		t.Fatalf("after Heal: %v", err)
+	}
+}
