@@ -262,7 +262,8 @@ func init() {
 		"getfile":                (*Emulator).apiGetFile,
 		"setchatmenubutton":      (*Emulator).apiSetChatMenuButton,
 		"getchatmenubutton":      (*Emulator).apiGetChatMenuButton,
-		"deletewebhook":          ok,
+		"setwebhook":             (*Emulator).apiSetWebhook,
+		"deletewebhook":          (*Emulator).apiDeleteWebhook,
 		"sendchataction":         ok,
 		"getwebhookinfo":         (*Emulator).apiGetWebhookInfo,
 	}
@@ -273,12 +274,6 @@ func (e *Emulator) apiGetMe(context.Context, params) (any, *apiError) {
 	u := e.botWire()
 	u.CanJoinGroups, u.CanReadAllGroupMessages, u.SupportsInlineQueries, u.HasMainWebApp = &t, &f, &f, &f
 	return u, nil
-}
-
-func (e *Emulator) apiGetWebhookInfo(context.Context, params) (any, *apiError) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return map[string]any{"url": "", "has_custom_certificate": false, "pending_update_count": len(e.updates)}, nil
 }
 
 // apiGetUpdates long-polls as Telegram does: offset confirms earlier
@@ -309,7 +304,11 @@ func (e *Emulator) apiGetUpdates(ctx context.Context, p params) (any, *apiError)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.wh.hook != nil {
+		return nil, &apiError{code: 409, desc: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}
+	}
 	e.pollGen++
+	e.pollEnd = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 	gen := e.pollGen
 	e.notifyLocked()
 	switch {
@@ -326,7 +325,7 @@ func (e *Emulator) apiGetUpdates(ctx context.Context, p params) (any, *apiError)
 	}
 	for {
 		if gen != e.pollGen {
-			return nil, &apiError{code: 409, desc: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}
+			return nil, &apiError{code: 409, desc: e.pollEnd}
 		}
 		out := []wireUpdate{}
 		for _, u := range e.updates {

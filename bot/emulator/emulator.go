@@ -49,6 +49,8 @@ type Config struct {
 	// CallbackTimeout bounds how long Press waits for answerCallbackQuery
 	// (default 10s).
 	CallbackTimeout time.Duration
+	// Webhook tunes delivery to a webhook set with setWebhook (webhook.go).
+	Webhook WebhookOptions
 	// Now is the clock (default time.Now); Log the logger (default: discard).
 	Now func() time.Time
 	Log *slog.Logger
@@ -85,6 +87,8 @@ type Emulator struct {
 	updates    []wireUpdate
 	nextUpdate int64
 	pollGen    int64
+	pollEnd    string // why a waiting getUpdates was ended (409 description)
+	wh         webhookState
 	queries    map[string]*pendingQuery
 	files      map[string]*storedFile
 	fileOrder  []string
@@ -182,6 +186,9 @@ func New(cfg Config) (*Emulator, error) {
 		files: map[string]*storedFile{}, failures: map[string][]failure{},
 		nextUserID: 100000001, menuButton: "default",
 	}
+	e.cfg.Webhook = e.cfg.Webhook.withDefaults()
+	e.wh = webhookState{inflight: map[int64]bool{}, perUpdate: map[int64]int{}, okUpdate: map[int64]int{},
+		status: map[int]int{}, lastCodes: map[int64][]int{}, giveUps: map[int64]string{}}
 	if e.key == nil {
 		_, e.key, err = ed25519.GenerateKey(rand.Reader)
 		if err != nil {
@@ -218,7 +225,16 @@ func (e *Emulator) PublicKey() ed25519.PublicKey { return e.key.Public().(ed2551
 
 // Close wakes every waiting request and call; they return at once from then
 // on. Call it before shutting the HTTP server down.
-func (e *Emulator) Close() { e.closeMu.Do(func() { close(e.done) }) }
+func (e *Emulator) Close() {
+	e.closeMu.Do(func() {
+		close(e.done)
+		e.mu.Lock()
+		if e.wh.hook != nil {
+			e.wh.hook.cancel() // ends deliveries in flight
+		}
+		e.mu.Unlock()
+	})
+}
 
 // Register adds the emulator's routes to mux:
 //
