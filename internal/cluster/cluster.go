@@ -80,6 +80,9 @@ type Options struct {
 	ProxyTimeout time.Duration
 	// CallbackTimeout bounds a press's wait for its answer (default 10 s).
 	CallbackTimeout time.Duration
+	// WrapAPI, when set, wraps the emulator's Bot API handler (e.g. to
+	// timestamp the bot's messages, internal/loadtest).
+	WrapAPI func(http.Handler) http.Handler
 }
 
 // Cluster is a running deployment.
@@ -163,7 +166,11 @@ func Start(t testing.TB, o Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httptest.NewUnstartedServer(c.Emu.Handler())
+	var h http.Handler = c.Emu.Handler()
+	if o.WrapAPI != nil {
+		h = o.WrapAPI(h)
+	}
+	api := httptest.NewUnstartedServer(h)
 	if c.TGHost != nil {
 		l, err := c.TGHost.Listen("tcp", c.TGHost.Addr("8081"))
 		if err != nil {
