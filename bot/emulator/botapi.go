@@ -211,6 +211,15 @@ func (e *Emulator) serveTelegram(w http.ResponseWriter, r *http.Request) {
 	if perr == nil {
 		perr = e.takeFailure(m)
 	}
+	if d := e.takeDelay(m); d > 0 && perr == nil {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		case <-e.done:
+		}
+		t.Stop()
+	}
 	var result any
 	if perr == nil {
 		result, perr = handler(e, r.Context(), p)
@@ -238,6 +247,17 @@ func (e *Emulator) takeFailure(method string) *apiError {
 	f := fs[0]
 	e.failures[method] = fs[1:]
 	return &apiError{code: f.code, desc: f.desc, retryAfter: f.retryAfter}
+}
+
+func (e *Emulator) takeDelay(method string) time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ds := e.delays[method]
+	if len(ds) == 0 {
+		return 0
+	}
+	e.delays[method] = ds[1:]
+	return ds[0]
 }
 
 type methodFunc func(e *Emulator, ctx context.Context, p params) (any, *apiError)

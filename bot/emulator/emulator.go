@@ -95,6 +95,7 @@ type Emulator struct {
 	fileBytes  int
 	commands   []BotCommand
 	failures   map[string][]failure
+	delays     map[string][]time.Duration
 	menuButton string
 }
 
@@ -183,7 +184,7 @@ func New(cfg Config) (*Emulator, error) {
 		cfg: cfg, botID: botID, key: cfg.SigningKey, now: cfg.Now, log: cfg.Log,
 		done: make(chan struct{}), changed: make(chan struct{}),
 		users: map[int64]*User{}, queries: map[string]*pendingQuery{},
-		files: map[string]*storedFile{}, failures: map[string][]failure{},
+		files: map[string]*storedFile{}, failures: map[string][]failure{}, delays: map[string][]time.Duration{},
 		nextUserID: 100000001, menuButton: "default",
 	}
 	e.cfg.Webhook = e.cfg.Webhook.withDefaults()
@@ -274,6 +275,18 @@ func (e *Emulator) FailNextWith(method string, times, code int, description stri
 	m := strings.ToLower(method)
 	for range min(times, 1000) {
 		e.failures[m] = append(e.failures[m], failure{code: code, desc: description, retryAfter: retryAfter})
+	}
+}
+
+// DelayNext makes the next `times` calls of method (case-insensitive) wait
+// d before they are carried out, as a slow Bot API would: a handler that
+// calls it is slow.
+func (e *Emulator) DelayNext(method string, times int, d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := strings.ToLower(method)
+	for range min(times, 1000) {
+		e.delays[m] = append(e.delays[m], d)
 	}
 }
 

@@ -106,18 +106,19 @@ func (p *Proxy) SetDown(i int, down bool) {
 	p.down[i] = down
 }
 
-// pick returns the next backend in the rotation that is not down, or -1.
-func (p *Proxy) pick() int {
+// start returns where this request's turn in the rotation begins.
+func (p *Proxy) start() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for range p.backends {
-		i := p.next
-		p.next = (p.next + 1) % len(p.backends)
-		if !p.down[i] {
-			return i
-		}
-	}
-	return -1
+	i := p.next
+	p.next = (p.next + 1) % len(p.backends)
+	return i
+}
+
+func (p *Proxy) isDown(i int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.down[i]
 }
 
 func (p *Proxy) count(i int, f func(*Counts)) {
@@ -134,10 +135,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	for range p.backends {
-		i := p.pick()
-		if i < 0 {
-			break
+	first := p.start()
+	for k := range p.backends {
+		i := (first + k) % len(p.backends)
+		if p.isDown(i) {
+			continue
 		}
 		target := *p.backends[i]
 		target.Path = joinPath(target.Path, r.URL.Path)

@@ -63,13 +63,13 @@ func TestRoundRobinAndRefused(t *testing.T) {
 		}
 		got = append(got, body)
 	}
-	// a, (refused -> b), a, (refused -> b), ...; path, body and headers are forwarded.
+	// a, (refused -> b), b, a, (refused -> b), b; path, body and headers are forwarded.
 	want := "a /hook/x body hdr"
 	if got[0] != want {
 		t.Fatalf("first = %q, want %q", got[0], want)
 	}
 	c := p.Counts()
-	if c[0].Forwarded != 3 || c[1].Refused != 3 || c[1].Forwarded != 0 || c[2].Forwarded != 3 {
+	if c[0].Forwarded != 2 || c[1].Refused != 2 || c[1].Forwarded != 0 || c[2].Forwarded != 4 {
 		t.Fatalf("counts %+v", c)
 	}
 	p.SetDown(0, true)
