@@ -50,7 +50,7 @@ func (c *Cluster) EnclaveOpens(t testing.TB, users []*emulator.User) {
 		client = p.Host.HTTPClient(30 * time.Second) // the enclave is on p's loopback
 	}
 	for _, u := range users {
-		wal, err := db.Wallet(u.ID())
+		wal, err := db.WalletByOwner(u.ID())
 		if err != nil {
 			t.Fatalf("user %d: %v", u.ID(), err)
 		}

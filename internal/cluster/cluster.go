@@ -138,13 +138,15 @@ func Start(t testing.TB, o Options) *Cluster {
 		c.DBHost, c.ChainHost, c.TGHost = o.Net.Host("db"), o.Net.Host("chain"), o.Net.Host("tg")
 	}
 
-	// PostgreSQL: on its unix socket, or exposed on the db host.
-	c.PG = pgtest.Start(t)
-	c.DSN, c.pgDSN = c.PG.DSN(), c.PG.DSN()
+	// PostgreSQL: the parents use its unix socket, or, with Net, it runs
+	// in the db host's namespace and they use TCP (trusted from the test
+	// subnet only). The test process keeps the unix socket either way.
 	if c.DBHost != nil {
-		addr := c.DBHost.Expose(t, "5432", "unix", filepath.Join(c.PG.Dir(), ".s.PGSQL.5432"))
-		host, port, _ := net.SplitHostPort(addr)
-		c.pgDSN = fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", host, port, pgtest.User, pgtest.Database)
+		c.PG = pgtest.StartWith(t, pgtest.Options{TCP: c.DBHost.Addr("5432"), NetNS: c.DBHost.NS, AllowFrom: []string{netns.Subnet}})
+		c.DSN, c.pgDSN = c.PG.DSN(), c.PG.TCPDSN()
+	} else {
+		c.PG = pgtest.Start(t)
+		c.DSN, c.pgDSN = c.PG.DSN(), c.PG.DSN()
 	}
 
 	// The chain.
@@ -311,11 +313,11 @@ func (p *Parent) Args() []string {
 		"-http", p.HTTPAddr, "-rpc", c.rpcURL, "-chain-id", strconv.FormatUint(c.Node.ChainID, 10),
 		"-enclave-tcp", p.encAddr, "-telegram-public-key", hex.EncodeToString(c.tgKey.Public().(ed25519.PublicKey)),
 		"-bot-token", Token, "-telegram-api", c.tgAPI, "-miniapp", MiniAppLink,
-		"-webhook-url", c.Proxy.URL() + "/telegram/webhook", "-webhook-secret", WebhookSecret,
+		"-webhook-url", c.Proxy.URL() + "/telegram/webhook",
 		"-poll", "200ms", "-confirmations", "1",
 	}
 	if c.opts.ClaimTTL > 0 {
-		args = append(args, "-update-claim-ttl", c.opts.ClaimTTL.String())
+		args = append(args, "-webhook-claim-ttl", c.opts.ClaimTTL.String())
 	}
 	return append(args, c.opts.ParentArgs...)
 }
@@ -335,7 +337,8 @@ func (p *Parent) Start() {
 	}
 	p.restarts++
 	cmd := p.command(p.c.bins.Autowallet, append([]string{"parent"}, p.Args()...)...)
-	cmd.Env = append(os.Environ(), "ETH_RPC_URL=", "TELEGRAM_BOT_ID=", "AUTOWALLET_DATABASE_URL=")
+	// The secret by the environment, as the parent takes it (never a flag).
+	cmd.Env = append(os.Environ(), "ETH_RPC_URL=", "TELEGRAM_BOT_ID=", "AUTOWALLET_DATABASE_URL=", "AUTOWALLET_WEBHOOK_SECRET="+WebhookSecret)
 	p.logs = new(bytes.Buffer)
 	if err := waitLine(cmd, p.logs, "autowallet parent listening on ", 60*time.Second); err != nil {
 		t.Fatalf("%s: %v\n%s", p.Instance, err, p.logs)

@@ -99,7 +99,7 @@ func tail(s string, n int) string {
 // update claims keep it from being handled twice), and every wallet a user
 // was shown is the one PostgreSQL holds.
 func TestKill9OneOfTwoParentsMidBurst(t *testing.T) {
-	c := Start(t, Options{ClaimTTL: 2 * time.Second})
+	c := Start(t, Options{ClaimTTL: 3 * time.Second})
 	n := burstSize(200)
 	tappers, greetings := greeted(t, c, 1_000_000, n)
 	newcomers := users(c, 2_000_000, n/2)
@@ -141,7 +141,7 @@ func TestKill9OneOfTwoParentsMidBurst(t *testing.T) {
 // the parents stay up, reconnect, and every update gets its one outcome
 // (the emulator redelivers what failed while the database was away).
 func TestPostgresRestartDuringTraffic(t *testing.T) {
-	c := Start(t, Options{ClaimTTL: 2 * time.Second})
+	c := Start(t, Options{ClaimTTL: 3 * time.Second})
 	n := burstSize(100)
 	var allTappers, allNewcomers []*emulator.User
 	for round, fault := range []struct {
@@ -187,7 +187,7 @@ func TestPostgresRestartDuringTraffic(t *testing.T) {
 // nothing was done twice.
 func TestPartitionedParent(t *testing.T) {
 	n := netns.New(t)
-	c := Start(t, Options{Net: n, ClaimTTL: 2 * time.Second, ProxyTimeout: 3 * time.Second})
+	c := Start(t, Options{Net: n, ClaimTTL: 3 * time.Second, ProxyTimeout: 3 * time.Second})
 	// A session cut off in a transaction holds its row locks until the
 	// server drops it: bound that as deployments must (docs/postgres.md).
 	c.SetServer(t, "idle_in_transaction_session_timeout", "3s")
