@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,5 +43,17 @@ func TestSecretRules(t *testing.T) {
 	}
 	if g := GenerateSecret(); !ValidSecret(g) || len(g) != 64 || g == GenerateSecret() {
 		t.Fatalf("GenerateSecret() = %q", g)
+	}
+}
+
+func TestRedactRemovesWebhookSecret(t *testing.T) {
+	const secret, token = "the-webhook-secret_1", "1:tok"
+	b := &Bot{cfg: Config{Token: token}, hook: &hookState{cfg: &WebhookConfig{Secret: secret}}}
+	err := b.redact(errors.New("call https://api/bot1:tok/setWebhook secret_token=the-webhook-secret_1 failed"))
+	if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), token) {
+		t.Fatalf("redact left a secret: %v", err)
+	}
+	if !strings.Contains(err.Error(), "<webhook secret>") || !strings.Contains(err.Error(), "<token>") {
+		t.Fatalf("redact: %v", err)
 	}
 }
