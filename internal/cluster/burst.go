@@ -93,79 +93,114 @@ func Tap(ctx context.Context, users []*emulator.User, greetings map[int64]int) *
 	return &wg
 }
 
-// Settled reports whether every tap shows its outcome (the greeting shows
-// an address) and every newcomer has a greeting.
-func Settled(tappers, newcomers []*emulator.User) bool {
+// ErrorReply is the bot's answer when a handler failed on its side (the
+// store unreachable, say): nothing was done, and the user is asked to try
+// again. It is an outcome, not a loss: the fault tests count these and make
+// the users try again (Retry).
+const ErrorReply = "Something went wrong on our side"
+
+// chat sums up one user's chat with the bot.
+type chat struct {
+	addr      string // the address the greeting shows after a tap, or ""
+	greetings int    // the bot's greetings (with or without the button)
+	cards     int
+	cardAddrs []string
+	errors    int // ErrorReply answers
+	other     []string
+}
+
+func chatOf(u *emulator.User) chat {
+	var c chat
+	for _, m := range u.Messages() {
+		if !m.FromBot {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(m.Text, "Hi "):
+			c.greetings++
+			if c.greetings == 1 && (strings.Contains(m.Text, "wallet is ready") || strings.Contains(m.Text, "You have a wallet")) {
+				c.addr = addressRE.FindString(m.Text)
+			}
+		case m.PhotoFileID != "":
+			c.cards++
+			c.cardAddrs = append(c.cardAddrs, addressRE.FindString(m.Caption))
+		case strings.Contains(m.Text, ErrorReply):
+			c.errors++
+		default:
+			c.other = append(c.other, m.Text)
+		}
+	}
+	return c
+}
+
+// Settled reports whether every update shows an outcome: a tap its wallet
+// address in the greeting, a /start its greeting, or (unless strict) either
+// an error reply.
+func Settled(tappers, newcomers []*emulator.User, strict bool) bool {
+	return unsettled(tappers, newcomers, strict) == 0
+}
+
+func unsettled(tappers, newcomers []*emulator.User, strict bool) int {
+	n := 0
 	for _, u := range tappers {
-		if tapOutcome(u) == "" {
-			return false
+		if c := chatOf(u); c.addr == "" && (strict || c.errors == 0) {
+			n++
 		}
 	}
 	for _, u := range newcomers {
-		if count(u, IsGreeting) == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// WaitSettled polls Settled every 100 ms until it holds or ctx ends.
-func WaitSettled(ctx context.Context, tappers, newcomers []*emulator.User) error {
-	for !Settled(tappers, newcomers) {
-		select {
-		case <-ctx.Done():
-			missing := 0
-			for _, u := range tappers {
-				if tapOutcome(u) == "" {
-					missing++
-				}
-			}
-			for _, u := range newcomers {
-				if count(u, IsGreeting) == 0 {
-					missing++
-				}
-			}
-			return fmt.Errorf("%d of %d updates show no outcome: %w", missing, len(tappers)+len(newcomers), ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
-// tapOutcome is the address the user's first greeting shows after the tap,
-// or "".
-func tapOutcome(u *emulator.User) string {
-	for _, m := range u.Messages() {
-		if m.FromBot && strings.HasPrefix(m.Text, "Hi ") {
-			if strings.Contains(m.Text, "wallet is ready") || strings.Contains(m.Text, "You have a wallet") {
-				return addressRE.FindString(m.Text)
-			}
-			return ""
-		}
-	}
-	return ""
-}
-
-func count(u *emulator.User, f func(emulator.Message) bool) int {
-	n := 0
-	for _, m := range u.Messages() {
-		if f(m) {
+		if c := chatOf(u); c.greetings == 0 && (strict || c.errors == 0) {
 			n++
 		}
 	}
 	return n
 }
 
+// WaitSettled polls Settled every 100 ms until it holds or ctx ends.
+func WaitSettled(ctx context.Context, tappers, newcomers []*emulator.User, strict bool) error {
+	for !Settled(tappers, newcomers, strict) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d updates show no outcome (lost): %w", unsettled(tappers, newcomers, strict), len(tappers)+len(newcomers), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Retry makes every user whose update was answered with ErrorReply (and
+// shows no success) try again: a tapper taps Create wallet again, a
+// newcomer sends /start again. It returns how many tried again.
+func Retry(ctx context.Context, tappers, newcomers []*emulator.User, greetings map[int64]int) (int, *sync.WaitGroup) {
+	var again []*emulator.User
+	for _, u := range tappers {
+		if c := chatOf(u); c.addr == "" && c.errors > 0 {
+			again = append(again, u)
+		}
+	}
+	wg := Tap(ctx, again, greetings)
+	n := len(again)
+	for _, u := range newcomers {
+		if c := chatOf(u); c.greetings == 0 && c.errors > 0 {
+			u.Send("/start")
+			n++
+		}
+	}
+	return n, wg
+}
+
 // Outcome is what a burst left.
 type Outcome struct {
 	Wallets    int      // wallets in the database
 	Cards      int      // wallet cards shown
+	Errored    int      // updates answered with ErrorReply and nothing else
 	Problems   []string // each a lost or doubled update, or a wallet gone astray
 	Redelivery int      // updates the emulator had to deliver more than once
 }
 
-// Check compares the chats with the database (see the burst's rules above).
-func (c *Cluster) Check(ctx context.Context, tappers, newcomers []*emulator.User) Outcome {
+// Check compares the chats with the database (see the burst's rules
+// above). With allowErrors, an ErrorReply is an outcome (counted in
+// Errored); without, it is a problem.
+func (c *Cluster) Check(ctx context.Context, tappers, newcomers []*emulator.User, allowErrors bool) Outcome {
 	var o Outcome
 	db, err := postgres.Open(ctx, c.DSN, postgres.Options{})
 	if err != nil {
@@ -185,56 +220,68 @@ func (c *Cluster) Check(ctx context.Context, tappers, newcomers []*emulator.User
 		o.Problems = append(o.Problems, "reading wallets: "+err.Error())
 	}
 	o.Wallets = len(owners)
+	problem := func(format string, args ...any) { o.Problems = append(o.Problems, fmt.Sprintf(format, args...)) }
 	isTapper := map[int64]bool{}
 	for _, u := range tappers {
 		isTapper[u.ID()] = true
-		shown := tapOutcome(u)
+		ch := chatOf(u)
 		stored, ok := owners[u.ID()]
+		o.Cards += ch.cards
+		if ch.errors > 0 && !allowErrors {
+			problem("user %d: %d error replies (%q)", u.ID(), ch.errors, ErrorReply)
+		}
 		switch {
-		case shown == "":
-			o.Problems = append(o.Problems, fmt.Sprintf("user %d: tap lost (greeting shows no wallet)", u.ID()))
+		case ch.addr == "" && ch.errors == 0:
+			problem("user %d: tap lost (the greeting shows no wallet, no error reply)", u.ID())
+			continue
+		case ch.addr == "":
+			o.Errored++ // told to try again; a wallet may or may not exist yet
+			continue
 		case !ok:
-			o.Problems = append(o.Problems, fmt.Sprintf("user %d: shown wallet %s, none stored (wallet lost)", u.ID(), shown))
-		case common.HexToAddress(shown) != stored:
-			o.Problems = append(o.Problems, fmt.Sprintf("user %d: shown %s, stored %s", u.ID(), shown, stored.Hex()))
+			problem("user %d: shown wallet %s, none stored (wallet lost)", u.ID(), ch.addr)
+		case common.HexToAddress(ch.addr) != stored:
+			problem("user %d: shown %s, stored %s", u.ID(), ch.addr, stored.Hex())
 		}
-		cards := 0
-		for _, m := range u.Messages() {
-			if !m.FromBot {
-				continue
-			}
-			switch {
-			case m.PhotoFileID != "":
-				cards++
-				if a := addressRE.FindString(m.Caption); common.HexToAddress(a) != stored {
-					o.Problems = append(o.Problems, fmt.Sprintf("user %d: card shows %s, stored %s", u.ID(), a, stored.Hex()))
-				}
-			case strings.HasPrefix(m.Text, "Hi "):
-			default:
-				o.Problems = append(o.Problems, fmt.Sprintf("user %d: unexpected message %q", u.ID(), m.Text))
+		for _, a := range ch.cardAddrs {
+			if common.HexToAddress(a) != stored {
+				problem("user %d: card shows %s, stored %s", u.ID(), a, stored.Hex())
 			}
 		}
-		o.Cards += cards
-		if cards > 1 {
-			o.Problems = append(o.Problems, fmt.Sprintf("user %d: %d wallet cards (tap handled twice)", u.ID(), cards))
+		if ch.cards > 1 {
+			problem("user %d: %d wallet cards (tap handled twice)", u.ID(), ch.cards)
 		}
-		if n := count(u, func(m emulator.Message) bool { return m.FromBot && strings.HasPrefix(m.Text, "Hi ") }); n != 1 {
-			o.Problems = append(o.Problems, fmt.Sprintf("user %d: %d greetings, want 1", u.ID(), n))
+		if ch.greetings != 1 {
+			problem("user %d: %d greetings, want 1 (/start handled twice)", u.ID(), ch.greetings)
+		}
+		if len(ch.other) > 0 {
+			problem("user %d: unexpected messages %q", u.ID(), ch.other)
 		}
 	}
 	for _, u := range newcomers {
-		if n := count(u, func(m emulator.Message) bool { return m.FromBot }); n != 1 || count(u, IsGreeting) != 1 {
-			o.Problems = append(o.Problems, fmt.Sprintf("user %d: /start answered with %d messages, want 1 greeting (0: lost, 2: handled twice)", u.ID(), n))
+		ch := chatOf(u)
+		if ch.errors > 0 && !allowErrors {
+			problem("user %d: %d error replies (%q)", u.ID(), ch.errors, ErrorReply)
+		}
+		switch {
+		case ch.greetings == 0 && ch.errors == 0:
+			problem("user %d: /start lost (no greeting, no error reply)", u.ID())
+		case ch.greetings == 0:
+			o.Errored++
+		case ch.greetings > 1:
+			problem("user %d: %d greetings, want 1 (/start handled twice)", u.ID(), ch.greetings)
+		}
+		if ch.cards > 0 || len(ch.other) > 0 {
+			problem("user %d: unexpected messages: %d cards, %q", u.ID(), ch.cards, ch.other)
 		}
 	}
 	for owner := range owners {
 		if !isTapper[owner] {
-			o.Problems = append(o.Problems, fmt.Sprintf("user %d has a wallet without tapping", owner))
+			problem("user %d has a wallet without tapping", owner)
 		}
 	}
 	st := c.Emu.WebhookStats()
 	if st.GaveUp > 0 {
-		o.Problems = append(o.Problems, fmt.Sprintf("the emulator gave up on %d updates (lost)", st.GaveUp))
+		problem("the emulator gave up on %d updates (lost)", st.GaveUp)
 	}
 	for _, n := range c.Emu.WebhookAttempts() {
 		if n > 1 {
