@@ -272,9 +272,15 @@ func (h *Host) HTTPClient(timeout time.Duration) *http.Client {
 	}}
 }
 
-// inNS runs fn on a new locked thread switched into the host's namespace.
-// That thread is never switched back nor unlocked: it exits with its
-// goroutine, so no other goroutine ever runs in the wrong namespace.
+// inNS runs fn on a locked thread switched into the host's namespace, then
+// switches the thread back and unlocks it.
+//
+// Why not let the thread die instead (lock, setns, exit locked): a child
+// process started with Pdeathsig (every process of these tests, and geth,
+// and PostgreSQL) is killed when the *thread* that forked it exits, and any
+// pool thread may have forked one earlier. Only if switching back fails does
+// the thread stay locked and die with its goroutine, rather than run other
+// goroutines in the wrong namespace.
 func (h *Host) inNS(fn func() error) error {
 	target, err := os.Open("/run/netns/" + h.NS)
 	if err != nil {
@@ -283,12 +289,26 @@ func (h *Host) inNS(fn func() error) error {
 	defer target.Close()
 	done := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // no Unlock: the thread dies with this goroutine
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("netns: %w", err)
+			return
+		}
+		defer self.Close()
 		if err := setns(target); err != nil {
+			runtime.UnlockOSThread()
 			done <- fmt.Errorf("netns: entering %s: %w", h.NS, err)
 			return
 		}
-		done <- fn()
+		ferr := fn()
+		if err := setns(self); err != nil {
+			done <- fmt.Errorf("netns: leaving %s: %w (thread retired)", h.NS, err)
+			return // still locked: the thread exits with this goroutine
+		}
+		runtime.UnlockOSThread()
+		done <- ferr
 	}()
 	return <-done
 }
@@ -370,8 +390,12 @@ func Forward(t testing.TB, l net.Listener, dial func(context.Context) (net.Conn,
 				dctx, dcancel := context.WithTimeout(ctx, DialTimeout)
 				out, err := dial(dctx)
 				dcancel()
-				if err != nil || !track(out) {
+				if err != nil {
+					t.Logf("netns: forwarding a connection from %s: %v", in.RemoteAddr(), err)
 					return // the client sees its connection close
+				}
+				if !track(out) {
+					return
 				}
 				defer out.Close()
 				done := make(chan struct{}, 2)

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -255,5 +258,42 @@ func TestExposeAndReach(t *testing.T) {
 	n.Heal()
 	if err := roundTrip(app, addr, 5*time.Second); err != nil {
 		t.Fatalf("after Heal: %v", err)
+	}
+}
+
+// TestChildrenSurviveSocketsInHosts: making sockets inside hosts retires no
+// thread, so no child process started with Pdeathsig (bound to the thread
+// that forked it) dies of it. Children are forked from many threads here,
+// and sockets made in hosts between them.
+func TestChildrenSurviveSocketsInHosts(t *testing.T) {
+	n := New(t)
+	a := n.Host("a")
+	var kids []*exec.Cmd
+	for i := 0; i < 20; i++ {
+		cmd := exec.Command("sleep", "60")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		kids = append(kids, cmd)
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for j := 0; j < 5; j++ {
+			l, err := a.Listen("tcp", a.Addr("0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+		}
+		runtime.Gosched()
+	}
+	time.Sleep(100 * time.Millisecond)
+	for i, k := range kids {
+		if err := k.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Fatalf("child %d died: %v", i, err)
+		}
+		var ws syscall.WaitStatus
+		if pid, _ := syscall.Wait4(k.Process.Pid, &ws, syscall.WNOHANG, nil); pid != 0 {
+			t.Fatalf("child %d exited: %v", i, ws)
+		}
 	}
 }
