@@ -93,6 +93,9 @@ func settle(t *testing.T, c *Cluster, limit time.Duration, tappers, newcomers []
 		}
 		t.Error(p)
 	}
+	if o.Repeated > o.Interrupted {
+		t.Errorf("%d replies said twice, more than the %d updates interrupted mid-way: an update was handled twice without a fault to explain it", o.Repeated, o.Interrupted)
+	}
 	if o.Wallets != len(tappers) {
 		t.Errorf("%d wallets in PostgreSQL, want %d (one per user who tapped)", o.Wallets, len(tappers))
 	}
@@ -141,7 +144,7 @@ func TestKill9OneOfTwoParentsMidBurst(t *testing.T) {
 	o := settle(t, c, 3*time.Minute, tappers, newcomers, greetings, false)
 	taps.Wait()
 	counts := c.Proxy.Counts()
-	t.Logf("outcome: %d wallets, %d cards, %d updates redelivered; proxy: %+v", o.Wallets, o.Cards, o.Redelivery, counts)
+	t.Logf("outcome: %d wallets, %d cards, %d updates redelivered (%d interrupted), %d replies said twice; proxy: %+v", o.Wallets, o.Cards, o.Redelivery, o.Interrupted, o.Repeated, counts)
 	if counts[0].Forwarded == 0 || counts[1].Forwarded == 0 {
 		t.Errorf("the proxy did not share the burst: %+v", counts)
 	}
@@ -195,7 +198,7 @@ func TestPostgresRestartDuringTraffic(t *testing.T) {
 		o := settle(t, c, 3*time.Minute, allTappers, allNewcomers, allGreetings, true)
 		taps.Wait()
 		cancel()
-		t.Logf("PostgreSQL %s: %d wallets, %d updates redelivered, %d answered %q", fault.name, o.Wallets, o.Redelivery, o.Errored, ErrorReply)
+		t.Logf("PostgreSQL %s: %d wallets, %d updates redelivered (%d interrupted), %d replies said twice, %d answered %q", fault.name, o.Wallets, o.Redelivery, o.Interrupted, o.Repeated, o.Errored, ErrorReply)
 		for _, p := range c.Parents {
 			if !p.Running() {
 				t.Fatalf("%s: %s exited when PostgreSQL went away:\n%s", fault.name, p.Instance, p.Logs())
@@ -237,6 +240,13 @@ func TestPartitionedParent(t *testing.T) {
 		for k, v := range greetings {
 			allGreetings[k] = v
 		}
+		// Every greeting acknowledged before the cut: what happens next
+		// is the burst's.
+		wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := c.Emu.WaitDelivered(wctx); err != nil {
+			t.Fatal(err)
+		}
+		wcancel()
 		fault.cut()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		taps := Tap(ctx, tappers, greetings)
@@ -247,7 +257,7 @@ func TestPartitionedParent(t *testing.T) {
 		o := settle(t, c, 3*time.Minute, allTappers, allNewcomers, allGreetings, true)
 		taps.Wait()
 		cancel()
-		t.Logf("cut %s: %d wallets, %d updates redelivered, %d answered %q", fault.name, o.Wallets, o.Redelivery, o.Errored, ErrorReply)
+		t.Logf("cut %s: %d wallets, %d updates redelivered (%d interrupted), %d replies said twice, %d answered %q", fault.name, o.Wallets, o.Redelivery, o.Interrupted, o.Repeated, o.Errored, ErrorReply)
 		fault.heal()
 		// Healed: a new burst is shared by both parents again.
 		before := c.Proxy.Counts()
