@@ -65,6 +65,8 @@ type UpdateStore interface {
 	PruneUpdates(before time.Time) (int, error)
 }
 
+var _ UpdateStore = storage.Store(nil)
+
 // WebhookConfig turns webhook mode on (Config.Webhook).
 type WebhookConfig struct {
 	// URL is what Telegram posts to: https://<load balancer>/<path>.
@@ -317,12 +319,19 @@ func (b *Bot) handleClaimed(w http.ResponseWriter, ctx context.Context, u *model
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	done := make(chan struct{})
+	done := make(chan bool, 1)
 	go b.handleAndFinish(ctx, u, done)
 	t := time.NewTimer(h.cfg.HandleTimeout)
 	defer t.Stop()
 	select {
-	case <-done:
+	case finished := <-done:
+		if !finished {
+			// The parent is stopping and the handling was cut short: not
+			// acknowledged, so Telegram delivers it again (to another
+			// parent once this claim runs out).
+			http.Error(w, "stopping", http.StatusServiceUnavailable)
+			return
+		}
 		// Handled (FinishUpdate attempted): acknowledge, whatever the
 		// finish's outcome. An error status now would have another parent
 		// handle it a second time.
@@ -334,10 +343,13 @@ func (b *Bot) handleClaimed(w http.ResponseWriter, ctx context.Context, u *model
 }
 
 // handleAndFinish runs the update through the library's dispatch, keeps the
-// claim renewed meanwhile, then marks it finished. done closes at the end.
-func (b *Bot) handleAndFinish(ctx context.Context, u *models.Update, done chan struct{}) {
+// claim renewed meanwhile, then marks it finished. It sends on done
+// (buffered) whether the update was finished: not when the bot's context
+// ended meanwhile (a stop), which may have cut the handlers short.
+func (b *Bot) handleAndFinish(ctx context.Context, u *models.Update, done chan<- bool) {
 	h := b.hook
-	defer close(done)
+	finished := false
+	defer func() { done <- finished }()
 	defer h.handling.Delete(u.ID)
 	handled := make(chan struct{})
 	b.api.ProcessUpdate(context.WithValue(ctx, doneKey{}, handled), u)
@@ -362,6 +374,11 @@ wait:
 			}
 		}
 	}
+	if ctx.Err() != nil {
+		b.log.Warn("stopping mid-handling; the update is left to Telegram's retry", "update_id", u.ID)
+		return
+	}
+	finished = true
 	var err error
 	for attempt := range 3 {
 		if err = h.cfg.Store.FinishUpdate(u.ID, h.cfg.Instance); err == nil || errors.Is(err, storage.ErrInvalid) {

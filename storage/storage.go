@@ -111,6 +111,8 @@ type DB struct {
 	path   string
 	logger *slog.Logger
 	now    func() time.Time
+
+	batcher batcher // group commit of independent writes (batch.go)
 }
 
 // Open opens (or creates) the database file FileName in the data folder dir.

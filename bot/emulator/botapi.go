@@ -219,6 +219,9 @@ func (e *Emulator) serveTelegram(w http.ResponseWriter, r *http.Request) {
 		case <-e.done:
 		}
 		t.Stop()
+		if r.Context().Err() != nil {
+			return // the client gave up while delayed: the call has no effect
+		}
 	}
 	var result any
 	if perr == nil {

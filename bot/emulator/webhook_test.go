@@ -314,3 +314,34 @@ func (h *hookEnv) rawCall(t *testing.T, method, body string) (json.RawMessage, e
 	}
 	return r.Result, nil
 }
+
+func TestWebhookMaxConnections(t *testing.T) {
+	h := newHookEnv(t, emulator.WebhookOptions{})
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	h.answer = func(models.Update, int) int {
+		mu.Lock()
+		inFlight++
+		peak = max(peak, inFlight)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return 200
+	}
+	h.set(t, &bot.SetWebhookParams{MaxConnections: 2})
+	for i := range 8 {
+		h.e.User(int64(10+i), "U", "").Send("hi")
+	}
+	if err := h.e.WaitDelivered(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if peak != 2 {
+		t.Fatalf("peak deliveries in flight %d, want max_connections 2", peak)
+	}
+	info, _ := h.b.GetWebhookInfo(ctxT(t))
+	if info.MaxConnections != 2 {
+		t.Fatalf("max_connections %d", info.MaxConnections)
+	}
+}

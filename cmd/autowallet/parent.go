@@ -62,10 +62,6 @@ type ParentConfig struct {
 	// takes (storage.Store.ClaimUpdate, AcquireLease). Default:
 	// <hostname>-<pid>, unique per process.
 	Instance string
-
-	// DatabaseURL is the PostgreSQL database (postgres://… or key=value);
-	// empty: the bbolt file in DataDir.
-	DatabaseURL string
 	// Webhook mode (docs/bot.md): WebhookURL empty keeps long polling.
 	// WebhookSecret comes from AUTOWALLET_WEBHOOK_SECRET only (never a
 	// flag: flags are visible in the process list) and is required: every
@@ -76,6 +72,10 @@ type ParentConfig struct {
 	WebhookSecret         string
 	WebhookMaxConnections int
 	WebhookClaimTTL       time.Duration
+
+	// DatabaseURL is the PostgreSQL database (postgres://… or key=value);
+	// empty: the bbolt file in DataDir.
+	DatabaseURL string
 }
 
 // ParentMain is `autowallet parent`: storage, the enclave client, the chain

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -117,9 +118,12 @@ func (s *Server) startIn(cmd *exec.Cmd) (release func(), err error) {
 	return func() { close(hold) }, nil
 }
 
-// Kill ends the server at once: SIGKILL to the postmaster and every backend
-// (its process group), as a crash of the database host would. No shutdown
-// checkpoint is written; Start runs crash recovery from the WAL.
+// Kill ends the server at once, as a crash of the database host would:
+// SIGKILL to the postmaster and to every backend. No shutdown checkpoint is
+// written; Start runs crash recovery from the WAL. (Backends call setsid,
+// so a signal to the postmaster's process group would miss them; the
+// postmaster is stopped first, so it forks no new one while its children are
+// listed.)
 func (s *Server) Kill() {
 	s.t.Helper()
 	s.mu.Lock()
@@ -129,8 +133,70 @@ func (s *Server) Kill() {
 	}
 	cmd, done := s.cmd, s.done
 	s.cmd, s.done = nil, nil
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	pm := cmd.Process.Pid
+	_ = syscall.Kill(pm, syscall.SIGSTOP)
+	kids := childrenOf(pm)
+	_ = syscall.Kill(pm, syscall.SIGKILL)
+	for _, pid := range kids {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 	<-done
+	// The backends' shared memory must be released before the next start:
+	// wait until they are gone (reaped by init once the postmaster is).
+	deadline := time.Now().Add(StopTimeout)
+	for _, pid := range kids {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				s.t.Errorf("pgtest: backend %d of the killed server still running after %v", pid, StopTimeout)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// childrenOf lists the processes whose parent is pid (from /proc).
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ok := parentOf(child); ok && ppid == pid {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// parentOf reads the parent pid from /proc/<pid>/stat: "pid (comm) state ppid ...".
+func parentOf(pid int) (int, bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
 }
 
 // TCPAddr is the server's TCP address (host:port); empty without

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,25 +15,34 @@ import (
 // A transfer row is its canonical encoding (data) and the columns the
 // queries and constraints need, written from the same value.
 
+// transferCols: the data and the columns written from it. A read checks
+// that they agree, so a row whose columns were changed behind the
+// program's back (to put a transfer in another state's work list, or on
+// another nonce) is refused as corrupt instead of being half believed.
+const transferCols = `id, owner, created, state, kind, chain_id, from_addr, nonce, data`
+
 func scanTransfer(row pgx.Row) (storage.Transfer, error) {
 	var id string
-	var data []byte
-	if err := row.Scan(&id, &data); err != nil {
+	var owner, created, chain, nonce int64
+	var state, kind int16
+	var from, data []byte
+	if err := row.Scan(&id, &owner, &created, &state, &kind, &chain, &from, &nonce, &data); err != nil {
 		return storage.Transfer{}, err
 	}
 	t, err := storage.DecodeTransfer(data)
 	if err != nil {
 		return storage.Transfer{}, fmt.Errorf("storage: transfer %q: %w", id, err)
 	}
-	if t.ID != id {
-		return storage.Transfer{}, fmt.Errorf("storage: transfer %q: %w: its data names %q", id, storage.ErrCorrupt, t.ID)
+	if t.ID != id || t.Owner != owner || ns(t.Created) != created || int16(t.State) != state || int16(t.Kind) != kind ||
+		uint64(chain) != t.ChainID || !bytes.Equal(from, t.From[:]) || uint64(nonce) != t.Nonce {
+		return storage.Transfer{}, fmt.Errorf("storage: transfer %q: %w: the row's columns disagree with its data", id, storage.ErrCorrupt)
 	}
 	return t, nil
 }
 
 func (tx *pgTx) transfersWhere(where string, args ...any) ([]storage.Transfer, error) {
 	var out []storage.Transfer
-	err := tx.rows(`SELECT id, data FROM transfers WHERE `+where, args, func(r pgx.Rows) error {
+	err := tx.rows(`SELECT `+transferCols+` FROM transfers WHERE `+where, args, func(r pgx.Rows) error {
 		t, err := scanTransfer(r)
 		out = append(out, t)
 		return err
@@ -80,7 +90,7 @@ func (db *DB) NonceHolders(chainID uint64, from common.Address) ([]storage.Trans
 func (tx *pgTx) Transfer(id string) (storage.Transfer, error) { return tx.transfer(id, false) }
 
 func (tx *pgTx) transfer(id string, lock bool) (storage.Transfer, error) {
-	q := `SELECT id, data FROM transfers WHERE id = $1`
+	q := `SELECT ` + transferCols + ` FROM transfers WHERE id = $1`
 	if lock {
 		q += ` FOR UPDATE`
 	}
