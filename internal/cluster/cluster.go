@@ -96,7 +96,7 @@ type Cluster struct {
 	Emu  *emulator.Emulator
 	// Proxy is the round-robin proxy the emulator delivers updates to.
 	Proxy *lbproxy.Proxy
-	// DSN is the database the parents use, as the test process reaches it.
+	// DSN is the database as the test process reaches it (its unix socket).
 	DSN string
 	// Parents in the order started; Parents[i] is behind proxy backend i.
 	Parents []*Parent
