@@ -75,9 +75,12 @@ bench:
 	AUTOWALLET_BENCH_1M=1 go test -run '^$$' -bench . -benchmem -count 1 -timeout 20m ./... | tee .bench.out | go run ./internal/benchtable
 
 # load drives the real bot with 1,000 simulated users at Telegram's limits
-# and in bursts, and prints latency by phase, errors and memory (a few minutes).
-load:
-	go test -run '^TestLoad$$' -v -count=1 -timeout 20m ./internal/loadtest -args -load
+# and in bursts, and prints latency by phase, errors and memory (a few
+# minutes): first one parent in process (bbolt, long polling), then two
+# `autowallet parent` processes on one PostgreSQL behind webhooks and a
+# round-robin proxy (geth --dev and Debian's postgresql, installed here).
+load: $(TOOLS)/bin/geth postgresql
+	go test -run '^TestLoad(TwoParents)?$$' -v -count=1 -timeout 30m ./internal/loadtest -args -load
 
 # fuzz runs every fuzz target for FUZZTIME (seeds live in testdata/fuzz/).
 FUZZTIME ?= 10s
