@@ -91,6 +91,14 @@ var (
 	ErrLocked = errors.New("database file is locked by another process")
 	// ErrCorrupt: a stored value does not decode.
 	ErrCorrupt = errors.New("stored value is corrupt")
+	// ErrUnavailable: the store could not be reached (a database server
+	// down, restarting or failing over; connections refused or reset; no
+	// connection free in time). Nothing was changed by the failed call
+	// unless the failure hit its commit (then the outcome is unknown, as
+	// with any lost commit answer); trying again later is right. The
+	// PostgreSQL engine wraps its connection-class failures with it; the
+	// bbolt engine never returns it.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // Options tune Open. The zero value is usable.

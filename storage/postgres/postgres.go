@@ -54,6 +54,10 @@ type Options struct {
 	// MaxConns caps the pool; zero: pool_max_conns of the DSN, else
 	// DefaultMaxConns.
 	MaxConns int32
+	// UnavailableWait is how long one call waits for an unreachable server
+	// (unavailable.go) before failing with storage.ErrUnavailable; zero
+	// means DefaultUnavailableWait, negative not at all.
+	UnavailableWait time.Duration
 }
 
 // DB is an open PostgreSQL store. Its methods are safe for concurrent use.
@@ -62,6 +66,7 @@ type DB struct {
 	log     *slog.Logger
 	now     func() time.Time
 	timeout time.Duration
+	wait    time.Duration // Options.UnavailableWait
 	schema  uint64
 }
 
@@ -87,7 +92,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		// connections: more than pgxpool's max(4, CPUs).
 		cfg.MaxConns = DefaultMaxConns
 	}
-	db := &DB{log: opts.Logger, now: opts.Now, timeout: opts.OpTimeout}
+	db := &DB{log: opts.Logger, now: opts.Now, timeout: opts.OpTimeout, wait: opts.UnavailableWait}
+	if db.wait == 0 {
+		db.wait = DefaultUnavailableWait
+	}
 	if db.log == nil {
 		db.log = slog.New(slog.DiscardHandler)
 	}
@@ -168,7 +176,12 @@ func retryable(err error) bool {
 }
 
 // run runs fn in one transaction, committed when fn returns nil, and runs
-// it again (up to MaxAttempts) when an attempt failed retryably.
+// it again (up to MaxAttempts) when an attempt failed retryably. An attempt
+// that failed because the server is away (a restart, a dropped connection:
+// unavailable.go) is run again too, for up to db.wait from the first such
+// failure, with growing pauses: pgxpool replaces the dead connections, so a
+// server back within that time costs the caller a delay, not an error.
+// A failure that outlives that is wrapped with storage.ErrUnavailable.
 func (db *DB) run(readOnly bool, fn func(tx *pgTx) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), db.timeout)
 	defer cancel()
@@ -177,13 +190,24 @@ func (db *DB) run(readOnly bool, fn func(tx *pgTx) error) error {
 		mode = pgx.ReadOnly
 	}
 	var err error
-	for attempt := 1; ; attempt++ {
+	var w waiter
+	for attempt := 1; ; {
 		err = db.attempt(ctx, mode, fn)
-		if err == nil || !retryable(err) || attempt == MaxAttempts || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		if mayWait(err) {
+			if !w.again(ctx, db.wait) {
+				break
+			}
+			continue
+		}
+		if !retryable(err) || attempt == MaxAttempts {
 			break
 		}
 		// A short pause, growing, lets the winner commit.
 		time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
+		attempt++
 	}
 	return mapErr(err)
 }
@@ -191,7 +215,9 @@ func (db *DB) run(readOnly bool, fn func(tx *pgTx) error) error {
 func (db *DB) attempt(ctx context.Context, mode pgx.TxAccessMode, fn func(tx *pgTx) error) error {
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: mode})
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", redact(err))
+		// Not redacted here, so run can tell the server's absence; run's
+		// mapErr redacts what it returns.
+		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer ptx.Rollback(context.Background())
 	tx := &pgTx{ctx: ctx, tx: ptx, now: db.now().UTC()}
@@ -205,7 +231,7 @@ func (db *DB) attempt(ctx context.Context, mode pgx.TxAccessMode, fn func(tx *pg
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err)
+		return &commitError{err}
 	}
 	return nil
 }
@@ -213,6 +239,11 @@ func (db *DB) attempt(ctx context.Context, mode pgx.TxAccessMode, fn func(tx *pg
 // mapErr turns the unique violation that outlived every attempt into the
 // domain's sentinel (in practice the attempts end such races first).
 func mapErr(err error) error {
+	if down(err) {
+		// The caller tests errors.Is(err, storage.ErrUnavailable); the
+		// cause stays in the chain (redacted where it could quote the DSN).
+		return fmt.Errorf("postgres: %w: %w", storage.ErrUnavailable, redact(err))
+	}
 	var pe *pgconn.PgError
 	if err == nil || !errors.As(err, &pe) || pe.Code != "23505" {
 		return err

@@ -210,6 +210,7 @@ func (db *DB) CreateWallet(w storage.Wallet) (storage.Wallet, bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), db.timeout)
 	defer cancel()
+	var wait waiter
 	for attempt := 1; ; attempt++ {
 		rows, err := db.pool.Query(ctx, `WITH ins AS (
 				INSERT INTO wallets (`+walletCols+`) SELECT $1, $2, $3, $4
@@ -245,6 +246,13 @@ func (db *DB) CreateWallet(w storage.Wallet) (storage.Wallet, bool, error) {
 			}
 		}
 		if err != nil {
+			// The statement is idempotent (it inserts only when the owner
+			// has no wallet), so it is run again once the server is back
+			// whatever the lost connection left behind.
+			if down(err) && ctx.Err() == nil && wait.again(ctx, db.wait) {
+				attempt--
+				continue
+			}
 			if retryable(err) && attempt < MaxAttempts && ctx.Err() == nil {
 				time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
 				continue
