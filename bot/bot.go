@@ -248,6 +248,11 @@ func (b *Bot) rememberUser(next tgbot.HandlerFunc) tgbot.HandlerFunc {
 		if from != nil && !from.IsBot {
 			if err := b.svc.RememberUser(storage.User{ID: from.ID, ChatID: chatID, FirstName: from.FirstName, Username: from.Username, Language: from.LanguageCode}); err != nil {
 				b.log.Warn("remembering user", "user", from.ID, "err", err)
+				// The store is away: a webhook update is left to
+				// Telegram's redelivery before any handler runs.
+				if leaveToRetry(ctx, err) {
+					return
+				}
 			}
 		}
 		next(ctx, api, u)

@@ -61,7 +61,7 @@ func (b *Bot) cmdCancel(ctx context.Context, m *models.Message, _ string) {
 // Cancel button of a transfer card.
 func (b *Bot) cbCancel(ctx context.Context, q *models.CallbackQuery, id string) {
 	if _, err := b.svc.CancelByOwner(id, q.From.ID); err != nil {
-		b.say(ctx, q.Message.Message.Chat.ID, b.explain(err))
+		b.fail(ctx, q.Message.Message.Chat.ID, err)
 	}
 	// The card itself is edited by the change listener.
 }

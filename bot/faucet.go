@@ -47,7 +47,7 @@ func (b *Bot) drip(ctx context.Context, chatID, user int64) {
 	}
 	w, err := b.svc.Wallet(user)
 	if err != nil {
-		b.say(ctx, chatID, b.explain(err))
+		b.fail(ctx, chatID, err)
 		return
 	}
 	if last, ok := b.faucetLast.Load(user); ok && time.Since(last.(time.Time)) < faucetEvery {

@@ -141,7 +141,7 @@ func (b *Bot) cbReplace(ctx context.Context, q *models.CallbackQuery, id string)
 	chatID := q.Message.Message.Chat.ID
 	t, err := b.svc.Build(ctx, parent.BuildRequest{Owner: q.From.ID, Replace: id, ChatID: chatID})
 	if err != nil {
-		b.say(ctx, chatID, b.explain(err))
+		b.fail(ctx, chatID, err)
 		return
 	}
 	b.showBuilt(ctx, chatID, t)

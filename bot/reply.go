@@ -112,6 +112,18 @@ func button(text, data string) models.InlineKeyboardButton {
 // noKeyboard removes a message's buttons when passed to an edit.
 var noKeyboard = &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{}}
 
+// fail tells the user why their request failed (explain), except when the
+// store was unavailable while handling a webhook update: then nothing is
+// said and the update is left to Telegram's redelivery (leaveToRetry), so
+// the user's action is done once the store is back instead of being lost
+// to an error reply.
+func (b *Bot) fail(ctx context.Context, chatID int64, err error) {
+	if leaveToRetry(ctx, err) {
+		return
+	}
+	b.say(ctx, chatID, b.explain(err))
+}
+
 // explain turns an error into a sentence for the user, and logs what the
 // user is not told.
 func (b *Bot) explain(err error) string {

@@ -119,7 +119,7 @@ func (b *Bot) cbFlow(ctx context.Context, q *models.CallbackQuery, arg string) {
 		}
 		max, err := b.maxAmount(ctx, user, *fl.asset)
 		if err != nil {
-			b.say(ctx, chatID, b.explain(err))
+			b.fail(ctx, chatID, err)
 			return
 		}
 		if max.Sign() <= 0 {

@@ -15,7 +15,7 @@ func (b *Bot) cmdStart(ctx context.Context, m *models.Message, _ string) {
 		b.showWallet(ctx, m.Chat.ID, m.From.ID)
 		return
 	} else if !errors.Is(err, parent.ErrNoWallet) {
-		b.say(ctx, m.Chat.ID, b.explain(err))
+		b.fail(ctx, m.Chat.ID, err)
 		return
 	}
 	b.reply(ctx, m.Chat.ID, greeting(m.From.FirstName),

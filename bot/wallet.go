@@ -34,7 +34,7 @@ func (b *Bot) cbCreateWallet(ctx context.Context, q *models.CallbackQuery, _ str
 	defer b.busy.Delete(q.From.ID)
 	w, created, err := b.svc.EnsureWallet(ctx, q.From.ID)
 	if err != nil {
-		b.say(ctx, chatID, b.explain(err))
+		b.fail(ctx, chatID, err)
 		return
 	}
 	text := greeting(q.From.FirstName) + "\n\n🎉 Your wallet is ready: <code>" + w.Address.Hex() + "</code>\n/wallet shows it."
@@ -56,12 +56,12 @@ func (b *Bot) showWallet(ctx context.Context, chatID, user int64) {
 		return
 	}
 	if err != nil {
-		b.say(ctx, chatID, b.explain(err))
+		b.fail(ctx, chatID, err)
 		return
 	}
 	png, err := qrcode.Encode(w.Address.Hex(), qrcode.Medium, 384)
 	if err != nil {
-		b.say(ctx, chatID, b.explain(err))
+		b.fail(ctx, chatID, err)
 		return
 	}
 	m, err := b.replyPhoto(ctx, chatID, png, b.walletCaption(ctx, w), b.walletKeyboard(ctx, user))

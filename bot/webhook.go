@@ -148,6 +148,40 @@ type hookState struct {
 
 type doneKey struct{}
 
+// hookKey carries an update's *hookUpdate in the handling context.
+type hookKey struct{}
+
+// hookUpdate is what the handlers of one webhook update tell the webhook.
+type hookUpdate struct {
+	// retry: a handler met the store unavailable (storage.ErrUnavailable)
+	// and said nothing to the user; the update is left to Telegram's
+	// redelivery instead of being acknowledged.
+	retry atomic.Bool
+}
+
+// leaveToRetry reports whether err is the store's unavailability and the
+// update being handled came by webhook; if so it marks the update for
+// Telegram's redelivery, and the caller must neither reply nor change
+// anything more. In long polling (no redelivery) it is false: the user gets
+// the error reply, as before.
+func leaveToRetry(ctx context.Context, err error) bool {
+	hu, ok := ctx.Value(hookKey{}).(*hookUpdate)
+	if !ok || !errors.Is(err, storage.ErrUnavailable) {
+		return false
+	}
+	hu.retry.Store(true)
+	return true
+}
+
+// Outcomes of handleAndFinish.
+type handled int
+
+const (
+	handledDone    handled = iota // handled and finished: acknowledge
+	handledStopped                // the parent is stopping: not acknowledged
+	handledRetry                  // the store was unavailable: not acknowledged
+)
+
 // signalDone is the outermost middleware: it tells the webhook handler
 // that the library's dispatch (which runs handlers in a goroutine) has
 // finished the update.
@@ -210,8 +244,10 @@ func (b *Bot) runWebhook(ctx context.Context) {
 //	400  not an update; 405 not POST; 413 body too large; 415 not JSON
 //	401  no secret header; 403 wrong secret (nothing read, nothing stored)
 //	409  claimed by another parent (or being handled here): retry later
-//	503  not serving yet, the store failed, or the handling outlasted
-//	     HandleTimeout (it goes on; the retry is answered by the claim)
+//	503  not serving yet, the store failed (at the claim, or in a handler:
+//	     nothing was said to the user, the claim is released), or the
+//	     handling outlasted HandleTimeout (it goes on; the retry is
+//	     answered by the claim)
 //
 // Every status but 200 makes Telegram deliver the update again later.
 func (b *Bot) WebhookHandler() http.Handler {
@@ -319,13 +355,20 @@ func (b *Bot) handleClaimed(w http.ResponseWriter, ctx context.Context, u *model
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	done := make(chan bool, 1)
+	done := make(chan handled, 1)
 	go b.handleAndFinish(ctx, u, done)
 	t := time.NewTimer(h.cfg.HandleTimeout)
 	defer t.Stop()
 	select {
-	case finished := <-done:
-		if !finished {
+	case outcome := <-done:
+		if outcome == handledRetry {
+			// The store was away mid-handling; nothing was said to the
+			// user. 503: Telegram delivers the update again, to whichever
+			// parent, once the store is back (the claim was released).
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if outcome == handledStopped {
 			// The parent is stopping and the handling was cut short: not
 			// acknowledged, so Telegram delivers it again (to another
 			// parent once this claim runs out).
@@ -344,15 +387,17 @@ func (b *Bot) handleClaimed(w http.ResponseWriter, ctx context.Context, u *model
 
 // handleAndFinish runs the update through the library's dispatch, keeps the
 // claim renewed meanwhile, then marks it finished. It sends on done
-// (buffered) whether the update was finished: not when the bot's context
-// ended meanwhile (a stop), which may have cut the handlers short.
-func (b *Bot) handleAndFinish(ctx context.Context, u *models.Update, done chan<- bool) {
+// (buffered) the outcome: handledStopped when the bot's context ended
+// meanwhile (a stop, which may have cut the handlers short), handledRetry
+// when a handler met the store unavailable (leaveToRetry).
+func (b *Bot) handleAndFinish(ctx context.Context, u *models.Update, done chan<- handled) {
 	h := b.hook
-	finished := false
-	defer func() { done <- finished }()
+	outcome := handledStopped
+	defer func() { done <- outcome }()
 	defer h.handling.Delete(u.ID)
 	handled := make(chan struct{})
-	b.api.ProcessUpdate(context.WithValue(ctx, doneKey{}, handled), u)
+	hu := &hookUpdate{}
+	b.api.ProcessUpdate(context.WithValue(context.WithValue(ctx, doneKey{}, handled), hookKey{}, hu), u)
 	renew := time.NewTicker(h.cfg.ClaimTTL / 3)
 	defer renew.Stop()
 	lost := false
@@ -378,7 +423,21 @@ wait:
 		b.log.Warn("stopping mid-handling; the update is left to Telegram's retry", "update_id", u.ID)
 		return
 	}
-	finished = true
+	if hu.retry.Load() {
+		outcome = handledRetry
+		b.log.Warn("store unavailable mid-handling; the update is left to Telegram's retry", "update_id", u.ID)
+		// Release the claim (it runs out at once), so that the redelivery
+		// may go to another parent without waiting for ClaimTTL. The store
+		// may still be away: then the release fails, and the claim runs out
+		// by itself within ClaimTTL (a redelivery to this parent reclaims
+		// it at once, being its holder; another parent gets 409 and
+		// Telegram tries again later). Nothing is lost either way.
+		if _, err := h.cfg.Store.ClaimUpdate(u.ID, h.cfg.Instance, time.Microsecond); err != nil {
+			b.log.Warn("releasing update claim", "update_id", u.ID, "err", err)
+		}
+		return
+	}
+	outcome = handledDone
 	var err error
 	for attempt := range 3 {
 		if err = h.cfg.Store.FinishUpdate(u.ID, h.cfg.Instance); err == nil || errors.Is(err, storage.ErrInvalid) {

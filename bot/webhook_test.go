@@ -49,11 +49,12 @@ type hookOptions struct {
 	cfg       bot.WebhookConfig // ClaimTTL, HandleTimeout
 	proxy     bool              // the emulator posts to the proxy (else to the first bot)
 	store     func(name string, s *storage.DB) bot.UpdateStore
+	stack     teststack.Options
 }
 
 func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 	t.Helper()
-	st := teststack.Start(t, teststack.Options{})
+	st := teststack.Start(t, o.stack)
 	if o.emu.RetryMin == 0 {
 		o.emu.RetryMin, o.emu.RetryMax = 10*time.Millisecond, 100*time.Millisecond
 	}
@@ -543,4 +544,87 @@ func BenchmarkWebhookUpdate(b *testing.B) {
 			serve(b, next)
 		}
 	})
+}
+
+// awayStore is the real store, with the database "away" on demand: the
+// reads the /start handler and the user middleware make fail with
+// storage.ErrUnavailable, as the PostgreSQL engine's do while its server
+// restarts (internal/cluster's TestPostgresRestartDuringTraffic plays the
+// real restart).
+type awayStore struct {
+	*storage.DB
+	users, wallets atomic.Bool
+}
+
+func (s *awayStore) User(id int64) (storage.User, error) {
+	if s.users.Load() {
+		return storage.User{}, fmt.Errorf("test: %w", storage.ErrUnavailable)
+	}
+	return s.DB.User(id)
+}
+
+func (s *awayStore) UpsertUser(u storage.User) (storage.User, error) {
+	if s.users.Load() {
+		return storage.User{}, fmt.Errorf("test: %w", storage.ErrUnavailable)
+	}
+	return s.DB.UpsertUser(u)
+}
+
+func (s *awayStore) WalletByOwner(owner int64) (storage.Wallet, error) {
+	if s.wallets.Load() {
+		return storage.Wallet{}, fmt.Errorf("test: %w", storage.ErrUnavailable)
+	}
+	return s.DB.WalletByOwner(owner)
+}
+
+// TestWebhookStoreAwayLeftToRetry: an update whose handling meets the store
+// unavailable (in the /start handler, then in the user middleware before
+// any handler) gets no reply and a 503, so the emulator (Telegram)
+// delivers it again; once the store is back the redelivery is handled
+// once: one greeting, no error reply. (In long polling there is no
+// redelivery, and the user gets the error reply, as before.)
+func TestWebhookStoreAwayLeftToRetry(t *testing.T) {
+	away := &awayStore{}
+	w := newHookWorld(t, hookOptions{instances: 1, stack: teststack.Options{WrapStore: func(db *storage.DB) storage.Store {
+		away.DB = db
+		return away
+	}}})
+	w.waitServing(t)
+	for i, phase := range []struct {
+		name string
+		flag *atomic.Bool
+	}{{"handler", &away.wallets}, {"middleware", &away.users}} {
+		u := w.emu.User(int64(801+i), "Ann", "ann")
+		before := w.emu.WebhookStats().Status[http.StatusServiceUnavailable]
+		phase.flag.Store(true)
+		u.Send("/start")
+		deadline := time.Now().Add(20 * time.Second)
+		for w.emu.WebhookStats().Status[http.StatusServiceUnavailable] < before+3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no 503 while the store is away: %+v", phase.name, w.emu.WebhookStats())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := botReplies(u); n != 0 {
+			t.Fatalf("%s: %d replies while the store is away, want none: %+v", phase.name, n, u.Messages())
+		}
+		phase.flag.Store(false)
+		waitReplies(t, u, 1)
+		if m := u.Messages(); len(m[len(m)-1].Buttons) == 0 || m[len(m)-1].Buttons[0][0].Text != "Create wallet" {
+			t.Fatalf("%s: the reply is not the greeting: %+v", phase.name, m[len(m)-1])
+		}
+		for _, m := range u.Messages() {
+			if strings.Contains(m.Text, "went wrong") {
+				t.Fatalf("%s: error reply %q", phase.name, m.Text)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := w.emu.WaitDelivered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.emu.WebhookStats(); s.GaveUp != 0 {
+		t.Fatalf("the emulator gave up on updates: %+v", s)
+	}
 }

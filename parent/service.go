@@ -157,7 +157,9 @@ func (s *Service) EnsureWallet(ctx context.Context, owner int64) (storage.Wallet
 		return storage.Wallet{}, false, err
 	}
 	if s.cfg.RequireVaultBlob {
-		if _, err := s.store.Meta(MetaKMSCiphertextBlob); err != nil {
+		if _, err := s.store.Meta(MetaKMSCiphertextBlob); errors.Is(err, storage.ErrUnavailable) {
+			return storage.Wallet{}, false, err
+		} else if err != nil {
 			return storage.Wallet{}, false, fmt.Errorf("%w: the vault key is not stored yet (first unlock in progress)", ErrEnclaveUnavailable)
 		}
 	}

@@ -28,6 +28,10 @@ type Options struct {
 	BlockPeriod    time.Duration // default 200ms
 	EnclaveTimeout time.Duration // default 10s
 	Log            *slog.Logger  // default: discard
+	// WrapStore, when set, wraps the store the service uses (a test's
+	// fault injection over the real bbolt store); Stack.Store stays the
+	// real one.
+	WrapStore func(*storage.DB) storage.Store
 }
 
 // Start runs the stack until tb ends. The service's tracker is not started:
@@ -59,7 +63,11 @@ func Start(tb testing.TB, o Options) *Stack {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(pc.Close)
-	svc, err := parent.NewService(store, parent.NewEnclaveClientTCP(enc.Addr, o.EnclaveTimeout), parent.OneNetwork(pc), parent.ServiceConfig{
+	var svcStore storage.Store = store
+	if o.WrapStore != nil {
+		svcStore = o.WrapStore(store)
+	}
+	svc, err := parent.NewService(svcStore, parent.NewEnclaveClientTCP(enc.Addr, o.EnclaveTimeout), parent.OneNetwork(pc), parent.ServiceConfig{
 		Confirmations: 1, PollInterval: 200 * time.Millisecond,
 	}, o.Log)
 	if err != nil {
