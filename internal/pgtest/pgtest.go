@@ -127,6 +127,10 @@ type Server struct {
 	opts    Options
 	tcpHost string
 
+	// startTID is the OS thread that forked the server last (NetNS), for
+	// TestNetNSStartKeepsThread.
+	startTID atomic.Int64
+
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited

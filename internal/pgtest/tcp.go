@@ -81,41 +81,65 @@ func (s *Server) allowTCP() error {
 }
 
 // startIn starts cmd, inside Options.NetNS when set. release must be called
-// once cmd has exited.
+// once cmd has exited (it does nothing now; kept for the callers).
 //
 // A namespace is entered by one OS thread (setns), and a child forked from
-// that thread is born in it. The thread stays locked and alive until
-// release: the server's Pdeathsig fires when the thread that started it
-// ends, not only the process.
+// that thread is born in it. The thread is switched back to the test's
+// namespace right after the fork and returned to Go's pool, never retired:
+// Linux sends a child its Pdeathsig when the *thread* that forked it exits,
+// and any pool thread may have forked one earlier (geth, a parent, another
+// PostgreSQL). An earlier version held the thread until the server exited
+// and then let it die, which killed such children at random
+// (TestNetNSStartKeepsThread).
 func (s *Server) startIn(cmd *exec.Cmd) (release func(), err error) {
 	if s.opts.NetNS == "" {
 		return func() {}, cmd.Start()
 	}
+	err = InNetNS(s.opts.NetNS, func() error {
+		s.startTID.Store(int64(unix.Gettid()))
+		return cmd.Start()
+	})
+	return func() {}, err
+}
+
+// InNetNS runs fn on an OS thread switched into the network namespace name
+// (/var/run/netns/name), then switches the thread back and unlocks it. A
+// socket fn makes, or a child it starts, belongs to the namespace. Only if
+// switching back fails is the thread retired (left locked, so it exits with
+// its goroutine): a thread in the wrong namespace must not run other code.
+func InNetNS(name string, fn func() error) error {
 	errc := make(chan error, 1)
-	hold := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
-		// Never unlocked: the thread's namespace was changed, so Go ends
-		// the thread when this goroutine returns.
-		f, err := os.Open(filepath.Join("/var/run/netns", s.opts.NetNS))
+		self, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
-			errc <- fmt.Errorf("pgtest: network namespace %q: %v", s.opts.NetNS, err)
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("pgtest: own network namespace: %v", err)
 			return
 		}
-		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-		f.Close()
+		defer self.Close()
+		target, err := os.Open(filepath.Join("/var/run/netns", name))
 		if err != nil {
-			errc <- fmt.Errorf("pgtest: entering network namespace %q: %v", s.opts.NetNS, err)
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("pgtest: network namespace %q: %v", name, err)
 			return
 		}
-		errc <- cmd.Start()
-		<-hold
+		err = unix.Setns(int(target.Fd()), unix.CLONE_NEWNET)
+		target.Close()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("pgtest: entering network namespace %q: %v", name, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("pgtest: leaving network namespace %q: %v (thread retired)", name, err)
+			return // still locked: the thread exits with this goroutine
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
 	}()
-	if err := <-errc; err != nil {
-		close(hold)
-		return nil, err
-	}
-	return func() { close(hold) }, nil
+	return <-errc
 }
 
 // Kill ends the server at once, as a crash of the database host would:

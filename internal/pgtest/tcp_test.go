@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"golang.org/x/sys/unix"
 )
 
 // TestTCPWithPassword: a server with Options.TCP and a password listens on
@@ -145,27 +143,48 @@ func TestNetNS(t *testing.T) {
 
 // dialIn dials from inside the network namespace ns (a socket belongs to
 // the namespace of the thread that made it).
-func dialIn(ns, network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
+func dialIn(ns, network, addr string) (c net.Conn, err error) {
+	err = InNetNS(ns, func() (err error) {
+		c, err = net.DialTimeout(network, addr, 5*time.Second)
+		return err
+	})
+	return c, err
+}
+
+// TestNetNSStartKeepsThread: the OS thread that forked a server inside a
+// namespace outlives the server's stop and is back in the test's
+// namespace. Were it retired, Linux would send Pdeathsig to every child it
+// had forked before (geth, parents, other servers of the test).
+func TestNetNSStartKeepsThread(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
 	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		c, err := net.DialTimeout(network, addr, 5*time.Second)
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command (iproute2)")
+	}
+	ns := "pgtest-k" + strconv.Itoa(os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	srv := StartWith(t, Options{NetNS: ns})
+	tid := srv.startTID.Load()
+	if tid == 0 {
+		t.Fatal("the server's start thread was not recorded")
+	}
+	srv.Stop()
+	time.Sleep(200 * time.Millisecond) // a retired thread is gone by now
+	task := "/proc/self/task/" + strconv.FormatInt(tid, 10)
+	if _, err := os.Stat(task); err != nil {
+		t.Fatalf("the thread that started the server exited with it: %v", err)
+	}
+	own, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.Readlink(task + "/ns/net"); err != nil || got != own {
+		t.Fatalf("the start thread is in %q (%v), want the test's %q", got, err, own)
+	}
+	srv.Start() // and the server starts there again
+	srv.Stop()
 }
