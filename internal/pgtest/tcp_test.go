@@ -167,6 +167,13 @@ func TestNetNSStartKeepsThread(t *testing.T) {
 		t.Skipf("ip netns add: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	// The test's namespace, read before any thread entered another one
+	// (/proc/self is the main thread, which may be the one that starts
+	// the server).
+	own, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := StartWith(t, Options{NetNS: ns})
 	tid := srv.startTID.Load()
 	if tid == 0 {
@@ -174,13 +181,10 @@ func TestNetNSStartKeepsThread(t *testing.T) {
 	}
 	srv.Stop()
 	time.Sleep(200 * time.Millisecond) // a retired thread is gone by now
+	t.Logf("start thread %d (process %d)", tid, os.Getpid())
 	task := "/proc/self/task/" + strconv.FormatInt(tid, 10)
 	if _, err := os.Stat(task); err != nil {
 		t.Fatalf("the thread that started the server exited with it: %v", err)
-	}
-	own, err := os.Readlink("/proc/self/ns/net")
-	if err != nil {
-		t.Fatal(err)
 	}
 	if got, err := os.Readlink(task + "/ns/net"); err != nil || got != own {
 		t.Fatalf("the start thread is in %q (%v), want the test's %q", got, err, own)
