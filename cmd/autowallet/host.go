@@ -99,7 +99,9 @@ func (h *host) open(ctx context.Context, c hostConfig) error {
 	if h.service, err = parent.NewService(h.metered, c.Enclave, nets, c.Service, h.log); err != nil {
 		return err
 	}
-	h.ready = readiness(c.Enclave, h.metered, nets)
+	// The bare store: PostgreSQL's Ping is on it (ops.go), and readiness
+	// checks are not store traffic to time.
+	h.ready = readiness(c.Enclave, h.store, nets)
 	h.metrics.WatchStore(h.metered)
 	h.metrics.WatchReadiness(h.ready)
 	h.runCtx, h.cancel = context.WithCancel(context.Background())

@@ -30,7 +30,15 @@ func readiness(enc *parent.EnclaveClient, store storage.Store, nets []parent.Net
 			}
 			return ""
 		}},
-		{Name: "store", Run: func(context.Context) string {
+		{Name: "store", Run: func(ctx context.Context) string {
+			// PostgreSQL: a ping, which does not wait for a server that
+			// went away (the store's calls do, for a few seconds).
+			if p, ok := store.(interface{ Ping(context.Context) error }); ok {
+				if p.Ping(ctx) != nil {
+					return metrics.ReasonUnreachable
+				}
+				return ""
+			}
 			if _, err := store.SchemaVersion(); err != nil {
 				return metrics.ReasonUnreachable
 			}
