@@ -344,6 +344,16 @@ func (p *Parent) Start() {
 		t.Fatalf("%s: %v\n%s", p.Instance, err, p.logs)
 	}
 	p.cmd = cmd
+	// Wait for its setWebhook too: the emulator (as Telegram) replaces the
+	// webhook on every setWebhook and drops the deliveries in flight to the
+	// old one, which a test would count as updates interrupted by its fault.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(safeString(p.logs), `msg="taking updates by webhook"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not set its webhook within 30 s:\n%s", p.Instance, safeString(p.logs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Running reports whether the process runs.
