@@ -288,7 +288,7 @@ func waitUntil(limit time.Duration, cond func() bool) bool {
 // does) and answers "ready" or "not ready" for the store check, or what
 // went wrong.
 func storeReady(p *Parent) string {
-	resp, err := p.HTTPClient(5*time.Second).Get(p.URL + metrics.PathReadyz)
+	resp, err := p.HTTPClient(5 * time.Second).Get(p.URL + metrics.PathReadyz)
 	if err != nil {
 		return err.Error()
 	}
