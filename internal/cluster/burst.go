@@ -93,10 +93,10 @@ func Tap(ctx context.Context, users []*emulator.User, greetings map[int64]int) *
 	return &wg
 }
 
-// ErrorReply is the bot's answer when a handler failed on its side (the
-// store unreachable, say): nothing was done, and the user is asked to try
-// again. It is an outcome, not a loss: the fault tests count these and make
-// the users try again (Retry).
+// ErrorReply is the bot's answer when a handler failed on its side: nothing
+// was done, and the user is asked to try again. The fault tests allow none:
+// a store that went away makes the webhook leave the update to Telegram's
+// redelivery instead (docs/bot.md).
 const ErrorReply = "Something went wrong on our side"
 
 // chat sums up one user's chat with the bot.
@@ -165,27 +165,6 @@ func WaitSettled(ctx context.Context, tappers, newcomers []*emulator.User, stric
 		}
 	}
 	return nil
-}
-
-// Retry makes every user whose update was answered with ErrorReply (and
-// shows no success) try again: a tapper taps Create wallet again, a
-// newcomer sends /start again. It returns how many tried again.
-func Retry(ctx context.Context, tappers, newcomers []*emulator.User, greetings map[int64]int) (int, *sync.WaitGroup) {
-	var again []*emulator.User
-	for _, u := range tappers {
-		if c := chatOf(u); c.addr == "" && c.errors > 0 {
-			again = append(again, u)
-		}
-	}
-	wg := Tap(ctx, again, greetings)
-	n := len(again)
-	for _, u := range newcomers {
-		if c := chatOf(u); c.greetings == 0 && c.errors > 0 {
-			u.Send("/start")
-			n++
-		}
-	}
-	return n, wg
 }
 
 // Outcome is what a burst left.

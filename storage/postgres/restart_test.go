@@ -17,7 +17,13 @@ import (
 // wallet committed before, without being reopened.
 func TestReconnectAfterRestart(t *testing.T) {
 	srv := pgtest.StartWith(t, pgtest.Options{Durable: true})
-	db := open(t, srv.DSN())
+	// A short wait for the server (TestWaitsForRestartingServer tests the
+	// default): the write with the server down fails soon.
+	db, err := postgres.Open(context.Background(), srv.DSN(), postgres.Options{UnavailableWait: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	create := func(owner int64) error {
 		_, _, err := db.CreateWallet(storage.Wallet{Owner: owner, Address: storagetest.Addr(owner), Record: storagetest.Record(owner)})
 		return err
