@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -70,6 +71,10 @@ type Store interface {
 
 	// SchemaVersion is the version of the stored schema.
 	SchemaVersion() (uint64, error)
+	// Ping reports whether the store answers now, within ctx (readiness:
+	// a database that is down must not hold the check for its own
+	// statement timeout).
+	Ping(ctx context.Context) error
 	Close() error
 }
 

@@ -30,8 +30,8 @@ func readiness(enc *parent.EnclaveClient, store storage.Store, nets []parent.Net
 			}
 			return ""
 		}},
-		{Name: "store", Run: func(context.Context) string {
-			if _, err := store.SchemaVersion(); err != nil {
+		{Name: "store", Run: func(ctx context.Context) string {
+			if err := store.Ping(ctx); err != nil {
 				return metrics.ReasonUnreachable
 			}
 			return ""

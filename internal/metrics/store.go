@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -226,6 +227,11 @@ func (d *timedStore) AcquireLease(name, holder string, ttl time.Duration) (_ sto
 func (d *timedStore) ReleaseLease(name, holder string) (err error) {
 	defer func(t0 time.Time) { d.done("ReleaseLease", t0, err) }(time.Now())
 	return d.s.ReleaseLease(name, holder)
+}
+
+func (d *timedStore) Ping(ctx context.Context) (err error) {
+	defer func(t0 time.Time) { d.done("Ping", t0, err) }(time.Now())
+	return d.s.Ping(ctx)
 }
 
 func (d *timedStore) SchemaVersion() (_ uint64, err error) {

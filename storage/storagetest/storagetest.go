@@ -10,6 +10,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/big"
@@ -191,6 +192,12 @@ func testMeta(t *testing.T, open Open) {
 	if v, err := s.SchemaVersion(); err != nil || v == 0 {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("ping an open store: %v", err)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	wantErr(t, s.Ping(done), context.Canceled, "ping with a cancelled context")
 }
 
 func testUsers(t *testing.T, open Open) {
