@@ -68,6 +68,15 @@ type Store interface {
 	AcquireLease(name, holder string, ttl time.Duration) (Lease, bool, error)
 	ReleaseLease(name, holder string) error
 
+	// Chat cards and Telegram's limits across parents (cards.go,
+	// sendslots.go). UpdateTransfer (Store's and Tx's) queues a CardEdit in
+	// the same transaction when cardEditDue says so.
+	PendingCardEdits(after uint64, limit int) ([]CardEdit, error)
+	CardEditsDone(seqs ...uint64) error
+	SetWalletCard(user int64, c Card) error
+	WalletCard(user int64) (Card, error)
+	ReserveSend(chatID int64, l SendLimits) (time.Duration, error)
+
 	// SchemaVersion is the version of the stored schema.
 	SchemaVersion() (uint64, error)
 	Close() error
