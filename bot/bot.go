@@ -14,14 +14,18 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
 	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -44,6 +48,11 @@ type Config struct {
 	// Faucet, when set, enables /faucet (dev mode).
 	Faucet Faucet
 	Log    *slog.Logger
+	// Instance names this parent among several of one bot: the holder of
+	// the "cards" lease (default "bot-<pid>"). LeaseTTL tunes that lease
+	// (lease.Config.TTL; 0: its default).
+	Instance string
+	LeaseTTL time.Duration
 }
 
 // Bot is the running Telegram bot.
@@ -57,8 +66,8 @@ type Bot struct {
 	flows       flows
 	busy        sync.Map // user id -> struct{}: a wallet creation in flight
 	faucetLast  sync.Map // user id -> time.Time of the last drip
-	walletCards sync.Map // user id -> walletCard: the last wallet card, refreshed after changes
 	cards       *cardQueue
+	cardWake    chan struct{} // cardoutbox.go
 }
 
 // New connects to the Bot API (getMe) and registers the handlers.
@@ -75,7 +84,13 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bot{cfg: cfg, svc: svc, send: NewSender(cfg.Log), log: cfg.Log}
+	if cfg.Instance == "" {
+		cfg.Instance = "bot-" + strconv.Itoa(os.Getpid())
+	}
+	b := &Bot{cfg: cfg, svc: svc, send: NewSender(cfg.Log), log: cfg.Log, cardWake: make(chan struct{}, 1)}
+	// Telegram's limits hold for the bot, not per parent: every message
+	// reserves its slot in the store (docs/bot.md, "Several parents").
+	b.send.Share(svc.Store())
 	b.flows.m = make(map[int64]*flow)
 	api, err := tgbot.New(cfg.Token,
 		tgbot.WithServerURL(strings.TrimRight(cfg.APIURL, "/")),
@@ -88,7 +103,9 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 	}
 	b.api = api
 	b.cards = newCardQueue(b)
-	svc.OnTransferChange(b.transferChanged)
+	// A change on this parent wakes the card editor; changes on other
+	// parents reach it through the store's queue (cardoutbox.go).
+	svc.OnTransferChange(func(storage.Transfer) { b.wakeCards() })
 	b.register()
 	return b, nil
 }
@@ -181,6 +198,8 @@ func (b *Bot) Run(ctx context.Context) {
 		b.log.Warn("setting the command menu", "err", b.redact(err))
 	}
 	go b.cards.run(ctx)
+	go lease.Run(ctx, lease.Config{Store: b.svc.Store(), Name: CardsLease, Holder: b.cfg.Instance,
+		TTL: b.cfg.LeaseTTL, Logger: b.log}, b.runCards)
 	b.api.Start(ctx)
 }
 

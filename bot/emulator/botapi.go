@@ -209,6 +209,7 @@ func (e *Emulator) serveTelegram(w http.ResponseWriter, r *http.Request) {
 	}
 	p, perr := readParams(r)
 	if perr == nil {
+		e.recordCall(m, p)
 		perr = e.takeFailure(m)
 	}
 	var result any

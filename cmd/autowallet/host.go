@@ -14,6 +14,7 @@ import (
 	"github.com/autowallet/autowallet/bot"
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -46,6 +47,19 @@ type hostConfig struct {
 	Wrap   func(http.Handler) http.Handler
 	// Bot, when set, runs the Telegram front end once the listener serves.
 	Bot *bot.Config
+	// Instance names this parent among several on one store: the holder of
+	// the leases on background work (default: hostname-pid).
+	Instance string
+}
+
+// leases is the configuration of this host's leases on background work
+// (parent/lease): the tracker and watcher of each network, the alert
+// deliverer and the card editor each run on one parent at a time.
+func (h *host) leases(c hostConfig) lease.Config {
+	if c.Instance == "" {
+		c.Instance = defaultInstance()
+	}
+	return lease.Config{Store: h.store, Holder: c.Instance, Logger: h.log.With("component", "lease")}
 }
 
 // open creates the data folder, opens storage, dials every network's node
@@ -94,18 +108,19 @@ func (h *host) serve(l net.Listener, c hostConfig) error {
 			h.log.Error("http server", "err", err)
 		}
 	}()
-	go func() { defer h.wg.Done(); h.service.Track(h.runCtx) }()
+	go func() { defer h.wg.Done(); h.service.TrackLeased(h.runCtx, h.leases(c)) }()
 	if c.Bot == nil {
 		return nil
 	}
 	c.Bot.Log = h.log.With("component", "bot")
+	c.Bot.Instance = h.leases(c).Holder
 	b, err := bot.New(*c.Bot, h.service)
 	if err != nil {
 		return err
 	}
 	// Incoming-funds alerts (docs/watcher.md): a watcher per network with
 	// an RPC URL; the bot tells the owner "Received …" (bot.Notify).
-	if _, err := h.startAlerts(c.Networks, b.Notify); err != nil {
+	if _, err := h.startAlerts(c.Networks, b.Notify, h.leases(c)); err != nil {
 		return err
 	}
 	h.wg.Add(1)

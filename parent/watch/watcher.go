@@ -21,6 +21,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/autowallet/autowallet/networks"
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -104,6 +105,9 @@ func New(o Options) (*Watcher, error) {
 // StepBlocks), every Poll once caught up. Errors are logged and retried
 // after Poll; it returns ctx's error.
 func (w *Watcher) Run(ctx context.Context) error {
+	// The cursor is read from the store at each start: under a lease
+	// (Alerts.RunLeased) another parent may have moved it meanwhile.
+	w.cur = nil
 	checked := false
 	for {
 		wait := w.o.Poll
@@ -211,7 +215,13 @@ func (w *Watcher) Step(ctx context.Context) (int, error) {
 	if n := len(next.Hashes); n > storage.MaxCursorHashes {
 		next.Hashes = next.Hashes[n-storage.MaxCursorHashes:]
 	}
-	// The blocks' deposits, their alerts and the cursor: one transaction.
+	// The blocks' deposits, their alerts and the cursor: one transaction,
+	// fenced by the network's watch lease. A stale watcher that slipped
+	// past the fence stores deposits already stored (kept once, by key) and
+	// moves the cursor back at worst (blocks scanned again): no alert twice.
+	if err := lease.Check(ctx); err != nil {
+		return 0, err
+	}
 	added, err := w.o.Store.StoreWatchedBlocks(next, deposits)
 	if err != nil {
 		return 0, err
