@@ -184,8 +184,16 @@ const (
 	cbAgain        = "t:again:"
 )
 
-// Run sets the command menu and polls for updates until ctx ends.
+// Run sets the command menu, runs the background work (RunBackground) and
+// polls for updates until ctx ends.
 func (b *Bot) Run(ctx context.Context) {
+	go b.RunBackground(ctx)
+	b.Poll(ctx)
+}
+
+// Poll sets the command menu and polls for updates until ctx ends, without
+// the background work.
+func (b *Bot) Poll(ctx context.Context) {
 	var menu []models.BotCommand
 	for _, c := range b.commands() {
 		menu = append(menu, models.BotCommand{Command: c.name, Description: c.help})
@@ -197,10 +205,17 @@ func (b *Bot) Run(ctx context.Context) {
 	if err != nil {
 		b.log.Warn("setting the command menu", "err", b.redact(err))
 	}
-	go b.cards.run(ctx)
-	go lease.Run(ctx, lease.Config{Store: b.svc.Store(), Name: CardsLease, Holder: b.cfg.Instance,
-		TTL: b.cfg.LeaseTTL, Logger: b.log}, b.runCards)
 	b.api.Start(ctx)
+}
+
+// RunBackground runs the bot's work that is not an answer to an update,
+// until ctx ends: this parent's card queue, and the card editor of the
+// store's queue under the "cards" lease (one parent at a time). Run calls
+// it; a parent that takes no updates itself runs it alone.
+func (b *Bot) RunBackground(ctx context.Context) {
+	go b.cards.run(ctx)
+	_ = lease.Run(ctx, lease.Config{Store: b.svc.Store(), Name: CardsLease, Holder: b.cfg.Instance,
+		TTL: b.cfg.LeaseTTL, Logger: b.log}, b.runCards)
 }
 
 // parseCommand splits "/send@mybot 0.05 to 0x…" into "send" and the rest.

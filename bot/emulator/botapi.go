@@ -208,13 +208,16 @@ func (e *Emulator) serveTelegram(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, perr := readParams(r)
+	arrived := e.now()
 	if perr == nil {
-		e.recordCall(m, p)
 		perr = e.takeFailure(m)
 	}
 	var result any
 	if perr == nil {
 		result, perr = handler(e, r.Context(), p)
+	}
+	if p.v != nil {
+		e.recordCall(m, p, arrived, perr)
 	}
 	if perr != nil {
 		e.log.Info("telegram emulator: bot API error", "method", method, "code", perr.code, "description", perr.desc)

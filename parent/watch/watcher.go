@@ -323,6 +323,9 @@ func (w *Watcher) rewind(ctx context.Context) error {
 // from another address, whose receipt says they succeeded in that block.
 // Value moved by contracts (internal transfers) is not seen: a limit.
 func (w *Watcher) native(ctx context.Context, blocks []Block) ([]storage.Deposit, error) {
+	if err := w.learnNative(blocks); err != nil {
+		return nil, err
+	}
 	var out []storage.Deposit
 	for i := range blocks {
 		b := &blocks[i]
@@ -366,6 +369,9 @@ func (w *Watcher) tokenTransfers(ctx context.Context, blocks []Block) ([]storage
 	from, to := blocks[0].Number, blocks[len(blocks)-1].Number
 	logs, err := w.o.Source.Logs(ctx, from, to, w.tokens, TransferTopic)
 	if err != nil {
+		return nil, err
+	}
+	if err := w.learnLogs(logs); err != nil {
 		return nil, err
 	}
 	var out []storage.Deposit
