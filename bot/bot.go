@@ -63,11 +63,11 @@ type Bot struct {
 	send *Sender
 	log  *slog.Logger
 
-	flows       flows
-	busy        sync.Map // user id -> struct{}: a wallet creation in flight
-	faucetLast  sync.Map // user id -> time.Time of the last drip
-	cards       *cardQueue
-	cardWake    chan struct{} // cardoutbox.go
+	flows      flows
+	busy       sync.Map // user id -> struct{}: a wallet creation in flight
+	faucetLast sync.Map // user id -> time.Time of the last drip
+	cards      *cardQueue
+	cardWake   chan struct{} // cardoutbox.go
 }
 
 // New connects to the Bot API (getMe) and registers the handlers.

@@ -73,4 +73,3 @@ func (w *Watcher) learn(cand []common.Address) error {
 	}
 	return nil
 }
-
