@@ -35,7 +35,7 @@ var TelegramLimits = storage.SendLimits{
 // SlotStore reserves send slots shared by every parent of the bot
 // (storage.Store's ReserveSend; docs/bot.md, "Several parents").
 type SlotStore interface {
-	ReserveSend(chatID int64, l storage.SendLimits) (time.Duration, error)
+	ReserveSend(chatID int64, l storage.SendLimits) (wait time.Duration, reserved bool, err error)
 }
 
 // Sender is the one path every call to the Bot API takes: it waits for the
@@ -70,21 +70,28 @@ func (s *Sender) Share(st SlotStore) { s.slots = st }
 // parent within the limits on its own; a 429 is still honoured).
 func (s *Sender) wait(ctx context.Context, chatID int64) error {
 	if s.slots != nil {
-		d, err := s.slots.ReserveSend(chatID, TelegramLimits)
-		if err == nil {
-			if d <= 0 {
+		for {
+			d, reserved, err := s.slots.ReserveSend(chatID, TelegramLimits)
+			if err != nil {
+				s.log.Warn("shared send slots unavailable; keeping this parent's own limits", "err", err)
+				break
+			}
+			if reserved && d <= 0 {
 				return ctx.Err()
 			}
-			t := time.NewTimer(d)
-			defer t.Stop()
+			t := time.NewTimer(max(d, time.Millisecond))
 			select {
 			case <-ctx.Done():
-				return ctx.Err() // the slot is wasted: the limits err on the safe side
+				t.Stop()
+				return ctx.Err() // a reserved slot is wasted: the limits err on the safe side
 			case <-t.C:
+			}
+			if reserved {
 				return nil
 			}
+			// Not reserved: the slot was further than the store reserves
+			// ahead; ask again now that it is near.
 		}
-		s.log.Warn("shared send slots unavailable; keeping this parent's own limits", "err", err)
 	}
 	if err := s.global.Wait(ctx); err != nil {
 		return err

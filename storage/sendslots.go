@@ -42,10 +42,18 @@ func (l SendLimits) validate() error {
 	return nil
 }
 
+// SendHorizon is how far ahead a slot is reserved. A message whose slot is
+// further away (its chat sent its burst already, or the bot's budget is
+// spent) reserves nothing and asks again after the wait: a slot taken far
+// ahead in the bot's one sequence would hold up every other chat until
+// then (one user's ten alerts would delay everyone by ten seconds).
+const SendHorizon = 100 * time.Millisecond
+
 // NextSendSlot is the reservation's arithmetic, shared by the engines: given
 // the clock and the two stored TATs (zero when none), it returns when the
-// message may go and the TATs to store.
-func NextSendSlot(now, global, chat time.Time, l SendLimits) (at, nextGlobal, nextChat time.Time) {
+// message may go, and, if that is within SendHorizon (reserved), the TATs
+// to store; otherwise nothing is to be stored.
+func NextSendSlot(now, global, chat time.Time, l SendLimits) (at, nextGlobal, nextChat time.Time, reserved bool) {
 	at = now
 	if t := global.Add(-time.Duration(l.Global.Burst-1) * l.Global.Every); t.After(at) {
 		at = t
@@ -53,9 +61,12 @@ func NextSendSlot(now, global, chat time.Time, l SendLimits) (at, nextGlobal, ne
 	if t := chat.Add(-time.Duration(l.Chat.Burst-1) * l.Chat.Every); t.After(at) {
 		at = t
 	}
+	if at.Sub(now) > SendHorizon {
+		return at, global, chat, false
+	}
 	nextGlobal = later(global, at).Add(l.Global.Every)
 	nextChat = later(chat, at).Add(l.Chat.Every)
-	return at, nextGlobal, nextChat
+	return at, nextGlobal, nextChat, true
 }
 
 func later(a, b time.Time) time.Time {
@@ -78,15 +89,17 @@ type sendSlots struct {
 	chats  map[int64]time.Time
 }
 
-// ReserveSend reserves the next slot for a message to chatID under l and
-// returns how long the caller must wait before sending it (0: now). The
-// slot is taken whether or not the caller sends.
-func (db *DB) ReserveSend(chatID int64, l SendLimits) (time.Duration, error) {
+// ReserveSend reserves the next slot for a message to chatID under l. It
+// answers how long to wait and whether the slot is reserved: reserved,
+// the caller sends after the wait; not, the caller asks again after the
+// wait (nothing was taken). A reserved slot is taken whether or not the
+// caller sends.
+func (db *DB) ReserveSend(chatID int64, l SendLimits) (time.Duration, bool, error) {
 	if err := l.validate(); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if chatID == 0 {
-		return 0, fmt.Errorf("storage: %w: send slot for chat 0", ErrInvalid)
+		return 0, false, fmt.Errorf("storage: %w: send slot for chat 0", ErrInvalid)
 	}
 	s := &db.slots
 	now := db.now()
@@ -102,7 +115,9 @@ func (db *DB) ReserveSend(chatID int64, l SendLimits) (time.Duration, error) {
 			}
 		}
 	}
-	at, g, c := NextSendSlot(now, s.global, s.chats[chatID], l)
-	s.global, s.chats[chatID] = g, c
-	return at.Sub(now), nil
+	at, g, c, ok := NextSendSlot(now, s.global, s.chats[chatID], l)
+	if ok {
+		s.global, s.chats[chatID] = g, c
+	}
+	return at.Sub(now), ok, nil
 }

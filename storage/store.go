@@ -75,7 +75,7 @@ type Store interface {
 	CardEditsDone(seqs ...uint64) error
 	SetWalletCard(user int64, c Card) error
 	WalletCard(user int64) (Card, error)
-	ReserveSend(chatID int64, l SendLimits) (time.Duration, error)
+	ReserveSend(chatID int64, l SendLimits) (wait time.Duration, reserved bool, err error)
 
 	// SchemaVersion is the version of the stored schema.
 	SchemaVersion() (uint64, error)

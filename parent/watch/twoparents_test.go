@@ -61,7 +61,9 @@ func TestTwoWatchersUnderLeasesAlertOnce(t *testing.T) {
 		a.Deliverer.Poll = 10 * time.Millisecond
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
-		wg.Go(func() { a.RunLeased(ctx, lease.Config{Store: db, Holder: holder, TTL: time.Second, Retry: 10 * time.Millisecond}) })
+		wg.Go(func() {
+			a.RunLeased(ctx, lease.Config{Store: db, Holder: holder, TTL: time.Second, Retry: 10 * time.Millisecond})
+		})
 		return cancel, &wg
 	}
 	stopA, wgA := start("parent-a")
