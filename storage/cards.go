@@ -40,11 +40,12 @@ type Card struct {
 	MessageID int
 }
 
-// cardEditDue says whether a change from old to t queues a card edit: the
-// state or its reason changed and the card exists, or the card's id was
-// stored after the state had already left built (a quick Cancel before the
-// card was known). A card sent in state built shows that state already.
-func cardEditDue(old, t *Transfer) bool {
+// CardEditDue says whether a change from old to t queues a card edit (the
+// rule of both engines): the state or its reason changed and the card
+// exists, or the card's id was stored after the state had already left
+// built (a quick Cancel before the card was known). A card sent in state
+// built shows that state already.
+func CardEditDue(old, t *Transfer) bool {
 	if t.MessageID == 0 || t.ChatID == 0 {
 		return false
 	}

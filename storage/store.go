@@ -70,7 +70,7 @@ type Store interface {
 
 	// Chat cards and Telegram's limits across parents (cards.go,
 	// sendslots.go). UpdateTransfer (Store's and Tx's) queues a CardEdit in
-	// the same transaction when cardEditDue says so.
+	// the same transaction when CardEditDue says so.
 	PendingCardEdits(after uint64, limit int) ([]CardEdit, error)
 	CardEditsDone(seqs ...uint64) error
 	SetWalletCard(user int64, c Card) error

@@ -587,7 +587,7 @@ func (tx *boltTx) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer,
 	}
 	// The card edit is queued with the change itself (cards.go): whichever
 	// parent moved the transfer, the edit is neither lost nor doubled.
-	if cardEditDue(&old, &t) {
+	if CardEditDue(&old, &t) {
 		if err := tx.queueCardEdit(&t); err != nil {
 			return Transfer{}, err
 		}
