@@ -67,8 +67,12 @@ func (d *Deliverer) Wake() {
 	}
 }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends. Retry waits start afresh with each run (a
+// new lease tenure: another parent may have delivered meanwhile).
 func (d *Deliverer) Run(ctx context.Context) error {
+	d.mu.Lock()
+	clear(d.retry)
+	d.mu.Unlock()
 	for {
 		if _, err := d.Deliver(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("watch: reading the alert outbox failed", "err", err)
