@@ -187,8 +187,10 @@ const (
 // Run sets the command menu, runs the background work (RunBackground) and
 // polls for updates until ctx ends.
 func (b *Bot) Run(ctx context.Context) {
-	go b.RunBackground(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); b.RunBackground(ctx) }()
 	b.Poll(ctx)
+	<-done // the lease released before the host closes the store
 }
 
 // Poll sets the command menu and polls for updates until ctx ends, without
