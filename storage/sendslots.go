@@ -33,7 +33,9 @@ type SendLimits struct {
 	Global, Chat RateLimit
 }
 
-func (l SendLimits) validate() error {
+// CheckSendLimits refuses limits outside (0, 1 min] per message and bursts
+// outside 1..1000 (ErrInvalid); both engines check with it.
+func CheckSendLimits(l SendLimits) error {
 	for _, r := range []RateLimit{l.Global, l.Chat} {
 		if r.Every <= 0 || r.Every > time.Minute || r.Burst < 1 || r.Burst > 1000 {
 			return fmt.Errorf("storage: %w: send limit of one per %v, burst %d", ErrInvalid, r.Every, r.Burst)
@@ -95,7 +97,7 @@ type sendSlots struct {
 // wait (nothing was taken). A reserved slot is taken whether or not the
 // caller sends.
 func (db *DB) ReserveSend(chatID int64, l SendLimits) (time.Duration, bool, error) {
-	if err := l.validate(); err != nil {
+	if err := CheckSendLimits(l); err != nil {
 		return 0, false, err
 	}
 	if chatID == 0 {

@@ -62,7 +62,7 @@ type adminServer struct {
 
 // startAdmin writes a fresh admin token into the data folder and serves the
 // admin API on addr (loopback only).
-func startAdmin(addr, dataDir string, store *storage.DB, log *slog.Logger) (*adminServer, error) {
+func startAdmin(addr, dataDir string, store storage.Store, log *slog.Logger) (*adminServer, error) {
 	if err := checkLoopback(addr); err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func startAdmin(addr, dataDir string, store *storage.DB, log *slog.Logger) (*adm
 		return nil, fmt.Errorf("admin listener on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET "+PathAdminBackup, adminAuth(token, backupHandler(store, log)))
+	mux.Handle("GET "+PathAdminBackup, adminAuth(token, backupHandlerFor(store, log)))
 	a := &adminServer{
 		// No write timeout: a backup of a large file may take a while.
 		server: &http.Server{
@@ -131,6 +131,23 @@ func adminAuth(token string, next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// NoBackupOnPostgres is the answer of /backup on a parent that keeps its
+// state in PostgreSQL: the database is backed up by the database's tools.
+const NoBackupOnPostgres = "this parent keeps its state in PostgreSQL: /backup copies a bbolt file only; back the database up with pg_dump, or with RDS snapshots and point-in-time recovery (docs/postgres.md)\n"
+
+// backupHandlerFor is the /backup handler of the store's engine: the bbolt
+// snapshot, or a 404 that says what to use instead.
+func backupHandlerFor(store storage.Store, log *slog.Logger) http.Handler {
+	if db, ok := store.(*storage.DB); ok {
+		return backupHandler(db, log)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, NoBackupOnPostgres)
 	})
 }
 

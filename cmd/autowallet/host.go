@@ -16,6 +16,7 @@ import (
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/postgres"
 )
 
 // host is what `autowallet dev` and `autowallet parent` both run: storage,
@@ -23,7 +24,7 @@ import (
 // for the Mini App API and, given a token, the Telegram bot.
 type host struct {
 	log      *slog.Logger
-	store    *storage.DB
+	store    storage.Store // bbolt in DataDir, or PostgreSQL (hostConfig.DatabaseURL)
 	chains   []*parent.Chain
 	service  *parent.Service
 	server   *http.Server
@@ -36,6 +37,9 @@ type host struct {
 // hostConfig says what the host runs.
 type hostConfig struct {
 	DataDir string
+	// DatabaseURL, when set, is the PostgreSQL database to keep the state
+	// in (storage/postgres) instead of the bbolt file in DataDir.
+	DatabaseURL string
 	// Networks are the networks served, each with its RPCURL; the first
 	// is the default one.
 	Networks networks.Set
@@ -69,10 +73,10 @@ func (h *host) open(ctx context.Context, c hostConfig) error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data folder: %w", err)
 	}
-	var err error
-	if h.store, err = storage.Open(c.DataDir, storage.Options{Logger: h.log}); err != nil {
-		return fmt.Errorf("opening storage: %w", err)
+	if err := h.openStore(ctx, c); err != nil {
+		return err
 	}
+	var err error
 	var nets []parent.NetworkChain
 	for _, n := range c.Networks {
 		ch, err := parent.DialChain(ctx, n.RPCURL, n.ChainID, parent.ChainOptions{Logger: h.log})
@@ -86,6 +90,27 @@ func (h *host) open(ctx context.Context, c hostConfig) error {
 		return err
 	}
 	h.runCtx, h.cancel = context.WithCancel(context.Background())
+	return nil
+}
+
+// openStore opens the engine the configuration names: PostgreSQL when
+// DatabaseURL is set (its host and database are logged, never the
+// password), else the bbolt file in DataDir.
+func (h *host) openStore(ctx context.Context, c hostConfig) error {
+	if c.DatabaseURL == "" {
+		db, err := storage.Open(c.DataDir, storage.Options{Logger: h.log})
+		if err != nil {
+			return fmt.Errorf("opening storage: %w", err)
+		}
+		h.store = db
+		return nil
+	}
+	db, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{Logger: h.log})
+	if err != nil {
+		return fmt.Errorf("opening PostgreSQL (%s): %w", postgres.Describe(c.DatabaseURL), err)
+	}
+	h.log.Info("storage: PostgreSQL", "database", postgres.Describe(c.DatabaseURL), "schema", postgres.SchemaVersion())
+	h.store = db
 	return nil
 }
 

@@ -44,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		p = NewDevMain(log, stdout)
 	case "backup":
 		p = NewBackupMain(log, stdout)
+	case "migrate":
+		p = NewMigrateMain(log, stdout)
 	case "verify":
 		p = NewVerifyMain(stdout)
 	case "help", "-h", "--help":
@@ -93,6 +95,7 @@ commands:
   parent   run the production host beside a Nitro Enclave
   backup   copy the database consistently (from a running parent's -admin listener, or a stopped data folder)
   verify   check a deployment's attestation document (docs/attestation.md)
+  migrate  copy a stopped data folder's bbolt file into PostgreSQL, verified (docs/postgres.md)
 
 Run "autowallet <command> -h" for the flags of a command.
 `)

@@ -62,6 +62,10 @@ type ParentConfig struct {
 	// takes (storage.Store.ClaimUpdate, AcquireLease). Default:
 	// <hostname>-<pid>, unique per process.
 	Instance string
+
+	// DatabaseURL is the PostgreSQL database (postgres://… or key=value);
+	// empty: the bbolt file in DataDir.
+	DatabaseURL string
 }
 
 // ParentMain is `autowallet parent`: storage, the enclave client, the chain
@@ -85,6 +89,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	c := &m.Config
 	fs := flag.NewFlagSet("parent", flag.ContinueOnError)
 	fs.StringVar(&c.DataDir, "data", envOr("AUTOWALLET_DATA", "autowallet-data"), "data folder (bbolt file) [AUTOWALLET_DATA]")
+	fs.StringVar(&c.DatabaseURL, "database", envOr("AUTOWALLET_DATABASE_URL", ""), "PostgreSQL database (postgres://user@host/db or key=value; prefer the env var or PGPASSWORD for the password); empty: the bbolt file in -data [AUTOWALLET_DATABASE_URL]")
 	fs.StringVar(&c.HTTPAddr, "http", envOr("AUTOWALLET_HTTP", "127.0.0.1:8080"), "listen address of the Mini App API [AUTOWALLET_HTTP]")
 	networksFile := fs.String("networks", envOr("AUTOWALLET_NETWORKS", ""), "JSON file of the networks to serve (presets by name or full descriptions, docs/networks.md); RPC URLs from AUTOWALLET_RPC_<NAME> [AUTOWALLET_NETWORKS]")
 	fs.StringVar(&c.RPCURL, "rpc", envOr("ETH_RPC_URL", ""), "without -networks: the one network's JSON-RPC URL [ETH_RPC_URL]")
@@ -193,7 +198,7 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		enc = parent.NewEnclaveClientVsock(uint32(c.EnclaveCID), uint32(c.EnclavePort), 15*time.Second)
 	}
 	hc := hostConfig{
-		DataDir: c.DataDir, Networks: c.Networks, Enclave: enc, Instance: c.Instance,
+		DataDir: c.DataDir, DatabaseURL: c.DatabaseURL, Networks: c.Networks, Enclave: enc, Instance: c.Instance,
 		Service: parent.ServiceConfig{
 			IntentTTL:        c.IntentTTL,
 			Confirmations:    c.Confirmations,

@@ -47,6 +47,12 @@ var ratios = []ratio{
 	{Num: "parent.BenchmarkCreateWalletHTTPParallel", Den: "parent.BenchmarkCreateWalletHTTP", Unit: "wallets/s"},
 	// What the bot and the Bot API round trips add to the service's work.
 	{Num: "bot.BenchmarkReplyCreateWallet", Den: "parent.BenchmarkCreateWalletHTTP"},
+	// Issue 11: the two engines side by side (storage/postgres beside
+	// storage): durable creations one at a time and with concurrent users,
+	// and bytes per wallet on disk at 1,000,000 wallets.
+	{Num: "postgres.BenchmarkCreateWallet", Den: "storage.BenchmarkCreateWallet"},
+	{Num: "postgres.BenchmarkCreateWalletParallel", Den: "storage.BenchmarkCreateWalletParallel"},
+	{Num: "postgres.BenchmarkMillionWallets", Den: "storage.BenchmarkMillionWallets", Unit: "B/wallet"},
 }
 
 func main() {

@@ -77,8 +77,9 @@ const (
 	User = "pgtest"
 	// Database is the database Start creates.
 	Database = "test"
-	// port only names the socket file (.s.PGSQL.5432); no TCP port is opened.
-	port = 5432
+	// defaultPort only names the socket file (.s.PGSQL.5432) of a server
+	// without TCP; a server with Options.TCP uses its TCP port for both.
+	defaultPort = 5432
 )
 
 // BinDirs is where the server binaries are looked for, newest major first:
@@ -89,6 +90,23 @@ const BinDirs = "/usr/lib/postgresql/*/bin"
 type Options struct {
 	// Durable keeps fsync on (off by default, see the package doc).
 	Durable bool
+	// TCP, when set ("host:port"), makes the server also listen on that
+	// TCP address, for tests that put PostgreSQL on its own host (a
+	// network namespace) or reach it as a deployment does. Port 0 picks a
+	// free port (by binding host:0 in the test's own namespace). Only the
+	// addresses of AllowFrom may connect over TCP.
+	TCP string
+	// Password, when set, is the superuser's password, required of every
+	// TCP client (scram-sha-256). Empty: TCP clients of AllowFrom are
+	// trusted.
+	Password string
+	// AllowFrom lists the client addresses (CIDR) allowed over TCP; empty:
+	// the TCP host itself (/32 or /128), i.e. clients on the same host.
+	AllowFrom []string
+	// NetNS, when set, is the network namespace (a name under
+	// /var/run/netns, as `ip netns add` makes) the server runs in: its TCP
+	// address is then an address of that namespace. Needs root.
+	NetNS string
 }
 
 // Server is one PostgreSQL server of a test.
@@ -98,6 +116,9 @@ type Server struct {
 	dir     string // base directory: socket, log; data in dir/data
 	cred    *syscall.Credential
 	durable bool
+	port    int
+	opts    Options
+	tcpHost string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -116,7 +137,12 @@ func StartWith(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, bin: bin, durable: opts.Durable}
+	s := &Server{t: t, bin: bin, durable: opts.Durable, port: defaultPort, opts: opts}
+	if opts.TCP != "" {
+		if err := s.pickTCP(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if s.cred, err = runAs(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +166,20 @@ func StartWith(t testing.TB, opts Options) *Server {
 	if err := s.initdb(); err != nil {
 		t.Fatal(err)
 	}
+	if opts.TCP != "" {
+		if err := s.allowTCP(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), ReadyTimeout)
 	defer cancel()
+	if opts.Password != "" {
+		// Through the socket (trusted); TCP clients must then present it.
+		if err := s.exec(ctx, "postgres", "ALTER USER "+User+" PASSWORD "+literal(opts.Password)); err != nil {
+			t.Fatalf("pgtest: setting the password: %v", err)
+		}
+	}
 	if err := s.exec(ctx, "postgres", "CREATE DATABASE "+Database); err != nil {
 		t.Fatalf("pgtest: creating database %s: %v", Database, err)
 	}
@@ -215,7 +252,7 @@ func (s *Server) chown(path string) error {
 
 func (s *Server) dataDir() string    { return filepath.Join(s.dir, "data") }
 func (s *Server) logPath() string    { return filepath.Join(s.dir, "postgres.log") }
-func (s *Server) socketPath() string { return filepath.Join(s.dir, ".s.PGSQL."+strconv.Itoa(port)) }
+func (s *Server) socketPath() string { return filepath.Join(s.dir, ".s.PGSQL."+strconv.Itoa(s.port)) }
 
 func (s *Server) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, name), args...)
@@ -274,20 +311,25 @@ func (s *Server) Start() {
 	if s.durable {
 		fsync = "on"
 	}
+	listen := "" // no TCP at all, unless asked for
+	if s.tcpHost != "" {
+		listen = s.tcpHost
+	}
 	cmd := s.command(context.Background(), "postgres",
-		"-D", s.dataDir(), "-p", strconv.Itoa(port),
-		"-c", "listen_addresses=", // no TCP at all
+		"-D", s.dataDir(), "-p", strconv.Itoa(s.port),
+		"-c", "listen_addresses="+listen,
 		"-c", "unix_socket_directories="+s.dir,
 		"-c", "unix_socket_permissions=0700",
 		"-c", "fsync="+fsync, "-c", "full_page_writes="+fsync)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	release, err := s.startIn(cmd)
+	if err != nil {
 		logf.Close()
 		s.t.Fatalf("pgtest: starting %s: %v%s", cmd.Path, err, credHint(err))
 	}
 	logf.Close()
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { cmd.Wait(); release(); close(done) }()
 	s.cmd, s.done = cmd, done
 
 	start := time.Now()
@@ -342,7 +384,7 @@ func (s *Server) DSN() string { return s.DSNFor(Database) }
 // DSNFor returns a pgx connection string for the named database.
 func (s *Server) DSNFor(db string) string {
 	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable",
-		quote(s.dir), port, quote(User), quote(db))
+		quote(s.dir), s.port, quote(User), quote(db))
 }
 
 // quote quotes a libpq keyword/value: single quotes, \ and ' escaped.

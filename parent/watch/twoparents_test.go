@@ -69,6 +69,16 @@ func TestTwoWatchersUnderLeasesAlertOnce(t *testing.T) {
 	stopA, wgA := start("parent-a")
 	stopB, wgB := start("parent-b")
 	defer func() { stopB(); wgB.Wait() }()
+	// A fresh deployment announces nothing before its first cursor:
+	// wait for it before the first deposit.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := db.WatchCursor(n.ChainID); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no watcher stored a cursor")
+		}
+	}
 	var sent []string
 	for i := range 20 {
 		tx := s.send(s.faucet, &alice.addr, eth(1), nil)

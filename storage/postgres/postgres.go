@@ -1,0 +1,298 @@
+// Package postgres is the PostgreSQL engine of storage.Store, for
+// deployments of several parents on one database (docs/postgres.md). It
+// keeps the same records and rules as the bbolt engine of package storage,
+// and reuses that package's validation, so both refuse the same values with
+// the same sentinel errors; storage/storagetest proves they behave alike.
+//
+// Every method runs in one transaction (READ COMMITTED). The rules are
+// constraints of the schema (one wallet per owner, one owner per address,
+// one open transfer per chain, wallet and nonce) and every state change
+// reads its row with SELECT … FOR UPDATE first. A transaction that loses a
+// race (a unique violation, a deadlock, a serialization failure) is run
+// again from the start, at most MaxAttempts times: the second run sees the
+// winner's row and answers as the bbolt engine would have (the existing
+// wallet, ErrNonceInUse, ...).
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/autowallet/autowallet/storage"
+)
+
+// MaxAttempts bounds how often one transaction is tried.
+const MaxAttempts = 8
+
+// DefaultOpTimeout bounds one method call (all its attempts) when
+// Options.OpTimeout is zero.
+const DefaultOpTimeout = 30 * time.Second
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// Logger receives the few events worth logging (migrations applied).
+	// Nil discards them. The DSN's password is never logged.
+	Logger *slog.Logger
+	// Now is the clock for Created/Updated of users, wallets and transfers
+	// (nil: time.Now). Claims and leases use the server's now() instead, so
+	// that several parents share one clock.
+	Now func() time.Time
+	// OpTimeout bounds one method call; zero means DefaultOpTimeout.
+	OpTimeout time.Duration
+	// MaxConns caps the pool (zero: pgxpool's default, max(4, CPUs)).
+	MaxConns int32
+}
+
+// DB is an open PostgreSQL store. Its methods are safe for concurrent use.
+type DB struct {
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	now     func() time.Time
+	timeout time.Duration
+	schema  uint64
+}
+
+var _ storage.Store = (*DB)(nil)
+var _ storage.Copier = (*DB)(nil)
+
+// Open connects to the database of dsn (a postgres:// URL or a libpq
+// key=value string), applies the migrations this program has and the
+// database lacks (migrate.go) and returns the store. A database whose schema
+// is newer than this program is refused with storage.ErrSchemaTooNew and
+// left unmodified.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors can quote the string: say only that it failed.
+		return nil, errors.New("postgres: the connection string does not parse (a postgres:// URL or key=value pairs)")
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	db := &DB{log: opts.Logger, now: opts.Now, timeout: opts.OpTimeout}
+	if db.log == nil {
+		db.log = slog.New(slog.DiscardHandler)
+	}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	if db.timeout <= 0 {
+		db.timeout = DefaultOpTimeout
+	}
+	if db.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("postgres: connect to %s: %w", Describe(dsn), redact(err))
+	}
+	if db.schema, err = migrate(ctx, db.pool, db.log); err != nil {
+		db.pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Describe names the database of dsn for a log line: host, port and
+// database, never the user's password.
+func Describe(dsn string) string {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return "(unparsable connection string)"
+	}
+	return fmt.Sprintf("host=%s port=%d dbname=%s", cfg.Host, cfg.Port, cfg.Database)
+}
+
+// redact keeps an error's PostgreSQL code and message but drops what could
+// carry the connection string.
+func redact(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s (SQLSTATE %s)", pe.Message, pe.Code)
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return errors.New("cannot connect (server down, wrong host, or authentication failed)")
+	}
+	return err
+}
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Pool is the connection pool, for tests and benchmarks that look at the
+// database directly.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// SchemaVersion is the schema version the database has (the highest
+// migration applied).
+func (db *DB) SchemaVersion() (uint64, error) {
+	var v int64
+	err := db.run(true, func(tx *pgTx) error {
+		return tx.row(`SELECT max(version) FROM schema_version`).Scan(&v)
+	})
+	return uint64(v), err
+}
+
+// retryable reports whether a failed attempt may simply be run again:
+// it lost a race (serialization failure, deadlock, unique violation: the
+// next attempt sees the winner), or its connection failed before anything
+// was sent.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "40001", "40P01", "23505":
+			return true
+		}
+		return false
+	}
+	return pgconn.SafeToRetry(err)
+}
+
+// run runs fn in one transaction, committed when fn returns nil, and runs
+// it again (up to MaxAttempts) when an attempt failed retryably.
+func (db *DB) run(readOnly bool, fn func(tx *pgTx) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), db.timeout)
+	defer cancel()
+	mode := pgx.ReadWrite
+	if readOnly {
+		mode = pgx.ReadOnly
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = db.attempt(ctx, mode, fn)
+		if err == nil || !retryable(err) || attempt == MaxAttempts || ctx.Err() != nil {
+			break
+		}
+		// A short pause, growing, lets the winner commit.
+		time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
+	}
+	return mapErr(err)
+}
+
+func (db *DB) attempt(ctx context.Context, mode pgx.TxAccessMode, fn func(tx *pgTx) error) error {
+	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: mode})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", redact(err))
+	}
+	defer ptx.Rollback(context.Background())
+	tx := &pgTx{ctx: ctx, tx: ptx, now: db.now().UTC()}
+	err = fn(tx)
+	// A statement that failed aborts the PostgreSQL transaction even when
+	// fn went on: a lost race is retried whatever fn made of it.
+	if tx.failed != nil && retryable(tx.failed) {
+		return tx.failed
+	}
+	if err != nil {
+		return err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	return nil
+}
+
+// mapErr turns the unique violation that outlived every attempt into the
+// domain's sentinel (in practice the attempts end such races first).
+func mapErr(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) || pe.Code != "23505" {
+		return err
+	}
+	switch pe.ConstraintName {
+	case "wallets_address_key":
+		return fmt.Errorf("postgres: %w: %s", storage.ErrWalletExists, pe.Message)
+	case "transfers_nonce":
+		return fmt.Errorf("postgres: %w: %s", storage.ErrNonceInUse, pe.Message)
+	case "transfers_pkey":
+		return fmt.Errorf("postgres: %w: %s", storage.ErrTransferExists, pe.Message)
+	}
+	return err
+}
+
+// pgTx is one attempt's transaction; it is the storage.Tx of Update.
+type pgTx struct {
+	ctx    context.Context
+	tx     pgx.Tx
+	now    time.Time
+	failed error // the first statement error
+}
+
+func (tx *pgTx) note(err error) error {
+	if err != nil && tx.failed == nil && !errors.Is(err, pgx.ErrNoRows) {
+		tx.failed = err
+	}
+	return err
+}
+
+func (tx *pgTx) exec(sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := tx.tx.Exec(tx.ctx, sql, args...)
+	return tag, tx.note(err)
+}
+
+type noteRow struct {
+	tx  *pgTx
+	row pgx.Row
+}
+
+func (r noteRow) Scan(dest ...any) error { return r.tx.note(r.row.Scan(dest...)) }
+
+func (tx *pgTx) row(sql string, args ...any) pgx.Row {
+	return noteRow{tx, tx.tx.QueryRow(tx.ctx, sql, args...)}
+}
+
+// rows runs a query and calls each for every row.
+func (tx *pgTx) rows(sql string, args []any, each func(pgx.Rows) error) error {
+	rows, err := tx.tx.Query(tx.ctx, sql, args...)
+	if err != nil {
+		return tx.note(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return tx.note(rows.Err())
+}
+
+// Update runs fn in one transaction, committed only if fn returns nil; fn
+// may run more than once (storage.Store).
+func (db *DB) Update(fn func(tx storage.Tx) error) error {
+	return db.run(false, func(tx *pgTx) error { return fn(tx) })
+}
+
+// read and write run one method in a transaction of its own.
+func read[T any](db *DB, fn func(tx *pgTx) (T, error)) (T, error) {
+	var out T
+	err := db.run(true, func(tx *pgTx) (err error) { out, err = fn(tx); return err })
+	return out, err
+}
+
+func write[T any](db *DB, fn func(tx *pgTx) (T, error)) (T, error) {
+	var out T
+	err := db.run(false, func(tx *pgTx) (err error) { out, err = fn(tx); return err })
+	return out, err
+}
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// snapshot runs fn in one read-only REPEATABLE READ transaction: every
+// statement sees the same snapshot (the bbolt engine's read transaction).
+func (db *DB) snapshot(fn func(tx *pgTx) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*db.timeout)
+	defer cancel()
+	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", redact(err))
+	}
+	defer ptx.Rollback(context.Background())
+	return fn(&pgTx{ctx: ctx, tx: ptx, now: db.now().UTC()})
+}
