@@ -14,7 +14,9 @@ import (
 
 	"github.com/autowallet/autowallet/bot"
 	"github.com/autowallet/autowallet/bot/emulator"
+	"github.com/autowallet/autowallet/internal/pgtest"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/postgres"
 )
 
 // limitsWorld is the emulator's Bot API and a Bot API client for it.
@@ -102,12 +104,27 @@ func (w *limitsWorld) arrivals() (all []time.Time, byChat map[int64][]time.Time)
 // arrival may add to a window: one message.
 const slack = 1
 
-func sharedSenders(t *testing.T, n int) []*bot.Sender {
+// slotStore is the store the senders share: bbolt (in-process slots) or
+// a real PostgreSQL server (rows locked per reservation).
+func slotStore(t *testing.T, engine string) bot.SlotStore {
+	t.Helper()
+	if engine == "postgres" {
+		db, err := postgres.Open(context.Background(), pgtest.Start(t).NewDatabase(t), postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
 	db, err := storage.OpenFile(filepath.Join(t.TempDir(), "a.db"), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func sharedSenders(t *testing.T, db bot.SlotStore, n int) []*bot.Sender {
 	var out []*bot.Sender
 	for range n {
 		s := bot.NewSender(slog.New(slog.DiscardHandler))
@@ -130,9 +147,15 @@ func ownSenders(n int) []*bot.Sender {
 // two senders that keep only their own limits break it, so the check can
 // fail.
 func TestTwoSendersKeepGlobalLimit(t *testing.T) {
+	for _, engine := range []string{"bbolt", "postgres"} {
+		t.Run(engine, func(t *testing.T) { twoSendersGlobal(t, engine) })
+	}
+}
+
+func twoSendersGlobal(t *testing.T, engine string) {
 	const chats, perSender = 80, 40
 	w := newLimitsWorld(t, chats)
-	w.send(t, sharedSenders(t, 2), chats, perSender)
+	w.send(t, sharedSenders(t, slotStore(t, engine), 2), chats, perSender)
 	all, _ := w.arrivals()
 	if len(all) != 2*perSender {
 		t.Fatalf("%d messages arrived, want %d", len(all), 2*perSender)
@@ -152,9 +175,15 @@ func TestTwoSendersKeepGlobalLimit(t *testing.T) {
 // The same for one chat: 1 message a second, bursts of 3, whichever
 // parent sends.
 func TestTwoSendersKeepChatLimit(t *testing.T) {
-	const chats, perSender = 1, 6
+	for _, engine := range []string{"bbolt", "postgres"} {
+		t.Run(engine, func(t *testing.T) { twoSendersChat(t, engine) })
+	}
+}
+
+func twoSendersChat(t *testing.T, engine string) {
+	const chats, perSender = 1, 4
 	w := newLimitsWorld(t, chats)
-	w.send(t, sharedSenders(t, 2), chats, perSender)
+	w.send(t, sharedSenders(t, slotStore(t, engine), 2), chats, perSender)
 	_, byChat := w.arrivals()
 	for chat, times := range byChat {
 		if len(times) != 2*perSender {

@@ -27,6 +27,7 @@ import (
 	"github.com/autowallet/autowallet/bot"
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/devchain"
+	"github.com/autowallet/autowallet/internal/pgtest"
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/networks"
@@ -34,6 +35,7 @@ import (
 	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/parent/watch"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/postgres"
 )
 
 const twoTTL = 1500 * time.Millisecond
@@ -50,7 +52,7 @@ type parentSide struct {
 }
 
 // startSide starts a parent's background jobs under leases held as name.
-func startSide(t *testing.T, name string, store *storage.DB, enc *testenv.Enclave, chain *devchain.Chain, apiURL string) *parentSide {
+func startSide(t *testing.T, name string, store storage.Store, enc *testenv.Enclave, chain *devchain.Chain, apiURL string) *parentSide {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	pc, err := parent.DialChain(context.Background(), chain.URL, devchain.ChainID, parent.ChainOptions{})
@@ -103,7 +105,7 @@ func startSide(t *testing.T, name string, store *storage.DB, enc *testenv.Enclav
 }
 
 // leaseHolders says who holds each lease now (a probe that takes none).
-func leaseHolders(t *testing.T, store *storage.DB) map[string]string {
+func leaseHolders(t *testing.T, store storage.Store) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, name := range []string{parent.TrackerLease(devchain.ChainID), watch.WatchLease(devchain.ChainID), watch.AlertsLease, bot.CardsLease} {
@@ -152,7 +154,24 @@ func countReceived(u *user) int {
 }
 
 func TestTwoParentsDoBackgroundWorkOnce(t *testing.T) {
-	st := teststack.Start(t, teststack.Options{})
+	t.Run("bbolt", func(t *testing.T) {
+		st := teststack.Start(t, teststack.Options{})
+		twoParents(t, st, st.Store)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		st := teststack.Start(t, teststack.Options{})
+		db, err := postgres.Open(context.Background(), pgtest.Start(t).NewDatabase(t), postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		twoParents(t, st, db)
+	})
+}
+
+// twoParents runs the scenario on store (st's chain and enclave; st's own
+// service and store are not used).
+func twoParents(t *testing.T, st *teststack.Stack, store storage.Store) {
 	encB := st.Enclave.Sibling(t)
 	emu, err := emulator.New(emulator.Config{BotToken: testToken, BotUsername: "test_wallet_bot", MiniAppShortName: "wallet",
 		MiniAppURL: "http://127.0.0.1/miniapp/", SigningKey: st.Enclave.Key})
@@ -163,16 +182,16 @@ func TestTwoParentsDoBackgroundWorkOnce(t *testing.T) {
 	t.Cleanup(tg.Close)
 	t.Cleanup(emu.Close)
 
-	a := startSide(t, "parent-a", st.Store, st.Enclave, st.Chain, tg.URL)
+	a := startSide(t, "parent-a", store, st.Enclave, st.Chain, tg.URL)
 	waitUntil(t, "parent A holds every lease", func() bool {
-		for _, h := range leaseHolders(t, st.Store) {
+		for _, h := range leaseHolders(t, store) {
 			if h != "parent-a" {
 				return false
 			}
 		}
 		return true
 	})
-	b := startSide(t, "parent-b", st.Store, encB, st.Chain, tg.URL)
+	b := startSide(t, "parent-b", store, encB, st.Chain, tg.URL)
 	pollA, stopPollA := context.WithCancel(context.Background())
 	var polling sync.WaitGroup
 	polling.Go(func() { a.bot.Poll(pollA) })
@@ -215,7 +234,7 @@ func TestTwoParentsDoBackgroundWorkOnce(t *testing.T) {
 	defer func() { stopPollB(); polling.Wait() }()
 	polling.Go(func() { b.bot.Poll(pollB) })
 	waitUntil(t, "parent B holds every lease", func() bool {
-		for _, h := range leaseHolders(t, st.Store) {
+		for _, h := range leaseHolders(t, store) {
 			if h != "parent-b" {
 				return false
 			}
