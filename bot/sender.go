@@ -70,27 +70,26 @@ func (s *Sender) Share(st SlotStore) { s.slots = st }
 // parent within the limits on its own; a 429 is still honoured).
 func (s *Sender) wait(ctx context.Context, chatID int64) error {
 	if s.slots != nil {
-		for {
-			d, reserved, err := s.slots.ReserveSend(chatID, TelegramLimits)
+		// The chat's slot first (taken in order however far), then the
+		// bot's when it is near (chat 0: the bot's slot alone).
+		for ask := chatID; ; ask = 0 {
+			d, reserved, err := s.slots.ReserveSend(ask, TelegramLimits)
 			if err != nil {
 				s.log.Warn("shared send slots unavailable; keeping this parent's own limits", "err", err)
 				break
 			}
-			if reserved && d <= 0 {
-				return ctx.Err()
-			}
-			t := time.NewTimer(max(d, time.Millisecond))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err() // a reserved slot is wasted: the limits err on the safe side
-			case <-t.C:
+			if d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err() // a reserved slot is wasted: the limits err on the safe side
+				case <-t.C:
+				}
 			}
 			if reserved {
-				return nil
+				return ctx.Err()
 			}
-			// Not reserved: the slot was further than the store reserves
-			// ahead; ask again now that it is near.
 		}
 	}
 	if err := s.global.Wait(ctx); err != nil {

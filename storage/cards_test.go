@@ -116,8 +116,9 @@ func TestWalletCard(t *testing.T) {
 
 // The reservation's arithmetic: a burst goes at once, then one per
 // interval, the chat's limit and the bot's both kept; the answer is a
-// wait, on the store's clock. A slot further than SendHorizon is not
-// taken, so a chat that waits holds up no other chat.
+// wait, on the store's clock. A chat's slot is taken in order however far
+// ahead; the bot's only when near, so a chat that waits holds up no other
+// chat.
 func TestReserveSend(t *testing.T) {
 	c := newClock()
 	db, err := Open(t.TempDir(), Options{Now: c.Now})
@@ -139,12 +140,17 @@ func TestReserveSend(t *testing.T) {
 			t.Fatalf("chat 7 message %d: wait %v reserved %v", i, w, ok)
 		}
 	}
-	// The chat's burst is spent: about a second to wait, nothing taken.
-	if w, ok := reserve(7); ok || w < 900*time.Millisecond {
+	// The chat's burst is spent: its third slot is taken about a second
+	// ahead, the bot's is not; the fourth is two seconds ahead (in order).
+	if w, ok := reserve(7); ok || w < 900*time.Millisecond || w > time.Second {
 		t.Fatalf("chat 7 third message: wait %v reserved %v", w, ok)
 	}
-	// So the bot's budget is untouched by it: chats 8 and 9 go now, and
-	// the fifth message of the bot's burst of 4 waits one interval.
+	if w, ok := reserve(7); ok || w < 1900*time.Millisecond {
+		t.Fatalf("chat 7 fourth message: wait %v reserved %v", w, ok)
+	}
+	// So the bot's budget is untouched by them: chats 8 and 9 go now, and
+	// the fifth message of the bot's burst of 4 waits one interval; the
+	// bot's slot alone (chat 0) comes after it.
 	for _, chat := range []int64{8, 9} {
 		if w, ok := reserve(chat); w != 0 || !ok {
 			t.Fatalf("chat %d: wait %v reserved %v", chat, w, ok)
@@ -153,8 +159,8 @@ func TestReserveSend(t *testing.T) {
 	if w, ok := reserve(10); !ok || w <= 0 || w > 30*time.Millisecond {
 		t.Fatalf("fifth of a burst of 4: wait %v reserved %v", w, ok)
 	}
-	if _, _, err := db.ReserveSend(0, l); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("chat 0: %v", err)
+	if w, ok := reserve(0); !ok || w <= 30*time.Millisecond || w > 60*time.Millisecond {
+		t.Fatalf("the bot's slot alone: wait %v reserved %v", w, ok)
 	}
 	if _, _, err := db.ReserveSend(1, SendLimits{}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("no limits: %v", err)

@@ -44,31 +44,36 @@ func CheckSendLimits(l SendLimits) error {
 	return nil
 }
 
-// SendHorizon is how far ahead a slot is reserved. A message whose slot is
-// further away (its chat sent its burst already, or the bot's budget is
-// spent) reserves nothing and asks again after the wait: a slot taken far
-// ahead in the bot's one sequence would hold up every other chat until
-// then (one user's ten alerts would delay everyone by ten seconds).
+// SendHorizon is how far ahead the bot's slot is reserved. A chat's slot is
+// reserved however far ahead it is (each chat's messages keep their order,
+// and a waiting chat holds up only itself); the bot's slot only when it is
+// near: a bot slot taken seconds ahead in the bot's one sequence would hold
+// up every other chat until then (one user's ten alerts would delay
+// everyone by ten seconds).
 const SendHorizon = 100 * time.Millisecond
 
-// NextSendSlot is the reservation's arithmetic, shared by the engines: given
-// the clock and the two stored TATs (zero when none), it returns when the
-// message may go, and, if that is within SendHorizon (reserved), the TATs
-// to store; otherwise nothing is to be stored.
-func NextSendSlot(now, global, chat time.Time, l SendLimits) (at, nextGlobal, nextChat time.Time, reserved bool) {
-	at = now
+// NextSendSlot is the reservation's arithmetic, shared by the engines:
+// given the clock and the stored TATs (zero when none), it returns when the
+// message may go and the TATs to store. With a chat (withChat), the chat's
+// slot is always taken (nextChat). The bot's slot is taken only if the
+// message may go within SendHorizon (reserved; nextGlobal); otherwise
+// nextGlobal is global unchanged, and the caller asks for the bot's slot
+// alone (chat 0) at the returned time.
+func NextSendSlot(now, global, chat time.Time, withChat bool, l SendLimits) (at, nextGlobal, nextChat time.Time, reserved bool) {
+	at, nextChat = now, chat
+	if withChat {
+		if t := chat.Add(-time.Duration(l.Chat.Burst-1) * l.Chat.Every); t.After(at) {
+			at = t
+		}
+		nextChat = later(chat, at).Add(l.Chat.Every)
+	}
 	if t := global.Add(-time.Duration(l.Global.Burst-1) * l.Global.Every); t.After(at) {
 		at = t
 	}
-	if t := chat.Add(-time.Duration(l.Chat.Burst-1) * l.Chat.Every); t.After(at) {
-		at = t
-	}
 	if at.Sub(now) > SendHorizon {
-		return at, global, chat, false
+		return at, global, nextChat, false
 	}
-	nextGlobal = later(global, at).Add(l.Global.Every)
-	nextChat = later(chat, at).Add(l.Chat.Every)
-	return at, nextGlobal, nextChat, true
+	return at, later(global, at).Add(l.Global.Every), nextChat, true
 }
 
 func later(a, b time.Time) time.Time {
@@ -91,17 +96,15 @@ type sendSlots struct {
 	chats  map[int64]time.Time
 }
 
-// ReserveSend reserves the next slot for a message to chatID under l. It
-// answers how long to wait and whether the slot is reserved: reserved,
-// the caller sends after the wait; not, the caller asks again after the
-// wait (nothing was taken). A reserved slot is taken whether or not the
-// caller sends.
+// ReserveSend reserves a send slot under l and answers how long to wait
+// and whether the message may then go (reserved). For a chat (chatID ≠ 0)
+// the chat's slot is always taken, in order; when the bot's slot is not
+// near, reserved is false and the caller asks for the bot's slot alone
+// (chatID 0) after the wait. A slot is taken whether or not the caller
+// sends.
 func (db *DB) ReserveSend(chatID int64, l SendLimits) (time.Duration, bool, error) {
 	if err := CheckSendLimits(l); err != nil {
 		return 0, false, err
-	}
-	if chatID == 0 {
-		return 0, false, fmt.Errorf("storage: %w: send slot for chat 0", ErrInvalid)
 	}
 	s := &db.slots
 	now := db.now()
@@ -117,9 +120,10 @@ func (db *DB) ReserveSend(chatID int64, l SendLimits) (time.Duration, bool, erro
 			}
 		}
 	}
-	at, g, c, ok := NextSendSlot(now, s.global, s.chats[chatID], l)
-	if ok {
-		s.global, s.chats[chatID] = g, c
+	at, g, c, ok := NextSendSlot(now, s.global, s.chats[chatID], chatID != 0, l)
+	s.global = g
+	if chatID != 0 {
+		s.chats[chatID] = c
 	}
 	return at.Sub(now), ok, nil
 }

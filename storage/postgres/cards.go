@@ -96,22 +96,20 @@ func (db *DB) WalletCard(user int64) (storage.Card, error) {
 // ReserveSend: see storage.DB.ReserveSend. The bot's row and the chat's
 // are locked in chat id order (every parent locks in the same order: no
 // deadlock), the arithmetic is storage.NextSendSlot on the server's clock
-// read after the locks (clock_timestamp, not the transaction's start),
-// and the rows are written only when the slot is reserved.
+// read after the locks (clock_timestamp, not the transaction's start).
 func (db *DB) ReserveSend(chatID int64, l storage.SendLimits) (time.Duration, bool, error) {
 	if err := storage.CheckSendLimits(l); err != nil {
 		return 0, false, err
-	}
-	if chatID == 0 {
-		return 0, false, fmt.Errorf("storage: %w: send slot for chat 0", storage.ErrInvalid)
 	}
 	type answer struct {
 		wait     time.Duration
 		reserved bool
 	}
 	a, err := write(db, func(tx *pgTx) (answer, error) {
-		if _, err := tx.exec(`INSERT INTO send_slots (chat_id, tat) VALUES ($1, to_timestamp(0)) ON CONFLICT DO NOTHING`, chatID); err != nil {
-			return answer{}, err
+		if chatID != 0 {
+			if _, err := tx.exec(`INSERT INTO send_slots (chat_id, tat) VALUES ($1, to_timestamp(0)) ON CONFLICT DO NOTHING`, chatID); err != nil {
+				return answer{}, err
+			}
 		}
 		var global, chat time.Time
 		err := tx.rows(`SELECT chat_id, tat FROM send_slots WHERE chat_id IN (0, $1) ORDER BY chat_id FOR UPDATE`, []any{chatID},
@@ -135,12 +133,10 @@ func (db *DB) ReserveSend(chatID int64, l storage.SendLimits) (time.Duration, bo
 		if err := tx.row(`SELECT clock_timestamp()`).Scan(&now); err != nil {
 			return answer{}, err
 		}
-		at, g, c, ok := storage.NextSendSlot(now, global, chat, l)
-		if ok {
-			if _, err := tx.exec(`UPDATE send_slots SET tat = CASE chat_id WHEN 0 THEN $2::timestamptz ELSE $3::timestamptz END
-				WHERE chat_id IN (0, $1)`, chatID, g, c); err != nil {
-				return answer{}, err
-			}
+		at, g, c, ok := storage.NextSendSlot(now, global, chat, chatID != 0, l)
+		if _, err := tx.exec(`UPDATE send_slots SET tat = CASE chat_id WHEN 0 THEN $2::timestamptz ELSE $3::timestamptz END
+			WHERE chat_id IN (0, $1)`, chatID, g, c); err != nil {
+			return answer{}, err
 		}
 		return answer{wait: at.Sub(now), reserved: ok}, nil
 	})

@@ -91,11 +91,10 @@ func testWalletCards(t *testing.T, open Open) {
 func testSendSlots(t *testing.T, open Open) {
 	s := open(t)
 	l := storage.SendLimits{Global: storage.RateLimit{Every: 20 * time.Millisecond, Burst: 5}, Chat: storage.RateLimit{Every: time.Hour / 60, Burst: 2}}
-	_, _, err := s.ReserveSend(0, l)
-	wantErr(t, err, storage.ErrInvalid, "chat 0")
-	_, _, err = s.ReserveSend(1, storage.SendLimits{})
+	_, _, err := s.ReserveSend(1, storage.SendLimits{})
 	wantErr(t, err, storage.ErrInvalid, "no limits")
-	// Chat 7: a burst of 2, then the third is a minute away: not reserved.
+	// Chat 7: a burst of 2, then the third's chat slot is a minute away:
+	// taken, but not the bot's (reserved false: ask for chat 0 then).
 	for i := range 2 {
 		if w, ok, err := s.ReserveSend(7, l); err != nil || !ok || w > storage.SendHorizon {
 			t.Fatalf("chat 7 message %d: %v %v %v", i, w, ok, err)
@@ -103,6 +102,9 @@ func testSendSlots(t *testing.T, open Open) {
 	}
 	if w, ok, err := s.ReserveSend(7, l); err != nil || ok || w < 50*time.Second {
 		t.Fatalf("chat 7 third message: wait %v reserved %v %v", w, ok, err)
+	}
+	if w, ok, err := s.ReserveSend(7, l); err != nil || ok || w < 110*time.Second {
+		t.Fatalf("chat 7 fourth message (after the third): wait %v reserved %v %v", w, ok, err)
 	}
 	// 40 messages to 40 chats from 8 goroutines: the reservations that
 	// were granted, laid out at their times, keep the bot's bucket.
@@ -125,6 +127,7 @@ func testSendSlots(t *testing.T, open Open) {
 					break
 				}
 				time.Sleep(w)
+				chat = 0 // the chat's slot is held: the bot's alone now
 			}
 		}
 	})
