@@ -10,6 +10,7 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,9 @@ type Config struct {
 	// (lease.Config.TTL; 0: its default).
 	Instance string
 	LeaseTTL time.Duration
+	// Webhook, when set, takes updates by webhook (webhook.go) instead of
+	// long polling: Run sets the webhook and WebhookHandler serves it.
+	Webhook *WebhookConfig
 }
 
 // Bot is the running Telegram bot.
@@ -68,6 +72,7 @@ type Bot struct {
 	faucetLast sync.Map // user id -> time.Time of the last drip
 	cards      *cardQueue
 	cardWake   chan struct{} // cardoutbox.go
+	hook       *hookState    // webhook mode; nil: long polling
 }
 
 // New connects to the Bot API (getMe) and registers the handlers.
@@ -92,11 +97,18 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 	// reserves its slot in the store (docs/bot.md, "Several parents").
 	b.send.Share(svc.Store())
 	b.flows.m = make(map[int64]*flow)
+	if cfg.Webhook != nil {
+		wc := *cfg.Webhook
+		if err := wc.check(); err != nil {
+			return nil, err
+		}
+		b.hook = &hookState{cfg: &wc, secret: sha256.Sum256([]byte(wc.Secret))}
+	}
 	api, err := tgbot.New(cfg.Token,
 		tgbot.WithServerURL(strings.TrimRight(cfg.APIURL, "/")),
 		tgbot.WithDefaultHandler(b.onOther),
 		tgbot.WithErrorsHandler(func(err error) { b.log.Warn("telegram", "err", b.redact(err)) }),
-		tgbot.WithMiddlewares(b.rememberUser),
+		tgbot.WithMiddlewares(signalDone, b.rememberUser),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("bot: connecting to the Bot API: %w", b.redact(err))
@@ -185,7 +197,8 @@ const (
 )
 
 // Run sets the command menu, runs the background work (RunBackground) and
-// polls for updates until ctx ends.
+// takes updates until ctx ends: by long polling, or in webhook mode by
+// setting the webhook (WebhookHandler then serves the updates).
 func (b *Bot) Run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() { defer close(done); b.RunBackground(ctx) }()
@@ -193,8 +206,8 @@ func (b *Bot) Run(ctx context.Context) {
 	<-done // the lease released before the host closes the store
 }
 
-// Poll sets the command menu and polls for updates until ctx ends, without
-// the background work.
+// Poll sets the command menu and takes updates (long polling, or the
+// webhook) until ctx ends, without the background work.
 func (b *Bot) Poll(ctx context.Context) {
 	var menu []models.BotCommand
 	for _, c := range b.commands() {
@@ -207,6 +220,11 @@ func (b *Bot) Poll(ctx context.Context) {
 	if err != nil {
 		b.log.Warn("setting the command menu", "err", b.redact(err))
 	}
+	if b.hook != nil {
+		b.runWebhook(ctx)
+		return
+	}
+	b.dropWebhook(ctx)
 	b.api.Start(ctx)
 }
 
@@ -218,6 +236,21 @@ func (b *Bot) RunBackground(ctx context.Context) {
 	go b.cards.run(ctx)
 	_ = lease.Run(ctx, lease.Config{Store: b.svc.Store(), Name: CardsLease, Holder: b.cfg.Instance,
 		TTL: b.cfg.LeaseTTL, Logger: b.log}, b.runCards)
+}
+
+// dropWebhook deletes a webhook left set (an earlier webhook deployment):
+// while one is set, getUpdates fails with 409 Conflict. Pending updates are
+// kept, so they reach this poller.
+func (b *Bot) dropWebhook(ctx context.Context) {
+	info, err := b.api.GetWebhookInfo(ctx)
+	if err != nil || info.URL == "" {
+		return
+	}
+	// The URL is not logged: it may carry a secret path.
+	b.log.Warn("a webhook is set; deleting it to take updates by long polling")
+	if _, err := b.api.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{}); err != nil {
+		b.log.Warn("deleteWebhook failed", "err", b.redact(err))
+	}
 }
 
 // parseCommand splits "/send@mybot 0.05 to 0x…" into "send" and the rest.
@@ -255,9 +288,20 @@ func (b *Bot) rememberUser(next tgbot.HandlerFunc) tgbot.HandlerFunc {
 
 // redact removes the bot token from an error: the Bot API client's errors
 // quote request URLs, and the token is part of every URL.
+// The webhook's secret is removed too, should an error ever quote it.
 func (b *Bot) redact(err error) error {
-	if err == nil || b.cfg.Token == "" || !strings.Contains(err.Error(), b.cfg.Token) {
+	if err == nil {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), b.cfg.Token, "<token>"))
+	msg := err.Error()
+	if b.hook != nil && strings.Contains(msg, b.hook.cfg.Secret) {
+		msg = strings.ReplaceAll(msg, b.hook.cfg.Secret, "<webhook secret>")
+	}
+	if b.cfg.Token == "" || !strings.Contains(msg, b.cfg.Token) {
+		if msg == err.Error() {
+			return err
+		}
+		return errors.New(msg)
+	}
+	return errors.New(strings.ReplaceAll(msg, b.cfg.Token, "<token>"))
 }

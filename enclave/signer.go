@@ -282,7 +282,9 @@ func (s *Signer) Approve(initData string, rec []byte) (*Signed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enclave: encoding the transaction: %w", err)
 	}
-	return &Signed{RawTx: raw, Hash: signed.Hash(), Intent: in}, nil
+	// A typed transaction's hash is the Keccak-256 of its envelope (EIP-2718),
+	// which is raw: hashing it saves encoding the transaction again.
+	return &Signed{RawTx: raw, Hash: crypto.Keccak256Hash(raw), Intent: in}, nil
 }
 
 // unsignedTx is the EIP-1559 transaction an intent stands for. To, value

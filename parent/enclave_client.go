@@ -30,6 +30,11 @@ type EnclaveClient struct {
 	http *http.Client
 }
 
+// enclaveConns bounds the connections to the enclave: more than its vCPUs
+// (2 to 4 for a Nitro Enclave) so that its work overlaps the round trips,
+// few enough that it never juggles hundreds of sockets.
+const enclaveConns = 16
+
 // NewEnclaveClientTCP dials the enclave at a loopback host:port.
 func NewEnclaveClientTCP(addr string, timeout time.Duration) *EnclaveClient {
 	d := &net.Dialer{Timeout: timeout}
@@ -52,9 +57,17 @@ func newEnclaveClient(base string, dial func(context.Context, string, string) (n
 		base: base,
 		http: &http.Client{
 			Timeout: timeout,
+			// At most enclaveConns connections, all kept alive: a burst of
+			// requests (1,000 Create wallet taps) queues for a connection
+			// instead of dialing one per request and closing all but
+			// MaxIdleConnsPerHost afterwards, which cost a connect and a
+			// close per request beyond the pool (issue 11: 1.5x to 2x the
+			// wallets/s with 64 and 256 concurrent users; docs/performance.md).
+			// The wait for a connection counts in the request's timeout.
 			Transport: &http.Transport{
 				DialContext:         dial,
-				MaxIdleConnsPerHost: 16,
+				MaxConnsPerHost:     enclaveConns,
+				MaxIdleConnsPerHost: enclaveConns,
 				IdleConnTimeout:     30 * time.Second,
 				DisableCompression:  true,
 			},

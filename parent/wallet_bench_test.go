@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 )
 
 // Wallet creation through the real path: a fresh key drawn and sealed by the
-// enclave, then stored durably (one fsynced bbolt transaction per wallet).
+// enclave, then stored durably (fsynced; concurrent wallets share a
+// transaction, storage/batch.go).
 // Each reports wallets/s; make bench prints them with the ratios.
 
 func benchStore(b *testing.B) *storage.DB {
@@ -26,8 +28,23 @@ func benchStore(b *testing.B) *storage.DB {
 	return store
 }
 
-func reportWallets(b *testing.B) {
+// reportWallets reports wallets/s and, when cpu0 is the process's CPU time
+// at the start of the timed loop, the CPU time per wallet of the whole
+// process (parent, enclave, store: all in this process): on a shared
+// machine wallets/s follows the neighbours' load, cpu-us/wallet much less,
+// and 2 cores / cpu-us/wallet is this machine's ceiling.
+func reportWallets(b *testing.B, cpu0 time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "wallets/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/wallet")
+}
+
+// cpuTime is the process's user + system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkCreateWalletInProcess: the enclave's signer called in process,
@@ -37,6 +54,7 @@ func BenchmarkCreateWalletInProcess(b *testing.B) {
 	store := benchStore(b)
 	b.ReportAllocs()
 	var owner int64
+	cpu0 := cpuTime()
 	for b.Loop() {
 		owner++
 		w, err := enc.Signer.CreateWallet(owner)
@@ -47,7 +65,7 @@ func BenchmarkCreateWalletInProcess(b *testing.B) {
 			b.Fatal(err, created)
 		}
 	}
-	reportWallets(b)
+	reportWallets(b, cpu0)
 }
 
 // newWalletService is the parent's service with the enclave on loopback
@@ -71,24 +89,28 @@ func BenchmarkCreateWalletHTTP(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	var owner int64
+	cpu0 := cpuTime()
 	for b.Loop() {
 		owner++
 		if _, created, err := svc.EnsureWallet(ctx, owner); err != nil || !created {
 			b.Fatal(err, created)
 		}
 	}
-	reportWallets(b)
+	reportWallets(b, cpu0)
 }
 
-// BenchmarkCreateWalletHTTPParallel: EnsureWallet from 8 x GOMAXPROCS
-// concurrent users (distinct); bbolt serialises the fsynced commits, the
-// enclave's key generation overlaps them.
+// BenchmarkCreateWalletHTTPParallel: EnsureWallet from 64 concurrent users
+// (distinct; parallelism 32 x GOMAXPROCS 2): the enclave's key generation
+// and HTTP overlap, and the store's group commit (storage/batch.go) puts the
+// wallets that wait together into one fsynced transaction. Issue 11's
+// target: at least 2,500 wallets/s (internal/benchtable checks it).
 func BenchmarkCreateWalletHTTPParallel(b *testing.B) {
 	svc := newWalletService(b)
 	ctx := context.Background()
 	b.ReportAllocs()
-	b.SetParallelism(8)
+	b.SetParallelism(32)
 	var next atomic.Int64
+	cpu0 := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, created, err := svc.EnsureWallet(ctx, next.Add(1)); err != nil || !created {
@@ -97,5 +119,5 @@ func BenchmarkCreateWalletHTTPParallel(b *testing.B) {
 			}
 		}
 	})
-	reportWallets(b)
+	reportWallets(b, cpu0)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // Paths of the enclave HTTP API, version 1 (docs/protocol.md, "Enclave API").
@@ -270,7 +271,40 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
+	// The approval's answer, on the hot path, is written without
+	// reflection, byte for byte what json.Encoder writes
+	// (TestApproveResponseJSON).
+	if r, ok := v.(ApproveResponse); ok {
+		if b, ok := r.appendJSON(make([]byte, 0, 32+len(r.RawTx)+len(r.TxHash))); ok {
+			w.Write(b)
+			return
+		}
+	}
 	json.NewEncoder(w).Encode(v)
+}
+
+// appendJSON appends r as json.Encoder writes it (with its newline) when
+// both fields are 0x-hex, which needs no escaping; ok is false otherwise.
+func (r ApproveResponse) appendJSON(b []byte) ([]byte, bool) {
+	if !isHexText(r.RawTx) || !isHexText(r.TxHash) {
+		return b, false
+	}
+	b = append(b, `{"raw_tx":"`...)
+	b = append(b, r.RawTx...)
+	b = append(b, `","tx_hash":"`...)
+	b = append(b, r.TxHash...)
+	return append(b, "\"}\n"...), true
+}
+
+// isHexText reports whether s is only hex digits and 'x'.
+func isHexText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == 'x') {
+			return false
+		}
+	}
+	return true
 }
 
 // WriteError writes err in the API's error shape with its code's status.
@@ -285,8 +319,24 @@ func WriteError(w http.ResponseWriter, err error) {
 // strictly (DecodeStrict: keys exact and once, valid UTF-8, no null, no
 // unknown fields, no trailing data). The errors wrap ErrMalformedRequest or
 // ErrTooLarge.
+//
+// An *ApproveRequest, the one request on the approval's hot path, is read by
+// the one-pass reader (onepass.go); a body it refuses is read again by
+// DecodeStrict, whose error is the answer, so the refusals and their
+// messages are DecodeStrict's.
 func DecodeJSON(r io.Reader, limit int64, v any) error {
-	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+	buf := bodyBuffers.Get().(*[]byte)
+	body, err := readLimited(r, limit, (*buf)[:0])
+	defer func() {
+		// The body holds initData: wipe it before the buffer is reused.
+		// Nothing decoded from it points into it (strings and byte
+		// strings are copies).
+		clear(body)
+		if cap(body) <= maxPooledBody {
+			*buf = body[:0]
+			bodyBuffers.Put(buf)
+		}
+	}()
 	if err != nil {
 		return fmt.Errorf("%w: reading body: %v", ErrMalformedRequest, err)
 	}
@@ -296,10 +346,49 @@ func DecodeJSON(r io.Reader, limit int64, v any) error {
 	if len(body) == 0 {
 		return fmt.Errorf("%w: empty body", ErrMalformedRequest)
 	}
+	if req, ok := v.(*ApproveRequest); ok && decodeApproveRequest(body, req) == nil {
+		return nil
+	}
 	if err := DecodeStrict(body, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformedRequest, err)
 	}
+	if req, ok := v.(*ApproveRequest); ok {
+		// The one-pass reader refused what DecodeStrict accepts: refuse
+		// (never seen: FuzzApproveRequestReaders).
+		*req = ApproveRequest{}
+		return fmt.Errorf("%w: %v", ErrMalformedRequest, strictFallback("the request"))
+	}
 	return nil
+}
+
+// bodyBuffers keeps request body buffers between requests (one allocation
+// and its growth less per request); maxPooledBody bounds what is kept.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2<<10); return &b }}
+
+const maxPooledBody = MaxRequestBody + 1
+
+// readLimited reads r into buf until EOF or until it holds limit+1 bytes
+// (one more than allowed, so the caller can tell "over the limit"), as
+// io.ReadAll(io.LimitReader(r, limit+1)) does.
+func readLimited(r io.Reader, limit int64, buf []byte) ([]byte, error) {
+	for int64(len(buf)) <= limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		end := cap(buf)
+		if int64(end) > limit+1 {
+			end = int(limit + 1)
+		}
+		n, err := r.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // jsonProblem describes a decoding error without quoting the input.

@@ -10,10 +10,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	bolt "go.etcd.io/bbolt"
 )
 
 // millionOwner spreads owners over [1, 2^33] as Telegram's user ids are
@@ -28,31 +31,64 @@ func millionAddress(owner int64) common.Address {
 	return common.BytesToAddress(h[:20])
 }
 
-// fillWallets stores owners millionOwner(from..to-1) in transactions of
-// batch wallets each: test-only, through the public Tx API (a batch path:
-// one fsync per transaction, not per wallet).
-func fillWallets(tb testing.TB, db *DB, from, to, batch int) {
+// fillWallets stores owners millionOwner(0..n-1) as a parent does: each
+// through DB.CreateWallet, from `users` concurrent callers, so the group
+// commit (batch.go) makes the transactions, up to MaxBatchSize wallets each,
+// and every wallet is durable when its call returns.
+func fillWallets(tb testing.TB, db *DB, n, users int) {
 	tb.Helper()
-	for start := from; start < to; start += batch {
-		tx, err := db.begin(true)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for i := start; i < min(start+batch, to); i++ {
-			owner := millionOwner(i)
-			if _, created, err := tx.CreateWallet(Wallet{Owner: owner, Address: millionAddress(owner), Record: benchRecord(owner)}); err != nil || !created {
-				tx.Rollback()
-				tb.Fatal(err, created)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				owner := millionOwner(i)
+				if _, created, err := db.CreateWallet(Wallet{Owner: owner, Address: millionAddress(owner), Record: benchRecord(owner)}); err != nil || !created {
+					tb.Error(err, created)
+					return
+				}
 			}
-		}
-		if err := tx.Commit(); err != nil {
-			tb.Fatal(err)
-		}
+		}()
+	}
+	wg.Wait()
+	if tb.Failed() {
+		tb.FailNow()
 	}
 }
 
-// BenchmarkMillionWallets fills a bbolt file with 1,000,000 wallets (in
-// transactions of 50,000), then measures what a parent with that many users
+// fileLayout is where a file's bytes are: the leaf pages of the wallet
+// buckets (and how full they are), their branch pages, free pages.
+type fileLayout struct {
+	leafAlloc, leafInuse, branchAlloc, free int
+}
+
+func layoutOf(tb testing.TB, db *DB) fileLayout {
+	var l fileLayout
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketWallets, bucketWalletAddresses} {
+			s := tx.Bucket(name).Stats()
+			l.leafAlloc += s.LeafAlloc
+			l.leafInuse += s.LeafInuse
+			l.branchAlloc += s.BranchAlloc
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l.free = db.bolt.Stats().FreePageN * db.bolt.Info().PageSize
+	return l
+}
+
+// BenchmarkMillionWallets fills a bbolt file with 1,000,000 wallets as a
+// parent under load does (256 concurrent creators, group commits of up to
+// MaxBatchSize), then measures what a parent with that many users
 // lives with: the file's size per wallet, the time to open it, lookups by
 // owner (p50/p99, page cache warm) and the process's memory with it open.
 // It runs once, only with AUTOWALLET_BENCH_1M=1 (make bench sets it): the
@@ -68,7 +104,7 @@ func BenchmarkMillionWallets(b *testing.B) {
 		b.Fatal(err)
 	}
 	t0 := time.Now()
-	fillWallets(b, db, 0, n, 50_000)
+	fillWallets(b, db, n, 256)
 	fill := time.Since(t0)
 	if err := db.Close(); err != nil {
 		b.Fatal(err)
@@ -103,12 +139,19 @@ func BenchmarkMillionWallets(b *testing.B) {
 		b.Fatal("an unknown owner was found:", err)
 	}
 
+	layout := layoutOf(b, db)
+
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(fill.Seconds(), "fill-s")
 	b.ReportMetric(float64(fi.Size())/n, "B/wallet")
 	b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
+	b.ReportMetric(n/fill.Seconds(), "fill-wallets/s")
+	b.ReportMetric(float64(layout.leafAlloc)/n, "leaf-B/wallet")
+	b.ReportMetric(100*float64(layout.leafInuse)/float64(layout.leafAlloc), "leaf-fill-%")
+	b.ReportMetric(float64(layout.branchAlloc)/n, "branch-B/wallet")
+	b.ReportMetric(float64(layout.free)/n, "free-B/wallet")
 	b.ReportMetric(float64(open.Microseconds())/1000, "open-ms")
 	b.ReportMetric(float64(lat[lookups/2].Nanoseconds())/1000, "lookup-p50-us")
 	b.ReportMetric(float64(lat[lookups*99/100].Nanoseconds())/1000, "lookup-p99-us")

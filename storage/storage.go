@@ -115,6 +115,8 @@ type DB struct {
 	logger *slog.Logger
 	now    func() time.Time
 	slots  sendSlots // sendslots.go: Telegram's limits, in memory (one host)
+
+	batcher batcher // group commit of independent writes (batch.go)
 }
 
 // Open opens (or creates) the database file FileName in the data folder dir.

@@ -422,24 +422,9 @@ func (db *DB) NonceHolders(chainID uint64, from common.Address) ([]Transfer, err
 
 // CreateTransfer: see DB.CreateTransfer.
 func (tx *boltTx) CreateTransfer(t Transfer) (Transfer, error) {
-	t = t.clone()
-	if t.State == 0 {
-		t.State = StateBuilt
-	}
-	if t.Created.IsZero() {
-		t.Created = tx.now
-	}
-	if t.Updated.IsZero() {
-		t.Updated = t.Created
-	}
-	if t.State != StateBuilt {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w: a new transfer is %s, not %s", t.ID, ErrInvalidTransition, StateBuilt, t.State)
-	}
-	if len(t.SignedTx) != 0 || t.TxHash != (common.Hash{}) || t.Block != 0 {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w: a new transfer has no transaction yet", t.ID, ErrInvalid)
-	}
-	if err := t.validate(); err != nil {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w", t.ID, err)
+	t, err := PrepareTransfer(t, tx.now) // engine.go: shared with storage/postgres
+	if err != nil {
+		return Transfer{}, err
 	}
 	w, err := tx.WalletByOwner(t.Owner)
 	if err != nil {
@@ -575,12 +560,8 @@ func (tx *boltTx) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer,
 	if err := fn(&t); err != nil {
 		return Transfer{}, err
 	}
-	if err := checkChange(&old, &t); err != nil {
-		return Transfer{}, fmt.Errorf("storage: update transfer %q: %w", id, err)
-	}
-	t.Updated = tx.now
-	if err := t.validate(); err != nil {
-		return Transfer{}, fmt.Errorf("storage: update transfer %q (%s -> %s): %w", id, old.State, t.State, err)
+	if err := CheckTransferUpdate(&old, &t, tx.now); err != nil { // engine.go: shared with storage/postgres
+		return Transfer{}, err
 	}
 	if err := tx.tx.Bucket(bucketTransfers).Put([]byte(id), encodeTransfer(&t)); err != nil {
 		return Transfer{}, fmt.Errorf("storage: update transfer %q: %w", id, err)

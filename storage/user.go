@@ -76,8 +76,13 @@ func (db *DB) User(id int64) (User, error) {
 // (Created defaults to now); for a known user the profile fields (chat id,
 // first name, username, language) are refreshed and Created and Settings are
 // kept. It returns the stored user.
+//
+// Concurrent calls share one transaction and one fsync (batch.go).
 func (db *DB) UpsertUser(u User) (User, error) {
-	return write(db, func(tx *boltTx) (User, error) { return tx.UpsertUser(u) })
+	if err := u.validate(); err != nil {
+		return User{}, fmt.Errorf("storage: upsert user: %w", err)
+	}
+	return batchWrite(db, func(tx *boltTx) (User, error) { return tx.UpsertUser(u) })
 }
 
 // UpdateUser runs fn on the stored user inside one write transaction and

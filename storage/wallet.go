@@ -67,15 +67,26 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 // error), so concurrent taps on "Create wallet" all see the same wallet and
 // a sealed key is never replaced. An address that already belongs to
 // another user is refused with ErrWalletExists. Created defaults to now.
+//
+// Concurrent calls share one transaction and one fsync (group commit,
+// batch.go); each returns once its wallet is durable.
 func (db *DB) CreateWallet(w Wallet) (Wallet, bool, error) {
+	if err := w.validate(); err != nil {
+		return Wallet{}, false, fmt.Errorf("storage: create wallet: %w", err)
+	}
 	var out Wallet
 	var created bool
-	err := db.update(func(tx *boltTx) error {
+	// Batched: the function may run more than once; it sets out and
+	// created afresh each time and has no effect outside tx.
+	err := db.batch(func(tx *boltTx) error {
 		var err error
 		out, created, err = tx.CreateWallet(w)
 		return err
 	})
-	return out, created, err
+	if err != nil {
+		return Wallet{}, false, err
+	}
+	return out, created, nil
 }
 
 // WalletByOwner returns the wallet of Telegram user owner, or ErrNotFound.

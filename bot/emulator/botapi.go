@@ -212,6 +212,18 @@ func (e *Emulator) serveTelegram(w http.ResponseWriter, r *http.Request) {
 	if perr == nil {
 		perr = e.takeFailure(m)
 	}
+	if d := e.takeDelay(m); d > 0 && perr == nil {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		case <-e.done:
+		}
+		t.Stop()
+		if r.Context().Err() != nil {
+			return // the client gave up while delayed: the call has no effect
+		}
+	}
 	var result any
 	if perr == nil {
 		result, perr = handler(e, r.Context(), p)
@@ -244,6 +256,17 @@ func (e *Emulator) takeFailure(method string) *apiError {
 	return &apiError{code: f.code, desc: f.desc, retryAfter: f.retryAfter}
 }
 
+func (e *Emulator) takeDelay(method string) time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ds := e.delays[method]
+	if len(ds) == 0 {
+		return 0
+	}
+	e.delays[method] = ds[1:]
+	return ds[0]
+}
+
 type methodFunc func(e *Emulator, ctx context.Context, p params) (any, *apiError)
 
 var botMethods map[string]methodFunc
@@ -266,7 +289,8 @@ func init() {
 		"getfile":                (*Emulator).apiGetFile,
 		"setchatmenubutton":      (*Emulator).apiSetChatMenuButton,
 		"getchatmenubutton":      (*Emulator).apiGetChatMenuButton,
-		"deletewebhook":          ok,
+		"setwebhook":             (*Emulator).apiSetWebhook,
+		"deletewebhook":          (*Emulator).apiDeleteWebhook,
 		"sendchataction":         ok,
 		"getwebhookinfo":         (*Emulator).apiGetWebhookInfo,
 	}
@@ -277,12 +301,6 @@ func (e *Emulator) apiGetMe(context.Context, params) (any, *apiError) {
 	u := e.botWire()
 	u.CanJoinGroups, u.CanReadAllGroupMessages, u.SupportsInlineQueries, u.HasMainWebApp = &t, &f, &f, &f
 	return u, nil
-}
-
-func (e *Emulator) apiGetWebhookInfo(context.Context, params) (any, *apiError) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return map[string]any{"url": "", "has_custom_certificate": false, "pending_update_count": len(e.updates)}, nil
 }
 
 // apiGetUpdates long-polls as Telegram does: offset confirms earlier
@@ -313,7 +331,11 @@ func (e *Emulator) apiGetUpdates(ctx context.Context, p params) (any, *apiError)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.wh.hook != nil {
+		return nil, &apiError{code: 409, desc: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}
+	}
 	e.pollGen++
+	e.pollEnd = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 	gen := e.pollGen
 	e.notifyLocked()
 	switch {
@@ -330,7 +352,7 @@ func (e *Emulator) apiGetUpdates(ctx context.Context, p params) (any, *apiError)
 	}
 	for {
 		if gen != e.pollGen {
-			return nil, &apiError{code: 409, desc: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}
+			return nil, &apiError{code: 409, desc: e.pollEnd}
 		}
 		out := []wireUpdate{}
 		for _, u := range e.updates {

@@ -28,7 +28,10 @@
 //	answer, _ := alice.Press(m.ID, "create")
 //	launchURL, initData, _ := alice.OpenMiniApp(m.Buttons[1][0].URL)
 //
-// It is not Telegram: no groups, channels, inline mode, webhooks, payments,
+// Updates reach the bot by getUpdates or, after setWebhook, by HTTP POST to
+// the webhook with Telegram's retries (webhook.go).
+//
+// It is not Telegram: no groups, channels, inline mode, payments,
 // media other than photos, or command scopes; Markdown parse modes are stored
 // verbatim. See docs/emulator.md.
 package emulator

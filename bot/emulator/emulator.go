@@ -49,6 +49,8 @@ type Config struct {
 	// CallbackTimeout bounds how long Press waits for answerCallbackQuery
 	// (default 10s).
 	CallbackTimeout time.Duration
+	// Webhook tunes delivery to a webhook set with setWebhook (webhook.go).
+	Webhook WebhookOptions
 	// Now is the clock (default time.Now); Log the logger (default: discard).
 	Now func() time.Time
 	Log *slog.Logger
@@ -86,12 +88,15 @@ type Emulator struct {
 	updates    []wireUpdate
 	nextUpdate int64
 	pollGen    int64
+	pollEnd    string // why a waiting getUpdates was ended (409 description)
+	wh         webhookState
 	queries    map[string]*pendingQuery
 	files      map[string]*storedFile
 	fileOrder  []string
 	fileBytes  int
 	commands   []BotCommand
 	failures   map[string][]failure
+	delays     map[string][]time.Duration
 	menuButton string
 }
 
@@ -180,9 +185,12 @@ func New(cfg Config) (*Emulator, error) {
 		cfg: cfg, botID: botID, key: cfg.SigningKey, now: cfg.Now, log: cfg.Log,
 		done: make(chan struct{}), changed: make(chan struct{}),
 		users: map[int64]*User{}, queries: map[string]*pendingQuery{},
-		files: map[string]*storedFile{}, failures: map[string][]failure{},
+		files: map[string]*storedFile{}, failures: map[string][]failure{}, delays: map[string][]time.Duration{},
 		nextUserID: 100000001, menuButton: "default",
 	}
+	e.cfg.Webhook = e.cfg.Webhook.withDefaults()
+	e.wh = webhookState{inflight: map[int64]bool{}, perUpdate: map[int64]int{}, okUpdate: map[int64]int{},
+		status: map[int]int{}, lastCodes: map[int64][]int{}, giveUps: map[int64]string{}}
 	if e.key == nil {
 		_, e.key, err = ed25519.GenerateKey(rand.Reader)
 		if err != nil {
@@ -219,7 +227,16 @@ func (e *Emulator) PublicKey() ed25519.PublicKey { return e.key.Public().(ed2551
 
 // Close wakes every waiting request and call; they return at once from then
 // on. Call it before shutting the HTTP server down.
-func (e *Emulator) Close() { e.closeMu.Do(func() { close(e.done) }) }
+func (e *Emulator) Close() {
+	e.closeMu.Do(func() {
+		close(e.done)
+		e.mu.Lock()
+		if e.wh.hook != nil {
+			e.wh.hook.cancel() // ends deliveries in flight
+		}
+		e.mu.Unlock()
+	})
+}
 
 // Register adds the emulator's routes to mux:
 //
@@ -259,6 +276,18 @@ func (e *Emulator) FailNextWith(method string, times, code int, description stri
 	m := strings.ToLower(method)
 	for range min(times, 1000) {
 		e.failures[m] = append(e.failures[m], failure{code: code, desc: description, retryAfter: retryAfter})
+	}
+}
+
+// DelayNext makes the next `times` calls of method (case-insensitive) wait
+// d before they are carried out, as a slow Bot API would: a handler that
+// calls it is slow.
+func (e *Emulator) DelayNext(method string, times int, d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := strings.ToLower(method)
+	for range min(times, 1000) {
+		e.delays[m] = append(e.delays[m], d)
 	}
 }
 

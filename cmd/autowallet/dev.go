@@ -54,7 +54,14 @@ type DevConfig struct {
 	// public mainnet and of a non-loopback listener (mainnets.go).
 	UnsafeMainnet      bool
 	UnsafePublicListen bool
+	// Webhook makes the emulator deliver updates by webhook to this
+	// listener (DevWebhookPath) instead of the bot polling (tests of the
+	// webhook path; emulator only).
+	Webhook bool
 }
+
+// DevWebhookPath is where `autowallet dev -webhook` takes updates.
+const DevWebhookPath = "/telegram/webhook"
 
 // DevMain is `autowallet dev`: the whole product on one machine. The enclave
 // runs in-process on a loopback listener (the same HTTP API as on vsock), the
@@ -103,11 +110,15 @@ func (m *DevMain) ParseFlags(args []string) error {
 	fs.DurationVar(&c.IntentTTL, "intent-ttl", 10*time.Minute, "how long a user has to approve a transfer")
 	fs.BoolVar(&c.UnsafeMainnet, "unsafe-mainnet", unsafeEnv("AUTOWALLET_UNSAFE_MAINNET"), "UNSAFE: allow ETH_RPC_URL on a public mainnet (real funds behind a dev vault key file) [AUTOWALLET_UNSAFE_MAINNET]")
 	fs.BoolVar(&c.UnsafePublicListen, "unsafe-public-listen", unsafeEnv("AUTOWALLET_UNSAFE_PUBLIC_LISTEN"), "UNSAFE: with a bot token, allow a non-loopback -http address [AUTOWALLET_UNSAFE_PUBLIC_LISTEN]")
+	fs.BoolVar(&c.Webhook, "webhook", os.Getenv("AUTOWALLET_DEV_WEBHOOK") == "1", "the emulator delivers updates by webhook (secret from AUTOWALLET_WEBHOOK_SECRET or generated) instead of the bot polling [AUTOWALLET_DEV_WEBHOOK=1]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if c.Webhook && c.BotToken != "" {
+		return errors.New("-webhook works with the emulator only; with a real bot use autowallet parent -webhook-url")
 	}
 	if c.BotToken != "" && c.MiniAppLink == "" {
 		return errors.New("with a bot token, set TELEGRAM_MINIAPP (-miniapp) to your Mini App's https://t.me/<bot>/<app> link")
@@ -241,6 +252,15 @@ func (m *DevMain) Run(ctx context.Context) error {
 			}
 		},
 		Bot: &bot.Config{Token: token, APIURL: apiURL, MiniAppLink: link, Faucet: faucet},
+	}
+	if c.Webhook {
+		secret := os.Getenv("AUTOWALLET_WEBHOOK_SECRET")
+		if secret == "" {
+			secret = bot.GenerateSecret()
+		} else if !bot.ValidSecret(secret) {
+			return errors.New("AUTOWALLET_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+		}
+		hc.Bot.Webhook = &bot.WebhookConfig{URL: base + DevWebhookPath, Secret: secret, Instance: "dev"}
 	}
 	if err := m.open(ctx, hc); err != nil {
 		return err

@@ -32,6 +32,9 @@ type host struct {
 	runCtx   context.Context // ends at close: the lifetime of background work
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	// hookServer serves the webhook on -webhook-listen (webhook.go).
+	hookServer   *http.Server
+	hookListener net.Listener
 }
 
 // hostConfig says what the host runs.
@@ -50,7 +53,10 @@ type hostConfig struct {
 	Routes func(*http.ServeMux)
 	Wrap   func(http.Handler) http.Handler
 	// Bot, when set, runs the Telegram front end once the listener serves.
-	Bot *bot.Config
+	// With Bot.Webhook it takes updates by webhook: served on the listener
+	// at the URL's path, or on WebhookListen when set (webhook.go).
+	Bot           *bot.Config
+	WebhookListen string
 	// Instance names this parent among several on one store: the holder of
 	// the leases on background work (default: hostname-pid).
 	Instance string
@@ -121,6 +127,13 @@ func (h *host) serve(l net.Listener, c hostConfig) error {
 	if c.Routes != nil {
 		c.Routes(mux)
 	}
+	var hook *webhookRoute
+	if c.Bot != nil && c.Bot.Webhook != nil {
+		var err error
+		if hook, err = h.mountWebhook(mux, c.Bot.Webhook, c.WebhookListen); err != nil {
+			return err
+		}
+	}
 	var handler http.Handler = mux
 	if c.Wrap != nil {
 		handler = c.Wrap(mux)
@@ -139,9 +152,17 @@ func (h *host) serve(l net.Listener, c hostConfig) error {
 	}
 	c.Bot.Log = h.log.With("component", "bot")
 	c.Bot.Instance = h.leases(c).Holder
+	if c.Bot.Webhook != nil {
+		wc := *c.Bot.Webhook
+		wc.Store = h.store // update claims, shared by every parent on the store
+		c.Bot.Webhook = &wc
+	}
 	b, err := bot.New(*c.Bot, h.service)
 	if err != nil {
 		return err
+	}
+	if hook != nil {
+		hook.set(b.WebhookHandler())
 	}
 	// Incoming-funds alerts (docs/watcher.md): a watcher per network with
 	// an RPC URL; the bot tells the owner "Received …" (bot.Notify).
@@ -164,6 +185,9 @@ func (h *host) close() error {
 		errs = append(errs, shutdown(h.server, 5*time.Second))
 	} else if h.listener != nil {
 		h.listener.Close()
+	}
+	if h.hookServer != nil {
+		errs = append(errs, shutdown(h.hookServer, 5*time.Second))
 	}
 	h.wg.Wait()
 	for _, ch := range h.chains {

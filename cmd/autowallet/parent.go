@@ -62,6 +62,16 @@ type ParentConfig struct {
 	// takes (storage.Store.ClaimUpdate, AcquireLease). Default:
 	// <hostname>-<pid>, unique per process.
 	Instance string
+	// Webhook mode (docs/bot.md): WebhookURL empty keeps long polling.
+	// WebhookSecret comes from AUTOWALLET_WEBHOOK_SECRET only (never a
+	// flag: flags are visible in the process list) and is required: every
+	// parent behind the URL must share it. WebhookListen, when set, serves
+	// the webhook on a listener of its own instead of -http.
+	WebhookURL            string
+	WebhookListen         string
+	WebhookSecret         string
+	WebhookMaxConnections int
+	WebhookClaimTTL       time.Duration
 
 	// DatabaseURL is the PostgreSQL database (postgres://… or key=value);
 	// empty: the bbolt file in DataDir.
@@ -110,6 +120,10 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.StringVar(&c.AdminAddr, "admin", envOr("AUTOWALLET_ADMIN", ""), "loopback address of the admin listener (GET /backup, for autowallet backup), e.g. 127.0.0.1:8081; empty: off [AUTOWALLET_ADMIN]")
 	fs.StringVar(&c.IdentityKey, "identity-key", envOr("AUTOWALLET_IDENTITY_KEY", ""), "the deployment identity key (64 lowercase hex, as autowallet verify prints it): serve the Mini App page and its config.json under /miniapp/; must equal the enclave's [AUTOWALLET_IDENTITY_KEY]")
 	fs.StringVar(&c.Instance, "instance", envOr("AUTOWALLET_INSTANCE", defaultInstance()), "this parent's name among several on one database (holder of updates and leases) [AUTOWALLET_INSTANCE]")
+	fs.StringVar(&c.WebhookURL, "webhook-url", envOr("AUTOWALLET_WEBHOOK_URL", ""), "take Telegram updates by webhook at this https://…/path (the load balancer's); needs AUTOWALLET_WEBHOOK_SECRET; empty: long polling [AUTOWALLET_WEBHOOK_URL]")
+	fs.StringVar(&c.WebhookListen, "webhook-listen", envOr("AUTOWALLET_WEBHOOK_LISTEN", ""), "serve the webhook on this address of its own; empty: on -http at the URL's path [AUTOWALLET_WEBHOOK_LISTEN]")
+	fs.IntVar(&c.WebhookMaxConnections, "webhook-max-connections", bot.DefaultMaxConnections, "setWebhook's max_connections (1-100): deliveries Telegram keeps in flight")
+	fs.DurationVar(&c.WebhookClaimTTL, "webhook-claim-ttl", bot.DefaultClaimTTL, "how long an update claim holds unrenewed: a dead parent's updates are taken over after it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,6 +132,9 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if err := c.checkWebhook(); err != nil {
+		return err
 	}
 	if c.IdentityKey != "" && (len(c.IdentityKey) != 64 || strings.Trim(c.IdentityKey, "0123456789abcdef") != "") {
 		return errors.New("-identity-key is not 64 lowercase hex characters")
@@ -216,6 +233,11 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	}
 	if c.BotToken != "" {
 		hc.Bot = &bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink}
+		if c.WebhookURL != "" {
+			hc.Bot.Webhook = &bot.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret, Instance: c.Instance,
+				MaxConnections: c.WebhookMaxConnections, ClaimTTL: c.WebhookClaimTTL}
+			hc.WebhookListen = c.WebhookListen
+		}
 	} else {
 		m.log.Warn("no TELEGRAM_BOT_TOKEN: serving the Mini App API without the Telegram front end")
 	}
@@ -260,6 +282,37 @@ func (m *ParentMain) Close() error {
 		errs = append(errs, m.admin.Close())
 	}
 	return errors.Join(append(errs, m.close())...)
+}
+
+// checkWebhook checks the webhook settings and reads the secret from the
+// environment. The secret is never quoted in an error.
+func (c *ParentConfig) checkWebhook() error {
+	c.WebhookSecret = os.Getenv("AUTOWALLET_WEBHOOK_SECRET")
+	if c.WebhookURL == "" {
+		if c.WebhookListen != "" {
+			return errors.New("-webhook-listen without -webhook-url")
+		}
+		return nil
+	}
+	if c.BotToken == "" {
+		return errors.New("-webhook-url needs the bot token (TELEGRAM_BOT_TOKEN)")
+	}
+	if err := checkWebhookURL(c.WebhookURL, c.TelegramAPIURL); err != nil {
+		return err
+	}
+	if c.WebhookSecret == "" {
+		return errors.New("-webhook-url needs AUTOWALLET_WEBHOOK_SECRET, the same on every parent (1-256 of A-Z a-z 0-9 _ -; e.g. openssl rand -hex 32)")
+	}
+	if !bot.ValidSecret(c.WebhookSecret) {
+		return errors.New("AUTOWALLET_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+	}
+	if c.WebhookMaxConnections < 1 || c.WebhookMaxConnections > 100 {
+		return errors.New("-webhook-max-connections must be 1-100")
+	}
+	if c.WebhookClaimTTL < 3*time.Second || c.WebhookClaimTTL > time.Hour {
+		return errors.New("-webhook-claim-ttl must be between 3s and 1h")
+	}
+	return nil
 }
 
 // defaultInstance is <hostname>-<pid>: two parents never share it, even on

@@ -8,12 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/autowallet/autowallet/bot/emulator"
+	"github.com/autowallet/autowallet/internal/lbproxy"
 	"github.com/autowallet/autowallet/internal/pgtest"
 	"github.com/autowallet/autowallet/internal/testchain"
 	"github.com/autowallet/autowallet/internal/testenv"
@@ -97,5 +101,71 @@ func TestParentOnPostgres(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "storage: PostgreSQL") || !strings.Contains(logs.String(), "host=127.0.0.1") {
 		t.Fatalf("the log does not name the database:\n%s", logs.String())
+	}
+}
+
+// TestParentByWebhookOnPostgres: the bot by webhook (the emulator
+// delivering through the round-robin proxy) on a parent that keeps its state
+// in PostgreSQL: a user creates a wallet by tapping through the chat, every
+// update is claimed and finished in PostgreSQL (one telegram_updates row per
+// update, all done) and the wallet is in the wallets table.
+func TestParentByWebhookOnPostgres(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := srv.NewDatabase(t)
+	node := testchain.Start(t)
+	enc := testenv.StartEnclave(t, node.ChainID)
+	token := strconv.FormatInt(testenv.BotID, 10) + ":parent-pg-webhook-test"
+	emu, err := emulator.New(emulator.Config{BotToken: token, BotUsername: "prod_like_bot", MiniAppShortName: "wallet",
+		MiniAppURL: "https://pages.example/miniapp/", SigningKey: enc.Key,
+		Webhook: emulator.WebhookOptions{RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	emu.Register(mux)
+	tg := httptest.NewServer(mux)
+	defer tg.Close()
+	defer emu.Close()
+	hookAddr := freeAddr(t)
+	proxy, err := lbproxy.Start([]string{"http://" + hookAddr}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	t.Setenv("AUTOWALLET_WEBHOOK_SECRET", "parent-pg-test-secret")
+	m := NewParentMain(slog.New(slog.DiscardHandler), io.Discard)
+	if err := m.ParseFlags([]string{
+		"-data", t.TempDir(), "-database", dsn, "-http", "127.0.0.1:0", "-rpc", node.URL, "-chain-id", strconv.FormatUint(node.ChainID, 10),
+		"-enclave-tcp", enc.Addr, "-telegram-public-key", hex.EncodeToString(enc.Key.Public().(ed25519.PublicKey)),
+		"-bot-token", token, "-telegram-api", tg.URL, "-miniapp", "https://t.me/prod_like_bot/wallet",
+		"-webhook-url", proxy.URL() + "/telegram/webhook", "-webhook-listen", hookAddr, "-instance", "parent-pg",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	card := createWallet(t, emu.User(9003, "Pia", "pia"))
+	if err := emu.WaitDelivered(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w, err := db.WalletByOwner(9003)
+	if err != nil || !strings.Contains(card.Caption, w.Address.Hex()) {
+		t.Fatalf("wallet card %q, stored %v (%v)", card.Caption, w.Address.Hex(), err)
+	}
+	var total, done int
+	var holders []string
+	if err := db.Pool().QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE done), array_agg(DISTINCT holder) FROM telegram_updates`).Scan(&total, &done, &holders); err != nil {
+		t.Fatal(err)
+	}
+	st := emu.WebhookStats()
+	if total < 2 || done != total || total != len(emu.WebhookAttempts()) || len(holders) != 1 || holders[0] != "parent-pg" {
+		t.Fatalf("telegram_updates: %d rows, %d done, holders %v; emulator %+v", total, done, holders, st)
 	}
 }

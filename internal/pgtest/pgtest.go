@@ -19,6 +19,13 @@
 // authentication safe here. A TCP listener on 127.0.0.1 would let every local
 // user in.
 //
+// Tests that need TCP (a deployment's view, a server on its own host in a
+// network namespace) ask for it: StartWith(t, Options{TCP: "127.0.0.1:0",
+// Password: …, AllowFrom: …, NetNS: …}) adds a listener whose pg_hba.conf
+// lines admit only AllowFrom (default: the TCP host itself), with a password
+// when one is given (tcp.go). Kill crashes the server (SIGKILL of the
+// postmaster and its backends) for fault tests.
+//
 // Why fsync=off by default: a test server's data need not survive the machine
 // crashing (it is removed at the end), and fsync dominates small writes.
 // The server still survives its own restart and the loss of any of its

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +36,10 @@ const MaxAttempts = 8
 // Options.OpTimeout is zero.
 const DefaultOpTimeout = 30 * time.Second
 
+// DefaultMaxConns is the pool size when neither Options.MaxConns nor the
+// DSN's pool_max_conns says.
+const DefaultMaxConns = 16
+
 // Options tune Open. The zero value is usable.
 type Options struct {
 	// Logger receives the few events worth logging (migrations applied).
@@ -46,7 +51,8 @@ type Options struct {
 	Now func() time.Time
 	// OpTimeout bounds one method call; zero means DefaultOpTimeout.
 	OpTimeout time.Duration
-	// MaxConns caps the pool (zero: pgxpool's default, max(4, CPUs)).
+	// MaxConns caps the pool; zero: pool_max_conns of the DSN, else
+	// DefaultMaxConns.
 	MaxConns int32
 }
 
@@ -73,8 +79,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		// pgx's parse errors can quote the string: say only that it failed.
 		return nil, errors.New("postgres: the connection string does not parse (a postgres:// URL or key=value pairs)")
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(dsn, "pool_max_conns"):
+		// Concurrent users' commits share WAL flushes only on separate
+		// connections: more than pgxpool's max(4, CPUs).
+		cfg.MaxConns = DefaultMaxConns
 	}
 	db := &DB{log: opts.Logger, now: opts.Now, timeout: opts.OpTimeout}
 	if db.log == nil {

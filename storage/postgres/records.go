@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -193,14 +194,78 @@ func scanWallet(row pgx.Row) (storage.Wallet, error) {
 	return w, nil
 }
 
+// CreateWallet: see storage.DB.CreateWallet. Outside Update it is one
+// statement (one round trip, its own durable commit): the insert happens
+// only when neither the owner nor the address has a wallet, and the same
+// statement returns the rows that stopped it. A concurrent create that
+// commits between the statement's snapshot and its insert makes ON CONFLICT
+// skip the insert while the snapshot shows no row; the statement is then
+// run again and sees the winner (bounded by MaxAttempts).
 func (db *DB) CreateWallet(w storage.Wallet) (storage.Wallet, bool, error) {
-	var out storage.Wallet
-	var created bool
-	err := db.run(false, func(tx *pgTx) (err error) {
-		out, created, err = tx.CreateWallet(w)
-		return err
-	})
-	return out, created, err
+	if err := storage.ValidateWallet(&w); err != nil {
+		return storage.Wallet{}, false, fmt.Errorf("storage: create wallet: %w", err)
+	}
+	if w.Created.IsZero() {
+		w.Created = db.now().UTC()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), db.timeout)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		rows, err := db.pool.Query(ctx, `WITH ins AS (
+				INSERT INTO wallets (`+walletCols+`) SELECT $1, $2, $3, $4
+				WHERE NOT EXISTS (SELECT 1 FROM wallets WHERE owner = $1 OR address = $2)
+				ON CONFLICT DO NOTHING
+				RETURNING `+walletCols+`)
+			SELECT `+walletCols+`, true FROM ins
+			UNION ALL
+			SELECT `+walletCols+`, false FROM wallets WHERE owner = $1 OR address = $2`,
+			w.Owner, w.Address[:], w.Record, ns(w.Created))
+		var found []storage.Wallet
+		inserted := false
+		if err == nil {
+			for rows.Next() {
+				var f storage.Wallet
+				var addr []byte
+				var created int64
+				var ins bool
+				if err = rows.Scan(&f.Owner, &addr, &f.Record, &created, &ins); err != nil {
+					break
+				}
+				if len(addr) != common.AddressLength {
+					err = fmt.Errorf("%w: wallet address of %d bytes", storage.ErrCorrupt, len(addr))
+					break
+				}
+				f.Address, f.Created = common.Address(addr), fromNS(created)
+				inserted = inserted || ins
+				found = append(found, f)
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+		if err != nil {
+			if retryable(err) && attempt < MaxAttempts && ctx.Err() == nil {
+				time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
+				continue
+			}
+			return storage.Wallet{}, false, fmt.Errorf("postgres: create wallet: %w", mapErr(err))
+		}
+		if inserted {
+			return w, true, nil
+		}
+		for _, f := range found {
+			if f.Owner == w.Owner {
+				return f, false, nil
+			}
+		}
+		for _, f := range found {
+			return storage.Wallet{}, false, fmt.Errorf("storage: create wallet for user %d: %w: address %s belongs to user %d", w.Owner, storage.ErrWalletExists, w.Address, f.Owner)
+		}
+		if attempt == MaxAttempts {
+			return storage.Wallet{}, false, fmt.Errorf("postgres: create wallet for user %d: lost the race %d times", w.Owner, attempt)
+		}
+	}
 }
 
 func (db *DB) WalletByOwner(owner int64) (storage.Wallet, error) {
