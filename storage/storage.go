@@ -63,6 +63,9 @@ var (
 		bucketDeposits, bucketDepositsByOwner, bucketDepositOutbox, bucketWatchCursors,
 		// coordination.go (issue 11): Telegram updates claimed once, leases.
 		bucketUpdates, bucketLeases,
+		// cards.go (issue 11): card edits queued with state changes, the
+		// users' wallet cards.
+		bucketCardEdits, bucketWalletCards,
 	}
 )
 
@@ -111,6 +114,7 @@ type DB struct {
 	path   string
 	logger *slog.Logger
 	now    func() time.Time
+	slots  sendSlots // sendslots.go: Telegram's limits, in memory (one host)
 
 	batcher batcher // group commit of independent writes (batch.go)
 }

@@ -69,6 +69,15 @@ type Store interface {
 	AcquireLease(name, holder string, ttl time.Duration) (Lease, bool, error)
 	ReleaseLease(name, holder string) error
 
+	// Chat cards and Telegram's limits across parents (cards.go,
+	// sendslots.go). UpdateTransfer (Store's and Tx's) queues a CardEdit in
+	// the same transaction when CardEditDue says so.
+	PendingCardEdits(after uint64, limit int) ([]CardEdit, error)
+	CardEditsDone(seqs ...uint64) error
+	SetWalletCard(user int64, c Card) error
+	WalletCard(user int64) (Card, error)
+	ReserveSend(chatID int64, l SendLimits) (wait time.Duration, reserved bool, err error)
+
 	// SchemaVersion is the version of the stored schema.
 	SchemaVersion() (uint64, error)
 	// Ping reports whether the store answers now, within ctx (readiness:

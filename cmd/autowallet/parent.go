@@ -216,7 +216,7 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		enc = parent.NewEnclaveClientVsock(uint32(c.EnclaveCID), uint32(c.EnclavePort), 15*time.Second)
 	}
 	hc := hostConfig{
-		DataDir: c.DataDir, DatabaseURL: c.DatabaseURL, Networks: c.Networks, Enclave: enc,
+		DataDir: c.DataDir, DatabaseURL: c.DatabaseURL, Networks: c.Networks, Enclave: enc, Instance: c.Instance,
 		Service: parent.ServiceConfig{
 			IntentTTL:        c.IntentTTL,
 			Confirmations:    c.Confirmations,

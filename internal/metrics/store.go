@@ -239,6 +239,31 @@ func (d *timedStore) SchemaVersion() (_ uint64, err error) {
 	return d.s.SchemaVersion()
 }
 
+func (d *timedStore) PendingCardEdits(after uint64, limit int) (_ []storage.CardEdit, err error) {
+	defer func(t0 time.Time) { d.done("PendingCardEdits", t0, err) }(time.Now())
+	return d.s.PendingCardEdits(after, limit)
+}
+
+func (d *timedStore) CardEditsDone(seqs ...uint64) (err error) {
+	defer func(t0 time.Time) { d.done("CardEditsDone", t0, err) }(time.Now())
+	return d.s.CardEditsDone(seqs...)
+}
+
+func (d *timedStore) SetWalletCard(user int64, c storage.Card) (err error) {
+	defer func(t0 time.Time) { d.done("SetWalletCard", t0, err) }(time.Now())
+	return d.s.SetWalletCard(user, c)
+}
+
+func (d *timedStore) WalletCard(user int64) (_ storage.Card, err error) {
+	defer func(t0 time.Time) { d.done("WalletCard", t0, err) }(time.Now())
+	return d.s.WalletCard(user)
+}
+
+func (d *timedStore) ReserveSend(chatID int64, l storage.SendLimits) (_ time.Duration, _ bool, err error) {
+	defer func(t0 time.Time) { d.done("ReserveSend", t0, err) }(time.Now())
+	return d.s.ReserveSend(chatID, l)
+}
+
 // Close closes the wrapped store.
 func (d *timedStore) Close() error { return d.s.Close() }
 

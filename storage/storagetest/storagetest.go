@@ -55,6 +55,9 @@ func Run(t *testing.T, open Open) {
 		{"Leases", testLeases},
 		{"LeaseConcurrent", testLeaseConcurrent},
 		{"CopyRoundTrip", testCopyRoundTrip},
+		{"CardEdits", testCardEdits},
+		{"WalletCards", testWalletCards},
+		{"SendSlots", testSendSlots},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
