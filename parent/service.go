@@ -565,10 +565,18 @@ func (s *Service) broadcast(ctx context.Context, t storage.Transfer) storage.Tra
 	return s.move(t, storage.StateApproved, reason)
 }
 
+// errNoChange: the transfer is already in the state move was asked for.
+var errNoChange = errors.New("transfer already in that state")
+
 // move stores a state change and tells the listeners. An invalid or lost
 // race (someone else moved it first) leaves t as stored.
 func (s *Service) move(t storage.Transfer, to storage.State, reason string) storage.Transfer {
 	nt, err := s.store.UpdateTransfer(t.ID, func(x *storage.Transfer) error {
+		if x.State == to && x.Reason == reason {
+			// Another path (or parent) stored this very change first:
+			// storing it again would tell the listeners twice.
+			return errNoChange
+		}
 		x.State, x.Reason, x.Updated = to, reason, s.now()
 		if to == storage.StateConfirmed || to == storage.StateFailed {
 			x.Block, x.FeePaid = t.Block, t.FeePaid
@@ -577,6 +585,12 @@ func (s *Service) move(t storage.Transfer, to storage.State, reason string) stor
 	})
 	if to.Final() {
 		s.pace.forget(t.ID)
+	}
+	if errors.Is(err, errNoChange) {
+		if cur, err := s.store.Transfer(t.ID); err == nil {
+			return cur
+		}
+		return t
 	}
 	if err != nil {
 		s.log.Warn("transfer state not changed", "transfer", t.ID, "to", to, "err", err)
