@@ -21,6 +21,10 @@ import (
 // network's node answers. Each check gives a fixed word, never an error's
 // text (metrics.Check).
 func readiness(enc *parent.EnclaveClient, vault func() error, store storage.Store, nets []parent.NetworkChain) *metrics.Readiness {
+	return metrics.NewReadiness(0, 0, readinessChecks(enc, vault, store, nets...)...)
+}
+
+func readinessChecks(enc *parent.EnclaveClient, vault func() error, store storage.Store, nets ...parent.NetworkChain) []metrics.Check {
 	checks := []metrics.Check{
 		{Name: "enclave", Run: func(ctx context.Context) string {
 			h, err := enc.Health(ctx)
@@ -50,7 +54,7 @@ func readiness(enc *parent.EnclaveClient, vault func() error, store storage.Stor
 			return ""
 		}})
 	}
-	return metrics.NewReadiness(0, 0, checks...)
+	return checks
 }
 
 // opsRoutes adds /metrics, /healthz and /readyz to the admin listener.
