@@ -8,6 +8,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -414,6 +415,22 @@ func (tx *boltTx) PutMeta(key string, value []byte) error {
 		return fmt.Errorf("storage: put meta %q: %w", key, err)
 	}
 	return nil
+}
+
+// CreateMeta: see Tx.CreateMeta. bbolt has one writer at a time, so the
+// read and the put of one transaction cannot interleave with another's.
+func (tx *boltTx) CreateMeta(key string, value []byte) ([]byte, bool, error) {
+	old, err := tx.Meta(key)
+	if err == nil {
+		return old, false, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, false, err
+	}
+	if err := tx.PutMeta(key, value); err != nil {
+		return nil, false, err
+	}
+	return bytes.Clone(value), true, nil
 }
 
 func checkMetaKey(key string) error {

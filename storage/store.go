@@ -104,6 +104,12 @@ type Tx interface {
 	ActiveNonces(chainID uint64, from common.Address) ([]uint64, error)
 	Meta(key string) ([]byte, error)
 	PutMeta(key string, value []byte) error
+	// CreateMeta stores value under key only if the key is absent, and
+	// returns what is stored and whether this call stored it. Of several
+	// concurrent creates on any engine exactly one stores; the others get
+	// its value (the first vault key's blob, parent/unlock.go: a blob once
+	// stored is never replaced).
+	CreateMeta(key string, value []byte) (stored []byte, created bool, err error)
 }
 
 // The bbolt engine is a Store.

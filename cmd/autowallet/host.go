@@ -113,7 +113,7 @@ func (h *host) open(ctx context.Context, c hostConfig) error {
 	if h.service, err = parent.NewService(h.metered, c.Enclave, nets, c.Service, h.log); err != nil {
 		return err
 	}
-	h.ready = readiness(c.Enclave, h.metered, nets)
+	h.ready = readiness(c.Enclave, h.service.VaultKeyCheck, h.metered, nets)
 	h.metrics.WatchStore(h.metered)
 	h.metrics.WatchReadiness(h.ready)
 	h.runCtx, h.cancel = context.WithCancel(context.Background())
