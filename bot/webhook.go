@@ -62,7 +62,7 @@ const (
 type UpdateStore interface {
 	ClaimUpdate(updateID int64, holder string, ttl time.Duration) (storage.UpdateClaim, error)
 	FinishUpdate(updateID int64, holder string) error
-	PruneUpdates(before time.Time) (int, error)
+	PruneUpdates(olderThan time.Duration) (int, error)
 }
 
 var _ UpdateStore = storage.Store(nil)
@@ -190,7 +190,7 @@ func (b *Bot) runWebhook(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := h.cfg.Store.PruneUpdates(time.Now().Add(-UpdateRetention)); err != nil {
+		if n, err := h.cfg.Store.PruneUpdates(UpdateRetention); err != nil {
 			b.log.Warn("pruning update records", "err", err)
 		} else if n > 0 {
 			b.log.Info("pruned update records", "count", n)
