@@ -33,7 +33,7 @@ func TestParentWebhookFlags(t *testing.T) {
 		"no secret":        {"", []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "AUTOWALLET_WEBHOOK_SECRET"},
 		"bad secret":       {"has space" + good, []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "characters other than A-Z a-z 0-9 _ -"},
 		"long secret":      {strings.Repeat("a", 257), []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "longer than 256"},
-		"one character":    {"k", []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "shorter than 32"},
+		"one character":    {"Z", []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "shorter than 32"},
 		"31 characters":    {good[:31], []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "shorter than 32"},
 		"http to Telegram": {good, []string{"-webhook-url", "http://lb.example/telegram/webhook"}, "must be https"},
 		"root path":        {good, []string{"-webhook-url", "https://lb.example/"}, "path of its own"},
