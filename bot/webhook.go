@@ -357,7 +357,8 @@ func (b *Bot) webhookCheck() time.Duration {
 // WebhookHandler is the http.Handler Telegram's POSTs reach (mounted at the
 // webhook URL's path). Answers (docs/bot.md has the table):
 //
-//	200  handled now (after FinishUpdate), or handled before (a retry)
+//	200  handled now (after FinishUpdate), or handled before (a retry), or
+//	     dropped after a handler panic or the update's deadline
 //	400  not an update; 405 not POST; 413 body too large; 415 not JSON
 //	401  no secret header; 403 wrong secret (nothing read, nothing stored)
 //	409  claimed by another parent (or being handled here): retry later
