@@ -60,6 +60,15 @@ type Config struct {
 	Webhook *WebhookConfig
 	// Metrics counts updates and Bot API calls (nil: none).
 	Metrics *metrics.Metrics
+	// DropWebhook lets long polling delete a webhook it finds set. Off, a
+	// poller that finds a webhook waits (checking every WebhookCheck)
+	// rather than switch off the parents that take the updates by webhook
+	// (autowallet parent -drop-webhook; autowallet dev with its emulator).
+	DropWebhook bool
+	// WebhookCheck is how often getWebhookInfo is asked (default
+	// DefaultWebhookCheck): in webhook mode to set the webhook again when
+	// it was deleted or changed; polling, while a webhook is set.
+	WebhookCheck time.Duration
 }
 
 // Bot is the running Telegram bot.
@@ -111,7 +120,7 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 		tgbot.WithServerURL(strings.TrimRight(cfg.APIURL, "/")),
 		tgbot.WithDefaultHandler(b.onOther),
 		tgbot.WithErrorsHandler(func(err error) { b.log.Warn("telegram", "err", b.redact(err)) }),
-		tgbot.WithMiddlewares(signalDone, b.countUpdates, b.rememberUser),
+		tgbot.WithMiddlewares(b.guard, b.countUpdates, b.rememberUser),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("bot: connecting to the Bot API: %w", b.redact(err))
@@ -227,7 +236,9 @@ func (b *Bot) Poll(ctx context.Context) {
 		b.runWebhook(ctx)
 		return
 	}
-	b.dropWebhook(ctx)
+	if !b.clearForPolling(ctx) {
+		return
+	}
 	b.api.Start(ctx)
 }
 
@@ -241,18 +252,41 @@ func (b *Bot) RunBackground(ctx context.Context) {
 		TTL: b.cfg.LeaseTTL, Logger: b.log}, b.runCards)
 }
 
-// dropWebhook deletes a webhook left set (an earlier webhook deployment):
-// while one is set, getUpdates fails with 409 Conflict. Pending updates are
-// kept, so they reach this poller.
-func (b *Bot) dropWebhook(ctx context.Context) {
-	info, err := b.api.GetWebhookInfo(ctx)
-	if err != nil || info.URL == "" {
-		return
-	}
-	// The URL is not logged: it may carry a secret path.
-	b.log.Warn("a webhook is set; deleting it to take updates by long polling")
-	if _, err := b.api.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{}); err != nil {
-		b.log.Warn("deleteWebhook failed", "err", b.redact(err))
+// clearForPolling is called before long polling. While a webhook is set,
+// getUpdates fails with 409 Conflict; deleting it would switch off every
+// parent taking the updates by webhook (they would get nothing until
+// their next check sets it again). So the webhook is deleted only with
+// DropWebhook (pending updates kept, they reach this poller); without it
+// the poller waits, looking again every WebhookCheck, until the webhook is
+// gone or ctx ends (false). A failed getWebhookInfo does not hold polling.
+func (b *Bot) clearForPolling(ctx context.Context) bool {
+	for warned := false; ; {
+		info, err := b.api.GetWebhookInfo(ctx)
+		if err != nil || info.URL == "" {
+			return ctx.Err() == nil
+		}
+		// The URL is not logged: it may carry a secret path.
+		if b.cfg.DropWebhook {
+			b.log.Warn("a webhook is set; deleting it to take updates by long polling")
+			err := b.send.Do(ctx, 0, b.metered("deleteWebhook", func(ctx context.Context) error {
+				_, err := b.api.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{})
+				return err
+			}))
+			if err != nil {
+				b.log.Warn("deleteWebhook failed", "err", b.redact(err))
+			}
+			return ctx.Err() == nil
+		}
+		if !warned {
+			warned = true
+			b.log.Error("a webhook is set for this bot: not polling, which would switch off the parents taking updates by webhook; " +
+				"stop them and pass -drop-webhook to take the updates by long polling")
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(b.webhookCheck()):
+		}
 	}
 }
 

@@ -65,7 +65,7 @@ type Store interface {
 	// Several parents (coordination.go).
 	ClaimUpdate(updateID int64, holder string, ttl time.Duration) (UpdateClaim, error)
 	FinishUpdate(updateID int64, holder string) error
-	PruneUpdates(before time.Time) (int, error)
+	PruneUpdates(olderThan time.Duration) (int, error)
 	AcquireLease(name, holder string, ttl time.Duration) (Lease, bool, error)
 	ReleaseLease(name, holder string) error
 

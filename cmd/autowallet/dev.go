@@ -251,15 +251,17 @@ func (m *DevMain) Run(ctx context.Context) error {
 				m.emu.Register(mux)
 			}
 		},
-		Bot:          &bot.Config{Token: token, APIURL: apiURL, MiniAppLink: link, Faucet: faucet},
+		// With its own emulator dev may delete a webhook left set; with a
+		// real bot it must not switch off the parents serving it.
+		Bot:          &bot.Config{Token: token, APIURL: apiURL, MiniAppLink: link, Faucet: faucet, DropWebhook: c.BotToken == ""},
 		ServeMetrics: true,
 	}
 	if c.Webhook {
 		secret := os.Getenv("AUTOWALLET_WEBHOOK_SECRET")
 		if secret == "" {
-			secret = bot.GenerateSecret()
-		} else if !bot.ValidSecret(secret) {
-			return errors.New("AUTOWALLET_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+			secret = bot.GenerateSecret() // 64 hex characters
+		} else if err := bot.CheckSecret(secret); err != nil {
+			return fmt.Errorf("AUTOWALLET_WEBHOOK_SECRET: %w", err) // never quotes the secret
 		}
 		hc.Bot.Webhook = &bot.WebhookConfig{URL: base + DevWebhookPath, Secret: secret, Instance: "dev"}
 	}

@@ -214,9 +214,9 @@ func (d *timedStore) FinishUpdate(updateID int64, holder string) (err error) {
 	return d.s.FinishUpdate(updateID, holder)
 }
 
-func (d *timedStore) PruneUpdates(before time.Time) (_ int, err error) {
+func (d *timedStore) PruneUpdates(olderThan time.Duration) (_ int, err error) {
 	defer func(t0 time.Time) { d.done("PruneUpdates", t0, err) }(time.Now())
-	return d.s.PruneUpdates(before)
+	return d.s.PruneUpdates(olderThan)
 }
 
 func (d *timedStore) AcquireLease(name, holder string, ttl time.Duration) (_ storage.Lease, _ bool, err error) {
