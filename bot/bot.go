@@ -15,8 +15,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	tgbot "github.com/go-telegram/bot"
@@ -24,6 +27,7 @@ import (
 
 	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -46,11 +50,25 @@ type Config struct {
 	// Faucet, when set, enables /faucet (dev mode).
 	Faucet Faucet
 	Log    *slog.Logger
+	// Instance names this parent among several of one bot: the holder of
+	// the "cards" lease (default "bot-<pid>"). LeaseTTL tunes that lease
+	// (lease.Config.TTL; 0: its default).
+	Instance string
+	LeaseTTL time.Duration
 	// Webhook, when set, takes updates by webhook (webhook.go) instead of
 	// long polling: Run sets the webhook and WebhookHandler serves it.
 	Webhook *WebhookConfig
 	// Metrics counts updates and Bot API calls (nil: none).
 	Metrics *metrics.Metrics
+	// DropWebhook lets long polling delete a webhook it finds set. Off, a
+	// poller that finds a webhook waits (checking every WebhookCheck)
+	// rather than switch off the parents that take the updates by webhook
+	// (autowallet parent -drop-webhook; autowallet dev with its emulator).
+	DropWebhook bool
+	// WebhookCheck is how often getWebhookInfo is asked (default
+	// DefaultWebhookCheck): in webhook mode to set the webhook again when
+	// it was deleted or changed; polling, while a webhook is set.
+	WebhookCheck time.Duration
 }
 
 // Bot is the running Telegram bot.
@@ -61,12 +79,12 @@ type Bot struct {
 	send *Sender
 	log  *slog.Logger
 
-	flows       flows
-	busy        sync.Map // user id -> struct{}: a wallet creation in flight
-	faucetLast  sync.Map // user id -> time.Time of the last drip
-	walletCards sync.Map // user id -> walletCard: the last wallet card, refreshed after changes
-	cards       *cardQueue
-	hook        *hookState // webhook mode; nil: long polling
+	flows      flows
+	busy       sync.Map // user id -> struct{}: a wallet creation in flight
+	faucetLast sync.Map // user id -> time.Time of the last drip
+	cards      *cardQueue
+	cardWake   chan struct{} // cardoutbox.go
+	hook       *hookState    // webhook mode; nil: long polling
 }
 
 // New connects to the Bot API (getMe) and registers the handlers.
@@ -83,7 +101,13 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bot{cfg: cfg, svc: svc, send: NewSender(cfg.Log), log: cfg.Log}
+	if cfg.Instance == "" {
+		cfg.Instance = "bot-" + strconv.Itoa(os.Getpid())
+	}
+	b := &Bot{cfg: cfg, svc: svc, send: NewSender(cfg.Log), log: cfg.Log, cardWake: make(chan struct{}, 1)}
+	// Telegram's limits hold for the bot, not per parent: every message
+	// reserves its slot in the store (docs/bot.md, "Several parents").
+	b.send.Share(svc.Store())
 	b.flows.m = make(map[int64]*flow)
 	if cfg.Webhook != nil {
 		wc := *cfg.Webhook
@@ -96,14 +120,16 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 		tgbot.WithServerURL(strings.TrimRight(cfg.APIURL, "/")),
 		tgbot.WithDefaultHandler(b.onOther),
 		tgbot.WithErrorsHandler(func(err error) { b.log.Warn("telegram", "err", b.redact(err)) }),
-		tgbot.WithMiddlewares(signalDone, b.countUpdates, b.rememberUser),
+		tgbot.WithMiddlewares(b.guard, b.countUpdates, b.rememberUser),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("bot: connecting to the Bot API: %w", b.redact(err))
 	}
 	b.api = api
 	b.cards = newCardQueue(b)
-	svc.OnTransferChange(b.transferChanged)
+	// A change on this parent wakes the card editor; changes on other
+	// parents reach it through the store's queue (cardoutbox.go).
+	svc.OnTransferChange(func(storage.Transfer) { b.wakeCards() })
 	b.register()
 	return b, nil
 }
@@ -182,10 +208,19 @@ const (
 	cbAgain        = "t:again:"
 )
 
-// Run sets the command menu and takes updates until ctx ends: by long
-// polling, or in webhook mode by setting the webhook (WebhookHandler then
-// serves the updates).
+// Run sets the command menu, runs the background work (RunBackground) and
+// takes updates until ctx ends: by long polling, or in webhook mode by
+// setting the webhook (WebhookHandler then serves the updates).
 func (b *Bot) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { defer close(done); b.RunBackground(ctx) }()
+	b.Poll(ctx)
+	<-done // the lease released before the host closes the store
+}
+
+// Poll sets the command menu and takes updates (long polling, or the
+// webhook) until ctx ends, without the background work.
+func (b *Bot) Poll(ctx context.Context) {
 	var menu []models.BotCommand
 	for _, c := range b.commands() {
 		menu = append(menu, models.BotCommand{Command: c.name, Description: c.help})
@@ -197,27 +232,61 @@ func (b *Bot) Run(ctx context.Context) {
 	if err != nil {
 		b.log.Warn("setting the command menu", "err", b.redact(err))
 	}
-	go b.cards.run(ctx)
 	if b.hook != nil {
 		b.runWebhook(ctx)
 		return
 	}
-	b.dropWebhook(ctx)
+	if !b.clearForPolling(ctx) {
+		return
+	}
 	b.api.Start(ctx)
 }
 
-// dropWebhook deletes a webhook left set (an earlier webhook deployment):
-// while one is set, getUpdates fails with 409 Conflict. Pending updates are
-// kept, so they reach this poller.
-func (b *Bot) dropWebhook(ctx context.Context) {
-	info, err := b.api.GetWebhookInfo(ctx)
-	if err != nil || info.URL == "" {
-		return
-	}
-	// The URL is not logged: it may carry a secret path.
-	b.log.Warn("a webhook is set; deleting it to take updates by long polling")
-	if _, err := b.api.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{}); err != nil {
-		b.log.Warn("deleteWebhook failed", "err", b.redact(err))
+// RunBackground runs the bot's work that is not an answer to an update,
+// until ctx ends: this parent's card queue, and the card editor of the
+// store's queue under the "cards" lease (one parent at a time). Run calls
+// it; a parent that takes no updates itself runs it alone.
+func (b *Bot) RunBackground(ctx context.Context) {
+	go b.cards.run(ctx)
+	_ = lease.Run(ctx, lease.Config{Store: b.svc.Store(), Name: CardsLease, Holder: b.cfg.Instance,
+		TTL: b.cfg.LeaseTTL, Logger: b.log}, b.runCards)
+}
+
+// clearForPolling is called before long polling. While a webhook is set,
+// getUpdates fails with 409 Conflict; deleting it would switch off every
+// parent taking the updates by webhook (they would get nothing until
+// their next check sets it again). So the webhook is deleted only with
+// DropWebhook (pending updates kept, they reach this poller); without it
+// the poller waits, looking again every WebhookCheck, until the webhook is
+// gone or ctx ends (false). A failed getWebhookInfo does not hold polling.
+func (b *Bot) clearForPolling(ctx context.Context) bool {
+	for warned := false; ; {
+		info, err := b.api.GetWebhookInfo(ctx)
+		if err != nil || info.URL == "" {
+			return ctx.Err() == nil
+		}
+		// The URL is not logged: it may carry a secret path.
+		if b.cfg.DropWebhook {
+			b.log.Warn("a webhook is set; deleting it to take updates by long polling")
+			err := b.send.Do(ctx, 0, b.metered("deleteWebhook", func(ctx context.Context) error {
+				_, err := b.api.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{})
+				return err
+			}))
+			if err != nil {
+				b.log.Warn("deleteWebhook failed", "err", b.redact(err))
+			}
+			return ctx.Err() == nil
+		}
+		if !warned {
+			warned = true
+			b.log.Error("a webhook is set for this bot: not polling, which would switch off the parents taking updates by webhook; " +
+				"stop them and pass -drop-webhook to take the updates by long polling")
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(b.webhookCheck()):
+		}
 	}
 }
 

@@ -25,10 +25,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +55,14 @@ const (
 	DefaultClaimTTL       = 30 * time.Second
 	DefaultHandleTimeout  = 20 * time.Second
 	DefaultMaxConnections = 40
+	// DefaultWebhookCheck: how often the webhook is checked with
+	// getWebhookInfo (set again when changed; in polling mode, how often a
+	// webhook that blocks polling is looked at again).
+	DefaultWebhookCheck = time.Minute
+	// MinSecretLen: the webhook secret is the only thing that tells
+	// Telegram's POSTs from anyone's; Telegram accepts 1 character, we want
+	// at least 32 (about 190 bits from its 64-character alphabet).
+	MinSecretLen = 32
 	// UpdateRetention: Telegram stops redelivering an update within a day,
 	// so update records older than this are pruned (hourly).
 	UpdateRetention = 24 * time.Hour
@@ -62,7 +73,7 @@ const (
 type UpdateStore interface {
 	ClaimUpdate(updateID int64, holder string, ttl time.Duration) (storage.UpdateClaim, error)
 	FinishUpdate(updateID int64, holder string) error
-	PruneUpdates(before time.Time) (int, error)
+	PruneUpdates(olderThan time.Duration) (int, error)
 }
 
 var _ UpdateStore = storage.Store(nil)
@@ -71,7 +82,7 @@ var _ UpdateStore = storage.Store(nil)
 type WebhookConfig struct {
 	// URL is what Telegram posts to: https://<load balancer>/<path>.
 	URL string
-	// Secret is the secret_token (1-256 of A-Z a-z 0-9 _ -); all parents
+	// Secret is the secret_token (32-256 of A-Z a-z 0-9 _ -); all parents
 	// behind one URL must share it (the last setWebhook wins). Empty: one
 	// is generated, which only works with a single parent.
 	Secret string
@@ -88,20 +99,40 @@ type WebhookConfig struct {
 	// answering 503 (default 20 s, under the listener's 30 s write
 	// timeout); the handling goes on and the retry is answered by the claim.
 	HandleTimeout time.Duration
+	// UpdateDeadline bounds the handling of one update (default 5 x
+	// HandleTimeout): past it the handler's context is cancelled, the claim
+	// is no longer renewed and the update is dropped (finished, counted,
+	// logged by update_id), so a stuck handler cannot hold it for good.
+	UpdateDeadline time.Duration
 }
 
-// ValidSecret reports whether s is a valid secret_token.
-func ValidSecret(s string) bool {
-	if len(s) < 1 || len(s) > 256 {
-		return false
+// ErrUpdateDeadline is the cause of a handler context cancelled at the
+// update's deadline (WebhookConfig.UpdateDeadline).
+var ErrUpdateDeadline = errors.New("bot: the update outlived its deadline")
+
+// ErrWeakSecret is CheckSecret's refusal.
+var ErrWeakSecret = errors.New("webhook secret refused")
+
+// CheckSecret checks a webhook secret: MinSecretLen-256 characters of
+// Telegram's alphabet (A-Z a-z 0-9 _ -). The error says which rule failed
+// and never quotes the secret.
+func CheckSecret(s string) error {
+	switch {
+	case len(s) < MinSecretLen:
+		return fmt.Errorf("%w: shorter than %d characters (e.g. openssl rand -hex 32)", ErrWeakSecret, MinSecretLen)
+	case len(s) > 256:
+		return fmt.Errorf("%w: longer than 256 characters (Telegram's limit)", ErrWeakSecret)
 	}
 	for _, c := range []byte(s) {
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
+			return fmt.Errorf("%w: characters other than A-Z a-z 0-9 _ - (Telegram's alphabet)", ErrWeakSecret)
 		}
 	}
-	return true
+	return nil
 }
+
+// ValidSecret reports whether CheckSecret accepts s.
+func ValidSecret(s string) bool { return CheckSecret(s) == nil }
 
 // GenerateSecret returns a random secret_token (256 bits, hex).
 func GenerateSecret() string {
@@ -118,9 +149,8 @@ func (c *WebhookConfig) check() error {
 	if c.Secret == "" {
 		c.Secret = GenerateSecret()
 	}
-	if !ValidSecret(c.Secret) {
-		// Never quote the secret.
-		return errors.New("bot: webhook secret must be 1-256 characters of A-Z a-z 0-9 _ -")
+	if err := CheckSecret(c.Secret); err != nil {
+		return fmt.Errorf("bot: %w", err) // never quotes the secret
 	}
 	if c.Store == nil || c.Instance == "" || len(c.Instance) > storage.MaxHolderLen {
 		return errors.New("bot: webhook needs a store and an instance name")
@@ -135,6 +165,12 @@ func (c *WebhookConfig) check() error {
 	if c.HandleTimeout <= 0 {
 		c.HandleTimeout = DefaultHandleTimeout
 	}
+	if c.UpdateDeadline <= 0 {
+		c.UpdateDeadline = 5 * c.HandleTimeout
+	}
+	if c.UpdateDeadline < c.HandleTimeout {
+		return errors.New("bot: webhook update deadline is shorter than the handle timeout")
+	}
 	return nil
 }
 
@@ -146,16 +182,22 @@ type hookState struct {
 	handling sync.Map                        // update id -> struct{}: being handled here
 }
 
-type doneKey struct{}
+type runKey struct{}
 
-// hookKey carries an update's *hookUpdate in the handling context.
-type hookKey struct{}
-
-// hookUpdate is what the handlers of one webhook update tell the webhook.
-type hookUpdate struct {
+// updateRun is one webhook update's handling. Whichever comes first
+// settles it: the handler returning (or panicking, recovered), or its
+// context being cancelled (a stop, or the update's deadline). Only an
+// update whose handler returned first is finished as handled: asking
+// ctx.Err() after the handler returned would call a handling that
+// completed just before a stop "cut short", and another parent would
+// handle it a second time.
+type updateRun struct {
+	mu      sync.Mutex
+	state   int           // runRunning, runReturned or runCancelled
+	handled chan struct{} // closed when the handler returned
 	// retry: a handler met the store unavailable (storage.ErrUnavailable)
 	// and said nothing to the user; the update is left to Telegram's
-	// redelivery instead of being acknowledged.
+	// redelivery instead of being finished (leaveToRetry).
 	retry atomic.Bool
 }
 
@@ -165,11 +207,11 @@ type hookUpdate struct {
 // anything more. In long polling (no redelivery) it is false: the user gets
 // the error reply, as before.
 func leaveToRetry(ctx context.Context, err error) bool {
-	hu, ok := ctx.Value(hookKey{}).(*hookUpdate)
+	run, ok := ctx.Value(runKey{}).(*updateRun)
 	if !ok || !errors.Is(err, storage.ErrUnavailable) {
 		return false
 	}
-	hu.retry.Store(true)
+	run.retry.Store(true)
 	return true
 }
 
@@ -182,15 +224,66 @@ const (
 	handledRetry                  // the store was unavailable: not acknowledged
 )
 
-// signalDone is the outermost middleware: it tells the webhook handler
-// that the library's dispatch (which runs handlers in a goroutine) has
-// finished the update.
-func signalDone(next tgbot.HandlerFunc) tgbot.HandlerFunc {
+const (
+	runRunning = iota
+	runReturned
+	runCancelled
+)
+
+// settle records to as the outcome unless one is recorded already, and
+// returns the outcome.
+func (r *updateRun) settle(to int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state == runRunning {
+		r.state = to
+	}
+	return r.state
+}
+
+// guard is the outermost middleware, in both modes. go-telegram/bot runs
+// each handler in a goroutine of its own without recover(): a panicking
+// handler would kill the parent before it answers Telegram, the claim would
+// run out, Telegram would redeliver the update to the next parent, which
+// would die too. guard recovers the panic, counts it and logs the update_id
+// and where it panicked only (never the update's text, initData nor the
+// panic's value, which may quote them); the update then counts as handled:
+// finished and answered 200, so a poison update is dropped once. In webhook
+// mode guard also tells handleAndFinish that the handler returned.
+func (b *Bot) guard(next tgbot.HandlerFunc) tgbot.HandlerFunc {
 	return func(ctx context.Context, api *tgbot.Bot, u *models.Update) {
-		if ch, ok := ctx.Value(doneKey{}).(chan struct{}); ok {
-			defer close(ch)
-		}
+		run, _ := ctx.Value(runKey{}).(*updateRun)
+		defer func() {
+			if p := recover(); p != nil {
+				b.cfg.Metrics.UpdateDropped("panic")
+				b.log.Error("update handler panicked; the update is dropped", "update_id", u.ID, "at", panicSite())
+			}
+			if run != nil {
+				run.settle(runReturned)
+				close(run.handled)
+			}
+		}()
 		next(ctx, api, u)
+	}
+}
+
+// panicSite is file:line and function of the code that panicked, read from
+// the panicking goroutine's stack (called in the deferred recover).
+func panicSite() string {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	afterPanic := false
+	for {
+		f, more := frames.Next()
+		if afterPanic && !strings.HasPrefix(f.Function, "runtime.") {
+			return fmt.Sprintf("%s:%d %s", filepath.Base(f.File), f.Line, f.Function)
+		}
+		if f.Function == "runtime.gopanic" {
+			afterPanic = true
+		}
+		if !more {
+			return "unknown"
+		}
 	}
 }
 
@@ -221,26 +314,78 @@ func (b *Bot) runWebhook(ctx context.Context) {
 	}
 	h.ctx.Store(&ctx)
 	b.log.Info("taking updates by webhook", "instance", h.cfg.Instance)
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	check := time.NewTicker(b.webhookCheck())
+	defer check.Stop()
 	for {
-		if n, err := h.cfg.Store.PruneUpdates(time.Now().Add(-UpdateRetention)); err != nil {
+		// The store's own clock decides what is a day old (PruneUpdates).
+		if n, err := h.cfg.Store.PruneUpdates(UpdateRetention); err != nil {
 			b.log.Warn("pruning update records", "err", err)
 		} else if n > 0 {
 			b.log.Info("pruned update records", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-check.C:
+				b.keepWebhook(ctx, params)
+			case <-prune.C:
+				break wait
+			}
 		}
 	}
+}
+
+// keepWebhook sets the webhook again when getWebhookInfo shows another URL
+// or none: a process polling with the same bot token (deleteWebhook), or a
+// setWebhook elsewhere, would otherwise switch every webhook parent off
+// silently until they restart. One getWebhookInfo per check and at most
+// one setWebhook (Telegram's retries are Sender's). Two parents configured
+// with different URLs would take it from each other every check: the
+// warning and autowallet_telegram_webhook_resets_total show it.
+func (b *Bot) keepWebhook(ctx context.Context, params *tgbot.SetWebhookParams) {
+	var info *models.WebhookInfo
+	err := b.send.Do(ctx, 0, b.metered("getWebhookInfo", func(ctx context.Context) error {
+		var err error
+		info, err = b.api.GetWebhookInfo(ctx)
+		return err
+	}))
+	if err != nil {
+		b.log.Warn("getWebhookInfo failed", "err", b.redact(err))
+		return
+	}
+	if info.URL == params.URL {
+		return
+	}
+	// Neither URL is logged: either may carry a secret path.
+	b.cfg.Metrics.WebhookReset()
+	b.log.Warn("the bot's webhook was deleted or changed (a poller or another deployment with this token?); setting it again",
+		"was_deleted", info.URL == "")
+	err = b.send.Do(ctx, 0, b.metered("setWebhook", func(ctx context.Context) error {
+		_, err := b.api.SetWebhook(ctx, params)
+		return err
+	}))
+	if err != nil {
+		b.log.Error("setWebhook failed; retrying at the next check", "err", b.redact(err))
+	}
+}
+
+// webhookCheck is the interval of getWebhookInfo checks.
+func (b *Bot) webhookCheck() time.Duration {
+	if b.cfg.WebhookCheck > 0 {
+		return b.cfg.WebhookCheck
+	}
+	return DefaultWebhookCheck
 }
 
 // WebhookHandler is the http.Handler Telegram's POSTs reach (mounted at the
 // webhook URL's path). Answers (docs/bot.md has the table):
 //
-//	200  handled now (after FinishUpdate), or handled before (a retry)
+//	200  handled now (after FinishUpdate), or handled before (a retry), or
+//	     dropped after a handler panic or the update's deadline
 //	400  not an update; 405 not POST; 413 body too large; 415 not JSON
 //	401  no secret header; 403 wrong secret (nothing read, nothing stored)
 //	409  claimed by another parent (or being handled here): retry later
@@ -385,27 +530,52 @@ func (b *Bot) handleClaimed(w http.ResponseWriter, ctx context.Context, u *model
 	}
 }
 
-// handleAndFinish runs the update through the library's dispatch, keeps the
-// claim renewed meanwhile, then marks it finished. It sends on done
-// (buffered) the outcome: handledStopped when the bot's context ended
-// meanwhile (a stop, which may have cut the handlers short), handledRetry
-// when a handler met the store unavailable (leaveToRetry).
+// afterHandled, when set (tests), runs after the handler returned and
+// before the outcome is decided: the window of a stop racing a handling.
+var afterHandled atomic.Pointer[func()]
+
+// handleAndFinish runs the update through the library's dispatch with a
+// context that ends at the update's deadline, keeps the claim renewed
+// meanwhile, then marks it finished. It sends on done (buffered) the
+// outcome: handledStopped when the bot's context ended (a stop) before the
+// handler returned, which may have cut it short; handledRetry when a
+// handler met the store unavailable (leaveToRetry).
 func (b *Bot) handleAndFinish(ctx context.Context, u *models.Update, done chan<- handled) {
 	h := b.hook
-	outcome := handledStopped
-	defer func() { done <- outcome }()
+	result := handledStopped
+	defer func() { done <- result }()
 	defer h.handling.Delete(u.ID)
-	handled := make(chan struct{})
-	hu := &hookUpdate{}
-	b.api.ProcessUpdate(context.WithValue(context.WithValue(ctx, doneKey{}, handled), hookKey{}, hu), u)
+	// The handler's context is cancelled only here, and only after the
+	// outcome is settled as "cancelled": a handler that returns because it
+	// saw the cancellation can never count as having returned first.
+	hctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	run := &updateRun{handled: make(chan struct{})}
+	b.api.ProcessUpdate(context.WithValue(hctx, runKey{}, run), u)
 	renew := time.NewTicker(h.cfg.ClaimTTL / 3)
 	defer renew.Stop()
-	lost := false
-wait:
-	for {
+	deadline := time.NewTimer(h.cfg.UpdateDeadline)
+	defer deadline.Stop()
+	lost, expired := false, false
+	outcome := runRunning
+	for outcome == runRunning {
 		select {
-		case <-handled:
-			break wait
+		case <-run.handled:
+			if f := afterHandled.Load(); f != nil {
+				(*f)()
+			}
+			outcome = run.settle(runReturned)
+		case <-ctx.Done():
+			// A stop: renewals end here; the handler's return, if it came
+			// first, still counts.
+			if outcome = run.settle(runCancelled); outcome == runCancelled {
+				cancel(context.Cause(ctx))
+			}
+		case <-deadline.C:
+			if outcome = run.settle(runCancelled); outcome == runCancelled {
+				expired = true
+				cancel(ErrUpdateDeadline)
+			}
 		case <-renew.C:
 			// Renewal by the same holder; "in progress" means the claim ran
 			// out (this parent stalled or lost the store) and another parent
@@ -419,12 +589,18 @@ wait:
 			}
 		}
 	}
-	if ctx.Err() != nil {
-		b.log.Warn("stopping mid-handling; the update is left to Telegram's retry", "update_id", u.ID)
-		return
-	}
-	if hu.retry.Load() {
-		outcome = handledRetry
+	if outcome == runCancelled {
+		if !expired {
+			b.log.Warn("stopping mid-handling; the update is left to Telegram's retry", "update_id", u.ID)
+			return
+		}
+		// The update's deadline: its handler is stuck (or far too slow).
+		// It is dropped like a poison update, finished so that no parent
+		// takes it up again; the handler's context is cancelled.
+		b.cfg.Metrics.UpdateDropped("deadline")
+		b.log.Error("update outlived its deadline; cancelled and dropped", "update_id", u.ID, "deadline", h.cfg.UpdateDeadline)
+	} else if run.retry.Load() {
+		result = handledRetry
 		b.log.Warn("store unavailable mid-handling; the update is left to Telegram's retry", "update_id", u.ID)
 		// Release the claim (it runs out at once), so that the redelivery
 		// may go to another parent without waiting for ClaimTTL. The store
@@ -437,7 +613,7 @@ wait:
 		}
 		return
 	}
-	outcome = handledDone
+	result = handledDone
 	var err error
 	for attempt := range 3 {
 		if err = h.cfg.Store.FinishUpdate(u.ID, h.cfg.Instance); err == nil || errors.Is(err, storage.ErrInvalid) {

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/autowallet/autowallet/storage"
 )
 
 // FuzzReadUpdate: whatever the body, readUpdate answers an update whose id
@@ -34,15 +36,35 @@ func FuzzReadUpdate(f *testing.F) {
 	})
 }
 
+// TestSecretRules: 32-256 characters of Telegram's alphabet; a refusal
+// names the rule (ErrWeakSecret) and never quotes the secret.
 func TestSecretRules(t *testing.T) {
-	for s, ok := range map[string]bool{"": false, "a": true, strings.Repeat("a", 256): true, strings.Repeat("a", 257): false,
-		"A-z_09": true, "with space": false, "tab\t": false, "ü": false} {
-		if ValidSecret(s) != ok {
-			t.Errorf("ValidSecret(%q) = %v", s, !ok)
+	a32 := strings.Repeat("a", 32)
+	for s, want := range map[string]string{
+		"": "shorter than 32", "a": "shorter than 32", a32[:31]: "shorter than 32", a32: "",
+		strings.Repeat("a", 256): "", strings.Repeat("a", 257): "longer than 256",
+		"A-z_09" + a32: "", "with space" + a32: "characters other", "tab\t" + a32: "characters other", "ü" + a32: "characters other",
+	} {
+		err := CheckSecret(s)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("CheckSecret(%d chars) = %v", len(s), err)
+		case want != "" && (!errors.Is(err, ErrWeakSecret) || !strings.Contains(err.Error(), want)):
+			t.Errorf("CheckSecret(%d chars) = %v, want %q", len(s), err, want)
+		case err != nil && len(s) >= 8 && strings.Contains(err.Error(), s):
+			t.Errorf("the error quotes the secret: %v", err)
+		}
+		if ValidSecret(s) != (want == "") {
+			t.Errorf("ValidSecret(%d chars) = %v", len(s), !(want == ""))
 		}
 	}
 	if g := GenerateSecret(); !ValidSecret(g) || len(g) != 64 || g == GenerateSecret() {
 		t.Fatalf("GenerateSecret() = %q", g)
+	}
+	// bot.New refuses a short secret too (a caller other than the parent).
+	c := WebhookConfig{URL: "https://lb.example/hook", Secret: "Zq9xW", Instance: "a", Store: (*storage.DB)(nil)}
+	if err := c.check(); !errors.Is(err, ErrWeakSecret) || strings.Contains(err.Error(), "Zq9xW") {
+		t.Fatalf("check: %v", err)
 	}
 }
 

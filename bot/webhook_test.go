@@ -1,10 +1,12 @@
 package bot_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,12 +18,13 @@ import (
 	"github.com/autowallet/autowallet/bot"
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/lbproxy"
+	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/storage"
 )
 
 const (
-	hookSecret = "test-webhook_SECRET-0123456789"
+	hookSecret = "test-webhook_SECRET-0123456789abcdef"
 	hookPath   = "/telegram/webhook"
 )
 
@@ -41,6 +44,26 @@ type hookBot struct {
 	bot  *bot.Bot
 	srv  *httptest.Server // its webhook listener
 	stop context.CancelFunc
+	m    *metrics.Metrics // its metrics
+	logs *syncBuffer      // its log, as text
+}
+
+// syncBuffer is a log sink several goroutines write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 type hookOptions struct {
@@ -50,6 +73,7 @@ type hookOptions struct {
 	proxy     bool              // the emulator posts to the proxy (else to the first bot)
 	store     func(name string, s *storage.DB) bot.UpdateStore
 	stack     teststack.Options
+	check     time.Duration // bot.Config.WebhookCheck
 }
 
 func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
@@ -71,7 +95,7 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 	var wg sync.WaitGroup
 	// Each instance's listener exists before the webhook URL is known.
 	for i := range o.instances {
-		hb := &hookBot{name: fmt.Sprintf("parent-%c", 'a'+i)}
+		hb := &hookBot{name: fmt.Sprintf("parent-%c", 'a'+i), m: metrics.New(metrics.Options{}), logs: &syncBuffer{}}
 		var h atomic.Pointer[http.Handler]
 		hb.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			hp := h.Load()
@@ -90,7 +114,8 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 			if o.store != nil {
 				cfg.Store = o.store(hb.name, st.Store)
 			}
-			b, err := bot.New(bot.Config{Token: testToken, APIURL: api.URL, MiniAppLink: testMiniApp, Webhook: &cfg}, st.Service)
+			b, err := bot.New(bot.Config{Token: testToken, APIURL: api.URL, MiniAppLink: testMiniApp, Webhook: &cfg,
+				Metrics: hb.m, Log: slog.New(slog.NewTextHandler(hb.logs, nil)), WebhookCheck: o.check}, st.Service)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -428,7 +453,7 @@ func (s *lossyStore) ClaimUpdate(id int64, holder string, ttl time.Duration) (st
 // the slow parent's FinishUpdate is refused (docs/threat-model.md).
 func TestWebhookSlowParentClaim(t *testing.T) {
 	t.Run("renewed", func(t *testing.T) {
-		w := newHookWorld(t, hookOptions{instances: 2, cfg: bot.WebhookConfig{ClaimTTL: 300 * time.Millisecond, HandleTimeout: 200 * time.Millisecond}})
+		w := newHookWorld(t, hookOptions{instances: 2, cfg: bot.WebhookConfig{ClaimTTL: 300 * time.Millisecond, HandleTimeout: 200 * time.Millisecond, UpdateDeadline: 10 * time.Second}})
 		w.waitServing(t)
 		alice := w.emu.User(701, "Alice", "alice")
 		a, b := w.bots[0].srv.URL+hookPath, w.bots[1].srv.URL+hookPath
@@ -448,7 +473,7 @@ func TestWebhookSlowParentClaim(t *testing.T) {
 	})
 	t.Run("lost", func(t *testing.T) {
 		w := newHookWorld(t, hookOptions{instances: 2,
-			cfg: bot.WebhookConfig{ClaimTTL: 300 * time.Millisecond, HandleTimeout: 200 * time.Millisecond},
+			cfg: bot.WebhookConfig{ClaimTTL: 300 * time.Millisecond, HandleTimeout: 200 * time.Millisecond, UpdateDeadline: 10 * time.Second},
 			store: func(name string, s *storage.DB) bot.UpdateStore {
 				if name == "parent-a" {
 					return &lossyStore{DB: s}

@@ -209,11 +209,17 @@ func (db *DB) FinishUpdate(updateID int64, holder string) error {
 }
 
 // PruneUpdates deletes the records of updates finished, or claimed for the
-// last time, before the given time, and returns how many it deleted.
-// Telegram gives up redelivering an update after 24 hours, so a day-old
-// record is never needed again.
-func (db *DB) PruneUpdates(before time.Time) (int, error) {
+// last time, more than olderThan ago by the store's own clock (the clock
+// that wrote them; a caller's clock may differ), and returns how many it
+// deleted. Telegram gives up redelivering an update after 24 hours, so a
+// day-old record is never needed again. A negative olderThan would delete
+// live claims: ErrInvalid.
+func (db *DB) PruneUpdates(olderThan time.Duration) (int, error) {
+	if olderThan < 0 {
+		return 0, fmt.Errorf("storage: %w: prune age %v is negative", ErrInvalid, olderThan)
+	}
 	return write(db, func(tx *boltTx) (int, error) {
+		before := tx.now.Add(-olderThan)
 		b := updatesBucket(tx)
 		var stale [][]byte
 		c := b.Cursor()

@@ -99,7 +99,7 @@ func (m *DevMain) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.StringVar(&c.DataDir, "data", envOr("AUTOWALLET_DATA", "autowallet-data"), "data folder: bbolt file, dev vault key, emulator key [AUTOWALLET_DATA]")
 	fs.StringVar(&c.HTTPAddr, "http", envOr("AUTOWALLET_HTTP", "127.0.0.1:8080"), "listen address of the chat page, Mini App and API [AUTOWALLET_HTTP]")
-	fs.StringVar(&c.BotToken, "bot-token", envOr("TELEGRAM_BOT_TOKEN", ""), "a real bot token; empty runs the Telegram emulator [TELEGRAM_BOT_TOKEN]")
+	secretVar(fs, &c.BotToken, "bot-token", "TELEGRAM_BOT_TOKEN", "a real bot token; empty runs the Telegram emulator [TELEGRAM_BOT_TOKEN]")
 	fs.StringVar(&c.TelegramAPIURL, "telegram-api", envOr("TELEGRAM_API_URL", ""), "Bot API server with a token (default Telegram's) [TELEGRAM_API_URL]")
 	fs.StringVar(&c.TelegramPublicKey, "telegram-public-key", envOr("TELEGRAM_PUBLIC_KEY", ""), "hex Ed25519 key the dev enclave trusts for initData (default: the emulator's, or Telegram's with a token) [TELEGRAM_PUBLIC_KEY]")
 	fs.StringVar(&c.MiniAppLink, "miniapp", envOr("TELEGRAM_MINIAPP", ""), "the Mini App's https://t.me/<bot>/<app> link (required with a token) [TELEGRAM_MINIAPP]")
@@ -251,15 +251,17 @@ func (m *DevMain) Run(ctx context.Context) error {
 				m.emu.Register(mux)
 			}
 		},
-		Bot:          &bot.Config{Token: token, APIURL: apiURL, MiniAppLink: link, Faucet: faucet},
+		// With its own emulator dev may delete a webhook left set; with a
+		// real bot it must not switch off the parents serving it.
+		Bot:          &bot.Config{Token: token, APIURL: apiURL, MiniAppLink: link, Faucet: faucet, DropWebhook: c.BotToken == ""},
 		ServeMetrics: true,
 	}
 	if c.Webhook {
 		secret := os.Getenv("AUTOWALLET_WEBHOOK_SECRET")
 		if secret == "" {
-			secret = bot.GenerateSecret()
-		} else if !bot.ValidSecret(secret) {
-			return errors.New("AUTOWALLET_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+			secret = bot.GenerateSecret() // 64 hex characters
+		} else if err := bot.CheckSecret(secret); err != nil {
+			return fmt.Errorf("AUTOWALLET_WEBHOOK_SECRET: %w", err) // never quotes the secret
 		}
 		hc.Bot.Webhook = &bot.WebhookConfig{URL: base + DevWebhookPath, Secret: secret, Instance: "dev"}
 	}

@@ -73,6 +73,12 @@ type ParentConfig struct {
 	WebhookSecret         string
 	WebhookMaxConnections int
 	WebhookClaimTTL       time.Duration
+	// WebhookUpdateDeadline bounds one update's handling (0: 5 x the
+	// handle timeout): past it the update is cancelled and dropped.
+	WebhookUpdateDeadline time.Duration
+	// DropWebhook lets long polling delete a webhook it finds set; without
+	// it a polling parent waits rather than switch off the webhook parents.
+	DropWebhook bool
 
 	// DatabaseURL is the PostgreSQL database (postgres://… or key=value);
 	// empty: the bbolt file in DataDir.
@@ -100,7 +106,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	c := &m.Config
 	fs := flag.NewFlagSet("parent", flag.ContinueOnError)
 	fs.StringVar(&c.DataDir, "data", envOr("AUTOWALLET_DATA", "autowallet-data"), "data folder (bbolt file) [AUTOWALLET_DATA]")
-	fs.StringVar(&c.DatabaseURL, "database", envOr("AUTOWALLET_DATABASE_URL", ""), "PostgreSQL database (postgres://user@host/db or key=value; prefer the env var or PGPASSWORD for the password); empty: the bbolt file in -data [AUTOWALLET_DATABASE_URL]")
+	secretVar(fs, &c.DatabaseURL, "database", "AUTOWALLET_DATABASE_URL", "PostgreSQL database (postgres://user@host/db or key=value; prefer the env var or PGPASSWORD for the password); empty: the bbolt file in -data [AUTOWALLET_DATABASE_URL]")
 	fs.StringVar(&c.HTTPAddr, "http", envOr("AUTOWALLET_HTTP", "127.0.0.1:8080"), "listen address of the Mini App API [AUTOWALLET_HTTP]")
 	networksFile := fs.String("networks", envOr("AUTOWALLET_NETWORKS", ""), "JSON file of the networks to serve (presets by name or full descriptions, docs/networks.md); RPC URLs from AUTOWALLET_RPC_<NAME> [AUTOWALLET_NETWORKS]")
 	fs.StringVar(&c.RPCURL, "rpc", envOr("ETH_RPC_URL", ""), "without -networks: the one network's JSON-RPC URL [ETH_RPC_URL]")
@@ -109,7 +115,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.UintVar(&c.EnclavePort, "enclave-port", 5000, "vsock port of the enclave")
 	fs.StringVar(&c.EnclaveTCP, "enclave-tcp", envOr("AUTOWALLET_ENCLAVE_TCP", ""), "dial the enclave on this loopback TCP address instead of vsock [AUTOWALLET_ENCLAVE_TCP]")
 	botID := fs.String("bot-id", envOr("TELEGRAM_BOT_ID", ""), "numeric id of the Telegram bot; taken from the token when one is given [TELEGRAM_BOT_ID]")
-	fs.StringVar(&c.BotToken, "bot-token", envOr("TELEGRAM_BOT_TOKEN", ""), "the bot's token; empty runs the Mini App API without the Telegram front end [TELEGRAM_BOT_TOKEN]")
+	secretVar(fs, &c.BotToken, "bot-token", "TELEGRAM_BOT_TOKEN", "the bot's token; empty runs the Mini App API without the Telegram front end [TELEGRAM_BOT_TOKEN]")
 	fs.StringVar(&c.TelegramAPIURL, "telegram-api", envOr("TELEGRAM_API_URL", ""), "Bot API server (default Telegram's) [TELEGRAM_API_URL]")
 	fs.StringVar(&c.MiniAppLink, "miniapp", envOr("TELEGRAM_MINIAPP", ""), "the Mini App's https://t.me/<bot>/<app> link (required with a token) [TELEGRAM_MINIAPP]")
 	fs.StringVar(&c.TelegramPublicKey, "telegram-public-key", envOr("TELEGRAM_PUBLIC_KEY", TelegramProductionKey), "hex Ed25519 key that signs initData [TELEGRAM_PUBLIC_KEY]")
@@ -125,6 +131,8 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.StringVar(&c.WebhookListen, "webhook-listen", envOr("AUTOWALLET_WEBHOOK_LISTEN", ""), "serve the webhook on this address of its own; empty: on -http at the URL's path [AUTOWALLET_WEBHOOK_LISTEN]")
 	fs.IntVar(&c.WebhookMaxConnections, "webhook-max-connections", bot.DefaultMaxConnections, "setWebhook's max_connections (1-100): deliveries Telegram keeps in flight")
 	fs.DurationVar(&c.WebhookClaimTTL, "webhook-claim-ttl", bot.DefaultClaimTTL, "how long an update claim holds unrenewed: a dead parent's updates are taken over after it")
+	fs.DurationVar(&c.WebhookUpdateDeadline, "webhook-update-deadline", 5*bot.DefaultHandleTimeout, "how long one update may be handled: past it its handling is cancelled and the update dropped (counted, logged by update_id)")
+	fs.BoolVar(&c.DropWebhook, "drop-webhook", false, "long polling: delete a webhook found set (switches off every parent taking updates by that webhook); without it the parent waits until none is set")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -216,7 +224,7 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		enc = parent.NewEnclaveClientVsock(uint32(c.EnclaveCID), uint32(c.EnclavePort), 15*time.Second)
 	}
 	hc := hostConfig{
-		DataDir: c.DataDir, DatabaseURL: c.DatabaseURL, Networks: c.Networks, Enclave: enc,
+		DataDir: c.DataDir, DatabaseURL: c.DatabaseURL, Networks: c.Networks, Enclave: enc, Instance: c.Instance,
 		Service: parent.ServiceConfig{
 			IntentTTL:        c.IntentTTL,
 			Confirmations:    c.Confirmations,
@@ -233,10 +241,10 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		hc.Routes = miniAppRoutes(c.IdentityKey, c.BotID, c.TelegramPublicKey, c.Networks, hc.Routes)
 	}
 	if c.BotToken != "" {
-		hc.Bot = &bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink}
+		hc.Bot = &bot.Config{Token: c.BotToken, APIURL: c.TelegramAPIURL, MiniAppLink: c.MiniAppLink, DropWebhook: c.DropWebhook}
 		if c.WebhookURL != "" {
 			hc.Bot.Webhook = &bot.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret, Instance: c.Instance,
-				MaxConnections: c.WebhookMaxConnections, ClaimTTL: c.WebhookClaimTTL}
+				MaxConnections: c.WebhookMaxConnections, ClaimTTL: c.WebhookClaimTTL, UpdateDeadline: c.WebhookUpdateDeadline}
 			hc.WebhookListen = c.WebhookListen
 		}
 	} else {
@@ -295,6 +303,9 @@ func (c *ParentConfig) checkWebhook() error {
 		}
 		return nil
 	}
+	if c.DropWebhook {
+		return errors.New("-drop-webhook is for long polling; not with -webhook-url")
+	}
 	if c.BotToken == "" {
 		return errors.New("-webhook-url needs the bot token (TELEGRAM_BOT_TOKEN)")
 	}
@@ -302,16 +313,19 @@ func (c *ParentConfig) checkWebhook() error {
 		return err
 	}
 	if c.WebhookSecret == "" {
-		return errors.New("-webhook-url needs AUTOWALLET_WEBHOOK_SECRET, the same on every parent (1-256 of A-Z a-z 0-9 _ -; e.g. openssl rand -hex 32)")
+		return errors.New("-webhook-url needs AUTOWALLET_WEBHOOK_SECRET, the same on every parent (32-256 of A-Z a-z 0-9 _ -; e.g. openssl rand -hex 32)")
 	}
-	if !bot.ValidSecret(c.WebhookSecret) {
-		return errors.New("AUTOWALLET_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+	if err := bot.CheckSecret(c.WebhookSecret); err != nil {
+		return fmt.Errorf("AUTOWALLET_WEBHOOK_SECRET: %w", err) // names the rule, never the secret
 	}
 	if c.WebhookMaxConnections < 1 || c.WebhookMaxConnections > 100 {
 		return errors.New("-webhook-max-connections must be 1-100")
 	}
 	if c.WebhookClaimTTL < 3*time.Second || c.WebhookClaimTTL > time.Hour {
 		return errors.New("-webhook-claim-ttl must be between 3s and 1h")
+	}
+	if c.WebhookUpdateDeadline < bot.DefaultHandleTimeout || c.WebhookUpdateDeadline > 24*time.Hour {
+		return fmt.Errorf("-webhook-update-deadline must be between %v and 24h", bot.DefaultHandleTimeout)
 	}
 	return nil
 }

@@ -132,7 +132,7 @@ func TestParentByWebhookOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	t.Setenv("AUTOWALLET_WEBHOOK_SECRET", "parent-pg-test-secret")
+	t.Setenv("AUTOWALLET_WEBHOOK_SECRET", "parent-pg-test-secret_0123456789abcdef")
 	m := NewParentMain(slog.New(slog.DiscardHandler), io.Discard)
 	if err := m.ParseFlags([]string{
 		"-data", t.TempDir(), "-database", dsn, "-http", "127.0.0.1:0", "-rpc", node.URL, "-chain-id", strconv.FormatUint(node.ChainID, 10),

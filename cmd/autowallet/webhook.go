@@ -37,7 +37,8 @@ func (wr *webhookRoute) set(h http.Handler) { wr.h.Store(&h) }
 
 // checkWebhookURL: https (http only towards a Bot API other than
 // Telegram's, i.e. an emulator) with a plain path of its own. The path is
-// not a secret (the secret_token is); it must not shadow other routes.
+// not meant to be a secret (the secret_token is) but operators do put
+// secrets in paths: errors name the rule that failed, never quote the URL.
 func checkWebhookURL(raw string, telegramAPI string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
@@ -47,9 +48,13 @@ func checkWebhookURL(raw string, telegramAPI string) error {
 		return errors.New("-webhook-url must be https (Telegram posts only to https)")
 	}
 	p := u.Path
-	if len(p) < 2 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.-") != "" ||
-		strings.HasPrefix(p, "/miniapp") || strings.HasPrefix(p, "/emu/") || strings.HasPrefix(p, "/bot") || p == "/healthz" {
-		return fmt.Errorf("-webhook-url path %q must be a plain path of its own (e.g. /telegram/webhook), not / nor under /miniapp, /emu, /bot", p)
+	switch {
+	case len(p) < 2:
+		return errors.New("-webhook-url needs a path of its own (e.g. /telegram/webhook), not /")
+	case strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.-") != "":
+		return errors.New("-webhook-url path must be plain: only A-Z a-z 0-9 / _ . -")
+	case strings.HasPrefix(p, "/miniapp") || strings.HasPrefix(p, "/emu/") || strings.HasPrefix(p, "/bot") || p == "/healthz":
+		return errors.New("-webhook-url path must not be under /miniapp, /emu or /bot, nor /healthz (routes of their own)")
 	}
 	return nil
 }

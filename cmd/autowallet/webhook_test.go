@@ -24,23 +24,27 @@ import (
 // secret is never quoted in an error.
 func TestParentWebhookFlags(t *testing.T) {
 	base := []string{"-rpc", "http://127.0.0.1:1", "-chain-id", "1", "-bot-token", "5:x", "-miniapp", "https://t.me/a/b"}
-	const badSecret = "has space"
+	const good = "zqxSecretzqx_0123456789abcdefghij" // 33 characters
 	cases := map[string]struct {
 		secret string
 		args   []string
 		want   string
 	}{
 		"no secret":        {"", []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "AUTOWALLET_WEBHOOK_SECRET"},
-		"bad secret":       {badSecret, []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "must be 1-256"},
-		"long secret":      {strings.Repeat("a", 257), []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "must be 1-256"},
-		"http to Telegram": {"zqxSecretzqx", []string{"-webhook-url", "http://lb.example/telegram/webhook"}, "must be https"},
-		"root path":        {"zqxSecretzqx", []string{"-webhook-url", "https://lb.example/"}, "plain path"},
-		"miniapp path":     {"zqxSecretzqx", []string{"-webhook-url", "https://lb.example/miniapp/api/x"}, "plain path"},
-		"pattern path":     {"zqxSecretzqx", []string{"-webhook-url", "https://lb.example/{x}"}, "plain path"},
-		"query":            {"zqxSecretzqx", []string{"-webhook-url", "https://lb.example/hook?x=1"}, "https://host/path"},
-		"listen alone":     {"zqxSecretzqx", []string{"-webhook-listen", "127.0.0.1:0"}, "without -webhook-url"},
-		"max connections":  {"zqxSecretzqx", []string{"-webhook-url", "https://lb.example/hook", "-webhook-max-connections", "101"}, "1-100"},
-		"claim ttl":        {"zqxSecretzqx", []string{"-webhook-url", "https://lb.example/hook", "-webhook-claim-ttl", "1s"}, "claim-ttl"},
+		"bad secret":       {"has space" + good, []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "characters other than A-Z a-z 0-9 _ -"},
+		"long secret":      {strings.Repeat("a", 257), []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "longer than 256"},
+		"one character":    {"Z", []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "shorter than 32"},
+		"31 characters":    {good[:31], []string{"-webhook-url", "https://lb.example/telegram/webhook"}, "shorter than 32"},
+		"http to Telegram": {good, []string{"-webhook-url", "http://lb.example/telegram/webhook"}, "must be https"},
+		"root path":        {good, []string{"-webhook-url", "https://lb.example/"}, "path of its own"},
+		"miniapp path":     {good, []string{"-webhook-url", "https://lb.example/miniapp/Zsecretpath"}, "not be under /miniapp"},
+		"pattern path":     {good, []string{"-webhook-url", "https://lb.example/{Zsecretpath}"}, "must be plain"},
+		"query":            {good, []string{"-webhook-url", "https://lb.example/hook?x=1"}, "https://host/path"},
+		"listen alone":     {good, []string{"-webhook-listen", "127.0.0.1:0"}, "without -webhook-url"},
+		"max connections":  {good, []string{"-webhook-url", "https://lb.example/hook", "-webhook-max-connections", "101"}, "1-100"},
+		"claim ttl":        {good, []string{"-webhook-url", "https://lb.example/hook", "-webhook-claim-ttl", "1s"}, "claim-ttl"},
+		"update deadline":  {good, []string{"-webhook-url", "https://lb.example/hook", "-webhook-update-deadline", "1s"}, "update-deadline"},
+		"drop with hook":   {good, []string{"-webhook-url", "https://lb.example/hook", "-drop-webhook"}, "-drop-webhook is for long polling"},
 	}
 	for name, c := range cases {
 		t.Setenv("AUTOWALLET_WEBHOOK_SECRET", c.secret)
@@ -52,13 +56,16 @@ func TestParentWebhookFlags(t *testing.T) {
 		if err != nil && c.secret != "" && strings.Contains(err.Error(), c.secret) {
 			t.Errorf("%s: the error quotes the secret", name)
 		}
+		if err != nil && strings.Contains(err.Error(), "Zsecretpath") {
+			t.Errorf("%s: the error quotes the webhook URL's path", name)
+		}
 	}
-	t.Setenv("AUTOWALLET_WEBHOOK_SECRET", "shared-secret_1")
+	t.Setenv("AUTOWALLET_WEBHOOK_SECRET", good)
 	m := NewParentMain(slog.New(slog.DiscardHandler), io.Discard)
 	if err := m.ParseFlags(append(base, "-webhook-url", "https://lb.example/telegram/webhook")); err != nil {
 		t.Fatal(err)
 	}
-	if m.Config.WebhookSecret != "shared-secret_1" || m.Config.WebhookMaxConnections != 40 {
+	if m.Config.WebhookSecret != good || m.Config.WebhookMaxConnections != 40 || m.Config.WebhookUpdateDeadline != 100*time.Second {
 		t.Fatalf("config %+v", m.Config)
 	}
 }
@@ -100,7 +107,7 @@ func TestParentByWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	t.Setenv("AUTOWALLET_WEBHOOK_SECRET", "parent-test-secret")
+	t.Setenv("AUTOWALLET_WEBHOOK_SECRET", "parent-test-secret_0123456789abcdef")
 	m := NewParentMain(slog.New(slog.DiscardHandler), io.Discard)
 	err = m.ParseFlags([]string{
 		"-data", t.TempDir(), "-http", "127.0.0.1:0", "-rpc", node.URL, "-chain-id", strconv.FormatUint(node.ChainID, 10),

@@ -160,6 +160,7 @@ func TestLabelsBounded(t *testing.T) {
 		m.EnclaveCall(junk, time.Millisecond, true)
 		m.RPCCall(junk, "eth_call", time.Millisecond, true)
 		m.WatcherLag(junk, 10, 5)
+		m.UpdateDropped(junk)
 	}
 	m.Transition(storage.State(200))
 	fams, err := m.reg.Gather()
@@ -268,6 +269,8 @@ func TestNamesAreRegistered(t *testing.T) {
 	m.Transition(storage.StateBuilt)
 	m.WatcherLag("Base", 1, 0)
 	m.StoreOp("User", 0, true)
+	m.UpdateDropped("panic")
+	m.WebhookReset()
 	m.WatchStore(openStore(t))
 	m.WatchReadiness(NewReadiness(0, 0, Check{Name: "store", Run: func(context.Context) string { return "" }}))
 	fams, err := m.reg.Gather()

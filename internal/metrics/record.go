@@ -15,7 +15,9 @@ var (
 	UpdateKinds = []string{"command", "message", "callback_query", Other}
 	// BotMethods are the Bot API methods the bot calls.
 	BotMethods = []string{"sendMessage", "sendPhoto", "editMessageText", "editMessageCaption",
-		"answerCallbackQuery", "setMyCommands", "deleteMessage", "setWebhook", "deleteWebhook", Other}
+		"answerCallbackQuery", "setMyCommands", "deleteMessage", "setWebhook", "deleteWebhook", "getWebhookInfo", Other}
+	// DropReasons are why an update was given up (UpdateDropped).
+	DropReasons = []string{"panic", "deadline", Other}
 	// EnclaveEndpoints are the enclave API's paths.
 	EnclaveEndpoints = []string{protocol.PathHealth, protocol.PathWallets, protocol.PathApprove,
 		protocol.PathStatement, protocol.PathAttestation, protocol.PathUnlock, Other}
@@ -55,6 +57,23 @@ func (m *Metrics) UpdateReceived(kind string) {
 		return
 	}
 	m.updates.WithLabelValues(known(UpdateKinds, kind)).Inc()
+}
+
+// UpdateDropped counts one update given up, by reason (DropReasons).
+func (m *Metrics) UpdateDropped(reason string) {
+	if m == nil {
+		return
+	}
+	m.dropped.WithLabelValues(known(DropReasons, reason)).Inc()
+}
+
+// WebhookReset counts one setWebhook made because the webhook was found
+// changed or deleted.
+func (m *Metrics) WebhookReset() {
+	if m == nil {
+		return
+	}
+	m.hookResets.WithLabelValues().Inc()
 }
 
 // BotCall counts one Bot API call of method: a reply when it succeeded, an

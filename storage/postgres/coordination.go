@@ -69,10 +69,16 @@ func (db *DB) FinishUpdate(updateID int64, holder string) error {
 	})
 }
 
-// PruneUpdates: see storage.DB.PruneUpdates.
-func (db *DB) PruneUpdates(before time.Time) (int, error) {
+// PruneUpdates: see storage.DB.PruneUpdates. The cut is the server's
+// now() - olderThan: `until` was written with the server's now(), so a
+// parent whose clock runs ahead cannot prune records Telegram may still
+// redeliver.
+func (db *DB) PruneUpdates(olderThan time.Duration) (int, error) {
+	if olderThan < 0 {
+		return 0, fmt.Errorf("storage: %w: prune age %v is negative", storage.ErrInvalid, olderThan)
+	}
 	return write(db, func(tx *pgTx) (int, error) {
-		tag, err := tx.exec(`DELETE FROM telegram_updates WHERE until < $1`, before)
+		tag, err := tx.exec(`DELETE FROM telegram_updates WHERE until < now() - $1 * interval '1 microsecond'`, olderThan.Microseconds())
 		if err != nil {
 			return 0, fmt.Errorf("postgres: prune updates: %w", err)
 		}

@@ -149,6 +149,18 @@ func (db *DB) Close() error {
 // database directly.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
+// Ping reports whether the server answers within ctx (a pooled
+// connection's round trip; a new connection when none is idle), without
+// the wait for a server that went away that the other calls have
+// (unavailable.go): the readiness check (/readyz) wants the present. A
+// failure is storage.ErrUnavailable, redacted of the DSN.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w: %w", storage.ErrUnavailable, redact(err))
+	}
+	return nil
+}
+
 // SchemaVersion is the schema version the database has (the highest
 // migration applied).
 func (db *DB) SchemaVersion() (uint64, error) {

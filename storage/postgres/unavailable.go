@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/autowallet/autowallet/storage"
 )
 
 // DefaultUnavailableWait is how long one call waits for an unreachable
@@ -96,15 +93,4 @@ func (w *waiter) again(ctx context.Context, wait time.Duration) bool {
 	}
 	w.pause = min(2*w.pause, 500*time.Millisecond)
 	return true
-}
-
-// Ping reports whether the server answers now (a round trip on a pooled
-// or new connection), without waiting for a server that went away: the
-// readiness check (/readyz) wants the present, while the store's calls
-// wait a little for the server to come back.
-func (db *DB) Ping(ctx context.Context) error {
-	if err := db.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: %w: %w", storage.ErrUnavailable, redact(err))
-	}
-	return nil
 }

@@ -178,14 +178,19 @@ func testUpdateClaims(t *testing.T, open Open) {
 	} {
 		wantErr(t, err, storage.ErrInvalid, name)
 	}
-	// Prune: everything finished or claimed until before the cut goes.
-	if n, err := s.PruneUpdates(time.Now().Add(-time.Hour)); err != nil || n != 0 {
+	// Prune, by the store's own clock: update 1 finished over 120 ms ago
+	// goes, update 3's live claim stays; a negative age is refused (it
+	// would delete live claims).
+	if n, err := s.PruneUpdates(time.Hour); err != nil || n != 0 {
 		t.Fatal(n, err)
 	}
-	if n, err := s.PruneUpdates(time.Now().Add(2 * time.Minute)); err != nil || n != 2 {
+	_, err := s.PruneUpdates(-time.Minute)
+	wantErr(t, err, storage.ErrInvalid, "negative prune age")
+	if n, err := s.PruneUpdates(50 * time.Millisecond); err != nil || n != 1 {
 		t.Fatal(n, err)
 	}
-	claim(1, "c", time.Minute, storage.UpdateClaimed) // forgotten: a new update to the store
+	claim(1, "c", time.Minute, storage.UpdateClaimed)    // forgotten: a new update to the store
+	claim(3, "c", time.Minute, storage.UpdateInProgress) // still b's
 }
 
 // testUpdateClaimConcurrent: one update delivered to many parents at once
