@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	tgbot "github.com/go-telegram/bot"
@@ -51,6 +52,9 @@ type Config struct {
 	Webhook *WebhookConfig
 	// Metrics counts updates and Bot API calls (nil: none).
 	Metrics *metrics.Metrics
+	// FlowTTL is how long a guided /send waits for the next answer
+	// (0: 15 minutes), on the store's clock (flowstate.go).
+	FlowTTL time.Duration
 }
 
 // Bot is the running Telegram bot.
@@ -84,7 +88,6 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	b := &Bot{cfg: cfg, svc: svc, send: NewSender(cfg.Log), log: cfg.Log}
-	b.flows.m = make(map[int64]*flow)
 	if cfg.Webhook != nil {
 		wc := *cfg.Webhook
 		if err := wc.check(); err != nil {

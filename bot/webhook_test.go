@@ -34,6 +34,7 @@ type hookWorld struct {
 	api   *httptest.Server
 	bots  []*hookBot
 	proxy *lbproxy.Proxy
+	front *httptest.Server // hookOptions.front
 }
 
 type hookBot struct {
@@ -49,6 +50,12 @@ type hookOptions struct {
 	cfg       bot.WebhookConfig // ClaimTTL, HandleTimeout
 	proxy     bool              // the emulator posts to the proxy (else to the first bot)
 	store     func(name string, s *storage.DB) bot.UpdateStore
+	// front, when set, is what the emulator posts to: a handler in front
+	// of the instances' listeners (backends), e.g. one that routes each
+	// update to a chosen instance.
+	front func(backends []string) http.Handler
+	// config adjusts each instance's bot.Config.
+	config func(*bot.Config)
 }
 
 func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
@@ -89,7 +96,11 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 			if o.store != nil {
 				cfg.Store = o.store(hb.name, st.Store)
 			}
-			b, err := bot.New(bot.Config{Token: testToken, APIURL: api.URL, MiniAppLink: testMiniApp, Webhook: &cfg}, st.Service)
+			bc := bot.Config{Token: testToken, APIURL: api.URL, MiniAppLink: testMiniApp, Webhook: &cfg}
+			if o.config != nil {
+				o.config(&bc)
+			}
+			b, err := bot.New(bc, st.Service)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,20 +113,26 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 			go func() { defer wg.Done(); b.Run(bctx) }()
 		}()
 	}
+	var backends []string
+	for _, hb := range w.bots {
+		backends = append(backends, hb.srv.URL)
+	}
 	if o.proxy {
-		var backends []string
-		for _, hb := range w.bots {
-			backends = append(backends, hb.srv.URL)
-		}
 		if w.proxy, err = lbproxy.Start(backends, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if o.front != nil {
+		w.front = httptest.NewServer(o.front(backends))
 	}
 	t.Cleanup(func() {
 		cancel()
 		emu.Close()
 		if w.proxy != nil {
 			w.proxy.Close()
+		}
+		if w.front != nil {
+			w.front.Close()
 		}
 		for _, hb := range w.bots {
 			hb.srv.Close()
@@ -127,6 +144,9 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 }
 
 func (w *hookWorld) hookURL() string {
+	if w.front != nil {
+		return w.front.URL + hookPath
+	}
 	if w.proxy != nil {
 		return w.proxy.URL() + hookPath
 	}

@@ -120,6 +120,10 @@ func NewService(store storage.Store, enclave *EnclaveClient, nets []NetworkChain
 	return s, nil
 }
 
+// Store is the service's store: the bot keeps its cards and its Telegram
+// send slots there, shared by every parent (docs/bot.md, "Several parents").
+func (s *Service) Store() storage.Store { return s.store }
+
 // OnTransferChange registers f to be called after every stored state change
 // of a transfer (the bot edits the transfer's card).
 func (s *Service) OnTransferChange(f func(storage.Transfer)) {

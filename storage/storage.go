@@ -63,6 +63,8 @@ var (
 		bucketDeposits, bucketDepositsByOwner, bucketDepositOutbox, bucketWatchCursors,
 		// coordination.go (issue 11): Telegram updates claimed once, leases.
 		bucketUpdates, bucketLeases,
+		// flows.go (issue 11): the bot's conversation state per chat.
+		bucketFlows,
 	}
 )
 

@@ -68,6 +68,13 @@ type Store interface {
 	AcquireLease(name, holder string, ttl time.Duration) (Lease, bool, error)
 	ReleaseLease(name, holder string) error
 
+	// Chat flows (flows.go): the bot's conversation state per chat, with
+	// an expiry on the engine's clock and compare-and-set by version.
+	Flow(chatID int64) (Flow, error)
+	PutFlow(chatID int64, expect uint64, data []byte, ttl time.Duration) (Flow, error)
+	DeleteFlow(chatID int64, expect uint64) (bool, error)
+	PruneFlows() (int, error)
+
 	// SchemaVersion is the version of the stored schema.
 	SchemaVersion() (uint64, error)
 	Close() error

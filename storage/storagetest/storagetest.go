@@ -54,6 +54,8 @@ func Run(t *testing.T, open Open) {
 		{"Leases", testLeases},
 		{"LeaseConcurrent", testLeaseConcurrent},
 		{"CopyRoundTrip", testCopyRoundTrip},
+		{"Flows", testFlows},
+		{"FlowConcurrent", testFlowConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
