@@ -57,15 +57,15 @@ func TestFlowDecodingRefuses(t *testing.T) {
 		data []byte
 		why  string
 	}{
-		"empty":           {nil, "truncated at version"},
-		"newer version":   {append([]byte{2}, good[1:]...), "format version 2"},
-		"trailing":        {append(append([]byte(nil), good...), 0), "trailing"},
-		"truncated":       {good[:len(good)-1], "truncated"},
-		"user 0":          {[]byte{1, 0, 0, 0, 0, 0, 0}, "user 0"},
-		"unknown flags":   {[]byte{1, 7, 0x80, 0, 0, 0, 0}, "unknown flags"},
-		"long varint":     {[]byte{1, 0x87, 0x00, 0, 0, 0, 0, 0}, "bad number"},
-		"bad utf-8":       {[]byte{1, 7, 0, 1, 0xff, 0, 0, 0}, "not UTF-8"},
-		"long text":       {append([]byte{1, 7, 0, 0x81, 0x02}, make([]byte, 257)...), "at most 256"},
+		"empty":            {nil, "truncated at version"},
+		"newer version":    {append([]byte{2}, good[1:]...), "format version 2"},
+		"trailing":         {append(append([]byte(nil), good...), 0), "trailing"},
+		"truncated":        {good[:len(good)-1], "truncated"},
+		"user 0":           {[]byte{1, 0, 0, 0, 0, 0, 0}, "user 0"},
+		"unknown flags":    {[]byte{1, 7, 0x80, 0, 0, 0, 0}, "unknown flags"},
+		"long varint":      {[]byte{1, 0x87, 0x00, 0, 0, 0, 0, 0}, "bad number"},
+		"bad utf-8":        {[]byte{1, 7, 0, 1, 0xff, 0, 0, 0}, "not UTF-8"},
+		"long text":        {append([]byte{1, 7, 0, 0x81, 0x02}, make([]byte, 257)...), "at most 256"},
 		"asset not served": {gone, "not served"},
 	}
 	for name, c := range cases {
