@@ -210,8 +210,9 @@ func (b *Bot) flowTTL() time.Duration {
 }
 
 // loadFlow is the chat's send in progress for user, or nil: none, expired,
-// another user's (a group), unreadable (dropped) or the store failed.
-func (b *Bot) loadFlow(chatID, user int64) *flow {
+// another user's (a group), or unreadable (dropped). An error: the store
+// could not be read.
+func (b *Bot) loadFlow(chatID, user int64) (*flow, error) {
 	defer func() {
 		if f := b.flows.afterRead; f != nil {
 			f()
@@ -219,11 +220,11 @@ func (b *Bot) loadFlow(chatID, user int64) *flow {
 	}()
 	sf, err := b.flowStore().Flow(chatID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil && !errors.Is(err, storage.ErrCorrupt) {
 		b.log.Warn("reading a chat's send in progress", "chat", chatID, "err", err)
-		return nil
+		return nil, err
 	}
 	var fl *flow
 	if err == nil {
@@ -235,14 +236,18 @@ func (b *Bot) loadFlow(chatID, user int64) *flow {
 		if _, err := b.flowStore().DeleteFlow(chatID, sf.Version); err != nil && !errors.Is(err, storage.ErrFlowChanged) {
 			b.log.Warn("dropping a chat's send in progress", "chat", chatID, "err", err)
 		}
-		return nil
+		return nil, nil
 	}
 	if fl.user != user {
-		return nil
+		return nil, nil
 	}
 	fl.version = sf.Version
-	return fl
+	return fl, nil
 }
+
+// flowUnreadable is said when the store could not be read.
+const flowUnreadable = "⚠️ I could not read the send you were setting up right now. Nothing was sent. Try again in a moment."
+
 
 // currentFlowVersion is the version a new send of the chat replaces (0:
 // none): a new /send takes the place of the one in progress.

@@ -77,7 +77,11 @@ func (b *Bot) cbFlow(ctx context.Context, q *models.CallbackQuery, arg string) {
 		}
 		return
 	}
-	fl := b.loadFlow(chatID, user)
+	fl, err := b.loadFlow(chatID, user)
+	if err != nil {
+		b.say(ctx, chatID, flowUnreadable)
+		return
+	}
 	if fl == nil {
 		b.say(ctx, chatID, "That send is over (it waits 15 minutes for an answer). Start again with /send.")
 		return
@@ -121,7 +125,11 @@ func (b *Bot) onOther(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 		b.say(ctx, m.Chat.ID, "I don't know that command. /help lists what I can do.")
 		return
 	}
-	fl := b.loadFlow(m.Chat.ID, m.From.ID)
+	fl, err := b.loadFlow(m.Chat.ID, m.From.ID)
+	if err != nil {
+		b.say(ctx, m.Chat.ID, flowUnreadable)
+		return
+	}
 	if fl == nil {
 		b.say(ctx, m.Chat.ID, "Send /help to see what I can do, or /send to send money.")
 		return
