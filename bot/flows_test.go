@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +15,12 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/bot"
+	"github.com/autowallet/autowallet/internal/devchain"
+	"github.com/autowallet/autowallet/internal/pgtest"
+	"github.com/autowallet/autowallet/internal/teststack"
+	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/postgres"
 )
 
 // alternator stands in front of the parents' webhook listeners and hands
@@ -93,7 +101,8 @@ func fundedUser(t *testing.T, w *hookWorld, id int64, name string) *user {
 	t.Helper()
 	u := &user{User: w.emu.User(id, name, strings.ToLower(name)), t: t}
 	ctx := context.Background()
-	wal, _, err := w.stack.Service.EnsureWallet(ctx, id)
+	svc := w.bots[0].svc
+	wal, _, err := svc.EnsureWallet(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +111,7 @@ func fundedUser(t *testing.T, w *hookWorld, id int64, name string) *user {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		bals, _ := w.stack.Service.Balances(ctx, wal.Address)
+		bals, _ := svc.Balances(ctx, wal.Address)
 		for _, b := range bals {
 			if b.Known() && b.Amount.Sign() > 0 {
 				return u
@@ -117,7 +126,7 @@ func fundedUser(t *testing.T, w *hookWorld, id int64, name string) *user {
 
 func transfersOf(t *testing.T, w *hookWorld, id int64) int {
 	t.Helper()
-	list, err := w.stack.Service.History(id, 50, 0)
+	list, err := w.bots[len(w.bots)-1].svc.History(id, 50, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +142,45 @@ const bobAddr = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 func TestGuidedSendAcrossParents(t *testing.T) {
 	alt := &alternator{}
 	w := newHookWorld(t, hookOptions{instances: 2, front: alt.handler})
+	guidedSendAcrossParents(t, w, alt)
+}
+
+// TestGuidedSendAcrossParentsOnPostgres: the same with two parents that
+// share nothing but a real PostgreSQL server (each its own service and
+// connection pool; update claims and flows in the database).
+func TestGuidedSendAcrossParentsOnPostgres(t *testing.T) {
+	dsn := pgtest.Start(t).NewDatabase(t)
+	alt := &alternator{}
+	stores := make([]*postgres.DB, 2)
+	w := newHookWorld(t, hookOptions{instances: 2, front: alt.handler,
+		service: func(i int, st *teststack.Stack) *parent.Service {
+			db, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			stores[i] = db
+			pc, err := parent.DialChain(context.Background(), st.Chain.URL, devchain.ChainID, parent.ChainOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(pc.Close)
+			svc, err := parent.NewService(db, parent.NewEnclaveClientTCP(st.Enclave.Addr, 10*time.Second), parent.OneNetwork(pc),
+				parent.ServiceConfig{Confirmations: 1, PollInterval: 200 * time.Millisecond}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return svc
+		},
+		store: func(name string, _ *storage.DB) bot.UpdateStore { return stores[name[len(name)-1]-'a'] },
+	})
+	guidedSendAcrossParents(t, w, alt)
+	if _, err := stores[0].Flow(1501); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatal("the finished send's flow is still stored:", err)
+	}
+}
+
+func guidedSendAcrossParents(t *testing.T, w *hookWorld, alt *alternator) {
 	w.waitServing(t)
 	alice := fundedUser(t, w, 1501, "Alice")
 

@@ -248,7 +248,6 @@ func (b *Bot) loadFlow(chatID, user int64) (*flow, error) {
 // flowUnreadable is said when the store could not be read.
 const flowUnreadable = "⚠️ I could not read the send you were setting up right now. Nothing was sent. Try again in a moment."
 
-
 // currentFlowVersion is the version a new send of the chat replaces (0:
 // none): a new /send takes the place of the one in progress.
 func (b *Bot) currentFlowVersion(chatID int64) uint64 {

@@ -17,6 +17,7 @@ import (
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/lbproxy"
 	"github.com/autowallet/autowallet/internal/teststack"
+	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -40,6 +41,7 @@ type hookWorld struct {
 type hookBot struct {
 	name string
 	bot  *bot.Bot
+	svc  *parent.Service  // the wallet service it runs on
 	srv  *httptest.Server // its webhook listener
 	stop context.CancelFunc
 }
@@ -56,6 +58,9 @@ type hookOptions struct {
 	front func(backends []string) http.Handler
 	// config adjusts each instance's bot.Config.
 	config func(*bot.Config)
+	// service, when set, gives instance i its own wallet service (and
+	// store) instead of the stack's.
+	service func(i int, st *teststack.Stack) *parent.Service
 }
 
 func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
@@ -89,6 +94,10 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 		}))
 		w.bots = append(w.bots, hb)
 		defer func() {
+			hb.svc = st.Service
+			if o.service != nil {
+				hb.svc = o.service(i, st)
+			}
 			cfg := o.cfg
 			cfg.Secret, cfg.Instance = hookSecret, hb.name
 			cfg.URL = w.hookURL()
@@ -100,7 +109,7 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 			if o.config != nil {
 				o.config(&bc)
 			}
-			b, err := bot.New(bc, st.Service)
+			b, err := bot.New(bc, hb.svc)
 			if err != nil {
 				t.Fatal(err)
 			}
