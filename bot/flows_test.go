@@ -97,7 +97,7 @@ func (a *alternator) log() []route {
 
 // fundedUser makes u's wallet and drips the dev coin into it, waiting
 // until the service sees the balance.
-func fundedUser(t *testing.T, w *hookWorld, id int64, name string) *user {
+func fundedUser(t *testing.T, w *flowWorld, id int64, name string) *user {
 	t.Helper()
 	u := &user{User: w.emu.User(id, name, strings.ToLower(name)), t: t}
 	ctx := context.Background()
@@ -124,7 +124,7 @@ func fundedUser(t *testing.T, w *hookWorld, id int64, name string) *user {
 	}
 }
 
-func transfersOf(t *testing.T, w *hookWorld, id int64) int {
+func transfersOf(t *testing.T, w *flowWorld, id int64) int {
 	t.Helper()
 	list, err := w.bots[len(w.bots)-1].svc.History(id, 50, 0)
 	if err != nil {
@@ -140,9 +140,7 @@ const bobAddr = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 // conversation goes exactly as on one parent (TestGuidedSend's answers),
 // and one transfer is built.
 func TestGuidedSendAcrossParents(t *testing.T) {
-	alt := &alternator{}
-	w := newHookWorld(t, hookOptions{instances: 2, front: alt.handler})
-	guidedSendAcrossParents(t, w, alt)
+	guidedSendAcrossParents(t, newFlowWorld(t, flowOptions{instances: 2}))
 }
 
 // TestGuidedSendAcrossParentsOnPostgres: the same with two parents that
@@ -150,10 +148,9 @@ func TestGuidedSendAcrossParents(t *testing.T) {
 // connection pool; update claims and flows in the database).
 func TestGuidedSendAcrossParentsOnPostgres(t *testing.T) {
 	dsn := pgtest.Start(t).NewDatabase(t)
-	alt := &alternator{}
 	stores := make([]*postgres.DB, 2)
-	w := newHookWorld(t, hookOptions{instances: 2, front: alt.handler,
-		service: func(i int, st *teststack.Stack) *parent.Service {
+	w := newFlowWorld(t, flowOptions{instances: 2,
+		service: func(i int, st *teststack.Stack) (*parent.Service, bot.UpdateStore) {
 			db, err := postgres.Open(context.Background(), dsn, postgres.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -170,18 +167,16 @@ func TestGuidedSendAcrossParentsOnPostgres(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return svc
+			return svc, db
 		},
-		store: func(name string, _ *storage.DB) bot.UpdateStore { return stores[name[len(name)-1]-'a'] },
 	})
-	guidedSendAcrossParents(t, w, alt)
+	guidedSendAcrossParents(t, w)
 	if _, err := stores[0].Flow(1501); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatal("the finished send's flow is still stored:", err)
 	}
 }
 
-func guidedSendAcrossParents(t *testing.T, w *hookWorld, alt *alternator) {
-	w.waitServing(t)
+func guidedSendAcrossParents(t *testing.T, w *flowWorld) {
 	alice := fundedUser(t, w, 1501, "Alice")
 
 	if m := alice.say("/send"); !strings.Contains(m.Text, "Who do you want to send") {
@@ -218,7 +213,7 @@ func guidedSendAcrossParents(t *testing.T, w *hookWorld, alt *alternator) {
 	if err := w.emu.WaitDelivered(ctx); err != nil {
 		t.Fatal(err)
 	}
-	log := alt.log()
+	log := w.alt.log()
 	if len(log) != 7 {
 		t.Fatalf("%d deliveries, want 7: %+v", len(log), log)
 	}
@@ -232,9 +227,7 @@ func guidedSendAcrossParents(t *testing.T, w *hookWorld, alt *alternator) {
 // TestGuidedSendCancelAndRestartAcrossParents: /cancel on one parent ends
 // the send kept by the other; a new /send replaces one in progress.
 func TestGuidedSendCancelAndRestartAcrossParents(t *testing.T) {
-	alt := &alternator{}
-	w := newHookWorld(t, hookOptions{instances: 2, front: alt.handler})
-	w.waitServing(t)
+	w := newFlowWorld(t, flowOptions{instances: 2})
 	alice := fundedUser(t, w, 1502, "Alice")
 	alice.say("/send")
 	alice.say(bobAddr)
@@ -261,10 +254,8 @@ func TestGuidedSendCancelAndRestartAcrossParents(t *testing.T) {
 // store's clock, whichever parent the next answer reaches; the old
 // recipient never comes back into a later send.
 func TestGuidedSendStaleFlowExpires(t *testing.T) {
-	alt := &alternator{}
 	const ttl = 1500 * time.Millisecond
-	w := newHookWorld(t, hookOptions{instances: 2, front: alt.handler, config: func(c *bot.Config) { c.FlowTTL = ttl }})
-	w.waitServing(t)
+	w := newFlowWorld(t, flowOptions{instances: 2, ttl: ttl})
 	alice := fundedUser(t, w, 1503, "Alice")
 	alice.say("/send")
 	if m := alice.say(bobAddr); !strings.Contains(m.Text, "How much ETH") {
@@ -293,13 +284,11 @@ func TestGuidedSendStaleFlowExpires(t *testing.T) {
 // handled at once by two parents (both read the same flow before either
 // writes) build one transfer, and the other answer is said not to be used.
 func TestGuidedSendTwoAnswersAtOnceAdvanceOnce(t *testing.T) {
-	alt := &alternator{}
-	w := newHookWorld(t, hookOptions{instances: 2, front: alt.handler})
-	w.waitServing(t)
+	w := newFlowWorld(t, flowOptions{instances: 2})
 	var armed atomic.Bool
 	arrived, release := make(chan struct{}, 2), make(chan struct{})
-	for _, hb := range w.bots {
-		hb.bot.SetFlowReadHook(func() {
+	for _, fb := range w.bots {
+		fb.bot.SetFlowReadHook(func() {
 			if !armed.Load() {
 				return
 			}
@@ -316,7 +305,7 @@ func TestGuidedSendTwoAnswersAtOnceAdvanceOnce(t *testing.T) {
 		t.Fatalf("address answered %q", m.Text)
 	}
 	before := botReplies(alice.User)
-	alt.async.Store(true) // the next two answers are handled at once
+	w.alt.async.Store(true) // the next two answers are handled at once
 	armed.Store(true)
 	alice.Send("0.01")
 	alice.Send("0.02")
@@ -330,7 +319,7 @@ func TestGuidedSendTwoAnswersAtOnceAdvanceOnce(t *testing.T) {
 	armed.Store(false)
 	close(release)
 	waitReplies(t, alice.User, before+2)
-	alt.wg.Wait()
+	w.alt.wg.Wait()
 	var cards, unused int
 	for _, m := range alice.Messages()[len(alice.Messages())-2:] {
 		switch {
@@ -346,7 +335,7 @@ func TestGuidedSendTwoAnswersAtOnceAdvanceOnce(t *testing.T) {
 	if n := transfersOf(t, w, 1504); n != 1 {
 		t.Fatalf("%d transfers, want 1", n)
 	}
-	log := alt.log()
+	log := w.alt.log()
 	last := log[len(log)-2:]
 	if last[0].backend == last[1].backend {
 		t.Fatalf("both answers went to one parent: %+v", log)
@@ -358,8 +347,7 @@ func TestGuidedSendTwoAnswersAtOnceAdvanceOnce(t *testing.T) {
 // are dropped with the send, never misread; the user is told to start
 // again by the plain hint.
 func TestGuidedSendUnreadableFlowDropped(t *testing.T) {
-	w := newHookWorld(t, hookOptions{instances: 1})
-	w.waitServing(t)
+	w := newFlowWorld(t, flowOptions{instances: 1})
 	alice := fundedUser(t, w, 1505, "Alice")
 	alice.say("/send")
 	f, err := w.stack.Store.Flow(1505)

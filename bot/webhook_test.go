@@ -17,7 +17,6 @@ import (
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/lbproxy"
 	"github.com/autowallet/autowallet/internal/teststack"
-	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -35,13 +34,11 @@ type hookWorld struct {
 	api   *httptest.Server
 	bots  []*hookBot
 	proxy *lbproxy.Proxy
-	front *httptest.Server // hookOptions.front
 }
 
 type hookBot struct {
 	name string
 	bot  *bot.Bot
-	svc  *parent.Service  // the wallet service it runs on
 	srv  *httptest.Server // its webhook listener
 	stop context.CancelFunc
 }
@@ -52,15 +49,6 @@ type hookOptions struct {
 	cfg       bot.WebhookConfig // ClaimTTL, HandleTimeout
 	proxy     bool              // the emulator posts to the proxy (else to the first bot)
 	store     func(name string, s *storage.DB) bot.UpdateStore
-	// front, when set, is what the emulator posts to: a handler in front
-	// of the instances' listeners (backends), e.g. one that routes each
-	// update to a chosen instance.
-	front func(backends []string) http.Handler
-	// config adjusts each instance's bot.Config.
-	config func(*bot.Config)
-	// service, when set, gives instance i its own wallet service (and
-	// store) instead of the stack's.
-	service func(i int, st *teststack.Stack) *parent.Service
 }
 
 func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
@@ -94,10 +82,6 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 		}))
 		w.bots = append(w.bots, hb)
 		defer func() {
-			hb.svc = st.Service
-			if o.service != nil {
-				hb.svc = o.service(i, st)
-			}
 			cfg := o.cfg
 			cfg.Secret, cfg.Instance = hookSecret, hb.name
 			cfg.URL = w.hookURL()
@@ -105,11 +89,7 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 			if o.store != nil {
 				cfg.Store = o.store(hb.name, st.Store)
 			}
-			bc := bot.Config{Token: testToken, APIURL: api.URL, MiniAppLink: testMiniApp, Webhook: &cfg}
-			if o.config != nil {
-				o.config(&bc)
-			}
-			b, err := bot.New(bc, hb.svc)
+			b, err := bot.New(bot.Config{Token: testToken, APIURL: api.URL, MiniAppLink: testMiniApp, Webhook: &cfg}, st.Service)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,26 +102,20 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 			go func() { defer wg.Done(); b.Run(bctx) }()
 		}()
 	}
-	var backends []string
-	for _, hb := range w.bots {
-		backends = append(backends, hb.srv.URL)
-	}
 	if o.proxy {
+		var backends []string
+		for _, hb := range w.bots {
+			backends = append(backends, hb.srv.URL)
+		}
 		if w.proxy, err = lbproxy.Start(backends, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if o.front != nil {
-		w.front = httptest.NewServer(o.front(backends))
 	}
 	t.Cleanup(func() {
 		cancel()
 		emu.Close()
 		if w.proxy != nil {
 			w.proxy.Close()
-		}
-		if w.front != nil {
-			w.front.Close()
 		}
 		for _, hb := range w.bots {
 			hb.srv.Close()
@@ -153,9 +127,6 @@ func newHookWorld(t testing.TB, o hookOptions) *hookWorld {
 }
 
 func (w *hookWorld) hookURL() string {
-	if w.front != nil {
-		return w.front.URL + hookPath
-	}
 	if w.proxy != nil {
 		return w.proxy.URL() + hookPath
 	}

@@ -53,9 +53,9 @@ func Run(t *testing.T, open Open) {
 		{"UpdateClaimConcurrent", testUpdateClaimConcurrent},
 		{"Leases", testLeases},
 		{"LeaseConcurrent", testLeaseConcurrent},
-		{"CopyRoundTrip", testCopyRoundTrip},
 		{"Flows", testFlows},
 		{"FlowConcurrent", testFlowConcurrent},
+		{"CopyRoundTrip", testCopyRoundTrip},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
