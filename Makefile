@@ -43,9 +43,11 @@ postgresql:
 # taken out of Debian's prometheus package without installing it: no
 # Prometheus server is installed or started.
 $(TOOLS)/bin/promtool:
-	mkdir -p $(TOOLS)/bin $(TOOLS)/deb
+	mkdir -p $(TOOLS)/bin
+	rm -rf $(TOOLS)/deb && mkdir -p $(TOOLS)/deb
 	cd $(TOOLS)/deb && (apt-get download prometheus 2>/dev/null || ($(SUDO) apt-get update && apt-get download prometheus))
-	cd $(TOOLS)/deb && dpkg-deb -x prometheus_*.deb root && cp root/usr/bin/promtool $(TOOLS)/bin/promtool && rm -rf root prometheus_*.deb
+	cd $(TOOLS)/deb && dpkg-deb -x prometheus_*.deb root && cp root/usr/bin/promtool $(TOOLS)/bin/promtool.tmp && mv $(TOOLS)/bin/promtool.tmp $(TOOLS)/bin/promtool
+	rm -rf $(TOOLS)/deb
 
 # Node.js and npm (Debian's) run the pinned solc-js that compiles the test
 # contracts (docs/contracts.md); contracts-tools installs the pinned npm

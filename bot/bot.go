@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -47,6 +50,11 @@ type Config struct {
 	// Faucet, when set, enables /faucet (dev mode).
 	Faucet Faucet
 	Log    *slog.Logger
+	// Instance names this parent among several of one bot: the holder of
+	// the "cards" lease (default "bot-<pid>"). LeaseTTL tunes that lease
+	// (lease.Config.TTL; 0: its default).
+	Instance string
+	LeaseTTL time.Duration
 	// Webhook, when set, takes updates by webhook (webhook.go) instead of
 	// long polling: Run sets the webhook and WebhookHandler serves it.
 	Webhook *WebhookConfig
@@ -65,12 +73,12 @@ type Bot struct {
 	send *Sender
 	log  *slog.Logger
 
-	flows       flows
-	busy        sync.Map // user id -> struct{}: a wallet creation in flight
-	faucetLast  sync.Map // user id -> time.Time of the last drip
-	walletCards sync.Map // user id -> walletCard: the last wallet card, refreshed after changes
-	cards       *cardQueue
-	hook        *hookState // webhook mode; nil: long polling
+	flows      flows
+	busy       sync.Map // user id -> struct{}: a wallet creation in flight
+	faucetLast sync.Map // user id -> time.Time of the last drip
+	cards      *cardQueue
+	cardWake   chan struct{} // cardoutbox.go
+	hook       *hookState    // webhook mode; nil: long polling
 }
 
 // New connects to the Bot API (getMe) and registers the handlers.
@@ -87,7 +95,13 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bot{cfg: cfg, svc: svc, send: NewSender(cfg.Log), log: cfg.Log}
+	if cfg.Instance == "" {
+		cfg.Instance = "bot-" + strconv.Itoa(os.Getpid())
+	}
+	b := &Bot{cfg: cfg, svc: svc, send: NewSender(cfg.Log), log: cfg.Log, cardWake: make(chan struct{}, 1)}
+	// Telegram's limits hold for the bot, not per parent: every message
+	// reserves its slot in the store (docs/bot.md, "Several parents").
+	b.send.Share(svc.Store())
 	if cfg.Webhook != nil {
 		wc := *cfg.Webhook
 		if err := wc.check(); err != nil {
@@ -106,7 +120,9 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 	}
 	b.api = api
 	b.cards = newCardQueue(b)
-	svc.OnTransferChange(b.transferChanged)
+	// A change on this parent wakes the card editor; changes on other
+	// parents reach it through the store's queue (cardoutbox.go).
+	svc.OnTransferChange(func(storage.Transfer) { b.wakeCards() })
 	b.register()
 	return b, nil
 }
@@ -185,10 +201,19 @@ const (
 	cbAgain        = "t:again:"
 )
 
-// Run sets the command menu and takes updates until ctx ends: by long
-// polling, or in webhook mode by setting the webhook (WebhookHandler then
-// serves the updates).
+// Run sets the command menu, runs the background work (RunBackground) and
+// takes updates until ctx ends: by long polling, or in webhook mode by
+// setting the webhook (WebhookHandler then serves the updates).
 func (b *Bot) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { defer close(done); b.RunBackground(ctx) }()
+	b.Poll(ctx)
+	<-done // the lease released before the host closes the store
+}
+
+// Poll sets the command menu and takes updates (long polling, or the
+// webhook) until ctx ends, without the background work.
+func (b *Bot) Poll(ctx context.Context) {
 	var menu []models.BotCommand
 	for _, c := range b.commands() {
 		menu = append(menu, models.BotCommand{Command: c.name, Description: c.help})
@@ -200,13 +225,22 @@ func (b *Bot) Run(ctx context.Context) {
 	if err != nil {
 		b.log.Warn("setting the command menu", "err", b.redact(err))
 	}
-	go b.cards.run(ctx)
 	if b.hook != nil {
 		b.runWebhook(ctx)
 		return
 	}
 	b.dropWebhook(ctx)
 	b.api.Start(ctx)
+}
+
+// RunBackground runs the bot's work that is not an answer to an update,
+// until ctx ends: this parent's card queue, and the card editor of the
+// store's queue under the "cards" lease (one parent at a time). Run calls
+// it; a parent that takes no updates itself runs it alone.
+func (b *Bot) RunBackground(ctx context.Context) {
+	go b.cards.run(ctx)
+	_ = lease.Run(ctx, lease.Config{Store: b.svc.Store(), Name: CardsLease, Holder: b.cfg.Instance,
+		TTL: b.cfg.LeaseTTL, Logger: b.log}, b.runCards)
 }
 
 // dropWebhook deletes a webhook left set (an earlier webhook deployment):

@@ -130,16 +130,17 @@ func (b *Bot) txLine(t storage.Transfer) string {
 	return "Transaction: " + b.txLink(t.ChainID, t.TxHash)
 }
 
-// cardQueue edits transfer cards after state changes, off the service's
-// goroutines. A transfer always goes to the same worker, so its edits keep
-// their order; each edit shows the state as stored when it is made. An id
-// "wallet:<user>" refreshes that user's last wallet card instead.
+// cardQueue makes this parent's own card edits off the handlers'
+// goroutines (a card after Replace, a wallet card after an alert or the
+// faucet); edits that follow a transfer's stored state changes come from
+// the store's queue instead (cardoutbox.go). A transfer always goes to the
+// same worker, so its edits keep their order; each edit shows the state as
+// stored when it is made. An id "wallet:<user>" refreshes that user's last
+// wallet card instead.
 type cardQueue struct {
 	b       *Bot
 	workers []chan string
 }
-
-const cardWorkers = 4
 
 func newCardQueue(b *Bot) *cardQueue {
 	q := &cardQueue{b: b}

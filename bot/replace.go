@@ -21,34 +21,6 @@ import (
 const replaceHelp = "<b>Replace</b> cancels the transfer by replacing it with a zero transfer to yourself, " +
 	"if the network has not included it yet: you approve it like any transfer and pay only its network fee."
 
-// transferChanged is the service's change listener: the card of the
-// transfer, and the cards of the wallet's later signed transfers, whose
-// "waiting for" line may have changed with it.
-func (b *Bot) transferChanged(t storage.Transfer) {
-	b.cards.push(t.ID)
-	// The wallet card's balance and pending line, when they change (signed:
-	// pending appears; mined or replaced: the balance moves, pending goes);
-	// the recipient's too, when the transfer lands in one of our wallets.
-	switch t.State {
-	case storage.StateApproved, storage.StateConfirmed, storage.StateFailed, storage.StateReplaced:
-		b.refreshWalletSoon(t.Owner)
-	}
-	if t.State == storage.StateConfirmed {
-		if u, ok := b.svc.OwnerOf(t.To); ok && u.ID != t.Owner {
-			b.refreshWalletSoon(u.ID)
-		}
-	}
-	q, err := b.svc.Queue(t.ChainID, t.From)
-	if err != nil {
-		return
-	}
-	for _, later := range q {
-		if later.Nonce > t.Nonce {
-			b.cards.push(later.ID)
-		}
-	}
-}
-
 // what names a transfer in a sentence: "0.05 ETH to 0xAbCd…1234".
 func (b *Bot) what(t storage.Transfer) string {
 	a := b.assetOf(t.ChainID, t.Token)

@@ -611,9 +611,10 @@ func (b *Bot) showBuilt(ctx context.Context, chatID int64, t storage.Transfer) {
 		return
 	}
 	// A change made before the card's id was stored (a very quick Cancel)
-	// found no card to edit: show it now.
+	// found no card to edit: storing the id queued its edit
+	// (storage/cards.go), made by the card editor.
 	if stored.State != storage.StateBuilt {
-		b.cards.push(t.ID)
+		b.wakeCards()
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 
 	tgbot "github.com/go-telegram/bot"
 	"golang.org/x/time/rate"
+
+	"github.com/autowallet/autowallet/storage"
 )
 
 // Telegram's limits for one bot: about 30 messages a second overall and one a
@@ -23,12 +25,27 @@ const (
 	maxChatLimiters = 10000
 )
 
+// TelegramLimits are the limits above as a store reservation keeps them
+// (storage.ReserveSend): the same token buckets as the in-process limiters.
+var TelegramLimits = storage.SendLimits{
+	Global: storage.RateLimit{Every: time.Second / globalPerSecond, Burst: globalPerSecond},
+	Chat:   storage.RateLimit{Every: time.Second / chatPerSecond, Burst: chatBurst},
+}
+
+// SlotStore reserves send slots shared by every parent of the bot
+// (storage.Store's ReserveSend; docs/bot.md, "Several parents").
+type SlotStore interface {
+	ReserveSend(chatID int64, l storage.SendLimits) (wait time.Duration, reserved bool, err error)
+}
+
 // Sender is the one path every call to the Bot API takes: it waits for the
 // global and the per-chat budget, and on a 429 waits Telegram's retry_after
-// and tries again (a few times at most).
+// and tries again (a few times at most). With Share, the budget is the
+// store's, shared by every parent; without, this process's own.
 type Sender struct {
 	global *rate.Limiter
 	log    *slog.Logger
+	slots  SlotStore
 
 	mu    sync.Mutex
 	chats map[int64]*rate.Limiter
@@ -41,6 +58,44 @@ func NewSender(log *slog.Logger) *Sender {
 		log:    log,
 		chats:  make(map[int64]*rate.Limiter),
 	}
+}
+
+// Share makes the Sender reserve its slots in st, so several parents of
+// one bot keep Telegram's limits together. Call it before the first Do.
+func (s *Sender) Share(st SlotStore) { s.slots = st }
+
+// wait waits for the budget of one message to chatID: a slot reserved in
+// the shared store, or this process's limiters when there is no store or
+// it cannot answer (the bot keeps talking through a database outage, each
+// parent within the limits on its own; a 429 is still honoured).
+func (s *Sender) wait(ctx context.Context, chatID int64) error {
+	if s.slots != nil {
+		// The chat's slot first (taken in order however far), then the
+		// bot's when it is near (chat 0: the bot's slot alone).
+		for ask := chatID; ; ask = 0 {
+			d, reserved, err := s.slots.ReserveSend(ask, TelegramLimits)
+			if err != nil {
+				s.log.Warn("shared send slots unavailable; keeping this parent's own limits", "err", err)
+				break
+			}
+			if d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err() // a reserved slot is wasted: the limits err on the safe side
+				case <-t.C:
+				}
+			}
+			if reserved {
+				return ctx.Err()
+			}
+		}
+	}
+	if err := s.global.Wait(ctx); err != nil {
+		return err
+	}
+	return s.chat(chatID).Wait(ctx)
 }
 
 func (s *Sender) chat(id int64) *rate.Limiter {
@@ -70,10 +125,7 @@ func (s *Sender) chat(id int64) *rate.Limiter {
 func (s *Sender) Do(ctx context.Context, chatID int64, call func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
 		if chatID != 0 {
-			if err := s.global.Wait(ctx); err != nil {
-				return err
-			}
-			if err := s.chat(chatID).Wait(ctx); err != nil {
+			if err := s.wait(ctx, chatID); err != nil {
 				return err
 			}
 		}

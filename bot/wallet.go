@@ -66,42 +66,42 @@ func (b *Bot) showWallet(ctx context.Context, chatID, user int64) {
 	}
 	m, err := b.replyPhoto(ctx, chatID, png, b.walletCaption(ctx, w), b.walletKeyboard(ctx, user))
 	if err == nil {
-		b.walletCards.Store(user, walletCard{chatID, m.ID})
+		b.setWalletCard(user, chatID, m.ID)
 	}
 }
 
-// walletCard is the last wallet card shown to a user (in memory: after a
-// restart the next /wallet makes a new one).
-type walletCard struct {
-	chatID int64
-	msgID  int
+// setWalletCard stores the user's last wallet card, so whichever parent
+// sees a change (an alert, a transfer's state) can refresh it.
+func (b *Bot) setWalletCard(user, chatID int64, msgID int) {
+	if err := b.svc.Store().SetWalletCard(user, storage.Card{ChatID: chatID, MessageID: msgID}); err != nil {
+		b.log.Warn("remembering a wallet card", "user", user, "err", err)
+	}
 }
 
 // Refresh button: the card's caption with the current balances.
 func (b *Bot) cbRefresh(ctx context.Context, q *models.CallbackQuery, _ string) {
 	msg := q.Message.Message
-	b.walletCards.Store(q.From.ID, walletCard{msg.Chat.ID, msg.ID})
+	b.setWalletCard(q.From.ID, msg.Chat.ID, msg.ID)
 	b.refreshWallet(ctx, q.From.ID)
 }
 
 // refreshWallet edits the user's last wallet card with the current
 // balances and pending transfers.
 func (b *Bot) refreshWallet(ctx context.Context, user int64) {
-	v, ok := b.walletCards.Load(user)
-	if !ok {
+	c, err := b.svc.Store().WalletCard(user)
+	if err != nil {
 		return
 	}
-	c := v.(walletCard)
 	w, err := b.svc.Wallet(user)
 	if err != nil {
 		return
 	}
-	b.editCaption(ctx, c.chatID, c.msgID, b.walletCaption(ctx, w), b.walletKeyboard(ctx, user))
+	b.editCaption(ctx, c.ChatID, c.MessageID, b.walletCaption(ctx, w), b.walletKeyboard(ctx, user))
 }
 
 // refreshWalletSoon queues a refresh of the user's wallet card.
 func (b *Bot) refreshWalletSoon(user int64) {
-	if _, ok := b.walletCards.Load(user); ok {
+	if _, err := b.svc.Store().WalletCard(user); err == nil {
 		b.cards.push("wallet:" + strconv.FormatInt(user, 10))
 	}
 }

@@ -30,6 +30,7 @@ type EnclaveClient struct {
 	base    string
 	http    *http.Client
 	metrics *metrics.Metrics
+	vault   vaultRecord // the blob of the key the enclave holds (unlock.go)
 }
 
 // SetMetrics makes the client time every call by endpoint and count the

@@ -1,9 +1,18 @@
 package parent
 
-import "time"
+import (
+	"time"
+
+	"github.com/autowallet/autowallet/storage"
+)
 
 // SetNow lets tests move the service's clock.
 func (s *Service) SetNow(now func() time.Time) { s.now = now }
 
 // TokenMoved exposes tokenMoved to the tests.
 var TokenMoved = tokenMoved
+
+// Move exposes move (a stored state change that tells the listeners).
+func (s *Service) Move(t storage.Transfer, to storage.State, reason string) storage.Transfer {
+	return s.move(t, to, reason)
+}

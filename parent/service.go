@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -35,10 +36,12 @@ type ServiceConfig struct {
 	// StuckAfter is how long a sent transfer waits in the network's pool
 	// before its card offers Replace (default 3 minutes).
 	StuckAfter time.Duration
-	// RequireVaultBlob refuses wallet creation until the KMS ciphertext
-	// blob of the vault key is stored: a wallet sealed under a vault key
-	// whose blob was lost (a crash between the first unlock and storing
-	// the blob) could never be opened again.
+	// RequireVaultBlob refuses wallet creation and approvals until the
+	// KMS ciphertext blob of the vault key is stored and this parent's
+	// enclave answered that very blob at its unlock (VaultKeyCheck): a
+	// wallet sealed under a vault key whose blob was lost (a crash between
+	// the first unlock and storing the blob, or a first-key race lost to
+	// another parent) could never be opened again.
 	RequireVaultBlob bool
 	// Metrics counts approvals by outcome (nil: none).
 	Metrics *metrics.Metrics
@@ -77,6 +80,8 @@ type Service struct {
 	// a proof never changes for a deployment, so one /v1/statement per
 	// wallet and process is enough.
 	proofs sync.Map // common.Address -> []byte
+	// vaultBlob caches the stored blob of the vault key (VaultKeyCheck).
+	vaultBlob atomic.Value // []byte
 	// pace spaces out the rebroadcasts of signed transfers (signed.go).
 	pace pacer
 
@@ -160,10 +165,8 @@ func (s *Service) EnsureWallet(ctx context.Context, owner int64) (storage.Wallet
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return storage.Wallet{}, false, err
 	}
-	if s.cfg.RequireVaultBlob {
-		if _, err := s.store.Meta(MetaKMSCiphertextBlob); err != nil {
-			return storage.Wallet{}, false, fmt.Errorf("%w: the vault key is not stored yet (first unlock in progress)", ErrEnclaveUnavailable)
-		}
+	if err := s.VaultKeyCheck(); err != nil {
+		return storage.Wallet{}, false, err
 	}
 	addr, rec, err := s.enclave.CreateWallet(ctx, owner)
 	if err != nil {
@@ -471,6 +474,9 @@ func (s *Service) Approve(ctx context.Context, initData string) (t storage.Trans
 	if err != nil {
 		return t, err
 	}
+	if err := s.VaultKeyCheck(); err != nil {
+		return t, err
+	}
 	raw, hash, err := s.enclave.Approve(ctx, initData, w.Record)
 	if err != nil {
 		return t, err
@@ -565,10 +571,18 @@ func (s *Service) broadcast(ctx context.Context, t storage.Transfer) storage.Tra
 	return s.move(t, storage.StateApproved, reason)
 }
 
+// errNoChange: the transfer is already in the state move was asked for.
+var errNoChange = errors.New("transfer already in that state")
+
 // move stores a state change and tells the listeners. An invalid or lost
 // race (someone else moved it first) leaves t as stored.
 func (s *Service) move(t storage.Transfer, to storage.State, reason string) storage.Transfer {
 	nt, err := s.store.UpdateTransfer(t.ID, func(x *storage.Transfer) error {
+		if x.State == to && x.Reason == reason {
+			// Another path (or parent) stored this very change first:
+			// storing it again would tell the listeners twice.
+			return errNoChange
+		}
 		x.State, x.Reason, x.Updated = to, reason, s.now()
 		if to == storage.StateConfirmed || to == storage.StateFailed {
 			x.Block, x.FeePaid = t.Block, t.FeePaid
@@ -577,6 +591,12 @@ func (s *Service) move(t storage.Transfer, to storage.State, reason string) stor
 	})
 	if to.Final() {
 		s.pace.forget(t.ID)
+	}
+	if errors.Is(err, errNoChange) {
+		if cur, err := s.store.Transfer(t.ID); err == nil {
+			return cur
+		}
+		return t
 	}
 	if err != nil {
 		s.log.Warn("transfer state not changed", "transfer", t.ID, "to", to, "err", err)

@@ -26,6 +26,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/networks"
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -377,6 +378,12 @@ func (s *Service) settleSigned(ctx context.Context, t storage.Transfer) {
 }
 
 func (s *Service) rebroadcast(ctx context.Context, t storage.Transfer) {
+	// Fenced: only the holder of the network's tracker lease rebroadcasts
+	// (a second broadcast of the same signed transaction would be harmless
+	// on the chain, but it is work done twice).
+	if err := lease.Check(ctx); err != nil {
+		return
+	}
 	bctx, cancel := context.WithTimeout(ctx, s.cfg.PollInterval+5*time.Second)
 	defer cancel()
 	s.broadcast(bctx, t)

@@ -2,8 +2,10 @@ package parent
 
 import (
 	"context"
+	"strconv"
 	"time"
 
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -14,11 +16,43 @@ import (
 // reads the states from storage, so a restarted parent resumes exactly where
 // the last one stopped: the signed transaction is stored before the first
 // broadcast and is the only one ever broadcast for that transfer.
-func (s *Service) Track(ctx context.Context) {
+func (s *Service) Track(ctx context.Context) { s.track(ctx, 0) }
+
+// TrackChain is Track for the transfers of one network: several parents
+// run one tracker per network, each under the lease "tracker/<chain id>"
+// (TrackLeased), so a network's transfers are moved by one parent at a
+// time and the networks spread over the parents.
+func (s *Service) TrackChain(ctx context.Context, chainID uint64) { s.track(ctx, chainID) }
+
+// TrackLeased runs TrackChain for every served network, each under its
+// lease "tracker/<chain id>" held by holder (lease.Run), until ctx ends.
+// Its broadcasts are fenced by the lease (rebroadcast).
+func (s *Service) TrackLeased(ctx context.Context, c lease.Config) {
+	done := make(chan struct{})
+	for _, n := range s.nets {
+		cfg := c
+		cfg.Name = TrackerLease(n.ChainID)
+		go func() {
+			defer func() { done <- struct{}{} }()
+			_ = lease.Run(ctx, cfg, func(ctx context.Context) error {
+				s.TrackChain(ctx, n.ChainID)
+				return ctx.Err()
+			})
+		}()
+	}
+	for range s.nets {
+		<-done
+	}
+}
+
+// TrackerLease names the lease of a network's tracker.
+func TrackerLease(chainID uint64) string { return "tracker/" + strconv.FormatUint(chainID, 10) }
+
+func (s *Service) track(ctx context.Context, chainID uint64) {
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
 	for {
-		s.TrackOnce(ctx)
+		s.trackOnce(ctx, chainID)
 		select {
 		case <-ctx.Done():
 			return
@@ -28,14 +62,22 @@ func (s *Service) Track(ctx context.Context) {
 }
 
 // TrackOnce makes one pass over the open transfers.
-func (s *Service) TrackOnce(ctx context.Context) {
+func (s *Service) TrackOnce(ctx context.Context) { s.trackOnce(ctx, 0) }
+
+// trackOnce makes one pass over the open transfers of chainID (0: all).
+func (s *Service) trackOnce(ctx context.Context, chainID uint64) {
 	open, err := s.store.TransfersInState(storage.StateBuilt, storage.StateApproved, storage.StateSent)
 	if err != nil {
 		s.log.Error("tracker: reading open transfers", "err", err)
 		return
 	}
 	for _, t := range open {
-		if ctx.Err() != nil {
+		if chainID != 0 && t.ChainID != chainID {
+			continue
+		}
+		// The fence: a tracker whose lease ran out stops before its next
+		// move (ctx ends with the lease, too).
+		if err := lease.Check(ctx); err != nil {
 			return
 		}
 		switch t.State {

@@ -99,13 +99,16 @@ type kmsEnclave struct {
 	srv  *http.Server
 }
 
-func (e *kmsEnclave) start() {
+func (e *kmsEnclave) start() { e.startWith(e.kms) }
+
+// startWith starts the enclave with source as its key service.
+func (e *kmsEnclave) startWith(source enclave.KeySource) {
 	e.t.Helper()
 	signer, err := enclave.NewSigner(e.cfg, enclave.Options{Entropy: rand.Reader})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	signer.SetKeySource(e.kms)
+	signer.SetKeySource(source)
 	l, err := net.Listen("tcp", e.addr)
 	if err != nil {
 		e.t.Fatal(err)
@@ -159,7 +162,7 @@ func TestKeepEnclaveUnlocked(t *testing.T) {
 	loopCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		parent.KeepEnclaveUnlocked(loopCtx, client, store, creds, 20*time.Millisecond, slog.New(slog.DiscardHandler))
+		parent.KeepEnclaveUnlocked(loopCtx, client, store, creds, "p1", 20*time.Millisecond, slog.New(slog.DiscardHandler))
 		close(done)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
@@ -190,7 +193,7 @@ func TestKeepEnclaveUnlocked(t *testing.T) {
 	}
 	// Unlocking an unlocked enclave with its blob is idempotent and calls
 	// no KMS.
-	if err := parent.UnlockEnclave(ctx, client, store, creds); err != nil {
+	if err := parent.UnlockEnclave(ctx, client, store, creds, "p1"); err != nil {
 		t.Fatal(err)
 	}
 	if gen, dec := e.kms.counts(); gen != 1 || dec != 0 {
@@ -257,7 +260,7 @@ func TestUnlockEnclaveRefusals(t *testing.T) {
 	}
 	client := parent.NewEnclaveClientTCP(e.addr, 10*time.Second)
 	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return lentCreds, nil })
-	err = parent.UnlockEnclave(context.Background(), client, store, creds)
+	err = parent.UnlockEnclave(context.Background(), client, store, creds, "p1")
 	if !errors.Is(err, protocol.ErrKMSRefused) {
 		t.Fatalf("refused blob: %v", err)
 	}
@@ -265,12 +268,12 @@ func TestUnlockEnclaveRefusals(t *testing.T) {
 		t.Fatal("the stored blob was replaced")
 	}
 	failing := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{}, errors.New("no IMDS") })
-	if err := parent.UnlockEnclave(context.Background(), client, store, failing); err == nil {
+	if err := parent.UnlockEnclave(context.Background(), client, store, failing, "p1"); err == nil {
 		t.Fatal("unlocked without credentials")
 	}
 
 	dev := testenv.StartEnclave(t, 1337) // a dev enclave: key file, no KMS
-	if err := parent.UnlockEnclave(context.Background(), parent.NewEnclaveClientTCP(dev.Addr, 10*time.Second), store, creds); !errors.Is(err, protocol.ErrKMSNotConfigured) {
+	if err := parent.UnlockEnclave(context.Background(), parent.NewEnclaveClientTCP(dev.Addr, 10*time.Second), store, creds, "p1"); !errors.Is(err, protocol.ErrKMSNotConfigured) {
 		t.Fatalf("dev enclave: %v", err)
 	}
 }

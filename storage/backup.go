@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -31,6 +32,20 @@ func (db *DB) BackupTo(begin func(size int64, schema uint64) (io.Writer, error))
 		return n, fmt.Errorf("storage: backup: %w", err)
 	}
 	return n, nil
+}
+
+// Ping reports whether the file is open: a bbolt file answers as long as
+// the process runs, so it only begins (and ends) a read transaction, which
+// fails once Close has been called.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tx, err := db.bolt.Begin(false)
+	if err != nil {
+		return fmt.Errorf("storage: ping: %w", err)
+	}
+	return tx.Rollback()
 }
 
 // SchemaVersion is the schema version stored in the open file.

@@ -8,6 +8,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +66,9 @@ var (
 		bucketFlows,
 		// coordination.go (issue 11): Telegram updates claimed once, leases.
 		bucketUpdates, bucketLeases,
+		// cards.go (issue 11): card edits queued with state changes, the
+		// users' wallet cards.
+		bucketCardEdits, bucketWalletCards,
 	}
 )
 
@@ -113,6 +117,7 @@ type DB struct {
 	path   string
 	logger *slog.Logger
 	now    func() time.Time
+	slots  sendSlots // sendslots.go: Telegram's limits, in memory (one host)
 
 	batcher batcher // group commit of independent writes (batch.go)
 }
@@ -412,6 +417,22 @@ func (tx *boltTx) PutMeta(key string, value []byte) error {
 		return fmt.Errorf("storage: put meta %q: %w", key, err)
 	}
 	return nil
+}
+
+// CreateMeta: see Tx.CreateMeta. bbolt has one writer at a time, so the
+// read and the put of one transaction cannot interleave with another's.
+func (tx *boltTx) CreateMeta(key string, value []byte) ([]byte, bool, error) {
+	old, err := tx.Meta(key)
+	if err == nil {
+		return old, false, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, false, err
+	}
+	if err := tx.PutMeta(key, value); err != nil {
+		return nil, false, err
+	}
+	return bytes.Clone(value), true, nil
 }
 
 func checkMetaKey(key string) error {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -75,8 +76,21 @@ type Store interface {
 	AcquireLease(name, holder string, ttl time.Duration) (Lease, bool, error)
 	ReleaseLease(name, holder string) error
 
+	// Chat cards and Telegram's limits across parents (cards.go,
+	// sendslots.go). UpdateTransfer (Store's and Tx's) queues a CardEdit in
+	// the same transaction when CardEditDue says so.
+	PendingCardEdits(after uint64, limit int) ([]CardEdit, error)
+	CardEditsDone(seqs ...uint64) error
+	SetWalletCard(user int64, c Card) error
+	WalletCard(user int64) (Card, error)
+	ReserveSend(chatID int64, l SendLimits) (wait time.Duration, reserved bool, err error)
+
 	// SchemaVersion is the version of the stored schema.
 	SchemaVersion() (uint64, error)
+	// Ping reports whether the store answers now, within ctx (readiness:
+	// a database that is down must not hold the check for its own
+	// statement timeout).
+	Ping(ctx context.Context) error
 	Close() error
 }
 
@@ -97,6 +111,12 @@ type Tx interface {
 	ActiveNonces(chainID uint64, from common.Address) ([]uint64, error)
 	Meta(key string) ([]byte, error)
 	PutMeta(key string, value []byte) error
+	// CreateMeta stores value under key only if the key is absent, and
+	// returns what is stored and whether this call stored it. Of several
+	// concurrent creates on any engine exactly one stores; the others get
+	// its value (the first vault key's blob, parent/unlock.go: a blob once
+	// stored is never replaced).
+	CreateMeta(key string, value []byte) (stored []byte, created bool, err error)
 }
 
 // The bbolt engine is a Store.

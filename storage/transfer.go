@@ -566,6 +566,13 @@ func (tx *boltTx) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer,
 	if err := tx.tx.Bucket(bucketTransfers).Put([]byte(id), encodeTransfer(&t)); err != nil {
 		return Transfer{}, fmt.Errorf("storage: update transfer %q: %w", id, err)
 	}
+	// The card edit is queued with the change itself (cards.go): whichever
+	// parent moved the transfer, the edit is neither lost nor doubled.
+	if CardEditDue(&old, &t) {
+		if err := tx.queueCardEdit(&t); err != nil {
+			return Transfer{}, err
+		}
+	}
 	if t.State != old.State {
 		byState := tx.tx.Bucket(bucketTransfersByState)
 		if err := byState.Delete(stateIndexKey(old.State, id)); err != nil {

@@ -208,6 +208,7 @@ func (e *Emulator) serveTelegram(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, perr := readParams(r)
+	arrived := e.now()
 	if perr == nil {
 		perr = e.takeFailure(m)
 	}
@@ -226,6 +227,9 @@ func (e *Emulator) serveTelegram(w http.ResponseWriter, r *http.Request) {
 	var result any
 	if perr == nil {
 		result, perr = handler(e, r.Context(), p)
+	}
+	if p.v != nil {
+		e.recordCall(m, p, arrived, perr)
 	}
 	if perr != nil {
 		e.log.Info("telegram emulator: bot API error", "method", method, "code", perr.code, "description", perr.desc)

@@ -79,6 +79,7 @@ type Emulator struct {
 	closeMu sync.Once
 
 	mu         sync.Mutex
+	calls      []Call        // calls.go
 	changed    chan struct{} // closed and replaced on every change
 	version    int64
 	users      map[int64]*User

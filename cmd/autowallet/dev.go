@@ -99,7 +99,7 @@ func (m *DevMain) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.StringVar(&c.DataDir, "data", envOr("AUTOWALLET_DATA", "autowallet-data"), "data folder: bbolt file, dev vault key, emulator key [AUTOWALLET_DATA]")
 	fs.StringVar(&c.HTTPAddr, "http", envOr("AUTOWALLET_HTTP", "127.0.0.1:8080"), "listen address of the chat page, Mini App and API [AUTOWALLET_HTTP]")
-	fs.StringVar(&c.BotToken, "bot-token", envOr("TELEGRAM_BOT_TOKEN", ""), "a real bot token; empty runs the Telegram emulator [TELEGRAM_BOT_TOKEN]")
+	secretVar(fs, &c.BotToken, "bot-token", "TELEGRAM_BOT_TOKEN", "a real bot token; empty runs the Telegram emulator [TELEGRAM_BOT_TOKEN]")
 	fs.StringVar(&c.TelegramAPIURL, "telegram-api", envOr("TELEGRAM_API_URL", ""), "Bot API server with a token (default Telegram's) [TELEGRAM_API_URL]")
 	fs.StringVar(&c.TelegramPublicKey, "telegram-public-key", envOr("TELEGRAM_PUBLIC_KEY", ""), "hex Ed25519 key the dev enclave trusts for initData (default: the emulator's, or Telegram's with a token) [TELEGRAM_PUBLIC_KEY]")
 	fs.StringVar(&c.MiniAppLink, "miniapp", envOr("TELEGRAM_MINIAPP", ""), "the Mini App's https://t.me/<bot>/<app> link (required with a token) [TELEGRAM_MINIAPP]")

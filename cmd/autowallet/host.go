@@ -15,6 +15,7 @@ import (
 	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/parent"
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 	"github.com/autowallet/autowallet/storage/postgres"
 )
@@ -66,6 +67,19 @@ type hostConfig struct {
 	// ServeMetrics adds GET /metrics to the listener (dev: its one
 	// loopback listener). The parent serves it on the admin listener.
 	ServeMetrics bool
+	// Instance names this parent among several on one store: the holder of
+	// the leases on background work (default: hostname-pid).
+	Instance string
+}
+
+// leases is the configuration of this host's leases on background work
+// (parent/lease): the tracker and watcher of each network, the alert
+// deliverer and the card editor each run on one parent at a time.
+func (h *host) leases(c hostConfig) lease.Config {
+	if c.Instance == "" {
+		c.Instance = defaultInstance()
+	}
+	return lease.Config{Store: h.store, Holder: c.Instance, Logger: h.log.With("component", "lease")}
 }
 
 // open creates the data folder, opens storage, dials every network's node
@@ -99,7 +113,7 @@ func (h *host) open(ctx context.Context, c hostConfig) error {
 	if h.service, err = parent.NewService(h.metered, c.Enclave, nets, c.Service, h.log); err != nil {
 		return err
 	}
-	h.ready = readiness(c.Enclave, h.metered, nets)
+	h.ready = readiness(c.Enclave, h.service.VaultKeyCheck, h.metered, nets)
 	h.metrics.WatchStore(h.metered)
 	h.metrics.WatchReadiness(h.ready)
 	h.runCtx, h.cancel = context.WithCancel(context.Background())
@@ -159,12 +173,13 @@ func (h *host) serve(l net.Listener, c hostConfig) error {
 			h.log.Error("http server", "err", err)
 		}
 	}()
-	go func() { defer h.wg.Done(); h.service.Track(h.runCtx) }()
+	go func() { defer h.wg.Done(); h.service.TrackLeased(h.runCtx, h.leases(c)) }()
 	if c.Bot == nil {
 		return nil
 	}
 	c.Bot.Log = h.log.With("component", "bot")
 	c.Bot.Metrics = h.metrics
+	c.Bot.Instance = h.leases(c).Holder
 	if c.Bot.Webhook != nil {
 		wc := *c.Bot.Webhook
 		wc.Store = h.metered // update claims, shared by every parent on the store
@@ -179,7 +194,7 @@ func (h *host) serve(l net.Listener, c hostConfig) error {
 	}
 	// Incoming-funds alerts (docs/watcher.md): a watcher per network with
 	// an RPC URL; the bot tells the owner "Received …" (bot.Notify).
-	if _, err := h.startAlerts(c.Networks, b.Notify); err != nil {
+	if _, err := h.startAlerts(c.Networks, b.Notify, h.leases(c)); err != nil {
 		return err
 	}
 	h.wg.Add(1)

@@ -108,3 +108,21 @@ func envOr(name, def string) string {
 	}
 	return def
 }
+
+// secretValue is a string flag whose value never appears in usage text.
+// The flag package prints each flag's default on -h or a flag error, and
+// these defaults come from the environment: a bot token, a database URL
+// with its password. String returns "" so the flag package treats the
+// default as empty and prints nothing.
+type secretValue struct{ p *string }
+
+func (s secretValue) String() string { return "" }
+
+func (s secretValue) Set(v string) error { *s.p = v; return nil }
+
+// secretVar defines flag name on fs, set from the environment variable env
+// when it is present, without ever printing the value.
+func secretVar(fs *flag.FlagSet, p *string, name, env, usage string) {
+	*p = os.Getenv(env)
+	fs.Var(secretValue{p}, name, usage)
+}

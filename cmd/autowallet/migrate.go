@@ -46,7 +46,7 @@ func NewMigrateMain(log *slog.Logger, stdout io.Writer) *MigrateMain {
 func (m *MigrateMain) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.StringVar(&m.DataDir, "data", envOr("AUTOWALLET_DATA", "autowallet-data"), "data folder with the bbolt file to copy [AUTOWALLET_DATA]")
-	fs.StringVar(&m.DatabaseURL, "database", envOr("AUTOWALLET_DATABASE_URL", ""), "PostgreSQL database to copy into (postgres://… or key=value) [AUTOWALLET_DATABASE_URL]")
+	secretVar(fs, &m.DatabaseURL, "database", "AUTOWALLET_DATABASE_URL", "PostgreSQL database to copy into (postgres://… or key=value) [AUTOWALLET_DATABASE_URL]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -15,10 +15,16 @@ import (
 // the API's own /healthz. /readyz is also on the parent's public listener,
 // for the load balancer's health check (docs/deploy.md).
 
-// readiness is what /readyz checks: the enclave answers and is unlocked,
-// the store answers, and every network's node answers. Each check gives a
-// fixed word, never an error's text (metrics.Check).
-func readiness(enc *parent.EnclaveClient, store storage.Store, nets []parent.NetworkChain) *metrics.Readiness {
+// readiness is what /readyz checks: the enclave answers and is unlocked
+// with the stored vault key (vault: Service.VaultKeyCheck; an enclave that
+// holds another key must be restarted), the store answers, and every
+// network's node answers. Each check gives a fixed word, never an error's
+// text (metrics.Check).
+func readiness(enc *parent.EnclaveClient, vault func() error, store storage.Store, nets []parent.NetworkChain) *metrics.Readiness {
+	return metrics.NewReadiness(0, 0, readinessChecks(enc, vault, store, nets...)...)
+}
+
+func readinessChecks(enc *parent.EnclaveClient, vault func() error, store storage.Store, nets ...parent.NetworkChain) []metrics.Check {
 	checks := []metrics.Check{
 		{Name: "enclave", Run: func(ctx context.Context) string {
 			h, err := enc.Health(ctx)
@@ -27,11 +33,13 @@ func readiness(enc *parent.EnclaveClient, store storage.Store, nets []parent.Net
 				return metrics.ReasonUnreachable
 			case h.Vault != "unlocked":
 				return metrics.ReasonLocked
+			case vault() != nil:
+				return metrics.ReasonKeyNotStored
 			}
 			return ""
 		}},
-		{Name: "store", Run: func(context.Context) string {
-			if _, err := store.SchemaVersion(); err != nil {
+		{Name: "store", Run: func(ctx context.Context) string {
+			if err := store.Ping(ctx); err != nil {
 				return metrics.ReasonUnreachable
 			}
 			return ""
@@ -46,7 +54,7 @@ func readiness(enc *parent.EnclaveClient, store storage.Store, nets []parent.Net
 			return ""
 		}})
 	}
-	return metrics.NewReadiness(0, 0, checks...)
+	return checks
 }
 
 // opsRoutes adds /metrics, /healthz and /readyz to the admin listener.

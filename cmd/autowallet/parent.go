@@ -100,7 +100,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	c := &m.Config
 	fs := flag.NewFlagSet("parent", flag.ContinueOnError)
 	fs.StringVar(&c.DataDir, "data", envOr("AUTOWALLET_DATA", "autowallet-data"), "data folder (bbolt file) [AUTOWALLET_DATA]")
-	fs.StringVar(&c.DatabaseURL, "database", envOr("AUTOWALLET_DATABASE_URL", ""), "PostgreSQL database (postgres://user@host/db or key=value; prefer the env var or PGPASSWORD for the password); empty: the bbolt file in -data [AUTOWALLET_DATABASE_URL]")
+	secretVar(fs, &c.DatabaseURL, "database", "AUTOWALLET_DATABASE_URL", "PostgreSQL database (postgres://user@host/db or key=value; prefer the env var or PGPASSWORD for the password); empty: the bbolt file in -data [AUTOWALLET_DATABASE_URL]")
 	fs.StringVar(&c.HTTPAddr, "http", envOr("AUTOWALLET_HTTP", "127.0.0.1:8080"), "listen address of the Mini App API [AUTOWALLET_HTTP]")
 	networksFile := fs.String("networks", envOr("AUTOWALLET_NETWORKS", ""), "JSON file of the networks to serve (presets by name or full descriptions, docs/networks.md); RPC URLs from AUTOWALLET_RPC_<NAME> [AUTOWALLET_NETWORKS]")
 	fs.StringVar(&c.RPCURL, "rpc", envOr("ETH_RPC_URL", ""), "without -networks: the one network's JSON-RPC URL [ETH_RPC_URL]")
@@ -109,7 +109,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.UintVar(&c.EnclavePort, "enclave-port", 5000, "vsock port of the enclave")
 	fs.StringVar(&c.EnclaveTCP, "enclave-tcp", envOr("AUTOWALLET_ENCLAVE_TCP", ""), "dial the enclave on this loopback TCP address instead of vsock [AUTOWALLET_ENCLAVE_TCP]")
 	botID := fs.String("bot-id", envOr("TELEGRAM_BOT_ID", ""), "numeric id of the Telegram bot; taken from the token when one is given [TELEGRAM_BOT_ID]")
-	fs.StringVar(&c.BotToken, "bot-token", envOr("TELEGRAM_BOT_TOKEN", ""), "the bot's token; empty runs the Mini App API without the Telegram front end [TELEGRAM_BOT_TOKEN]")
+	secretVar(fs, &c.BotToken, "bot-token", "TELEGRAM_BOT_TOKEN", "the bot's token; empty runs the Mini App API without the Telegram front end [TELEGRAM_BOT_TOKEN]")
 	fs.StringVar(&c.TelegramAPIURL, "telegram-api", envOr("TELEGRAM_API_URL", ""), "Bot API server (default Telegram's) [TELEGRAM_API_URL]")
 	fs.StringVar(&c.MiniAppLink, "miniapp", envOr("TELEGRAM_MINIAPP", ""), "the Mini App's https://t.me/<bot>/<app> link (required with a token) [TELEGRAM_MINIAPP]")
 	fs.StringVar(&c.TelegramPublicKey, "telegram-public-key", envOr("TELEGRAM_PUBLIC_KEY", TelegramProductionKey), "hex Ed25519 key that signs initData [TELEGRAM_PUBLIC_KEY]")
@@ -216,7 +216,7 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		enc = parent.NewEnclaveClientVsock(uint32(c.EnclaveCID), uint32(c.EnclavePort), 15*time.Second)
 	}
 	hc := hostConfig{
-		DataDir: c.DataDir, DatabaseURL: c.DatabaseURL, Networks: c.Networks, Enclave: enc,
+		DataDir: c.DataDir, DatabaseURL: c.DatabaseURL, Networks: c.Networks, Enclave: enc, Instance: c.Instance,
 		Service: parent.ServiceConfig{
 			IntentTTL:        c.IntentTTL,
 			Confirmations:    c.Confirmations,

@@ -26,7 +26,10 @@ var (
 
 // startUnlocker runs the unlock loop (parent.KeepEnclaveUnlocked) when
 // -kms-region is set: the enclave is unlocked at start and again whenever
-// /v1/health says locked.
+// /v1/health says locked or the parent does not know it holds the stored
+// key. On first boot the parent holding the store lease
+// parent.FirstUnlockLease (-instance is its holder name) makes the vault key;
+// the others wait for its blob (docs/kms.md).
 func (m *ParentMain) startUnlocker(ctx context.Context, enc *parent.EnclaveClient) error {
 	if m.Config.KMSRegion == "" {
 		return nil
@@ -38,7 +41,7 @@ func (m *ParentMain) startUnlocker(ctx context.Context, enc *parent.EnclaveClien
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		parent.KeepEnclaveUnlocked(ctx, enc, m.store, creds, unlockEvery, m.log.With("component", "unlock"))
+		parent.KeepEnclaveUnlocked(ctx, enc, m.store, creds, m.Config.Instance, unlockEvery, m.log.With("component", "unlock"))
 	}()
 	return nil
 }

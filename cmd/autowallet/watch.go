@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/autowallet/autowallet/networks"
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/parent/watch"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -12,7 +13,10 @@ import (
 // every network in nets that has an RPC URL, and the deliverer that hands
 // each confirmed deposit to notify (the bot's "Received …" message). Call it
 // after open; it stops with the host. docs/watcher.md.
-func (h *host) startAlerts(nets networks.Set, notify watch.Notify) (*watch.Alerts, error) {
+//
+// Each watcher and the deliverer run under their lease (leases names this
+// parent), so several parents on one store watch and alert once.
+func (h *host) startAlerts(nets networks.Set, notify watch.Notify, leases lease.Config) (*watch.Alerts, error) {
 	// The hook first, then the load: a wallet created in between is in
 	// the set either way.
 	addrs := watch.NewAddresses(0)
@@ -46,7 +50,7 @@ func (h *host) startAlerts(nets networks.Set, notify watch.Notify) (*watch.Alert
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		a.Run(h.runCtx)
+		a.RunLeased(h.runCtx, leases)
 		closeAll()
 	}()
 	return a, nil

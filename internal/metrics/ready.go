@@ -26,6 +26,11 @@ const (
 	ReasonUnreachable = "unreachable" // no answer, or an error
 	ReasonLocked      = "locked"      // the enclave answers but has no vault key
 	ReasonTimeout     = "timeout"     // no answer within the check's time
+	// ReasonKeyNotStored: the enclave is unlocked, but this parent does
+	// not know that it holds the stored vault key (a first-key race lost,
+	// or not yet unlocked by this parent): it must be restarted or unlocked
+	// (parent.Service.VaultKeyCheck).
+	ReasonKeyNotStored = "key_not_stored"
 )
 
 // Check is one thing readiness needs. Run answers "" when ready, otherwise

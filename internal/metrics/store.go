@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -229,9 +230,39 @@ func (d *timedStore) ReleaseLease(name, holder string) (err error) {
 	return d.s.ReleaseLease(name, holder)
 }
 
+func (d *timedStore) Ping(ctx context.Context) (err error) {
+	defer func(t0 time.Time) { d.done("Ping", t0, err) }(time.Now())
+	return d.s.Ping(ctx)
+}
+
 func (d *timedStore) SchemaVersion() (_ uint64, err error) {
 	defer func(t0 time.Time) { d.done("SchemaVersion", t0, err) }(time.Now())
 	return d.s.SchemaVersion()
+}
+
+func (d *timedStore) PendingCardEdits(after uint64, limit int) (_ []storage.CardEdit, err error) {
+	defer func(t0 time.Time) { d.done("PendingCardEdits", t0, err) }(time.Now())
+	return d.s.PendingCardEdits(after, limit)
+}
+
+func (d *timedStore) CardEditsDone(seqs ...uint64) (err error) {
+	defer func(t0 time.Time) { d.done("CardEditsDone", t0, err) }(time.Now())
+	return d.s.CardEditsDone(seqs...)
+}
+
+func (d *timedStore) SetWalletCard(user int64, c storage.Card) (err error) {
+	defer func(t0 time.Time) { d.done("SetWalletCard", t0, err) }(time.Now())
+	return d.s.SetWalletCard(user, c)
+}
+
+func (d *timedStore) WalletCard(user int64) (_ storage.Card, err error) {
+	defer func(t0 time.Time) { d.done("WalletCard", t0, err) }(time.Now())
+	return d.s.WalletCard(user)
+}
+
+func (d *timedStore) ReserveSend(chatID int64, l storage.SendLimits) (_ time.Duration, _ bool, err error) {
+	defer func(t0 time.Time) { d.done("ReserveSend", t0, err) }(time.Now())
+	return d.s.ReserveSend(chatID, l)
 }
 
 // Close closes the wrapped store.

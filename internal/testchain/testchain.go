@@ -234,6 +234,36 @@ func (n *Node) signal(t testing.TB, sig syscall.Signal) {
 	if err := n.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("testchain: %v: %v", sig, err)
 	}
+	if sig == syscall.SIGSTOP {
+		waitStopped(t, n.cmd.Process.Pid)
+	}
+}
+
+// waitStopped waits until every thread of pid is stopped: a signal is
+// delivered asynchronously, and on a loaded machine a thread already
+// running could still answer a request after kill(2) returned.
+func waitStopped(t testing.TB, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := len(tasks) > 0
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			// The state is the field after the ")" that ends the name.
+			if i := bytes.LastIndexByte(b, ')'); err == nil && i >= 0 && i+2 < len(b) && b[i+2] != 'T' && b[i+2] != 't' {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testchain: geth (pid %d) did not stop within 5 s of SIGSTOP", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // DevAccount is the node's pre-funded, unlocked developer account.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/networks"
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -82,6 +84,30 @@ func NewAlerts(cfg Config) (*Alerts, error) {
 // Watch adds a new wallet to the watched set (the parent's wallet-created
 // hook).
 func (a *Alerts) Watch(addr common.Address, owner int64) { a.Addresses.Watch(addr, owner) }
+
+// RunLeased runs every watcher and the deliverer until ctx ends, each
+// under its lease (c names the holder and the timing): "watch/<chain id>"
+// per network and "alerts" for the deliverer, so on several parents each
+// runs on one parent at a time. The deliverer's retry state is in memory
+// and starts afresh with each tenure; the outbox is in the store.
+func (a *Alerts) RunLeased(ctx context.Context, c lease.Config) {
+	var wg sync.WaitGroup
+	for _, w := range a.Watchers {
+		cfg := c
+		cfg.Name = WatchLease(w.o.Network.ChainID)
+		wg.Go(func() { _ = lease.Run(ctx, cfg, w.Run) })
+	}
+	cfg := c
+	cfg.Name = AlertsLease
+	wg.Go(func() { _ = lease.Run(ctx, cfg, a.Deliverer.Run) })
+	wg.Wait()
+}
+
+// AlertsLease names the deliverer's lease.
+const AlertsLease = "alerts"
+
+// WatchLease names the lease of a network's watcher.
+func WatchLease(chainID uint64) string { return "watch/" + strconv.FormatUint(chainID, 10) }
 
 // Run runs every watcher and the deliverer until ctx ends.
 func (a *Alerts) Run(ctx context.Context) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -66,8 +67,12 @@ func (d *Deliverer) Wake() {
 	}
 }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends. Retry waits start afresh with each run (a
+// new lease tenure: another parent may have delivered meanwhile).
 func (d *Deliverer) Run(ctx context.Context) error {
+	d.mu.Lock()
+	clear(d.retry)
+	d.mu.Unlock()
 	for {
 		if _, err := d.Deliver(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("watch: reading the alert outbox failed", "err", err)
@@ -132,8 +137,14 @@ func (d *Deliverer) deliverPage(ctx context.Context, alerts []storage.Alert, wai
 			waiting[owner] = true
 			continue
 		}
+		// The fence: only the holder of the "alerts" lease sends, and it
+		// stops sending once its lease may have run out.
+		if err := lease.Check(ctx); err != nil {
+			return done, err
+		}
 		// The window: a crash after notify succeeded and before
-		// AlertDelivered commits repeats this one alert at the next start.
+		// AlertDelivered commits repeats this one alert at the next start
+		// (or on the parent that takes the lease over).
 		err := d.notify(ctx, a.Deposit)
 		if err != nil && !errors.Is(err, ErrUndeliverable) {
 			delay := d.MinBackoff

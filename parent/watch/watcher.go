@@ -22,6 +22,7 @@ import (
 
 	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/networks"
+	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -110,6 +111,9 @@ func New(o Options) (*Watcher, error) {
 // StepBlocks), every Poll once caught up. Errors are logged and retried
 // after Poll; it returns ctx's error.
 func (w *Watcher) Run(ctx context.Context) error {
+	// The cursor is read from the store at each start: under a lease
+	// (Alerts.RunLeased) another parent may have moved it meanwhile.
+	w.cur = nil
 	checked := false
 	for {
 		wait := w.o.Poll
@@ -218,7 +222,13 @@ func (w *Watcher) Step(ctx context.Context) (int, error) {
 	if n := len(next.Hashes); n > storage.MaxCursorHashes {
 		next.Hashes = next.Hashes[n-storage.MaxCursorHashes:]
 	}
-	// The blocks' deposits, their alerts and the cursor: one transaction.
+	// The blocks' deposits, their alerts and the cursor: one transaction,
+	// fenced by the network's watch lease. A stale watcher that slipped
+	// past the fence stores deposits already stored (kept once, by key) and
+	// moves the cursor back at worst (blocks scanned again): no alert twice.
+	if err := lease.Check(ctx); err != nil {
+		return 0, err
+	}
 	added, err := w.o.Store.StoreWatchedBlocks(next, deposits)
 	if err != nil {
 		return 0, err
@@ -321,6 +331,9 @@ func (w *Watcher) rewind(ctx context.Context) error {
 // from another address, whose receipt says they succeeded in that block.
 // Value moved by contracts (internal transfers) is not seen: a limit.
 func (w *Watcher) native(ctx context.Context, blocks []Block) ([]storage.Deposit, error) {
+	if err := w.learnNative(blocks); err != nil {
+		return nil, err
+	}
 	var out []storage.Deposit
 	for i := range blocks {
 		b := &blocks[i]
@@ -364,6 +377,9 @@ func (w *Watcher) tokenTransfers(ctx context.Context, blocks []Block) ([]storage
 	from, to := blocks[0].Number, blocks[len(blocks)-1].Number
 	logs, err := w.o.Source.Logs(ctx, from, to, w.tokens, TransferTopic)
 	if err != nil {
+		return nil, err
+	}
+	if err := w.learnLogs(logs); err != nil {
 		return nil, err
 	}
 	var out []storage.Deposit

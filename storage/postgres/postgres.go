@@ -143,6 +143,15 @@ func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
 // SchemaVersion is the schema version the database has (the highest
 // migration applied).
+// Ping reports whether the server answers within ctx (a pooled
+// connection's round trip; a new connection when none is idle).
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
 func (db *DB) SchemaVersion() (uint64, error) {
 	var v int64
 	err := db.run(true, func(tx *pgTx) error {

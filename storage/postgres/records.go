@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -402,4 +403,29 @@ func (tx *pgTx) PutMeta(key string, value []byte) error {
 		return fmt.Errorf("postgres: put meta %q: %w", key, err)
 	}
 	return nil
+}
+
+// CreateMeta: see storage.Tx.CreateMeta. ON CONFLICT DO NOTHING waits for a
+// concurrent insert of the key to commit or roll back, so under READ
+// COMMITTED the loser inserts nothing, and its next statement (a new
+// snapshot) reads the winner's value: never an overwrite.
+func (tx *pgTx) CreateMeta(key string, value []byte) ([]byte, bool, error) {
+	if err := storage.CheckMetaKey(key); err != nil {
+		return nil, false, err
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	tag, err := tx.exec(`INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: create meta %q: %w", key, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return bytes.Clone(value), true, nil
+	}
+	old, err := tx.Meta(key)
+	if err != nil {
+		return nil, false, err
+	}
+	return old, false, nil
 }

@@ -179,6 +179,12 @@ func (tx *pgTx) UpdateTransfer(id string, fn func(*storage.Transfer) error) (sto
 	if _, err := tx.exec(`UPDATE transfers SET state = $2, data = $3 WHERE id = $1`, id, int16(t.State), storage.EncodeTransfer(&t)); err != nil {
 		return storage.Transfer{}, fmt.Errorf("postgres: update transfer %q: %w", id, err)
 	}
+	// The card edit goes with the change (storage/cards.go, issue 11).
+	if storage.CardEditDue(&old, &t) {
+		if err := tx.queueCardEdit(&t); err != nil {
+			return storage.Transfer{}, err
+		}
+	}
 	return t, nil
 }
 

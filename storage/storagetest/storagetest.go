@@ -10,6 +10,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/big"
@@ -33,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		fn   func(t *testing.T, open Open)
 	}{
 		{"Meta", testMeta},
+		{"MetaCreateOnce", testMetaCreateOnce},
 		{"Users", testUsers},
 		{"Usernames", testUsernames},
 		{"WalletOnePerOwner", testWalletOnePerOwner},
@@ -56,6 +58,9 @@ func Run(t *testing.T, open Open) {
 		{"Flows", testFlows},
 		{"FlowConcurrent", testFlowConcurrent},
 		{"CopyRoundTrip", testCopyRoundTrip},
+		{"CardEdits", testCardEdits},
+		{"WalletCards", testWalletCards},
+		{"SendSlots", testSendSlots},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -193,6 +198,66 @@ func testMeta(t *testing.T, open Open) {
 	if v, err := s.SchemaVersion(); err != nil || v == 0 {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("ping an open store: %v", err)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	wantErr(t, s.Ping(done), context.Canceled, "ping with a cancelled context")
+}
+
+// testMetaCreateOnce: of many concurrent create-if-absent transactions
+// on one key exactly one stores, every other one reads its value, and no
+// later create replaces it (the first vault key's blob, parent/unlock.go).
+func testMetaCreateOnce(t *testing.T, open Open) {
+	s := open(t)
+	for round := range 5 {
+		key := fmt.Sprintf("vault-%d", round)
+		const n = 8
+		stored := make([][]byte, n)
+		created := make([]bool, n)
+		errs := make([]error, n)
+		parallel(n, func(i int) {
+			errs[i] = s.Update(func(tx storage.Tx) error {
+				var err error
+				stored[i], created[i], err = tx.CreateMeta(key, []byte(fmt.Sprintf("blob-%d", i)))
+				return err
+			})
+		})
+		winners := 0
+		got, err := s.Meta(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("create %d: %v", i, errs[i])
+			}
+			if created[i] {
+				winners++
+				if string(got) != fmt.Sprintf("blob-%d", i) {
+					t.Fatalf("round %d: %d created but %q is stored", round, i, got)
+				}
+			}
+			if string(stored[i]) != string(got) {
+				t.Fatalf("round %d: create %d answered %q, stored is %q", round, i, stored[i], got)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d: %d creates stored", round, winners)
+		}
+		if err := s.Update(func(tx storage.Tx) error {
+			v, c, err := tx.CreateMeta(key, []byte("late"))
+			if err == nil && (c || string(v) != string(got)) {
+				t.Fatalf("a late create replaced or misread: %q, %v", v, c)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.Update(func(tx storage.Tx) error { _, _, err := tx.CreateMeta("", []byte("x")); return err })
+	wantErr(t, err, storage.ErrInvalid, "create meta with an empty key")
 }
 
 func testUsers(t *testing.T, open Open) {

@@ -1,4 +1,4 @@
--- autowallet schema 2 (docs/postgres.md): the bot's conversation state per
+-- autowallet schema 3 (docs/postgres.md): the bot's conversation state per
 -- chat (storage/flows.go). The data is the bot's own versioned encoding,
 -- opaque here; expires is on the server's clock; version comes from one
 -- sequence, so a version is never reused by any chat's flow.
