@@ -69,6 +69,9 @@ type Config struct {
 	// DefaultWebhookCheck): in webhook mode to set the webhook again when
 	// it was deleted or changed; polling, while a webhook is set.
 	WebhookCheck time.Duration
+	// FlowTTL is how long a guided /send waits for the next answer
+	// (0: 15 minutes), on the store's clock (flowstate.go).
+	FlowTTL time.Duration
 }
 
 // Bot is the running Telegram bot.
@@ -108,7 +111,6 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 	// Telegram's limits hold for the bot, not per parent: every message
 	// reserves its slot in the store (docs/bot.md, "Several parents").
 	b.send.Share(svc.Store())
-	b.flows.m = make(map[int64]*flow)
 	if cfg.Webhook != nil {
 		wc := *cfg.Webhook
 		if err := wc.check(); err != nil {

@@ -17,7 +17,7 @@ import (
 func (b *Bot) cmdCancel(ctx context.Context, m *models.Message, _ string) {
 	chatID, user := m.Chat.ID, m.From.ID
 	var said []string
-	if b.flows.end(user) {
+	if b.endAnyFlow(chatID) {
 		said = append(said, "Stopped the send you were setting up.")
 	}
 	var waiting, signed []storage.Transfer
@@ -78,6 +78,5 @@ func (b *Bot) cbAgain(ctx context.Context, q *models.CallbackQuery, id string) {
 	}
 	a := b.assetOf(t.ChainID, t.Token)
 	to := t.To
-	b.flows.end(user)
-	b.continueSend(ctx, chatID, user, &flow{to: &to, asset: &a, amount: formatAmount(t.Amount, a.decimals(), exact)})
+	b.continueSend(ctx, chatID, user, &flow{version: b.currentFlowVersion(chatID), to: &to, asset: &a, amount: formatAmount(t.Amount, a.decimals(), exact)})
 }

@@ -7,7 +7,6 @@ import (
 	"html"
 	"math/big"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -18,53 +17,23 @@ import (
 	"github.com/autowallet/autowallet/storage"
 )
 
-// flowTTL is how long a guided send waits for the user's next answer.
+// flowTTL is how long a guided send waits for the user's next answer
+// (Config.FlowTTL changes it), on the store's clock.
 const flowTTL = 15 * time.Minute
 
 // flow is a send in progress: what is known so far. The bot asks for what
 // is missing (recipient, coin and network, amount) and the user's next
-// plain message or button answers it.
+// plain message or button answers it. Between two updates it is kept in the
+// store, one per chat (flowstate.go), so the answer may reach any parent.
 type flow struct {
+	user    int64           // who is sending (the chat's user)
+	version uint64          // the store's version this state was read at (0: none)
 	toText  string          // what the user wrote for the recipient, not yet read
 	to      *common.Address // the recipient, once read
 	symbol  string          // the coin or token the user named, "" if none
 	netName string          // the network the user named, "" if none
 	asset   *asset          // the chosen coin on its network
 	amount  string          // the amount as typed, "" if not given yet
-	expires time.Time
-}
-
-// flows holds the guided sends in memory: losing them on a restart only
-// means the user starts the send again.
-type flows struct {
-	mu sync.Mutex
-	m  map[int64]*flow
-}
-
-func (f *flows) get(user int64) *flow {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fl, ok := f.m[user]
-	if ok && time.Now().After(fl.expires) {
-		delete(f.m, user)
-		return nil
-	}
-	return fl
-}
-
-func (f *flows) put(user int64, fl *flow) {
-	fl.expires = time.Now().Add(flowTTL)
-	f.mu.Lock()
-	f.m[user] = fl
-	f.mu.Unlock()
-}
-
-func (f *flows) end(user int64) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, ok := f.m[user]
-	delete(f.m, user)
-	return ok
 }
 
 // Callback data of the guided send's buttons.
@@ -86,28 +55,33 @@ func (b *Bot) cmdSend(ctx context.Context, m *models.Message, args string) {
 		b.say(ctx, m.Chat.ID, "⚠️ "+html.EscapeString(err.Error()))
 		return
 	}
-	b.flows.end(m.From.ID)
+	// A new /send takes the place of the one in progress.
+	fl.version = b.currentFlowVersion(m.Chat.ID)
 	b.continueSend(ctx, m.Chat.ID, m.From.ID, fl)
 }
 
 // Send button of the wallet card: the guided flow.
 func (b *Bot) cbSend(ctx context.Context, q *models.CallbackQuery, _ string) {
-	b.flows.end(q.From.ID)
-	b.continueSend(ctx, q.Message.Message.Chat.ID, q.From.ID, &flow{})
+	chatID := q.Message.Message.Chat.ID
+	b.continueSend(ctx, chatID, q.From.ID, &flow{version: b.currentFlowVersion(chatID)})
 }
 
 // Buttons of a guided send: Cancel, Max, and the choice of coin and network.
 func (b *Bot) cbFlow(ctx context.Context, q *models.CallbackQuery, arg string) {
 	chatID, user := q.Message.Message.Chat.ID, q.From.ID
 	if arg == "cancel" {
-		if b.flows.end(user) {
+		if b.endAnyFlow(chatID) {
 			b.say(ctx, chatID, "Cancelled. Nothing was sent.")
 		} else {
 			b.say(ctx, chatID, "That send is already over. Nothing was sent by it.")
 		}
 		return
 	}
-	fl := b.flows.get(user)
+	fl, err := b.loadFlow(chatID, user)
+	if err != nil {
+		b.say(ctx, chatID, flowUnreadable)
+		return
+	}
 	if fl == nil {
 		b.say(ctx, chatID, "That send is over (it waits 15 minutes for an answer). Start again with /send.")
 		return
@@ -151,7 +125,11 @@ func (b *Bot) onOther(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 		b.say(ctx, m.Chat.ID, "I don't know that command. /help lists what I can do.")
 		return
 	}
-	fl := b.flows.get(m.From.ID)
+	fl, err := b.loadFlow(m.Chat.ID, m.From.ID)
+	if err != nil {
+		b.say(ctx, m.Chat.ID, flowUnreadable)
+		return
+	}
 	if fl == nil {
 		b.say(ctx, m.Chat.ID, "Send /help to see what I can do, or /send to send money.")
 		return
@@ -179,11 +157,16 @@ func (b *Bot) onOther(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 
 // continueSend takes the next step of a send: read what was given, ask
 // for what is missing, or build the transfer and show its card.
+//
+// Every step writes the flow over the version its handler read (saveFlow,
+// endFlow) before it says anything or builds: of two answers of one chat
+// handled at once (two parents), one takes the step and the other is told
+// it was not used.
 func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
+	fl.user = user
 	w, err := b.svc.Wallet(user)
 	if err != nil {
-		b.flows.end(user)
-		b.say(ctx, chatID, b.explain(err))
+		b.stopSend(ctx, chatID, fl, b.explain(err))
 		return
 	}
 	if fl.to == nil && fl.toText != "" {
@@ -198,12 +181,14 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 	if fl.asset == nil {
 		a, question, err := b.pickAsset(ctx, w.Address, fl)
 		if err != nil {
-			b.flows.end(user)
-			b.say(ctx, chatID, "⚠️ "+html.EscapeString(err.Error()))
+			b.stopSend(ctx, chatID, fl, "⚠️ "+html.EscapeString(err.Error()))
 			return
 		}
 		if a == nil {
-			b.flows.put(user, fl)
+			if err := b.saveFlow(chatID, fl); err != nil {
+				b.flowFailed(ctx, chatID, err)
+				return
+			}
 			b.reply(ctx, chatID, question.text, question.markup)
 			return
 		}
@@ -230,10 +215,16 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 		b.askAmount(ctx, chatID, user, w.Address, fl, b.explain(err))
 		return
 	}
+	// The last step: the flow leaves the store before the transfer is
+	// built, so of two answers handled at once only one builds. A refusal
+	// below asks again with a new flow.
+	if err := b.endFlow(chatID, fl); err != nil {
+		b.flowFailed(ctx, chatID, err)
+		return
+	}
 	t, err := b.svc.Build(ctx, buildRequest(user, chatID, a, *fl.to, amount))
 	if errors.Is(err, parent.ErrNoFeeCoin) {
 		// More of the token does not help: the fee coin is missing.
-		b.flows.end(user)
 		b.say(ctx, chatID, b.explain(err))
 		return
 	}
@@ -248,12 +239,21 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 		b.askAmount(ctx, chatID, user, w.Address, fl, b.moreThanBalance(ctx, err, a, w.Address, amount))
 		return
 	}
-	b.flows.end(user)
 	if err != nil {
 		b.say(ctx, chatID, b.explain(err))
 		return
 	}
 	b.showBuilt(ctx, chatID, t)
+}
+
+// stopSend ends the send with a last word (if no other answer took it
+// over meanwhile).
+func (b *Bot) stopSend(ctx context.Context, chatID int64, fl *flow, text string) {
+	if err := b.endFlow(chatID, fl); err != nil {
+		b.flowFailed(ctx, chatID, err)
+		return
+	}
+	b.say(ctx, chatID, text)
 }
 
 // moreThanBalance words a balance refusal with the bot's own rounding:
@@ -275,13 +275,19 @@ func (b *Bot) moreThanBalance(ctx context.Context, err error, a asset, from comm
 
 // ask keeps the flow and asks its next question, with the Cancel button.
 func (b *Bot) ask(ctx context.Context, chatID, user int64, fl *flow, text string) {
-	b.flows.put(user, fl)
+	if err := b.saveFlow(chatID, fl); err != nil {
+		b.flowFailed(ctx, chatID, err)
+		return
+	}
 	b.reply(ctx, chatID, text, keyboard([]models.InlineKeyboardButton{cancelButton}))
 }
 
 // askAmount asks how much, with the balance, Max and Cancel.
 func (b *Bot) askAmount(ctx context.Context, chatID, user int64, from common.Address, fl *flow, before string) {
-	b.flows.put(user, fl)
+	if err := b.saveFlow(chatID, fl); err != nil {
+		b.flowFailed(ctx, chatID, err)
+		return
+	}
 	a := *fl.asset
 	have := "unknown"
 	if v, err := b.balance(ctx, a, from); err == nil {

@@ -62,6 +62,8 @@ var (
 		// deposit.go (issue 10): incoming funds, their alert outbox and the
 		// watcher's cursor per chain.
 		bucketDeposits, bucketDepositsByOwner, bucketDepositOutbox, bucketWatchCursors,
+		// flows.go (issue 11): the bot's conversation state per chat.
+		bucketFlows,
 		// coordination.go (issue 11): Telegram updates claimed once, leases.
 		bucketUpdates, bucketLeases,
 		// cards.go (issue 11): card edits queued with state changes, the

@@ -62,6 +62,13 @@ type Store interface {
 	Meta(key string) ([]byte, error)
 	PutMeta(key string, value []byte) error
 
+	// Chat flows (flows.go): the bot's conversation state per chat, with
+	// an expiry on the engine's clock and compare-and-set by version.
+	Flow(chatID int64) (Flow, error)
+	PutFlow(chatID int64, expect uint64, data []byte, ttl time.Duration) (Flow, error)
+	DeleteFlow(chatID int64, expect uint64) (bool, error)
+	PruneFlows() (int, error)
+
 	// Several parents (coordination.go).
 	ClaimUpdate(updateID int64, holder string, ttl time.Duration) (UpdateClaim, error)
 	FinishUpdate(updateID int64, holder string) error

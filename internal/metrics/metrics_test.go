@@ -311,3 +311,34 @@ func TestScrapeStoreFailureSaysNoMore(t *testing.T) {
 		t.Fatalf("scrape of a closed store: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestStoreDecoratorFlows: the chat flows' methods are timed, and a lost
+// compare-and-set (ErrFlowChanged) is an answer, not a store error.
+func TestStoreDecoratorFlows(t *testing.T) {
+	m := New(Options{})
+	s := Store(openStore(t), m)
+	f, err := s.PutFlow(5, 0, []byte("x"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutFlow(5, 0, []byte("y"), time.Minute); !errors.Is(err, storage.ErrFlowChanged) {
+		t.Fatal(err)
+	}
+	if _, err := s.Flow(5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteFlow(5, f.Version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PruneFlows(); err != nil {
+		t.Fatal(err)
+	}
+	for op, want := range map[string]uint64{"PutFlow": 2, "Flow": 1, "DeleteFlow": 1, "PruneFlows": 1} {
+		if got := histCount(t, m.storeTime.WithLabelValues(op)); got != want {
+			t.Errorf("store op %s timed %d times, want %d", op, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(m.storeErrs.WithLabelValues("PutFlow")); got != 0 {
+		t.Errorf("a lost compare-and-set counted as a store error: %v", got)
+	}
+}

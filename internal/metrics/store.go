@@ -12,10 +12,11 @@ import (
 
 // Store wraps a storage.Store so that every method is timed
 // (autowallet_store_operation_duration_seconds{op}) and its failures counted
-// (autowallet_store_errors_total{op}; storage.ErrNotFound is an answer, not
-// a failure), and so that every stored transfer creation and state change is
-// counted (autowallet_transfer_transitions_total{to}). With a nil m it
-// returns s itself.
+// (autowallet_store_errors_total{op}; storage.ErrNotFound and
+// storage.ErrFlowChanged are answers, not failures), and so that every
+// stored transfer creation and state change is counted
+// (autowallet_transfer_transitions_total{to}). With a nil m it returns s
+// itself.
 func Store(s storage.Store, m *Metrics) storage.Store {
 	if m == nil {
 		return s
@@ -32,7 +33,7 @@ var _ storage.Store = (*timedStore)(nil)
 
 // done records one call of op that started at t0.
 func (d *timedStore) done(op string, t0 time.Time, err error) {
-	d.m.StoreOp(op, time.Since(t0), err != nil && !errors.Is(err, storage.ErrNotFound))
+	d.m.StoreOp(op, time.Since(t0), err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrFlowChanged))
 }
 
 // transition wraps an UpdateTransfer callback, noting the state it moved
@@ -288,4 +289,24 @@ func (t *countingTx) UpdateTransfer(id string, fn func(*storage.Transfer) error)
 		t.moved = append(t.moved, moved)
 	}
 	return out, err
+}
+
+func (d *timedStore) Flow(chatID int64) (_ storage.Flow, err error) {
+	defer func(t0 time.Time) { d.done("Flow", t0, err) }(time.Now())
+	return d.s.Flow(chatID)
+}
+
+func (d *timedStore) PutFlow(chatID int64, expect uint64, data []byte, ttl time.Duration) (_ storage.Flow, err error) {
+	defer func(t0 time.Time) { d.done("PutFlow", t0, err) }(time.Now())
+	return d.s.PutFlow(chatID, expect, data, ttl)
+}
+
+func (d *timedStore) DeleteFlow(chatID int64, expect uint64) (_ bool, err error) {
+	defer func(t0 time.Time) { d.done("DeleteFlow", t0, err) }(time.Now())
+	return d.s.DeleteFlow(chatID, expect)
+}
+
+func (d *timedStore) PruneFlows() (_ int, err error) {
+	defer func(t0 time.Time) { d.done("PruneFlows", t0, err) }(time.Now())
+	return d.s.PruneFlows()
 }

@@ -55,6 +55,8 @@ func Run(t *testing.T, open Open) {
 		{"UpdateClaimConcurrent", testUpdateClaimConcurrent},
 		{"Leases", testLeases},
 		{"LeaseConcurrent", testLeaseConcurrent},
+		{"Flows", testFlows},
+		{"FlowConcurrent", testFlowConcurrent},
 		{"CopyRoundTrip", testCopyRoundTrip},
 		{"CardEdits", testCardEdits},
 		{"WalletCards", testWalletCards},
