@@ -86,7 +86,7 @@ func runTwoParents(t *testing.T, n int) {
 
 	// 2. Create wallet tapped by everyone at once.
 	ready := NewPhase(fmt.Sprintf("Create wallet, burst of %d: first reply", n), n,
-		fmt.Sprintf("the greeting edited, then the card: %d messages, each parent's bot.Sender at 30/s of its own (docs/performance.md)", 2*n))
+		fmt.Sprintf("the greeting edited, then the card: %d messages, the bot's 30/s shared by both parents through the store's send slots (docs/bot.md)", 2*n))
 	cards := NewPhase(fmt.Sprintf("Create wallet, burst of %d: wallet card", n), n, "")
 	phases = append(phases, ready, cards)
 	ctx, cancel = budget(3 * n)
