@@ -64,6 +64,32 @@ func pace(n int, rate float64, fn func(i int)) {
 
 // budget bounds a phase: the time Telegram's 30 calls/s needs for calls,
 // three times over, plus a minute.
+// greetAll is phase 1 of both load tests: every user sends /start at
+// Telegram's ceiling and must get the greeting with its Create wallet
+// button; it returns the phase and each user's greeting.
+func greetAll(users []*User, note string) (*Phase, []Event) {
+	n := len(users)
+	greetings := make([]Event, n)
+	start := NewPhase("/start, paced 30/s", n, note)
+	ctx, cancel := budget(n)
+	defer cancel()
+	pace(n, telegramRate, func(i int) {
+		ev, lat, err := users[i].Say(ctx, "/start")
+		_, hasCreate := ev.Button("Create wallet")
+		switch {
+		case err != nil:
+			start.Err("%v", err)
+		case !strings.Contains(ev.Text, "Hi User") || !hasCreate:
+			start.Err("user %d: /start answered %q", users[i].ID(), ev.Text)
+		default:
+			start.OK(lat)
+			greetings[i] = ev
+		}
+	})
+	start.Done()
+	return start, greetings
+}
+
 func budget(calls int) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 3*time.Duration(calls)*time.Second/telegramRate+time.Minute)
 }
@@ -96,25 +122,8 @@ func run(t *testing.T, n int) {
 	}()
 
 	// 1. /start for everyone at Telegram's ceiling: one message each.
-	greetings := make([]Event, n)
-	start := NewPhase("/start, paced 30/s", n, "")
+	start, greetings := greetAll(users, "")
 	phases = append(phases, start)
-	ctx, cancel := budget(n)
-	pace(n, telegramRate, func(i int) {
-		ev, lat, err := users[i].Say(ctx, "/start")
-		_, hasCreate := ev.Button("Create wallet")
-		switch {
-		case err != nil:
-			start.Err("%v", err)
-		case !strings.Contains(ev.Text, "Hi User") || !hasCreate:
-			start.Err("user %d: /start answered %q", users[i].ID(), ev.Text)
-		default:
-			start.OK(lat)
-			greetings[i] = ev
-		}
-	})
-	start.Done()
-	cancel()
 
 	// 2. Create wallet tapped by everyone at once: three Bot API calls each
 	// (the callback answer, "wallet is ready", the card), all through the
@@ -124,7 +133,7 @@ func run(t *testing.T, n int) {
 	answers := NewPhase(fmt.Sprintf("Create wallet, burst of %d: callback answer", n), n, "")
 	cards := NewPhase(fmt.Sprintf("Create wallet, burst of %d: wallet card", n), n, "")
 	phases = append(phases, ready, answers, cards)
-	ctx, cancel = budget(3 * n)
+	ctx, cancel := budget(3 * n)
 	pace(n, 0, func(i int) {
 		u, g := users[i], greetings[i]
 		b, ok := g.Button("Create wallet")

@@ -64,32 +64,15 @@ func runTwoParents(t *testing.T, n int) {
 	}()
 
 	// 1. /start for everyone at Telegram's ceiling: one greeting each.
-	greetings := make([]Event, n)
-	start := NewPhase("/start, paced 30/s", n, "webhook -> proxy -> parent (update claimed in PostgreSQL) -> sendMessage")
+	start, greetings := greetAll(users, "webhook -> proxy -> parent (update claimed in PostgreSQL) -> sendMessage")
 	phases = append(phases, start)
-	ctx, cancel := budget(n)
-	pace(n, telegramRate, func(i int) {
-		ev, lat, err := users[i].Say(ctx, "/start")
-		_, hasCreate := ev.Button("Create wallet")
-		switch {
-		case err != nil:
-			start.Err("%v", err)
-		case !strings.Contains(ev.Text, "Hi User") || !hasCreate:
-			start.Err("user %d: /start answered %q", users[i].ID(), ev.Text)
-		default:
-			start.OK(lat)
-			greetings[i] = ev
-		}
-	})
-	start.Done()
-	cancel()
 
 	// 2. Create wallet tapped by everyone at once.
 	ready := NewPhase(fmt.Sprintf("Create wallet, burst of %d: first reply", n), n,
 		fmt.Sprintf("the greeting edited, then the card: %d messages, the bot's 30/s shared by both parents through the store's send slots (docs/bot.md)", 2*n))
 	cards := NewPhase(fmt.Sprintf("Create wallet, burst of %d: wallet card", n), n, "")
 	phases = append(phases, ready, cards)
-	ctx, cancel = budget(3 * n)
+	ctx, cancel := budget(3 * n)
 	pace(n, 0, func(i int) {
 		u, g := users[i], greetings[i]
 		b, ok := g.Button("Create wallet")
