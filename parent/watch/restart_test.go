@@ -189,8 +189,6 @@ func TestCatchUpInBoundedChunks(t *testing.T) {
 	storeWallets(t, x.db, alice)
 	drain(t, x.w, x.d)
 	x.close()
-	start, _ := x.db.WatchCursor(1337)
-	_ = start
 
 	// Down for 1,050 blocks with deposits at the edges and in the middle.
 	var want []common.Hash
@@ -199,7 +197,7 @@ func TestCatchUpInBoundedChunks(t *testing.T) {
 			want = append(want, s.send(s.faucet, &usdc, new(big.Int), transferData(alice.addr, big.NewInt(int64(i+1)))).Hash())
 			want = append(want, s.send(s.faucet, &alice.addr, big.NewInt(int64(i+1)), nil).Hash())
 		}
-		s.b.Commit()
+		s.commit(1)
 	}
 	x.open()
 	cur, _ := x.db.WatchCursor(1337)
@@ -217,8 +215,9 @@ func TestCatchUpInBoundedChunks(t *testing.T) {
 		}
 		next = r[1] + 1
 	}
-	if next != end.Block+1 || len(src.logs) != 11 {
-		t.Fatalf("eth_getLogs ranges %v do not tile %d..%d in 11 calls", src.logs, cur.Block+1, end.Block)
+	calls := int((end.Block - cur.Block + 99) / 100) // 11, or 12 if s.commit added blocks
+	if next != end.Block+1 || len(src.logs) != calls || calls < 11 {
+		t.Fatalf("eth_getLogs ranges %v do not tile %d..%d in %d calls", src.logs, cur.Block+1, end.Block, calls)
 	}
 	for _, h := range want {
 		if n := len(x.in.byTx(h)); n != 1 {
