@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -132,36 +131,4 @@ func logAndRecover(next http.Handler, log *slog.Logger) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
-}
-
-// NewServer wraps Handler in an http.Server with timeouts suited to a
-// listener the parent controls: a slow or stuck client cannot hold a
-// connection open for long.
-func NewServer(s *Signer, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           Handler(s, log),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		// net/http stops reading a head at MaxHeaderBytes + 4096 bytes on
-		// the wire (its bufio slop) and answers 431, which strictConn turns
-		// into too_large: so the cut is at exactly protocol.MaxHeaderBytes
-		// bytes as sent, whatever lines net/http drops from r.Header later
-		// (an absolute-form URI's Host line, Trailer). limitHeaders checks
-		// the parsed head against the same number.
-		MaxHeaderBytes:               protocol.MaxHeaderBytes - 4096,
-		ErrorLog:                     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		DisableGeneralOptionsHandler: true,
-	}
-}
-
-// Serve runs the API on l until the server is shut down. net/http's own
-// refusals are answered in the API's error shape (strictListener).
-func Serve(srv *http.Server, l net.Listener) error {
-	err := srv.Serve(strictListener{l})
-	if err == http.ErrServerClosed {
-		return nil
-	}
-	return err
 }

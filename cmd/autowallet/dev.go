@@ -82,7 +82,7 @@ type DevMain struct {
 	devChain *devchain.Chain
 	devL2    *devchain.Chain
 	networks networks.Set
-	enclave  *http.Server
+	enclave  *enclave.Server
 	nsm      *enclave.DevNSM
 	// enclaveAddr is the in-process enclave's loopback address (tests).
 	enclaveAddr string

@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -63,7 +62,7 @@ type Main struct {
 	DevNSMRoot   string
 	Log          *slog.Logger
 	listener     net.Listener
-	server       *http.Server
+	server       *enclave.Server
 	closeEntropy func() error
 	served       chan error
 
