@@ -201,7 +201,7 @@ func (c *serverConn) serveRequest() bool {
 	req.RemoteAddr = c.rwc.RemoteAddr().String()
 
 	w := newResponse()
-	c.srv.handler.ServeHTTP(w, req)
+	c.srv.Handler.ServeHTTP(w, req)
 
 	// Keep the connection only if the next request starts exactly where
 	// this body ended: the body was read to its end (or the rest of it,

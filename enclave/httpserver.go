@@ -51,8 +51,11 @@ const (
 // Server is the enclave's HTTP/1.1 server (NewServer). Close and Shutdown
 // stop it; Serve runs it on a listener.
 type Server struct {
-	handler http.Handler
-	log     *slog.Logger
+	// Handler answers every request the loop has read and checked
+	// (NewServer: Handler(s, log)); set it before Serve.
+	Handler http.Handler
+
+	log *slog.Logger
 
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	slots                                                     chan struct{} // one per connection served
@@ -82,7 +85,7 @@ func NewServer(s *Signer, log *slog.Logger) *Server {
 
 func newServer(h http.Handler, log *slog.Logger) *Server {
 	return &Server{
-		handler: h, log: log,
+		Handler: h, log: log,
 		readHeaderTimeout: readHeaderTimeout, readTimeout: readTimeout, writeTimeout: writeTimeout, idleTimeout: idleTimeout,
 		slots:     make(chan struct{}, maxConns),
 		done:      make(chan struct{}),

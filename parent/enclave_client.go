@@ -1,13 +1,13 @@
 package parent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -27,8 +27,9 @@ var ErrEnclaveUnavailable = errors.New("enclave unavailable")
 // *protocol.Error, which errors.Is matches against protocol's sentinels
 // (protocol.ErrWrongOwner, ...).
 type EnclaveClient struct {
-	base    string
-	http    *http.Client
+	base    string // for errors: the enclave's address and the scheme
+	pool    *enclavePool
+	timeout time.Duration
 	metrics *metrics.Metrics
 	vault   vaultRecord // the blob of the key the enclave holds (unlock.go)
 }
@@ -60,27 +61,13 @@ func newEnclaveClient(base string, dial func(context.Context, string, string) (n
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &EnclaveClient{
-		base: base,
-		http: &http.Client{
-			Timeout: timeout,
-			// At most enclaveConns connections, all kept alive: a burst of
-			// requests (1,000 Create wallet taps) queues for a connection
-			// instead of dialing one per request and closing all but
-			// MaxIdleConnsPerHost afterwards, which cost a connect and a
-			// close per request beyond the pool (issue 11: 1.5x to 2x the
-			// wallets/s with 64 and 256 concurrent users; docs/performance.md).
-			// The wait for a connection counts in the request's timeout.
-			Transport: &http.Transport{
-				DialContext:         dial,
-				MaxConnsPerHost:     enclaveConns,
-				MaxIdleConnsPerHost: enclaveConns,
-				IdleConnTimeout:     30 * time.Second,
-				DisableCompression:  true,
-			},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
+	// At most enclaveConns connections, all kept alive: a burst of requests
+	// (1,000 Create wallet taps) queues for a connection instead of dialing
+	// one per request and closing all but a few afterwards, which cost a
+	// connect and a close per request beyond the pool (issue 11: 1.5x to 2x
+	// the wallets/s with 64 and 256 concurrent users; docs/performance.md).
+	// The wait for a connection counts in the request's timeout.
+	return &EnclaveClient{base: base, pool: newEnclavePool(strings.TrimPrefix(base, "http://"), dial), timeout: timeout}
 }
 
 // Health asks whether the enclave is up and unlocked.
@@ -140,33 +127,31 @@ func (c *EnclaveClient) do(ctx context.Context, method, path string, in, out any
 		// as an error of the call.
 		c.metrics.EnclaveCall(path, time.Since(t0), errors.Is(err, ErrEnclaveUnavailable))
 	}(time.Now())
-	var body *bytes.Reader
+	var body []byte
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
+		if body, err = json.Marshal(in); err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
-	} else {
-		body = bytes.NewReader(nil)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	// The whole exchange (the wait for a connection, the dial, the request
+	// and the answer read to its end) within the client's timeout, as
+	// http.Client.Timeout bounded it.
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, done, err := c.pool.roundTrip(ctx, method, path, body, protocol.MaxRequestBody)
 	if err != nil {
-		return err
+		// The error names only the enclave address and path, never the body.
+		return fmt.Errorf("%w: %s %s%s: %v", ErrEnclaveUnavailable, method, c.base, path, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		// The URL error names only the enclave address and path, never the body.
-		return fmt.Errorf("%w: %v", ErrEnclaveUnavailable, err)
-	}
-	defer resp.Body.Close()
+	read := false // the answer was read to its end: the connection can be reused
+	defer func() { done(read) }()
 	if resp.StatusCode != http.StatusOK {
 		err := protocol.ReadError(resp)
 		var refusal *protocol.Error
 		if !errors.As(err, &refusal) || refusal.Code == protocol.CodeInternal {
 			return fmt.Errorf("%w: %v", ErrEnclaveUnavailable, err)
 		}
+		read = true
 		return refusal
 	}
 	// The answer is read as strictly as the enclave reads requests (one
@@ -175,5 +160,6 @@ func (c *EnclaveClient) do(ctx context.Context, method, path string, in, out any
 	if err := protocol.DecodeJSON(resp.Body, protocol.MaxRequestBody, out); err != nil {
 		return fmt.Errorf("%w: bad response: %v", ErrEnclaveUnavailable, err)
 	}
+	read = true
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -96,7 +95,7 @@ type kmsEnclave struct {
 	cfg  *enclave.Config
 	tg   ed25519.PrivateKey
 	kms  *stubKMS
-	srv  *http.Server
+	srv  *enclave.Server
 }
 
 func (e *kmsEnclave) start() { e.startWith(e.kms) }
