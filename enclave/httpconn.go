@@ -48,6 +48,7 @@ type headReader struct {
 	inHead    bool
 	remaining int    // bytes the head may still read from the wire
 	rec       []byte // the bytes read since the head began, buffered ones first
+	err       error  // the connection's last read error in the head
 }
 
 func (r *headReader) Read(p []byte) (int, error) {
@@ -63,6 +64,9 @@ func (r *headReader) Read(p []byte) (int, error) {
 	n, err := r.conn.Read(p)
 	r.remaining -= n
 	r.rec = append(r.rec, p[:n]...)
+	if err != nil {
+		r.err = err
+	}
 	return n, err
 }
 
@@ -71,7 +75,7 @@ func (c *serverConn) startHead() {
 	buffered, _ := c.br.Peek(c.br.Buffered())
 	c.r.rec = append(c.r.rec[:0], buffered...)
 	c.r.remaining = protocol.MaxHeaderBytes - len(buffered)
-	c.r.inHead = true
+	c.r.inHead, c.r.err = true, nil
 }
 
 // endHead ends a head: it returns the bytes the parser consumed (the head
@@ -158,9 +162,11 @@ func (c *serverConn) serveRequest() bool {
 			// net/http's own rule: a parse that failed after reading the
 			// whole allowance failed because of it.
 			return c.refuse(errHeadTooLarge)
-		case isCommonNetReadError(err):
+		case isCommonNetReadError(err) || isTimeout(c.r.err):
 			// The client went away or stalled (ReadHeaderTimeout): no
-			// answer, as net/http.
+			// answer, as net/http. (A head cut mid-line by the timeout
+			// reaches the parser as a malformed line: the connection's
+			// own error tells.)
 			return false
 		default:
 			return c.refuse(errHeadUnreadable)
@@ -230,9 +236,9 @@ func (c *serverConn) serveRequest() bool {
 // ambiguous, from the head as sent (http.ReadRequest drops the Host line
 // and merges or drops Content-Length lines before the caller sees them).
 func checkRequest(req *http.Request, head []byte) error {
-	// Only HTTP/1.x is parsed here (net/http: 505); limitHeaders refuses
-	// HTTP/1.0 with its own message.
-	if req.ProtoMajor != 1 {
+	// The API speaks HTTP/1.1 only (net/http served HTTP/1.0 and refused
+	// other versions with a 505; limitHeaders refused HTTP/1.0 after it).
+	if req.ProtoMajor != 1 || req.ProtoMinor != 1 {
 		return fmt.Errorf("%w: %s; the API speaks HTTP/1.1 only", protocol.ErrMalformedRequest, req.Proto)
 	}
 	f := scanHead(head)
@@ -387,6 +393,11 @@ func isCommonNetReadError(err error) bool {
 	}
 	var oe *net.OpError
 	return errors.As(err, &oe) && oe.Op == "read"
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // response is the http.ResponseWriter of one request: the answer is
