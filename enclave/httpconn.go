@@ -136,11 +136,12 @@ func (c *serverConn) serve() {
 
 // refuse answers a request the loop refuses before any handler runs, in
 // the API's error shape, and reports that the connection is to be closed.
-func (c *serverConn) refuse(err error) bool {
+// The answer to a HEAD has no body, as any answer to a HEAD.
+func (c *serverConn) refuse(req *http.Request, err error) bool {
 	w := newResponse()
 	w.header.Set("Connection", "close")
 	protocol.WriteError(w, err)
-	c.writeResponse(w, false, true)
+	c.writeResponse(w, req != nil && req.Method == http.MethodHead, true)
 	c.lingerClose()
 	return false
 }
@@ -161,7 +162,7 @@ func (c *serverConn) serveRequest() bool {
 		case hit:
 			// net/http's own rule: a parse that failed after reading the
 			// whole allowance failed because of it.
-			return c.refuse(errHeadTooLarge)
+			return c.refuse(nil, errHeadTooLarge)
 		case isCommonNetReadError(err) || isTimeout(c.r.err):
 			// The client went away or stalled (ReadHeaderTimeout): no
 			// answer, as net/http. (A head cut mid-line by the timeout
@@ -169,20 +170,20 @@ func (c *serverConn) serveRequest() bool {
 			// own error tells.)
 			return false
 		default:
-			return c.refuse(errHeadUnreadable)
+			return c.refuse(nil, errHeadUnreadable)
 		}
 	}
 	// The pipelined bytes buffered before the head began were not counted
 	// on the wire; the head as sent is (rec holds them all).
 	if len(head) > protocol.MaxHeaderBytes {
-		return c.refuse(errHeadTooLarge)
+		return c.refuse(req, errHeadTooLarge)
 	}
 	err = checkRequest(req, head)
 	// The copy may hold a body's first bytes (initData): wiped once read,
 	// like protocol.DecodeJSON's buffer.
 	clear(c.r.rec)
 	if err != nil {
-		return c.refuse(err)
+		return c.refuse(req, err)
 	}
 	// The whole request within ReadTimeout of its start; its answer
 	// within WriteTimeout of the head's end (net/http's rules).
@@ -199,7 +200,7 @@ func (c *serverConn) serveRequest() bool {
 	} else if len(req.Header["Expect"]) > 0 {
 		// Any other expectation is refused (net/http answered 417, which
 		// the API answered as malformed_request).
-		return c.refuse(fmt.Errorf("%w: an Expect header other than 100-continue", protocol.ErrMalformedRequest))
+		return c.refuse(req, fmt.Errorf("%w: an Expect header other than 100-continue", protocol.ErrMalformedRequest))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // the request's context ends with its answer
