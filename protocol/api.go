@@ -349,6 +349,11 @@ func DecodeJSON(r io.Reader, limit int64, v any) error {
 	if req, ok := v.(*ApproveRequest); ok && decodeApproveRequest(body, req) == nil {
 		return nil
 	}
+	// The parent's read of an approval's answer, the other end of the
+	// same hot path, likewise (issue 11, the lean transport).
+	if resp, ok := v.(*ApproveResponse); ok && decodeApproveResponse(body, resp) == nil {
+		return nil
+	}
 	if err := DecodeStrict(body, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformedRequest, err)
 	}
@@ -357,6 +362,11 @@ func DecodeJSON(r io.Reader, limit int64, v any) error {
 		// (never seen: FuzzApproveRequestReaders).
 		*req = ApproveRequest{}
 		return fmt.Errorf("%w: %v", ErrMalformedRequest, strictFallback("the request"))
+	}
+	if resp, ok := v.(*ApproveResponse); ok {
+		// Likewise (never seen: FuzzApproveResponseReaders).
+		*resp = ApproveResponse{}
+		return fmt.Errorf("%w: %v", ErrMalformedRequest, strictFallback("the answer"))
 	}
 	return nil
 }

@@ -409,6 +409,51 @@ func decodeApproveRequest(body []byte, req *ApproveRequest) error {
 	return nil
 }
 
+// decodeApproveResponse is DecodeStrict(body, resp) in one pass, for the
+// parent's read of the enclave's answer to an approval (issue 11, the lean
+// transport): an object whose keys are exactly "raw_tx" and "tx_hash",
+// each a string at most once, either absent (zero), no other key, no null,
+// nothing after it. Like decodeApproveRequest it only ever accepts: on any
+// refusal it returns errOnePass and sets nothing, and DecodeJSON asks the
+// strict reader (TestOnePassResponseReadersAgree,
+// FuzzApproveResponseReaders).
+func decodeApproveResponse(body []byte, resp *ApproveResponse) error {
+	s := scanner{b: body}
+	if s.next() != '{' {
+		return errOnePass
+	}
+	var out ApproveResponse
+	var scratch [256]byte
+	err := s.object(0, func(key []byte) error {
+		if s.next() != '"' {
+			return errOnePass // null, a number, an array, an object
+		}
+		var field *string
+		switch string(key) {
+		case "raw_tx":
+			field = &out.RawTx
+		case "tx_hash":
+			field = &out.TxHash
+		default:
+			return errOnePass
+		}
+		v, err := s.str(scratch[:0])
+		if err != nil {
+			return err
+		}
+		*field = string(v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.end(); err != nil {
+		return err
+	}
+	*resp = out
+	return nil
+}
+
 // decodeCanonicalBase64 is Bytes.UnmarshalJSON on an already decoded
 // string: strict padded standard base64 that re-encodes to exactly s (which
 // refuses the CR and LF the decoder skips).
