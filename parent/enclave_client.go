@@ -141,7 +141,7 @@ func (c *EnclaveClient) do(ctx context.Context, method, path string, in, out any
 	resp, done, err := c.pool.roundTrip(ctx, method, path, body, protocol.MaxRequestBody)
 	if err != nil {
 		// The error names only the enclave address and path, never the body.
-		return fmt.Errorf("%w: %s %s%s: %v", ErrEnclaveUnavailable, method, c.base, path, err)
+		return fmt.Errorf("%w: %s %s%s: %w", ErrEnclaveUnavailable, method, c.base, path, err)
 	}
 	read := false // the answer was read to its end: the connection can be reused
 	defer func() { done(read) }()

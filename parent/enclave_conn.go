@@ -145,8 +145,13 @@ func (p *enclavePool) try(ctx context.Context, method, path string, body []byte,
 	fail := func(err error) (*http.Response, func(bool), error) {
 		stop()
 		p.discard(c)
+		// Say why the exchange was cut: the context, whose deadline is the
+		// connection's (the socket's timer may fire before the context's).
+		var ne net.Error
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
+		} else if d, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(d) {
+			err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 		}
 		return nil, nil, err
 	}
