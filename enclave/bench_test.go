@@ -182,8 +182,9 @@ func BenchmarkApproveDecode(b *testing.B) {
 }
 
 // benchPost posts body to url over one keep-alive connection per iteration
-// and wants status back. The Transport is set as the parent's enclave client
-// sets its own (parent/enclave_client.go: no compression).
+// with net/http's client and wants status back. The Transport is set as the
+// parent's enclave client set its own before issue 11's lean transport
+// (no compression); BenchmarkApproveHTTP uses the parent's client itself.
 func benchPost(b *testing.B, url string, body []byte, status int) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
 	defer client.CloseIdleConnections()

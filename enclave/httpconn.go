@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -22,16 +23,17 @@ import (
 // one after another (pipelined ones included) and answers each before
 // reading the next.
 type serverConn struct {
-	srv   *Server
-	rwc   net.Conn
-	r     headReader
-	br    *bufio.Reader
-	state connState // guarded by srv.mu
-	out   []byte    // the answer being written, reused
+	srv    *Server
+	rwc    net.Conn
+	r      headReader
+	br     *bufio.Reader
+	state  connState // guarded by srv.mu
+	out    []byte    // the answer being written, reused
+	remote string    // the client's address, for r.RemoteAddr
 }
 
 func newServerConn(srv *Server, c net.Conn) *serverConn {
-	sc := &serverConn{srv: srv, rwc: c}
+	sc := &serverConn{srv: srv, rwc: c, remote: c.RemoteAddr().String()}
 	sc.r.conn = c
 	sc.br = bufio.NewReaderSize(&sc.r, 4096)
 	return sc
@@ -205,7 +207,7 @@ func (c *serverConn) serveRequest() bool {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // the request's context ends with its answer
 	req = req.WithContext(ctx)
-	req.RemoteAddr = c.rwc.RemoteAddr().String()
+	req.RemoteAddr = c.remote
 
 	w := newResponse()
 	c.srv.Handler.ServeHTTP(w, req)
@@ -396,6 +398,24 @@ func isCommonNetReadError(err error) bool {
 	return errors.As(err, &oe) && oe.Op == "read"
 }
 
+// httpDate is the Date header's value, formatted once a second.
+func httpDate() string {
+	now := time.Now().Unix()
+	if d := lastDate.Load(); d != nil && d.unix == now {
+		return d.text
+	}
+	d := &dateText{unix: now, text: time.Unix(now, 0).UTC().Format(http.TimeFormat)}
+	lastDate.Store(d)
+	return d.text
+}
+
+type dateText struct {
+	unix int64
+	text string
+}
+
+var lastDate atomic.Pointer[dateText]
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
@@ -449,7 +469,7 @@ func (c *serverConn) writeResponse(w *response, head, closing bool) error {
 	delete(h, "Content-Length")
 	delete(h, "Transfer-Encoding")
 	h["Content-Length"] = []string{strconv.Itoa(len(w.body))}
-	h["Date"] = []string{time.Now().UTC().Format(http.TimeFormat)}
+	h["Date"] = []string{httpDate()}
 	if closing {
 		h["Connection"] = []string{"close"}
 	}
