@@ -194,11 +194,14 @@ func (c *serverConn) serveRequest() bool {
 
 	body := req.Body
 	cont := &continueReader{ReadCloser: body, conn: c.rwc}
-	if expects100(req) && req.ContentLength != 0 {
+	if expects100(req) {
 		// The client waits for "100 Continue" before it sends the body:
-		// send it when (if) the handler reads the body.
-		cont.used = true
-		req.Body = cont
+		// send it when (if) the handler reads the body (none to wait
+		// for if the body is empty).
+		if req.ContentLength != 0 {
+			cont.used = true
+			req.Body = cont
+		}
 	} else if len(req.Header["Expect"]) > 0 {
 		// Any other expectation is refused (net/http answered 417, which
 		// the API answered as malformed_request).

@@ -414,4 +414,9 @@ func TestHTTPExpectContinue(t *testing.T) {
 	if resp, b := readAnswer(t, br); resp.StatusCode != 200 || resp.Close {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
+	// With no body to wait for, the request is served as it is.
+	io.WriteString(c, "GET "+protocol.PathHealth+" HTTP/1.1\r\nHost: enclave\r\nExpect: 100-continue\r\n\r\n")
+	if resp, b := readAnswer(t, br); resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
 }
