@@ -233,8 +233,9 @@ func (h *host) Addr() net.Addr { return h.listener.Addr() }
 // Service is the wallet service (after Run).
 func (h *host) Service() *parent.Service { return h.service }
 
-// shutdown stops srv (an http.Server or the enclave's own enclave.Server), letting requests in flight finish for up to grace;
-// what is still open then is closed. net/http's Shutdown also waits (5 s)
+// shutdown stops srv (an http.Server, or dev's in-process enclave.Server),
+// letting requests in flight finish for up to grace; what is still open
+// then is closed. net/http's Shutdown also waits (5 s)
 // for connections that were dialled but never sent a request, as a client
 // whose request was cancelled mid-dial leaves behind: those carry no work, so
 // closing them after the grace period is a clean stop, not an error.
