@@ -119,9 +119,11 @@ func (c *serverConn) serve() {
 			if _, err := c.br.Peek(1); err != nil {
 				return // closed, timed out, or closed by Shutdown
 			}
-			if !first {
-				c.rwc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout))
-			}
+		}
+		if !first {
+			// From the next request's first byte (or now, if it came
+			// with the one before: pipelined).
+			c.rwc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout))
 		}
 		if !c.srv.setActive(c) {
 			return
@@ -143,6 +145,8 @@ func (c *serverConn) refuse(req *http.Request, err error) bool {
 	w := newResponse()
 	w.header.Set("Connection", "close")
 	protocol.WriteError(w, err)
+	// A client that does not read its refusal cannot hold the connection.
+	c.rwc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout))
 	c.writeResponse(w, req != nil && req.Method == http.MethodHead, true)
 	c.lingerClose()
 	return false

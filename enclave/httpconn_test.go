@@ -420,3 +420,25 @@ func TestHTTPExpectContinue(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }
+
+// TestHTTPPipelinedAfterSlowAnswer: a request whose head began to arrive
+// with the one before it gets its own head timeout from when it is read,
+// not what was left of the previous request's.
+func TestHTTPPipelinedAfterSlowAnswer(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(400 * time.Millisecond) // past the request's read timeout
+		}
+		protocol.WriteJSON(w, 200, map[string]string{"ok": "yes"})
+	})
+	addr, _, _ := startLoop(t, h, func(s *Server) { s.readHeaderTimeout, s.readTimeout = 200*time.Millisecond, 300*time.Millisecond })
+	c, br := dialLoop(t, addr)
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: e\r\n\r\nGET /x HTTP/1.1\r\n")
+	if resp, b := readAnswer(t, br); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	io.WriteString(c, "Host: e\r\n\r\n")
+	if resp, b := readAnswer(t, br); resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("the pipelined request: %d %s", resp.StatusCode, b)
+	}
+}
