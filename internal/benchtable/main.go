@@ -41,8 +41,8 @@ var ratios = []ratio{
 	{Num: "enclave.BenchmarkApproveHTTP", Den: "enclave.BenchmarkApproveFloor", Target: 1.6},
 	// The same in CPU time per op (the process's: server, client and GC),
 	// which the neighbours' load on a shared machine moves much less than
-	// wall time; and with the leanest HTTP/1.1 client instead of net/http's
-	// Transport, which shows the caller's share.
+	// wall time; and with the leanest HTTP/1.1 client instead of the
+	// parent's (parent.EnclaveClient), which shows the caller's share.
 	{Num: "enclave.BenchmarkApproveHTTP", Den: "enclave.BenchmarkApproveFloor", Unit: "cpu-ns/op"},
 	{Num: "enclave.BenchmarkApproveHTTPRawClient", Den: "enclave.BenchmarkApproveFloor"},
 	{Num: "enclave.BenchmarkApproveHTTPRawClient", Den: "enclave.BenchmarkApproveFloor", Unit: "cpu-ns/op"},
