@@ -381,15 +381,19 @@ func drained(body io.Reader) bool {
 	return err == io.EOF && n <= protocol.MaxRequestBody
 }
 
-// lingerClose half-closes the connection and reads what the client still
-// sends for a moment, so that it reads the answer rather than a reset
-// (closing a socket with unread input resets it).
+// lingerClose half-closes the connection and reads (and drops) what the
+// client still sends, until it closes or for refusalLinger at most, so that
+// it reads the answer rather than a reset: closing a socket with unread
+// input resets it, and a reset discards the answer the client has not read
+// yet (a client still writing an 8 MiB body, hostile.TestHostileParent).
+// Bounded by time, not bytes: whatever the client sends in that time is
+// dropped unread.
 func (c *serverConn) lingerClose() {
 	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
 	c.rwc.SetReadDeadline(time.Now().Add(refusalLinger))
-	io.CopyN(io.Discard, c.rwc, refusalDrain)
+	io.Copy(io.Discard, c.rwc)
 }
 
 // isCommonNetReadError is net/http's: a read that ended because the client

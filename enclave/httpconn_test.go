@@ -180,6 +180,12 @@ func TestHTTPConnectionClose(t *testing.T) {
 		t.Fatal("the connection stays open with a body half read")
 	}
 	wantClosed(t, c, br)
+	// A client still writing a body far over the limit reads its refusal,
+	// not a reset (net/http's client: it reads while it writes).
+	for range 3 {
+		status, b := call(t, "POST", url+protocol.PathApprove, make([]byte, 8<<20))
+		wantErrorShape(t, status, b, protocol.CodeTooLarge)
+	}
 }
 
 // TestHTTPSmuggling: every head whose body framing has two readings is

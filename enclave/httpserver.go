@@ -40,12 +40,11 @@ const (
 	// the enclave nothing.
 	maxConns = 64
 
-	// refusalLinger bounds how long a connection closed after a refusal is
+	// refusalLinger bounds how long a connection the server closes is
 	// kept to read (and drop) what the client still sends, so that the
-	// client reads the refusal rather than a reset (net/http waits 500 ms
-	// likewise); refusalDrain bounds the bytes so dropped.
+	// client reads the last answer rather than a reset (net/http waits
+	// 500 ms likewise, without reading).
 	refusalLinger = 500 * time.Millisecond
-	refusalDrain  = 256 << 10
 )
 
 // Server is the enclave's HTTP/1.1 server (NewServer). Close and Shutdown
