@@ -251,7 +251,7 @@ func (b *Bot) Poll(ctx context.Context) {
 // it; a parent that takes no updates itself runs it alone.
 func (b *Bot) RunBackground(ctx context.Context) {
 	go b.cards.run(ctx)
-	go keepSendSlotsPruned(ctx, b.svc.Store(), SendSlotPruneEvery, b.log) // prune.go
+	go keepSendSlotsPruned(ctx, b.svc.Store(), SendSlotPruneEvery, b.log, b.cfg.Metrics) // prune.go
 	_ = lease.Run(ctx, lease.Config{Store: b.svc.Store(), Name: CardsLease, Holder: b.cfg.Instance,
 		TTL: b.cfg.LeaseTTL, Logger: b.log}, b.runCards)
 }

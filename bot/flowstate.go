@@ -27,6 +27,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/autowallet/autowallet/internal/safego"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -343,6 +344,10 @@ func (b *Bot) flowFailed(ctx context.Context, chatID int64, err error) {
 }
 
 func (b *Bot) pruneFlows() {
+	safego.Call(b.log, b.cfg.Metrics, "prune", b.pruneFlowsOnce)
+}
+
+func (b *Bot) pruneFlowsOnce() {
 	if n, err := b.flowStore().PruneFlows(); err != nil {
 		b.log.Warn("pruning expired sends in progress", "err", err)
 	} else if n > 0 {

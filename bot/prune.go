@@ -17,6 +17,9 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/autowallet/autowallet/internal/metrics"
+	"github.com/autowallet/autowallet/internal/safego"
 )
 
 const (
@@ -36,7 +39,7 @@ type sendSlotPruner interface {
 }
 
 // keepSendSlotsPruned prunes every `every` until ctx ends.
-func keepSendSlotsPruned(ctx context.Context, s sendSlotPruner, every time.Duration, log *slog.Logger) {
+func keepSendSlotsPruned(ctx context.Context, s sendSlotPruner, every time.Duration, log *slog.Logger, m *metrics.Metrics) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -45,7 +48,7 @@ func keepSendSlotsPruned(ctx context.Context, s sendSlotPruner, every time.Durat
 			return
 		case <-t.C:
 		}
-		pruneSendSlots(s, log)
+		safego.Call(log, m, "prune", func() { pruneSendSlots(s, log) })
 	}
 }
 

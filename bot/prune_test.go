@@ -71,7 +71,7 @@ func TestSendSlotsPruned(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			c := &countingPruner{s: s}
 			done := make(chan struct{})
-			go func() { defer close(done); keepSendSlotsPruned(ctx, c, 10*time.Millisecond, log) }()
+			go func() { defer close(done); keepSendSlotsPruned(ctx, c, 10*time.Millisecond, log, nil) }()
 			deadline := time.Now().Add(10 * time.Second)
 			for c.pruned.Load() != 1 {
 				if time.Now().After(deadline) {
