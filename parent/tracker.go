@@ -3,6 +3,7 @@ package parent
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/autowallet/autowallet/internal/safego"
@@ -85,6 +86,9 @@ func (s *Service) trackOnce(ctx context.Context, chainID uint64) {
 		// tracker goes on with the others, and tries this one again at
 		// its next pass.
 		safego.Call(s.log, s.cfg.Metrics, "tracker", func() {
+			if f := trackHook.Load(); f != nil {
+				(*f)(t)
+			}
 			switch t.State {
 			case storage.StateBuilt:
 				if !s.now().Before(t.Expiry) {
@@ -96,3 +100,8 @@ func (s *Service) trackOnce(ctx context.Context, chainID uint64) {
 		})
 	}
 }
+
+// trackHook, when set (tests only: SetTrackHook in export_test.go), runs at
+// the start of each transfer's tracker pass: a test makes one panic. No
+// input from outside reaches it.
+var trackHook atomic.Pointer[func(storage.Transfer)]
