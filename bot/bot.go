@@ -245,11 +245,13 @@ func (b *Bot) Poll(ctx context.Context) {
 }
 
 // RunBackground runs the bot's work that is not an answer to an update,
-// until ctx ends: this parent's card queue, and the card editor of the
+// until ctx ends: this parent's card queue, the pruning of send slots
+// (prune.go), and the card editor of the
 // store's queue under the "cards" lease (one parent at a time). Run calls
 // it; a parent that takes no updates itself runs it alone.
 func (b *Bot) RunBackground(ctx context.Context) {
 	go b.cards.run(ctx)
+	go keepSendSlotsPruned(ctx, b.svc.Store(), SendSlotPruneEvery, b.log, b.cfg.Metrics) // prune.go
 	_ = lease.Run(ctx, lease.Config{Store: b.svc.Store(), Name: CardsLease, Holder: b.cfg.Instance,
 		TTL: b.cfg.LeaseTTL, Logger: b.log}, b.runCards)
 }

@@ -14,14 +14,23 @@ import (
 // /cancel: stop a guided send that waits for an answer, and the transfer
 // that waits for approval (if there are several, ask which). A signed
 // transfer cannot be cancelled here: the user is pointed to Replace.
+//
+// The store away (webhook mode) leaves the update to the redelivery, which
+// must then do the rest: the transfers are read first (nothing changed
+// yet), the transfer is cancelled before the guided send is ended (a
+// redelivery after the cancel finds nothing waiting, and the transfer's
+// card shows it cancelled), and nothing is said before both are done.
 func (b *Bot) cmdCancel(ctx context.Context, m *models.Message, _ string) {
 	chatID, user := m.Chat.ID, m.From.ID
-	var said []string
-	if b.endAnyFlow(chatID) {
-		said = append(said, "Stopped the send you were setting up.")
+	open, err := b.activeTransfers(user)
+	if err != nil {
+		if leaveToRetry(ctx, err) {
+			return
+		}
+		b.log.Warn("listing a user's open transfers", "user", user, "err", err)
 	}
 	var waiting, signed []storage.Transfer
-	for _, t := range b.openTransfers(user) {
+	for _, t := range open {
 		switch {
 		case t.State == storage.StateBuilt:
 			waiting = append(waiting, t)
@@ -29,14 +38,29 @@ func (b *Bot) cmdCancel(ctx context.Context, m *models.Message, _ string) {
 			signed = append(signed, t)
 		}
 	}
-	switch {
-	case len(waiting) == 1:
+	var cancelled string
+	if len(waiting) == 1 {
 		if _, err := b.svc.CancelByOwner(waiting[0].ID, user); err != nil {
-			said = append(said, b.explain(err))
+			if leaveToRetry(ctx, err) {
+				return
+			}
+			cancelled = b.explain(err)
 		} else {
-			said = append(said, "Cancelled your transfer of "+b.what(waiting[0])+", which was waiting for your approval.")
+			cancelled = "Cancelled your transfer of " + b.what(waiting[0]) + ", which was waiting for your approval."
 		}
-	case len(waiting) > 1:
+	}
+	ended, err := b.endAnyFlow(chatID)
+	if err != nil && leaveToRetry(ctx, err) {
+		return
+	}
+	var said []string
+	if ended {
+		said = append(said, "Stopped the send you were setting up.")
+	}
+	if cancelled != "" {
+		said = append(said, cancelled)
+	}
+	if len(waiting) > 1 {
 		var rows [][]models.InlineKeyboardButton
 		for _, t := range waiting {
 			a := b.assetOf(t.ChainID, t.Token)
@@ -72,11 +96,18 @@ func (b *Bot) cbCancel(ctx context.Context, q *models.CallbackQuery, id string) 
 func (b *Bot) cbAgain(ctx context.Context, q *models.CallbackQuery, id string) {
 	chatID, user := q.Message.Message.Chat.ID, q.From.ID
 	t, err := b.svc.Transfer(id)
+	if err != nil && leaveToRetry(ctx, err) {
+		return
+	}
 	if err != nil || t.Owner != user || t.Kind != storage.KindTransfer {
 		b.say(ctx, chatID, b.explain(parent.ErrUnknownTransfer))
 		return
 	}
 	a := b.assetOf(t.ChainID, t.Token)
 	to := t.To
-	b.continueSend(ctx, chatID, user, &flow{version: b.currentFlowVersion(chatID), to: &to, asset: &a, amount: formatAmount(t.Amount, a.decimals(), exact)})
+	v, err := b.currentFlowVersion(chatID)
+	if err != nil && leaveToRetry(ctx, err) {
+		return
+	}
+	b.continueSend(ctx, chatID, user, &flow{version: v, to: &to, asset: &a, amount: formatAmount(t.Amount, a.decimals(), exact)})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-telegram/bot/models"
 
+	"github.com/autowallet/autowallet/internal/safego"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -168,7 +169,9 @@ func (q *cardQueue) run(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case id := <-ch:
-					q.edit(ctx, id)
+					// A panic ends this edit only (logged, counted):
+					// the worker goes on with the next.
+					safego.Call(q.b.log, q.b.cfg.Metrics, "card_queue", func() { q.edit(ctx, id) })
 				}
 			}
 		}()
@@ -178,6 +181,7 @@ func (q *cardQueue) run(ctx context.Context) {
 func (q *cardQueue) edit(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	cardEditHook(id)
 	if user, ok := walletRefreshID(id); ok {
 		q.b.refreshWallet(ctx, user)
 		return

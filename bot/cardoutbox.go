@@ -12,8 +12,10 @@ package bot
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/autowallet/autowallet/internal/safego"
 	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -40,9 +42,13 @@ func (b *Bot) wakeCards() {
 // the "cards" lease).
 func (b *Bot) runCards(ctx context.Context) error {
 	for {
-		if _, err := b.EditQueuedCards(ctx); err != nil && ctx.Err() == nil {
-			b.log.Warn("card edits", "err", err)
-		}
+		// Each item is guarded in EditQueuedCards; this is the last line,
+		// so that a panic elsewhere in a pass cannot end the lease's work.
+		safego.Call(b.log, b.cfg.Metrics, "card_editor", func() {
+			if _, err := b.EditQueuedCards(ctx); err != nil && ctx.Err() == nil {
+				b.log.Warn("card edits", "err", err)
+			}
+		})
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -80,13 +86,15 @@ func (b *Bot) EditQueuedCards(ctx context.Context) (int, error) {
 			if err != nil {
 				continue
 			}
-			ids, users := b.related(t, e.State)
-			for _, id := range ids {
-				add(id)
-			}
-			for _, u := range users {
-				wallets[u] = true
-			}
+			safego.Call(b.log, b.cfg.Metrics, "card_editor", func() {
+				ids, users := b.related(t, e.State)
+				for _, id := range ids {
+					add(id)
+				}
+				for _, u := range users {
+					wallets[u] = true
+				}
+			})
 		}
 		sem := make(chan struct{}, cardWorkers)
 		var wg sync.WaitGroup
@@ -100,7 +108,10 @@ func (b *Bot) EditQueuedCards(ctx context.Context) (int, error) {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				b.editTransferCard(ctx, id)
+				// A panic drops this card's edit (it is removed from the
+				// queue with the others: a poison edit would otherwise
+				// come back every pass); the pass goes on.
+				safego.Call(b.log, b.cfg.Metrics, "card_editor", func() { b.editTransferCard(ctx, id) })
 			})
 		}
 		wg.Wait()
@@ -108,7 +119,7 @@ func (b *Bot) EditQueuedCards(ctx context.Context) (int, error) {
 			if err := lease.Check(ctx); err != nil {
 				return done, err
 			}
-			b.refreshWallet(ctx, u)
+			safego.Call(b.log, b.cfg.Metrics, "wallet_refresh", func() { b.refreshWallet(ctx, u) })
 		}
 		// Edits cut short by the end of the lease stay queued; an edit
 		// Telegram refused after the Sender's retries is given up, as a
@@ -131,6 +142,7 @@ func (b *Bot) EditQueuedCards(ctx context.Context) (int, error) {
 func (b *Bot) editTransferCard(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	cardEditHook(id)
 	t, err := b.svc.Transfer(id)
 	if err != nil || t.MessageID == 0 {
 		return
@@ -161,4 +173,16 @@ func (b *Bot) related(t storage.Transfer, state storage.State) (transfers []stri
 		}
 	}
 	return transfers, wallets
+}
+
+// cardEditHookFn, when set (tests only: SetCardEditHook in export_test.go),
+// runs at the start of every card edit, with the transfer id (or the
+// wallet refresh's id): a test makes one edit panic through it. No user
+// input reaches it.
+var cardEditHookFn atomic.Pointer[func(id string)]
+
+func cardEditHook(id string) {
+	if f := cardEditHookFn.Load(); f != nil {
+		(*f)(id)
+	}
 }

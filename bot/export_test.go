@@ -20,3 +20,10 @@ func SetAfterHandled(f func()) (restore func()) {
 	afterHandled.Store(&f)
 	return func() { afterHandled.Store(nil) }
 }
+
+// SetCardEditHook runs f at the start of every card edit (a test makes one
+// panic), until the returned func is called.
+func SetCardEditHook(f func(id string)) (restore func()) {
+	cardEditHookFn.Store(&f)
+	return func() { cardEditHookFn.Store(nil) }
+}

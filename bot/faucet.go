@@ -9,6 +9,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-telegram/bot/models"
+
+	"github.com/autowallet/autowallet/internal/safego"
 )
 
 // faucetEvery is how often one user may ask the dev faucet.
@@ -80,7 +82,7 @@ func (b *Bot) drip(ctx context.Context, chatID, user int64) {
 		}
 		sb.WriteString("Your wallet card shows it once the networks include it.")
 		b.say(ctx, chatID, sb.String())
-		go b.refreshAfter(context.WithoutCancel(ctx), user, txs...)
+		go b.refreshAfterSafe(context.WithoutCancel(ctx), user, txs...)
 		return
 	}
 	amount, tx, err := b.cfg.Faucet.Drip(ctx, w.Address)
@@ -92,7 +94,7 @@ func (b *Bot) drip(ctx context.Context, chatID, user int64) {
 	chainID := b.nets()[0].ChainID
 	b.say(ctx, chatID, "💧 The dev faucet sent you <b>"+eth(amount, nearest)+" ETH</b> on "+b.networkName(chainID)+
 		".\nTransaction: "+b.txLink(chainID, tx)+"\nYour wallet card shows it once the network includes it.")
-	go b.refreshAfter(context.WithoutCancel(ctx), user, chainTx{chainID, tx})
+	go b.refreshAfterSafe(context.WithoutCancel(ctx), user, chainTx{chainID, tx})
 }
 
 // chainTx is a transaction on one network.
@@ -103,6 +105,12 @@ type chainTx struct {
 
 // refreshAfter refreshes the user's wallet card once every tx is mined (a
 // minute at most), and once more as each is.
+// refreshAfterSafe is refreshAfter in a goroutine of its own: a panic ends
+// the refresh only.
+func (b *Bot) refreshAfterSafe(ctx context.Context, user int64, txs ...chainTx) {
+	safego.Call(b.log, b.cfg.Metrics, "wallet_refresh", func() { b.refreshAfter(ctx, user, txs...) })
+}
+
 func (b *Bot) refreshAfter(ctx context.Context, user int64, txs ...chainTx) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

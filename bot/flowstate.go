@@ -27,6 +27,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/autowallet/autowallet/internal/safego"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -250,18 +251,22 @@ const flowUnreadable = "⚠️ I could not read the send you were setting up rig
 
 // currentFlowVersion is the version a new send of the chat replaces (0:
 // none): a new /send takes the place of the one in progress.
-func (b *Bot) currentFlowVersion(chatID int64) uint64 {
+// An error is the store's (the caller may leave the update to the
+// redelivery); the version is then 0.
+func (b *Bot) currentFlowVersion(chatID int64) (uint64, error) {
 	sf, err := b.flowStore().Flow(chatID)
 	if err != nil {
-		if !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrCorrupt) {
-			b.log.Warn("reading a chat's send in progress", "chat", chatID, "err", err)
+		if errors.Is(err, storage.ErrNotFound) {
+			return 0, nil
 		}
 		if errors.Is(err, storage.ErrCorrupt) {
 			_, _ = b.flowStore().DeleteFlow(chatID, 0)
+			return 0, nil
 		}
-		return 0
+		b.log.Warn("reading a chat's send in progress", "chat", chatID, "err", err)
+		return 0, err
 	}
-	return sf.Version
+	return sf.Version, nil
 }
 
 // saveFlow stores fl as the chat's flow over the version it was read at
@@ -306,13 +311,14 @@ func (b *Bot) endFlow(chatID int64, fl *flow) error {
 }
 
 // endAnyFlow ends the chat's send in progress, whatever its version
-// (/cancel, the Cancel button); true when there was one.
-func (b *Bot) endAnyFlow(chatID int64) bool {
+// (/cancel, the Cancel button); true when there was one. An error is the
+// store's.
+func (b *Bot) endAnyFlow(chatID int64) (bool, error) {
 	ended, err := b.flowStore().DeleteFlow(chatID, 0)
 	if err != nil {
 		b.log.Warn("ending a chat's send in progress", "chat", chatID, "err", err)
 	}
-	return ended
+	return ended, err
 }
 
 // flowFailed words a failed save or end of a flow: another answer took the
@@ -328,10 +334,20 @@ func (b *Bot) flowFailed(ctx context.Context, chatID int64, err error) {
 		return
 	}
 	b.log.Warn("storing a chat's send in progress", "chat", chatID, "err", err)
+	// The store away: the flow was not written (or, if the connection
+	// broke during the commit, perhaps was), and nothing was said: the
+	// redelivery takes the step again from the stored flow.
+	if leaveToRetry(ctx, err) {
+		return
+	}
 	b.say(ctx, chatID, "⚠️ I could not keep track of this send right now. Nothing was sent. Try /send again in a moment.")
 }
 
 func (b *Bot) pruneFlows() {
+	safego.Call(b.log, b.cfg.Metrics, "prune", b.pruneFlowsOnce)
+}
+
+func (b *Bot) pruneFlowsOnce() {
 	if n, err := b.flowStore().PruneFlows(); err != nil {
 		b.log.Warn("pruning expired sends in progress", "err", err)
 	} else if n > 0 {

@@ -19,7 +19,11 @@ const historyPage = 5
 
 // /history: the user's last transfers, newest first, paged.
 func (b *Bot) cmdHistory(ctx context.Context, m *models.Message, _ string) {
-	text, markup := b.historyPage(m.From.ID, 0)
+	text, markup, err := b.historyPage(m.From.ID, 0)
+	if err != nil {
+		b.fail(ctx, m.Chat.ID, err) // the store away: left to the redelivery
+		return
+	}
 	b.reply(ctx, m.Chat.ID, text, markup)
 }
 
@@ -29,11 +33,19 @@ func (b *Bot) cbHistory(ctx context.Context, q *models.CallbackQuery, arg string
 	msg := q.Message.Message
 	if err != nil || offset < 0 {
 		// The wallet card's History button: a new message.
-		text, markup := b.historyPage(q.From.ID, 0)
+		text, markup, err := b.historyPage(q.From.ID, 0)
+		if err != nil {
+			b.fail(ctx, msg.Chat.ID, err)
+			return
+		}
 		b.reply(ctx, msg.Chat.ID, text, markup)
 		return
 	}
-	text, markup := b.historyPage(q.From.ID, offset)
+	text, markup, err := b.historyPage(q.From.ID, offset)
+	if err != nil {
+		b.fail(ctx, msg.Chat.ID, err)
+		return
+	}
 	b.editText(ctx, msg.Chat.ID, msg.ID, text, markup)
 }
 
@@ -68,17 +80,20 @@ type entry struct {
 	d  *storage.Deposit
 }
 
-func (b *Bot) historyPage(user int64, offset int) (string, models.ReplyMarkup) {
+// historyPage is one page of /history; an error (the store's) is for the
+// caller to tell (Bot.fail: said in long polling, left to the redelivery in
+// webhook mode). Reading it twice changes nothing.
+func (b *Bot) historyPage(user int64, offset int) (string, models.ReplyMarkup, error) {
 	offset = min(offset, historyMaxOffset)
 	// One more than a page tells whether there is an older page.
 	want := offset + historyPage + 1
 	transfers, err := b.svc.History(user, want, 0)
 	if err != nil {
-		return b.explain(err), nil
+		return "", nil, err
 	}
 	deposits, err := b.svc.Deposits(user, want, 0)
 	if err != nil {
-		return b.explain(err), nil
+		return "", nil, err
 	}
 	var all []entry
 	for i := range transfers {
@@ -89,7 +104,7 @@ func (b *Bot) historyPage(user int64, offset int) (string, models.ReplyMarkup) {
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].at.After(all[j].at) })
 	if len(all) == 0 && offset == 0 {
-		return "No transfers yet. Send one with /send; money you receive shows here too.", nil
+		return "No transfers yet. Send one with /send; money you receive shows here too.", nil, nil
 	}
 	list := all[min(offset, len(all)):]
 	more := len(list) > historyPage && offset+historyPage <= historyMaxOffset
@@ -111,9 +126,9 @@ func (b *Bot) historyPage(user int64, offset int) (string, models.ReplyMarkup) {
 		nav = append(nav, button("Older »", cbHistory+strconv.Itoa(offset+historyPage)))
 	}
 	if len(nav) == 0 {
-		return s.String(), nil
+		return s.String(), nil, nil
 	}
-	return s.String(), keyboard(nav)
+	return s.String(), keyboard(nav), nil
 }
 
 // depositLine is money received: date, amount and coin, sender (in full:

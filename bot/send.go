@@ -56,30 +56,44 @@ func (b *Bot) cmdSend(ctx context.Context, m *models.Message, args string) {
 		return
 	}
 	// A new /send takes the place of the one in progress.
-	fl.version = b.currentFlowVersion(m.Chat.ID)
+	v, err := b.currentFlowVersion(m.Chat.ID)
+	if err != nil && leaveToRetry(ctx, err) {
+		return
+	}
+	fl.version = v
 	b.continueSend(ctx, m.Chat.ID, m.From.ID, fl)
 }
 
 // Send button of the wallet card: the guided flow.
 func (b *Bot) cbSend(ctx context.Context, q *models.CallbackQuery, _ string) {
 	chatID := q.Message.Message.Chat.ID
-	b.continueSend(ctx, chatID, q.From.ID, &flow{version: b.currentFlowVersion(chatID)})
+	v, err := b.currentFlowVersion(chatID)
+	if err != nil && leaveToRetry(ctx, err) {
+		return
+	}
+	b.continueSend(ctx, chatID, q.From.ID, &flow{version: v})
 }
 
 // Buttons of a guided send: Cancel, Max, and the choice of coin and network.
 func (b *Bot) cbFlow(ctx context.Context, q *models.CallbackQuery, arg string) {
 	chatID, user := q.Message.Message.Chat.ID, q.From.ID
 	if arg == "cancel" {
-		if b.endAnyFlow(chatID) {
+		ended, err := b.endAnyFlow(chatID)
+		switch {
+		case err != nil:
+			b.fail(ctx, chatID, err) // the store away: left to the redelivery
+		case ended:
 			b.say(ctx, chatID, "Cancelled. Nothing was sent.")
-		} else {
+		default:
 			b.say(ctx, chatID, "That send is already over. Nothing was sent by it.")
 		}
 		return
 	}
 	fl, err := b.loadFlow(chatID, user)
 	if err != nil {
-		b.say(ctx, chatID, flowUnreadable)
+		if !leaveToRetry(ctx, err) {
+			b.say(ctx, chatID, flowUnreadable)
+		}
 		return
 	}
 	if fl == nil {
@@ -127,7 +141,11 @@ func (b *Bot) onOther(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 	}
 	fl, err := b.loadFlow(m.Chat.ID, m.From.ID)
 	if err != nil {
-		b.say(ctx, m.Chat.ID, flowUnreadable)
+		// The store away: nothing read, nothing changed; the answer is
+		// taken again from Telegram's redelivery.
+		if !leaveToRetry(ctx, err) {
+			b.say(ctx, m.Chat.ID, flowUnreadable)
+		}
 		return
 	}
 	if fl == nil {
@@ -166,6 +184,11 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 	fl.user = user
 	w, err := b.svc.Wallet(user)
 	if err != nil {
+		// The store away: nothing written yet in this step (the flow is as
+		// it was read), so the redelivery takes the same step again.
+		if leaveToRetry(ctx, err) {
+			return
+		}
 		b.stopSend(ctx, chatID, fl, b.explain(err))
 		return
 	}
@@ -173,6 +196,9 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 		to, err := b.recipient(fl.toText)
 		fl.toText = ""
 		if err != nil {
+			if leaveToRetry(ctx, err) { // an @username not looked up: as above
+				return
+			}
 			b.ask(ctx, chatID, user, fl, b.explain(err)+"\nPaste the recipient's address again, or their @username.")
 			return
 		}
@@ -240,10 +266,32 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 		return
 	}
 	if err != nil {
+		if errors.Is(err, storage.ErrUnavailable) && b.restoreFlow(ctx, chatID, fl) {
+			return // left to the redelivery, which finds the flow again
+		}
 		b.say(ctx, chatID, b.explain(err))
 		return
 	}
 	b.showBuilt(ctx, chatID, t)
+}
+
+// restoreFlow is the last step's way back when the store went away during
+// Build: the flow already left the store (endFlow, so that only one answer
+// builds), and a redelivery would find no send in progress. It stores the
+// flow again as new (only if the chat has started no other meanwhile) and,
+// if that worked, leaves the update to the redelivery (true), which builds
+// from it. If it could not (the store still away), the user gets the error
+// reply, as before: nothing was built.
+func (b *Bot) restoreFlow(ctx context.Context, chatID int64, fl *flow) bool {
+	if _, ok := ctx.Value(runKey{}).(*updateRun); !ok {
+		return false // long polling: no redelivery
+	}
+	fl.version = 0
+	if err := b.saveFlow(chatID, fl); err != nil {
+		b.log.Warn("restoring a chat's send in progress after the store failed", "chat", chatID, "err", err)
+		return false
+	}
+	return leaveToRetry(ctx, fmt.Errorf("build: %w", storage.ErrUnavailable))
 }
 
 // stopSend ends the send with a last word (if no other answer took it
@@ -552,9 +600,16 @@ func (b *Bot) minedBelow(ctx context.Context) func(storage.Transfer) bool {
 // openTransfers is the user's transfers that are not final (among the
 // last 50), newest first.
 func (b *Bot) openTransfers(user int64) []storage.Transfer {
+	out, _ := b.activeTransfers(user)
+	return out
+}
+
+// activeTransfers is openTransfers with the store's error (/cancel must
+// not say "nothing to cancel" when it could not look).
+func (b *Bot) activeTransfers(user int64) ([]storage.Transfer, error) {
 	list, err := b.svc.History(user, 50, 0)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	out := list[:0]
 	for _, t := range list {
@@ -562,7 +617,7 @@ func (b *Bot) openTransfers(user int64) []storage.Transfer {
 			out = append(out, t)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // maxAmount is what the user can send of a: the balance, less pending

@@ -16,3 +16,10 @@ var TokenMoved = tokenMoved
 func (s *Service) Move(t storage.Transfer, to storage.State, reason string) storage.Transfer {
 	return s.move(t, to, reason)
 }
+
+// SetTrackHook runs f at the start of each transfer's tracker pass, until
+// the returned func is called.
+func SetTrackHook(f func(storage.Transfer)) (restore func()) {
+	trackHook.Store(&f)
+	return func() { trackHook.Store(nil) }
+}

@@ -62,11 +62,7 @@ func (tx *boltTx) queueCardEdit(t *Transfer) error {
 	if err != nil {
 		return fmt.Errorf("storage: queue card edit: %w", err)
 	}
-	e := encoder{b: make([]byte, 0, 2+len(t.ID)+2)}
-	e.byte(cardEditV1)
-	e.byte(byte(t.State))
-	e.string(t.ID)
-	if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), e.b); err != nil {
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), encodeCardEdit(t.ID, t.State)); err != nil {
 		return fmt.Errorf("storage: queue card edit: %w", err)
 	}
 	return nil
@@ -85,10 +81,8 @@ func (db *DB) PendingCardEdits(after uint64, limit int) ([]CardEdit, error) {
 			if len(k) != 8 {
 				return nil, fmt.Errorf("storage: pending card edits: %w: key %x", ErrCorrupt, k)
 			}
-			d := decoder{b: v, what: "card edit"}
-			d.version(cardEditV1)
-			ce := CardEdit{Seq: binary.BigEndian.Uint64(k), State: State(d.byte("state")), TransferID: d.string("transfer")}
-			if err := d.finish(); err != nil {
+			ce, err := decodeCardEdit(binary.BigEndian.Uint64(k), v)
+			if err != nil {
 				return nil, fmt.Errorf("storage: card edit %d: %w", ce.Seq, err)
 			}
 			out = append(out, ce)
@@ -116,12 +110,8 @@ func (db *DB) SetWalletCard(user int64, c Card) error {
 	if c.ChatID == 0 || c.MessageID <= 0 {
 		return fmt.Errorf("storage: wallet card of %d: %w: chat %d message %d", user, ErrInvalid, c.ChatID, c.MessageID)
 	}
-	e := encoder{b: make([]byte, 0, 24)}
-	e.byte(walletCardV1)
-	e.varint(c.ChatID)
-	e.uvarint(uint64(c.MessageID))
 	return db.update(func(tx *boltTx) error {
-		return tx.tx.Bucket(bucketWalletCards).Put(ownerKey(user), e.b)
+		return tx.tx.Bucket(bucketWalletCards).Put(ownerKey(user), encodeWalletCard(c))
 	})
 }
 
@@ -132,9 +122,39 @@ func (db *DB) WalletCard(user int64) (Card, error) {
 		if v == nil {
 			return Card{}, fmt.Errorf("storage: wallet card of %d: %w", user, ErrNotFound)
 		}
-		d := decoder{b: v, what: "wallet card"}
-		d.version(walletCardV1)
-		c := Card{ChatID: d.varint("chat"), MessageID: int(d.uvarint("message"))}
-		return c, d.finish()
+		return decodeWalletCard(v)
 	})
+}
+
+// The encodings of this file's records (also the canonical items of
+// `autowallet migrate`, items.go).
+
+func encodeCardEdit(transferID string, state State) []byte {
+	e := encoder{b: make([]byte, 0, 2+len(transferID)+2)}
+	e.byte(cardEditV1)
+	e.byte(byte(state))
+	e.string(transferID)
+	return e.b
+}
+
+func decodeCardEdit(seq uint64, v []byte) (CardEdit, error) {
+	d := decoder{b: v, what: "card edit"}
+	d.version(cardEditV1)
+	ce := CardEdit{Seq: seq, State: State(d.byte("state")), TransferID: d.string("transfer")}
+	return ce, d.finish()
+}
+
+func encodeWalletCard(c Card) []byte {
+	e := encoder{b: make([]byte, 0, 24)}
+	e.byte(walletCardV1)
+	e.varint(c.ChatID)
+	e.uvarint(uint64(c.MessageID))
+	return e.b
+}
+
+func decodeWalletCard(v []byte) (Card, error) {
+	d := decoder{b: v, what: "wallet card"}
+	d.version(walletCardV1)
+	c := Card{ChatID: d.varint("chat"), MessageID: int(d.uvarint("message"))}
+	return c, d.finish()
 }

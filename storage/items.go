@@ -7,8 +7,12 @@ package storage
 // engines produce the same bytes for the same data and one SHA-256 over them
 // (Summarize) proves a copy whole.
 //
-// Telegram update claims and leases are not copied: they are a running
-// deployment's short-lived coordination, meaningless to a stopped one.
+// Telegram update claims, leases, send slots and chat flows (a guided /send
+// in progress) are not copied: they are a running deployment's short-lived
+// coordination and conversation state, meaningless to a stopped one
+// (docs/postgres.md, "Moving from bbolt", says what a user sees). The
+// users' wallet cards and the queued card edits are copied: the bot on the
+// new engine edits the same messages the old one would have.
 
 import (
 	"bytes"
@@ -34,10 +38,15 @@ const (
 	ItemDeposit  ItemKind = "deposit"  // key: Deposit.Key; value: EncodeDeposit
 	ItemAlert    ItemKind = "alert"    // key: outbox sequence (8 BE); value: the deposit's key
 	ItemCursor   ItemKind = "cursor"   // key: chain id (8 BE); value: EncodeCursor
+	// key: user id (8 BE); value: the wallet card encoding (cards.go)
+	ItemWalletCard ItemKind = "walletcard"
+	// key: queue sequence (8 BE); value: the card edit encoding (cards.go;
+	// after the transfers it names)
+	ItemCardEdit ItemKind = "cardedit"
 )
 
 // ItemKinds is every kind, in copy order.
-var ItemKinds = []ItemKind{ItemMeta, ItemUser, ItemUsername, ItemWallet, ItemTransfer, ItemDeposit, ItemAlert, ItemCursor}
+var ItemKinds = []ItemKind{ItemMeta, ItemUser, ItemUsername, ItemWallet, ItemTransfer, ItemDeposit, ItemAlert, ItemCursor, ItemWalletCard, ItemCardEdit}
 
 // ErrConflict: the target of a copy holds different data under the same key.
 var ErrConflict = errors.New("the target holds different data under the same key")
@@ -54,7 +63,7 @@ func (it Item) Describe() string {
 	switch it.Kind {
 	case ItemMeta, ItemTransfer, ItemUsername:
 		return fmt.Sprintf("%s %q", it.Kind, it.Key)
-	case ItemUser, ItemWallet, ItemAlert, ItemCursor:
+	case ItemUser, ItemWallet, ItemAlert, ItemCursor, ItemWalletCard, ItemCardEdit:
 		if len(it.Key) == 8 {
 			return string(it.Kind) + " " + strconv.FormatUint(binary.BigEndian.Uint64(it.Key), 10)
 		}
@@ -198,6 +207,44 @@ func ItemOfAlert(seq uint64, depositKey []byte) Item {
 func ItemOfCursor(c *WatchCursor) Item { return Item{ItemCursor, chainKey(c.ChainID), encodeCursor(c)} }
 func ItemOfMeta(key string, v []byte) Item {
 	return Item{ItemMeta, []byte(key), v}
+}
+
+// ItemOfWalletCard is the canonical item of user's wallet card.
+func ItemOfWalletCard(user int64, c Card) Item {
+	return Item{ItemWalletCard, ownerKey(user), encodeWalletCard(c)}
+}
+
+// ItemOfCardEdit is the canonical item of a queued card edit.
+func ItemOfCardEdit(e CardEdit) Item {
+	return Item{ItemCardEdit, binary.BigEndian.AppendUint64(nil, e.Seq), encodeCardEdit(e.TransferID, e.State)}
+}
+
+// DecodeWalletCard reads a wallet card item (ErrCorrupt; ErrInvalid for a
+// zero chat or message id, which SetWalletCard refuses).
+func DecodeWalletCard(it Item) (user int64, c Card, err error) {
+	id, err := ItemKey8(it)
+	if err != nil {
+		return 0, Card{}, err
+	}
+	if c, err = decodeWalletCard(it.Value); err != nil {
+		return 0, Card{}, err
+	}
+	if c.ChatID == 0 || c.MessageID <= 0 || c.MessageID > 1<<31-1 {
+		return 0, Card{}, fmt.Errorf("%w: wallet card of chat %d message %d", ErrInvalid, c.ChatID, c.MessageID)
+	}
+	return int64(id), c, nil
+}
+
+// DecodeCardEdit reads a card edit item (ErrCorrupt).
+func DecodeCardEdit(it Item) (CardEdit, error) {
+	seq, err := ItemKey8(it)
+	if err != nil {
+		return CardEdit{}, err
+	}
+	if seq == 0 || seq > 1<<63-1 {
+		return CardEdit{}, fmt.Errorf("%w: card edit sequence %d", ErrCorrupt, seq)
+	}
+	return decodeCardEdit(seq, it.Value)
 }
 
 // DecodeUser and DecodeWallet read the canonical encodings (ErrCorrupt).

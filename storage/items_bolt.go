@@ -56,6 +56,10 @@ func (db *DB) Items(kind ItemKind, fn func(Item) error) error {
 			return each(bucketDepositOutbox, same)
 		case ItemCursor:
 			return each(bucketWatchCursors, same)
+		case ItemWalletCard:
+			return each(bucketWalletCards, same)
+		case ItemCardEdit:
+			return each(bucketCardEdits, same)
 		}
 		return fmt.Errorf("storage: items: %w: kind %q", ErrInvalid, kind)
 	})
@@ -189,6 +193,29 @@ func (tx *boltTx) putItem(it Item) error {
 		}
 		_, err = putNew(bucket(bucketWatchCursors), it.Key, it.Value)
 		return err
+	case ItemWalletCard:
+		if _, _, err := DecodeWalletCard(it); err != nil {
+			return err
+		}
+		_, err := putNew(bucket(bucketWalletCards), it.Key, it.Value)
+		return err
+	case ItemCardEdit:
+		e, err := DecodeCardEdit(it)
+		if err != nil {
+			return err
+		}
+		if bucket(bucketTransfers).Get([]byte(e.TransferID)) == nil {
+			return fmt.Errorf("%w: card edit of a transfer that is not stored", ErrCorrupt)
+		}
+		edits := bucket(bucketCardEdits)
+		if _, err := putNew(edits, it.Key, it.Value); err != nil {
+			return err
+		}
+		// New edits are queued after the copied ones.
+		if e.Seq > edits.Sequence() {
+			return edits.SetSequence(e.Seq)
+		}
+		return nil
 	}
 	return fmt.Errorf("%w: kind %q", ErrInvalid, it.Kind)
 }

@@ -127,3 +127,29 @@ func (db *DB) ReserveSend(chatID int64, l SendLimits) (time.Duration, bool, erro
 	}
 	return at.Sub(now), ok, nil
 }
+
+// PruneSendSlots forgets up to limit chats' send slots that lie in the past
+// (a chat without one behaves exactly the same: its next message may go at
+// once) and returns how many it forgot; the bot's own slot is kept. The
+// bot calls it now and then (bot/prune.go), so the slots kept are about the
+// chats of the last seconds. limit < 1 is ErrInvalid.
+func (db *DB) PruneSendSlots(limit int) (int, error) {
+	if limit < 1 {
+		return 0, fmt.Errorf("storage: prune send slots: %w: limit %d", ErrInvalid, limit)
+	}
+	s := &db.slots
+	now := db.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, t := range s.chats {
+		if n == limit {
+			break
+		}
+		if t.Before(now) {
+			delete(s.chats, k)
+			n++
+		}
+	}
+	return n, nil
+}

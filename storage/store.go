@@ -84,6 +84,7 @@ type Store interface {
 	SetWalletCard(user int64, c Card) error
 	WalletCard(user int64) (Card, error)
 	ReserveSend(chatID int64, l SendLimits) (wait time.Duration, reserved bool, err error)
+	PruneSendSlots(limit int) (int, error)
 
 	// SchemaVersion is the version of the stored schema.
 	SchemaVersion() (uint64, error)

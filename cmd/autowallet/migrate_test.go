@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,6 +26,16 @@ func TestMigrate(t *testing.T) {
 	}
 	storagetest.Fill(t, bolt)
 	want, err := storage.Summarize(bolt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The cards the bbolt parent would edit next: the queued edits and a
+	// user's wallet card.
+	wantEdits, err := bolt.PendingCardEdits(0, 100)
+	if err != nil || len(wantEdits) == 0 {
+		t.Fatal("no card edits queued in the file", err)
+	}
+	wantCard, err := bolt.WalletCard(3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +69,30 @@ func TestMigrate(t *testing.T) {
 	if got := summary(); !got.Equal(want) {
 		t.Fatalf("PostgreSQL %s, bbolt %s", got, want)
 	}
+	// The parent on PostgreSQL edits the same cards: the same queue (same
+	// sequence, transfer and state) and the same wallet card message.
+	// (TestMigrateCardsEditedAfterwards plays it with the bot.)
+	func() {
+		db, err := postgres.Open(ctx, dsn, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		edits, err := db.PendingCardEdits(0, 100)
+		if err != nil || !slices.Equal(edits, wantEdits) {
+			t.Fatalf("card edits on PostgreSQL %+v (%v), in the file %+v", edits, err, wantEdits)
+		}
+		if c, err := db.WalletCard(3); err != nil || c != wantCard {
+			t.Fatalf("wallet card on PostgreSQL %+v (%v), in the file %+v", c, err, wantCard)
+		}
+	}()
 	// Row versions: a second run must not rewrite any row.
 	versions := func() string {
 		var v string
 		err := conn.QueryRow(ctx, `SELECT (SELECT string_agg(xmin::text, ',' ORDER BY owner) FROM wallets) || '|' ||
-			(SELECT string_agg(xmin::text, ',' ORDER BY id) FROM transfers)`).Scan(&v)
+			(SELECT string_agg(xmin::text, ',' ORDER BY id) FROM transfers) || '|' ||
+			(SELECT string_agg(xmin::text, ',' ORDER BY seq) FROM card_edits) || '|' ||
+			(SELECT string_agg(xmin::text, ',' ORDER BY user_id) FROM wallet_cards)`).Scan(&v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,8 +105,9 @@ func TestMigrate(t *testing.T) {
 	if after := versions(); after != before {
 		t.Fatalf("the second run rewrote rows: %s -> %s", before, after)
 	}
-	// Half a copy (the outbox, some transfers and wallets lost): completed.
-	if _, err := conn.Exec(ctx, `DELETE FROM deposit_outbox; DELETE FROM transfers WHERE owner = 3; DELETE FROM wallets WHERE owner IN (4, 5); DELETE FROM meta`); err != nil {
+	// Half a copy (the outbox, the card edits, a wallet card, some transfers
+	// and wallets lost): completed.
+	if _, err := conn.Exec(ctx, `DELETE FROM card_edits; DELETE FROM wallet_cards WHERE user_id = 1; DELETE FROM deposit_outbox; DELETE FROM transfers WHERE owner = 3; DELETE FROM wallets WHERE owner IN (4, 5); DELETE FROM meta`); err != nil {
 		t.Fatal(err)
 	}
 	if code, out, errOut := migrate(); code != 0 {

@@ -42,6 +42,7 @@ type Metrics struct {
 	botErrors    *prometheus.CounterVec
 	bot429       *prometheus.CounterVec
 	dropped      *prometheus.CounterVec
+	bgPanics     *prometheus.CounterVec
 	hookResets   *prometheus.CounterVec
 	approvals    *prometheus.CounterVec
 	enclaveTime  *prometheus.HistogramVec
@@ -79,6 +80,7 @@ func New(o Options) *Metrics {
 	m.botErrors = f.counter("telegram_api_errors_total", "Bot API calls that failed (a 429 included), by method.", "method")
 	m.bot429 = f.counter("telegram_api_429_total", "Bot API answers 429 Too Many Requests, by method.", "method")
 	m.dropped = f.counter("telegram_updates_dropped_total", "Updates given up without a complete handling, by reason: panic (a handler panicked) or deadline (the handling outlived its deadline and was cancelled). Each is acknowledged, never retried.", "reason")
+	m.bgPanics = f.counter("background_panics_total", "Panics recovered in background work (card edits, wallet refreshes, pruning, the tracker, alert delivery), by worker; the one item is dropped and the worker goes on.", "worker")
 	m.hookResets = f.counter("telegram_webhook_resets_total", "Times this parent found the bot's webhook changed or deleted (getWebhookInfo) and set it again.")
 	m.approvals = f.counter("approvals_total", "Mini App approvals, by outcome: ok or the stable error code of the refusal.", "outcome")
 	m.enclaveTime = f.histogram("enclave_request_duration_seconds", "Time of a call to the enclave's HTTP API, by endpoint.", latencyBuckets, "endpoint")

@@ -161,6 +161,7 @@ func TestLabelsBounded(t *testing.T) {
 		m.RPCCall(junk, "eth_call", time.Millisecond, true)
 		m.WatcherLag(junk, 10, 5)
 		m.UpdateDropped(junk)
+		m.BackgroundPanic(junk)
 	}
 	m.Transition(storage.State(200))
 	fams, err := m.reg.Gather()
@@ -198,6 +199,7 @@ func TestNilMetricsCountNothing(t *testing.T) {
 	m.RPCCall("x", "y", 0, false)
 	m.Transition(storage.StateBuilt)
 	m.WatcherLag("x", 1, 0)
+	m.BackgroundPanic("card_queue")
 	m.StoreOp("User", 0, false)
 	m.WatchStore(nil)
 	m.WatchReadiness(nil)
@@ -270,6 +272,7 @@ func TestNamesAreRegistered(t *testing.T) {
 	m.WatcherLag("Base", 1, 0)
 	m.StoreOp("User", 0, true)
 	m.UpdateDropped("panic")
+	m.BackgroundPanic("card_queue")
 	m.WebhookReset()
 	m.WatchStore(openStore(t))
 	m.WatchReadiness(NewReadiness(0, 0, Check{Name: "store", Run: func(context.Context) string { return "" }}))

@@ -18,6 +18,9 @@ var (
 		"answerCallbackQuery", "setMyCommands", "deleteMessage", "setWebhook", "deleteWebhook", "getWebhookInfo", Other}
 	// DropReasons are why an update was given up (UpdateDropped).
 	DropReasons = []string{"panic", "deadline", Other}
+	// Workers are the background workers whose panics are recovered
+	// (BackgroundPanic, internal/safego).
+	Workers = []string{"card_queue", "card_editor", "wallet_refresh", "prune", "tracker", "alerts", Other}
 	// EnclaveEndpoints are the enclave API's paths.
 	EnclaveEndpoints = []string{protocol.PathHealth, protocol.PathWallets, protocol.PathApprove,
 		protocol.PathStatement, protocol.PathAttestation, protocol.PathUnlock, Other}
@@ -65,6 +68,15 @@ func (m *Metrics) UpdateDropped(reason string) {
 		return
 	}
 	m.dropped.WithLabelValues(known(DropReasons, reason)).Inc()
+}
+
+// BackgroundPanic counts one panic recovered in background work, by worker
+// (Workers).
+func (m *Metrics) BackgroundPanic(worker string) {
+	if m == nil {
+		return
+	}
+	m.bgPanics.WithLabelValues(known(Workers, worker)).Inc()
 }
 
 // WebhookReset counts one setWebhook made because the webhook was found

@@ -265,6 +265,11 @@ func (d *timedStore) ReserveSend(chatID int64, l storage.SendLimits) (_ time.Dur
 	return d.s.ReserveSend(chatID, l)
 }
 
+func (d *timedStore) PruneSendSlots(limit int) (_ int, err error) {
+	defer func(t0 time.Time) { d.done("PruneSendSlots", t0, err) }(time.Now())
+	return d.s.PruneSendSlots(limit)
+}
+
 // Close closes the wrapped store.
 func (d *timedStore) Close() error { return d.s.Close() }
 

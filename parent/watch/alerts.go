@@ -65,6 +65,7 @@ func NewAlerts(cfg Config) (*Alerts, error) {
 		return nil, err
 	}
 	a := &Alerts{Addresses: addrs, Deliverer: NewDeliverer(cfg.Store, cfg.Notify, cfg.Logger)}
+	a.Deliverer.Metrics = cfg.Metrics
 	for _, n := range cfg.Networks {
 		src := cfg.Sources[n.ChainID]
 		if src == nil {

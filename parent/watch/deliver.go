@@ -3,10 +3,13 @@ package watch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/autowallet/autowallet/internal/metrics"
+	"github.com/autowallet/autowallet/internal/safego"
 	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -35,6 +38,8 @@ type Deliverer struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Poll is how often the outbox is read without a Wake (default 5 s).
 	Poll time.Duration
+	// Metrics counts a panic in Notify (nil: none).
+	Metrics *metrics.Metrics
 
 	mu    sync.Mutex
 	retry map[uint64]retryState // by outbox sequence; in memory only
@@ -145,7 +150,13 @@ func (d *Deliverer) deliverPage(ctx context.Context, alerts []storage.Alert, wai
 		// The window: a crash after notify succeeded and before
 		// AlertDelivered commits repeats this one alert at the next start
 		// (or on the parent that takes the lease over).
-		err := d.notify(ctx, a.Deposit)
+		var err error
+		if safego.Call(d.log, d.Metrics, "alerts", func() { err = d.notify(ctx, a.Deposit) }) {
+			// A panic in Notify (a bug, logged and counted) drops this
+			// alert as undeliverable: retried, it would most likely panic
+			// again and hold up the owner's later alerts for good.
+			err = fmt.Errorf("%w: Notify panicked", ErrUndeliverable)
+		}
 		if err != nil && !errors.Is(err, ErrUndeliverable) {
 			delay := d.MinBackoff
 			if retrying {

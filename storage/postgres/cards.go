@@ -107,7 +107,14 @@ func (db *DB) ReserveSend(chatID int64, l storage.SendLimits) (time.Duration, bo
 	}
 	a, err := write(db, func(tx *pgTx) (answer, error) {
 		if chatID != 0 {
-			if _, err := tx.exec(`INSERT INTO send_slots (chat_id, tat) VALUES ($1, to_timestamp(0)) ON CONFLICT DO NOTHING`, chatID); err != nil {
+			// The chat's row is made if missing and, if present, locked by
+			// this statement already (DO UPDATE locks the row; DO NOTHING
+			// would not): a PruneSendSlots between this statement and the
+			// SELECT below could otherwise delete it, and the chat's new
+			// time would be written nowhere (the UPDATE finds no row), so
+			// the chat's next message would not wait.
+			if _, err := tx.exec(`INSERT INTO send_slots (chat_id, tat) VALUES ($1, to_timestamp(0))
+				ON CONFLICT (chat_id) DO UPDATE SET tat = send_slots.tat`, chatID); err != nil {
 				return answer{}, err
 			}
 		}
@@ -146,13 +153,22 @@ func (db *DB) ReserveSend(chatID int64, l storage.SendLimits) (time.Duration, bo
 	return a.wait, a.reserved, nil
 }
 
-// PruneSendSlots deletes the chats' slots that lie in the past (a fresh row
-// behaves the same), keeping the table at about the chats of the last
-// seconds. The parent may call it now and then; it is not needed for
-// correctness.
-func (db *DB) PruneSendSlots() (int, error) {
+// PruneSendSlots deletes up to limit chats' slots that lie in the past (a
+// fresh row behaves the same: storage.DB.PruneSendSlots), keeping the table
+// at about the chats of the last seconds; the bot's row (chat 0) stays. The
+// rows are locked FOR UPDATE SKIP LOCKED: a row a ReserveSend holds (it is
+// being moved ahead) is skipped, not waited for, and a ReserveSend that
+// comes after the lock waits for the delete and then makes a fresh row.
+// Several parents pruning at once each take other rows. The bot calls it
+// (bot/prune.go).
+func (db *DB) PruneSendSlots(limit int) (int, error) {
+	if limit < 1 {
+		return 0, fmt.Errorf("storage: prune send slots: %w: limit %d", storage.ErrInvalid, limit)
+	}
 	return write(db, func(tx *pgTx) (int, error) {
-		tag, err := tx.exec(`DELETE FROM send_slots WHERE chat_id <> 0 AND tat < clock_timestamp()`)
+		tag, err := tx.exec(`DELETE FROM send_slots WHERE chat_id IN (
+			SELECT chat_id FROM send_slots WHERE chat_id <> 0 AND tat < clock_timestamp()
+			LIMIT $1 FOR UPDATE SKIP LOCKED)`, limit)
 		if err != nil {
 			return 0, fmt.Errorf("postgres: prune send slots: %w", err)
 		}

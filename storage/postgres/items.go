@@ -94,6 +94,24 @@ func (db *DB) Items(kind storage.ItemKind, fn func(storage.Item) error) error {
 				}
 			}
 			return nil
+		case storage.ItemWalletCard:
+			// user ids are positive (Telegram's), so bigint order is the
+			// keys' bytewise order, as for users.
+			return each(`SELECT user_id, chat_id, message_id FROM wallet_cards ORDER BY user_id`, func(r pgx.Rows) (storage.Item, error) {
+				var user int64
+				var c storage.Card
+				err := r.Scan(&user, &c.ChatID, &c.MessageID)
+				return storage.ItemOfWalletCard(user, c), err
+			})
+		case storage.ItemCardEdit:
+			return each(`SELECT seq, transfer_id, state FROM card_edits ORDER BY seq`, func(r pgx.Rows) (storage.Item, error) {
+				var seq int64
+				var state int16
+				var e storage.CardEdit
+				err := r.Scan(&seq, &e.TransferID, &state)
+				e.Seq, e.State = uint64(seq), storage.State(state)
+				return storage.ItemOfCardEdit(e), err
+			})
 		}
 		return fmt.Errorf("postgres: items: %w: kind %q", storage.ErrInvalid, kind)
 	})
@@ -103,16 +121,23 @@ func (db *DB) Items(kind storage.ItemKind, fn func(storage.Item) error) error {
 // is refused) and written to the columns it belongs in.
 func (db *DB) PutItems(items []storage.Item) error {
 	return db.run(false, func(tx *pgTx) error {
-		alerts := false
+		alerts, edits := false, false
 		for _, it := range items {
 			if err := tx.putItem(it); err != nil {
 				return fmt.Errorf("postgres: put %s: %w", it.Describe(), err)
 			}
 			alerts = alerts || it.Kind == storage.ItemAlert
+			edits = edits || it.Kind == storage.ItemCardEdit
 		}
 		if alerts {
 			// New outbox entries continue after the copied ones.
 			if _, err := tx.exec(`SELECT setval(pg_get_serial_sequence('deposit_outbox', 'seq'), max(seq)) FROM deposit_outbox`); err != nil {
+				return err
+			}
+		}
+		if edits {
+			// So do new card edits (an identity column: its sequence).
+			if _, err := tx.exec(`SELECT setval(pg_get_serial_sequence('card_edits', 'seq'), max(seq)) FROM card_edits`); err != nil {
 				return err
 			}
 		}
@@ -278,6 +303,39 @@ func (tx *pgTx) putItem(it storage.Item) error {
 				}
 				held, err := cursorOf(chain, block, hashes)
 				return storage.ItemOfCursor(&held).Value, err
+			})
+	case storage.ItemWalletCard:
+		user, c, err := storage.DecodeWalletCard(it)
+		if err != nil {
+			return err
+		}
+		return tx.insertOrSame(`INSERT INTO wallet_cards (user_id, chat_id, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			[]any{user, c.ChatID, c.MessageID}, it.Value, func() ([]byte, error) {
+				var held storage.Card
+				err := tx.row(`SELECT chat_id, message_id FROM wallet_cards WHERE user_id = $1`, user).Scan(&held.ChatID, &held.MessageID)
+				return storage.ItemOfWalletCard(user, held).Value, err
+			})
+	case storage.ItemCardEdit:
+		e, err := storage.DecodeCardEdit(it)
+		if err != nil {
+			return err
+		}
+		// The transfer must be stored (the foreign key would refuse it
+		// too, less clearly).
+		var n int
+		if err := tx.row(`SELECT count(*) FROM transfers WHERE id = $1`, e.TransferID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: card edit of a transfer that is not stored", storage.ErrCorrupt)
+		}
+		return tx.insertOrSame(`INSERT INTO card_edits (seq, transfer_id, state) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			[]any{int64(e.Seq), e.TransferID, int16(e.State)}, it.Value, func() ([]byte, error) {
+				held := storage.CardEdit{Seq: e.Seq}
+				var state int16
+				err := tx.row(`SELECT transfer_id, state FROM card_edits WHERE seq = $1`, int64(e.Seq)).Scan(&held.TransferID, &state)
+				held.State = storage.State(state)
+				return storage.ItemOfCardEdit(held).Value, err
 			})
 	}
 	return fmt.Errorf("%w: kind %q", storage.ErrInvalid, it.Kind)

@@ -61,6 +61,18 @@ func Fill(t testing.TB, s storage.Store) {
 	must(s.AlertDelivered(alerts[0].Seq))
 	must(s.PutMeta("vault", []byte("kms-ciphertext")))
 	must(s.PutMeta("identity", []byte{0, 1, 2}))
+	// Cards: two users' wallet cards; of the card edits the state changes
+	// above queued (NewTransfer has a card), all but the last two made.
+	must(s.SetWalletCard(1, storage.Card{ChatID: 10, MessageID: 100}))
+	must(s.SetWalletCard(3, storage.Card{ChatID: 30, MessageID: 300}))
+	edits, err := s.PendingCardEdits(0, 100)
+	must(err)
+	if len(edits) < 3 {
+		t.Fatalf("card edits queued: %+v", edits)
+	}
+	for _, e := range edits[:len(edits)-2] {
+		must(s.CardEditsDone(e.Seq))
+	}
 }
 
 // testCopyRoundTrip copies a filled store into a bbolt file and from there
@@ -85,8 +97,13 @@ func testCopyRoundTrip(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	if sum1.Counts[storage.ItemWallet] != 5 || sum1.Counts[storage.ItemTransfer] != 10 || sum1.Counts[storage.ItemAlert] != 2 ||
-		sum1.Counts[storage.ItemDeposit] != 3 || sum1.Counts[storage.ItemMeta] != 2 || sum1.Counts[storage.ItemUsername] != 4 || sum1.Counts[storage.ItemCursor] != 1 {
+		sum1.Counts[storage.ItemDeposit] != 3 || sum1.Counts[storage.ItemMeta] != 2 || sum1.Counts[storage.ItemUsername] != 4 || sum1.Counts[storage.ItemCursor] != 1 ||
+		sum1.Counts[storage.ItemWalletCard] != 2 || sum1.Counts[storage.ItemCardEdit] != 2 {
 		t.Fatalf("summary %s", sum1)
+	}
+	edits, err := src.PendingCardEdits(0, 10)
+	if err != nil {
+		t.Fatal(err)
 	}
 	dst := open(t)
 	dstC := dst.(storage.Copier)
@@ -118,6 +135,12 @@ func testCopyRoundTrip(t *testing.T, open Open) {
 		if tr, err := s.TransfersByOwner(1, 2, 0); err != nil || len(tr) != 2 || tr[0].ID != "t6" {
 			t.Fatal("history", tr, err)
 		}
+		if c, err := s.WalletCard(3); err != nil || c != (storage.Card{ChatID: 30, MessageID: 300}) {
+			t.Fatal("wallet card", c, err)
+		}
+		if e, err := s.PendingCardEdits(0, 10); err != nil || len(e) != 2 || e[0] != edits[0] || e[1] != edits[1] {
+			t.Fatal("card edits", e, edits, err)
+		}
 	}
 	// New work continues after the copy: the outbox sequence goes on, a
 	// copied nonce is held.
@@ -130,6 +153,13 @@ func testCopyRoundTrip(t *testing.T, open Open) {
 	}
 	_, err = dst.CreateTransfer(NewTransfer("dup", 3, 2))
 	wantErr(t, err, storage.ErrNonceInUse, "copied nonce")
+	// The card queue goes on after the copied edits too.
+	if _, err := dst.UpdateTransfer("t1", func(tr *storage.Transfer) error { Advance(tr, storage.StateSent); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := dst.PendingCardEdits(edits[1].Seq, 10); err != nil || len(e) != 1 || e[0].TransferID != "t1" {
+		t.Fatalf("card edit after the copy: %+v %v", e, err)
+	}
 	// The target now differs (the new deposit): a copy into it is refused
 	// by the final check; and different data under one key is named.
 	if err := dst.PutMeta("vault", []byte("other")); err != nil {

@@ -61,6 +61,8 @@ func Run(t *testing.T, open Open) {
 		{"CardEdits", testCardEdits},
 		{"WalletCards", testWalletCards},
 		{"SendSlots", testSendSlots},
+		{"PruneSendSlots", testPruneSendSlots},
+		{"PruneSendSlotsConcurrent", testPruneSendSlotsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
