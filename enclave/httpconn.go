@@ -23,17 +23,18 @@ import (
 // one after another (pipelined ones included) and answers each before
 // reading the next.
 type serverConn struct {
-	srv    *Server
-	rwc    net.Conn
-	r      headReader
-	br     *bufio.Reader
-	state  connState // guarded by srv.mu
-	out    []byte    // the answer being written, reused
-	remote string    // the client's address, for r.RemoteAddr
+	srv       *Server
+	rwc       net.Conn
+	r         headReader
+	br        *bufio.Reader
+	state     connState // guarded by srv.mu
+	out       []byte    // the answer being written, reused
+	remote    string    // the client's address, for r.RemoteAddr
+	idleSince time.Time // guarded by srv.mu
 }
 
 func newServerConn(srv *Server, c net.Conn) *serverConn {
-	sc := &serverConn{srv: srv, rwc: c, remote: c.RemoteAddr().String()}
+	sc := &serverConn{srv: srv, rwc: c, remote: c.RemoteAddr().String(), idleSince: time.Now()}
 	sc.r.conn = c
 	sc.br = bufio.NewReaderSize(&sc.r, 4096)
 	return sc
@@ -102,6 +103,13 @@ func (c *serverConn) serve() {
 		}
 		c.rwc.Close()
 		c.srv.forget(c)
+		// The head copy of a refused request was not wiped on its path
+		// (serveRequest wipes it only after a head it accepted). bufio's
+		// own buffer, which may hold a body's first bytes, cannot be
+		// cleared from outside; it is dropped with the connection
+		// (enclave memory, which the host cannot read; the wipes are
+		// defence in depth, as for protocol.DecodeJSON's buffer).
+		clear(c.r.rec)
 	}()
 	// A new connection has ReadHeaderTimeout to send its first head; a
 	// kept-alive one IdleTimeout for the first byte of the next, then

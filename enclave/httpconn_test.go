@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/internal/rawhttp"
+	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 )
 
@@ -303,30 +304,108 @@ func TestHTTPStalledClient(t *testing.T) {
 	}
 }
 
-// TestHTTPConnectionBound: at most the server's bound of connections are
-// served at once; the next waits (unanswered) until one closes.
+// TestHTTPConnectionBound: at the bound, with every connection busy with
+// a request, a new connection is not served (it waits, costing one
+// accepted socket) until one of them ends.
 func TestHTTPConnectionBound(t *testing.T) {
+	entered, release := make(chan struct{}, 2), make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			entered <- struct{}{}
+			<-release
+		}
+		protocol.WriteJSON(w, 200, map[string]string{"ok": "yes"})
+	})
+	addr, _, _ := startLoop(t, h, func(s *Server) { s.slots = make(chan struct{}, 2) })
+	var busy []*bufio.Reader
+	for range 2 {
+		c, br := dialLoop(t, addr)
+		io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: e\r\n\r\n")
+		<-entered
+		busy = append(busy, br)
+	}
+	third, br := dialLoop(t, addr)
+	io.WriteString(third, healthReq)
+	third.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := br.Peek(1); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the third connection was served while two requests held the bound: %v", err)
+	}
+	close(release)
+	for _, b := range busy {
+		if resp, body := readAnswer(t, b); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	}
+	third.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if resp, b := readAnswer(t, br); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}
+
+// TestHTTPIdleConnectionsGiveWay: connections that hold every slot while
+// idle between requests (kept alive, each request renewing the idle
+// timeout) cannot lock the parent out: at the bound the connection idle
+// the longest is closed to make room for the new one.
+func TestHTTPIdleConnectionsGiveWay(t *testing.T) {
 	f := newFixture(t)
 	addr, _, _ := startLoop(t, Handler(f.signer, slog.New(slog.DiscardHandler)), func(s *Server) { s.slots = make(chan struct{}, 2) })
-	var open []net.Conn
+	type held struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	var idle []held
 	for range 2 {
 		c, br := dialLoop(t, addr)
 		io.WriteString(c, healthReq)
 		if resp, _ := readAnswer(t, br); resp.StatusCode != 200 {
 			t.Fatal(resp.Status)
 		}
-		open = append(open, c)
+		idle = append(idle, held{c, br})
+		time.Sleep(10 * time.Millisecond) // the first is idle the longer
 	}
-	third, br := dialLoop(t, addr) // connected in the kernel's queue, not accepted
-	io.WriteString(third, healthReq)
-	third.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	if _, err := br.Peek(1); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("the third connection was served at the bound: %v", err)
+	cl := parent.NewEnclaveClientTCP(addr, 3*time.Second)
+	if _, err := cl.Health(context.Background()); err != nil {
+		t.Fatalf("the parent was locked out by 2 idle connections at a bound of 2: %v", err)
 	}
-	open[0].Close()
-	third.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if resp, b := readAnswer(t, br); resp.StatusCode != 200 {
-		t.Fatalf("%d %s", resp.StatusCode, b)
+	wantClosed(t, idle[0].c, idle[0].br)
+	io.WriteString(idle[1].c, healthReq)
+	if resp, _ := readAnswer(t, idle[1].br); resp.StatusCode != 200 {
+		t.Fatalf("the younger idle connection was closed too: %s", resp.Status)
+	}
+}
+
+// TestHTTPPostAfterEnclaveRestart: the parent's pool keeps a connection;
+// the enclave's server stops (closing it) and a new one listens on the same
+// address. The next POST goes out on a new connection and succeeds (the
+// pool saw the close before writing; a POST is never sent twice).
+func TestHTTPPostAfterEnclaveRestart(t *testing.T) {
+	f := newFixture(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	log := slog.New(slog.DiscardHandler)
+	srv := NewServer(f.signer, log)
+	go Serve(srv, l)
+	c := parent.NewEnclaveClientTCP(addr, 5*time.Second)
+	ctx := context.Background()
+	if _, _, err := c.CreateWallet(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	srv.Shutdown(sctx) // closes the idle connection at once
+	cancel()
+	l2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := NewServer(f.signer, log)
+	go Serve(srv2, l2)
+	t.Cleanup(func() { srv2.Close() })
+	time.Sleep(100 * time.Millisecond) // the close has reached the parent
+	if _, _, err := c.CreateWallet(ctx, 2); err != nil {
+		t.Fatalf("a POST after the enclave restarted: %v", err)
 	}
 }
 

@@ -35,9 +35,10 @@ const (
 	// `autowallet verify` or a health probe, and pipelined tests, while
 	// bounding what a host flooding the vsock port can make the enclave
 	// hold: 64 goroutines, each with a 4 KiB read buffer, at most 12 KiB of
-	// head and a 16 KiB body. Connections beyond it wait in the kernel's
-	// accept queue (they are not accepted until a slot frees), so they cost
-	// the enclave nothing.
+	// head and a 16 KiB body. At the bound, Serve accepts one more
+	// connection and closes the longest idle one to make room (so idle
+	// kept-alive connections cannot lock the parent out); the rest wait in
+	// the kernel's accept queue, costing the enclave nothing.
 	maxConns = 64
 
 	// refusalLinger bounds how long a connection the server closes is
@@ -58,6 +59,7 @@ type Server struct {
 
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	slots                                                     chan struct{} // one per connection served
+	idled                                                     chan struct{} // a connection went idle (for a connection waiting at the bound)
 
 	mu        sync.Mutex
 	done      chan struct{} // closed by Close or Shutdown
@@ -87,6 +89,7 @@ func newServer(h http.Handler, log *slog.Logger) *Server {
 		Handler: h, log: log,
 		readHeaderTimeout: readHeaderTimeout, readTimeout: readTimeout, writeTimeout: writeTimeout, idleTimeout: idleTimeout,
 		slots:     make(chan struct{}, maxConns),
+		idled:     make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*serverConn]struct{}{},
@@ -115,16 +118,52 @@ func (srv *Server) Serve(l net.Listener) error {
 	}()
 	var backoff time.Duration
 	for {
-		// A slot first, then Accept: at the bound, connections wait in the
-		// kernel's queue instead of costing the enclave a goroutine.
+		// A slot first, then Accept. At the bound (maxConns) the next
+		// connection is still accepted, and the connection idle the
+		// longest is closed to make room for it: otherwise 64 kept-alive
+		// connections that each send a request once a minute (any process
+		// on the host can connect) would hold every slot and lock the
+		// parent out for as long as they liked. Connections busy with a
+		// request are never closed for this; if all are busy, the accepted
+		// one waits for a slot (so at most maxConns+1 are open).
+		atBound := false
 		select {
 		case srv.slots <- struct{}{}:
 		case <-srv.done:
 			return nil
+		default:
+			atBound = true
 		}
 		c, err := l.Accept()
+		if err == nil && atBound {
+			select {
+			case srv.slots <- struct{}{}: // one was freed meanwhile
+			default:
+				// Every slot is taken: close the longest idle one and
+				// wait for its slot; if every one was busy, close the
+				// first that turns idle. One close at a time: the
+				// closed connection's goroutine frees its slot.
+				closing := srv.closeOldestIdle()
+			wait:
+				for {
+					select {
+					case srv.slots <- struct{}{}:
+						break wait
+					case <-srv.idled:
+						if !closing {
+							closing = srv.closeOldestIdle()
+						}
+					case <-srv.done:
+						c.Close()
+						return nil
+					}
+				}
+			}
+		}
 		if err != nil {
-			<-srv.slots
+			if !atBound {
+				<-srv.slots
+			}
 			if srv.closing() {
 				return nil
 			}
@@ -241,6 +280,32 @@ func (srv *Server) setIdle(c *serverConn) bool {
 		return false
 	}
 	c.state = stateIdle
+	c.idleSince = time.Now()
+	select {
+	case srv.idled <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// closeOldestIdle closes the connection that has waited longest for its
+// next request and reports whether there was one (none if every
+// connection is busy with a request). Its goroutine sees the close, ends
+// and frees its slot.
+func (srv *Server) closeOldestIdle() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	var oldest *serverConn
+	for c := range srv.conns {
+		if c.state == stateIdle && (oldest == nil || c.idleSince.Before(oldest.idleSince)) {
+			oldest = c
+		}
+	}
+	if oldest == nil {
+		return false
+	}
+	oldest.state = stateClosed
+	oldest.rwc.Close()
 	return true
 }
 

@@ -32,7 +32,10 @@ func limitHeaders(next http.Handler) http.Handler {
 			protocol.WriteError(w, fmt.Errorf("%w: %s; the API speaks HTTP/1.1 only", protocol.ErrMalformedRequest, r.Proto))
 			return
 		}
-		if p := r.URL.Path; p == "" || path.Clean(p) != p || r.URL.RawPath != "" {
+		// The path must begin with "/": `*` (OPTIONS * and the like) and
+		// an authority-form target would otherwise reach ServeMux, which
+		// answers them with a bare 400 outside the error shape.
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p || r.URL.RawPath != "" {
 			protocol.WriteError(w, fmt.Errorf("%w: the path is not in clean form", protocol.ErrMalformedRequest))
 			return
 		}

@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // enclaveConns is the parent's lean HTTP/1.1 client for the enclave API, in
@@ -88,7 +91,7 @@ func (p *enclavePool) get(ctx context.Context, fresh bool) (*enclaveConn, bool, 
 				return nil, false, ctx.Err()
 			}
 		}
-		if time.Since(c.lastUsed) > enclaveIdleTimeout {
+		if time.Since(c.lastUsed) > enclaveIdleTimeout || !idleAlive(c.Conn) {
 			p.discard(c)
 			continue
 		}
@@ -209,4 +212,34 @@ func appendRequest(b []byte, method, path, host string, body []byte) []byte {
 	}
 	b = append(b, "\r\n"...)
 	return append(b, body...)
+}
+
+// idleAlive peeks, without waiting, at an idle pooled connection (one
+// recvfrom with MSG_PEEK|MSG_DONTWAIT; TCP and vsock both take it):
+// nothing pending means it can carry a request. EOF (the enclave restarted,
+// shut down, or closed it to make room: enclave/httpserver.go) or bytes
+// nobody asked for (which would be read as the next request's answer) mean
+// it cannot, and it is dropped before anything is written to it, so even a
+// POST, which is never sent twice, goes out on a fresh connection instead
+// of failing. A close that arrives after this check still fails the call.
+func idleAlive(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var perr error
+	if err := rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		// A byte (n 1) or EOF (n 0) come with no error; only "nothing
+		// yet" (EAGAIN) means alive and quiet.
+		_, _, perr = unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		return true
+	}); err != nil {
+		return false
+	}
+	return errors.Is(perr, unix.EAGAIN)
 }

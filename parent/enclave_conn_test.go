@@ -121,12 +121,11 @@ func TestEnclaveClientReusesOneConnection(t *testing.T) {
 	}
 }
 
-// TestEnclaveClientRetriesOnlyHealth: when the enclave has closed a kept
-// connection (its idle timeout, a restart), a GET /v1/health on it is sent
-// once more on a new connection and succeeds; a POST is never resent (it
-// may have been carried out): it fails as unavailable, and the enclave saw
-// it at most once.
-func TestEnclaveClientRetriesOnlyHealth(t *testing.T) {
+// TestEnclaveClientSkipsClosedIdleConnections: a kept connection the
+// enclave has closed since (its idle timeout, a restart, making room for
+// another) is seen to be closed before anything is written to it, so the
+// next call, a POST included, goes out on a new connection and succeeds.
+func TestEnclaveClientSkipsClosedIdleConnections(t *testing.T) {
 	// Every connection carries one answer and is then closed by the
 	// server, without Connection: close in the answer.
 	f := startFakeEnclave(t, fakeAnswer, func(int) bool { return true })
@@ -137,26 +136,105 @@ func TestEnclaveClientRetriesOnlyHealth(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond) // the server's close arrives
 	if _, err := c.Health(ctx); err != nil {
-		t.Fatalf("Health on a connection the enclave closed: %v", err)
-	}
-	if conns, gets, _ := f.counts(); conns != 2 || gets != 2 {
-		t.Fatalf("%d connections, %d GET", conns, gets)
+		t.Fatalf("Health after the enclave closed the kept connection: %v", err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	// The connection of the retry is kept and closed by the server too.
+	if _, _, err := c.CreateWallet(ctx, 5); err != nil {
+		t.Fatalf("CreateWallet after the enclave closed the kept connection: %v", err)
+	}
+	if conns, gets, posts := f.counts(); conns != 3 || gets != 2 || posts != 1 {
+		t.Fatalf("%d connections, %d GET, %d POST; want 3, 2, 1 (nothing written to a closed one)", conns, gets, posts)
+	}
+}
+
+// TestEnclaveClientRetriesOnlyHealth: when the enclave closes a kept
+// connection after the request was written and before any byte of its
+// answer, a GET /v1/health is sent once more on a new connection and
+// succeeds; a POST is never resent (it may have been carried out): it
+// fails as unavailable, and the enclave saw it exactly once.
+func TestEnclaveClientRetriesOnlyHealth(t *testing.T) {
+	// The first request on a connection is answered; the second is read
+	// and the connection closed without an answer.
+	answer := func(method string, n int) string {
+		if n >= 2 {
+			return ""
+		}
+		return fakeAnswer(method, n)
+	}
+	f := startFakeEnclave(t, answer, func(n int) bool { return n >= 2 })
+	c := parent.NewEnclaveClientTCP(f.addr, 5*time.Second)
+	ctx := context.Background()
+	if _, err := c.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Health(ctx); err != nil {
+		t.Fatalf("Health whose kept connection closed without an answer: %v", err)
+	}
+	if conns, gets, _ := f.counts(); conns != 2 || gets != 3 {
+		t.Fatalf("%d connections, %d GET; want the second GET sent again on a new connection", conns, gets)
+	}
+	// The retry's connection is kept; the POST on it is read, then the
+	// connection closes without an answer.
 	_, _, err := c.CreateWallet(ctx, 5)
 	if !errors.Is(err, parent.ErrEnclaveUnavailable) {
-		t.Fatalf("CreateWallet on a connection the enclave closed = %v, want ErrEnclaveUnavailable", err)
+		t.Fatalf("CreateWallet whose connection closed without an answer = %v, want ErrEnclaveUnavailable", err)
 	}
-	if _, _, posts := f.counts(); posts != 0 {
-		t.Fatalf("the POST reached the enclave %d times", posts)
-	}
-	if conns, _, _ := f.counts(); conns != 2 {
-		t.Fatalf("the POST was resent on a new connection (%d connections)", conns)
+	if conns, _, posts := f.counts(); posts != 1 || conns != 2 {
+		t.Fatalf("the POST reached the enclave %d times over %d connections; want once, never resent", posts, conns)
 	}
 	// The next one dials afresh.
 	if _, _, err := c.CreateWallet(ctx, 5); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEnclaveClientDropsUnaskedBytes: bytes that arrive on a kept
+// connection when no request is out (a second answer nobody asked for)
+// would be read as the next request's answer: the connection is dropped
+// instead, and each call reads its own answer.
+func TestEnclaveClientDropsUnaskedBytes(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	health := func(vault string) string {
+		return jsonAnswer(`{"status":"ok","vault":"`+vault+`","protocol":1,"chains":[]}`, "")
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for n := 1; ; n++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					io.WriteString(c, health("unlocked"))
+					if n == 1 {
+						time.Sleep(30 * time.Millisecond)
+						io.WriteString(c, health("locked")) // nobody asked
+					}
+				}
+			}()
+		}
+	}()
+	c := parent.NewEnclaveClientTCP(l.Addr().String(), 2*time.Second)
+	for i := 1; i <= 3; i++ {
+		h, err := c.Health(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Vault != "unlocked" {
+			t.Fatalf("call %d read the unasked answer (vault %q): the pool is out of step", i, h.Vault)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
