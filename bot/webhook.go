@@ -30,8 +30,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +38,7 @@ import (
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
+	"github.com/autowallet/autowallet/internal/safego"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -256,7 +255,7 @@ func (b *Bot) guard(next tgbot.HandlerFunc) tgbot.HandlerFunc {
 		defer func() {
 			if p := recover(); p != nil {
 				b.cfg.Metrics.UpdateDropped("panic")
-				b.log.Error("update handler panicked; the update is dropped", "update_id", u.ID, "at", panicSite())
+				b.log.Error("update handler panicked; the update is dropped", "update_id", u.ID, "at", safego.Site())
 			}
 			if run != nil {
 				run.settle(runReturned)
@@ -264,26 +263,6 @@ func (b *Bot) guard(next tgbot.HandlerFunc) tgbot.HandlerFunc {
 			}
 		}()
 		next(ctx, api, u)
-	}
-}
-
-// panicSite is file:line and function of the code that panicked, read from
-// the panicking goroutine's stack (called in the deferred recover).
-func panicSite() string {
-	pcs := make([]uintptr, 32)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
-	afterPanic := false
-	for {
-		f, more := frames.Next()
-		if afterPanic && !strings.HasPrefix(f.Function, "runtime.") {
-			return fmt.Sprintf("%s:%d %s", filepath.Base(f.File), f.Line, f.Function)
-		}
-		if f.Function == "runtime.gopanic" {
-			afterPanic = true
-		}
-		if !more {
-			return "unknown"
-		}
 	}
 }
 
