@@ -82,11 +82,15 @@ func (b *Bot) EditQueuedCards(ctx context.Context) (int, error) {
 		}
 		for _, e := range edits {
 			add(e.TransferID)
-			t, err := b.svc.Transfer(e.TransferID)
-			if err != nil {
-				continue
-			}
+			// The read is inside the guard too: a panic anywhere in an
+			// item drops that item, and the page is still removed below
+			// (a panic that ended the pass would bring the same page
+			// back every pass and hold up every later edit).
 			safego.Call(b.log, b.cfg.Metrics, "card_editor", func() {
+				t, err := b.svc.Transfer(e.TransferID)
+				if err != nil {
+					return
+				}
 				ids, users := b.related(t, e.State)
 				for _, id := range ids {
 					add(id)

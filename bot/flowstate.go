@@ -321,6 +321,12 @@ func (b *Bot) endAnyFlow(chatID int64) (bool, error) {
 	return ended, err
 }
 
+// flowEndedKey marks the context of a last step whose handler has removed
+// the chat's flow from the store (endFlow before Build): a question asked
+// again after a refusal stores a new flow, and if that save fails the user
+// is told, not left to a redelivery that would find nothing.
+type flowEndedKey struct{}
+
 // flowFailed words a failed save or end of a flow: another answer took the
 // step, or the store failed.
 func (b *Bot) flowFailed(ctx context.Context, chatID int64, err error) {
@@ -336,8 +342,10 @@ func (b *Bot) flowFailed(ctx context.Context, chatID int64, err error) {
 	b.log.Warn("storing a chat's send in progress", "chat", chatID, "err", err)
 	// The store away: the flow was not written (or, if the connection
 	// broke during the commit, perhaps was), and nothing was said: the
-	// redelivery takes the step again from the stored flow.
-	if leaveToRetry(ctx, err) {
+	// redelivery takes the step again from the stored flow. Not after the
+	// last step removed the flow (flowEnded): the redelivery would find no
+	// send in progress and the user's send would end without a word.
+	if ctx.Value(flowEndedKey{}) == nil && leaveToRetry(ctx, err) {
 		return
 	}
 	b.say(ctx, chatID, "⚠️ I could not keep track of this send right now. Nothing was sent. Try /send again in a moment.")

@@ -248,6 +248,7 @@ func (b *Bot) continueSend(ctx context.Context, chatID, user int64, fl *flow) {
 		b.flowFailed(ctx, chatID, err)
 		return
 	}
+	ctx = context.WithValue(ctx, flowEndedKey{}, true)
 	t, err := b.svc.Build(ctx, buildRequest(user, chatID, a, *fl.to, amount))
 	if errors.Is(err, parent.ErrNoFeeCoin) {
 		// More of the token does not help: the fee coin is missing.
