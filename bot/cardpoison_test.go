@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"context"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -52,21 +51,7 @@ func TestCardEditorPoisonRead(t *testing.T) {
 		return ps
 	}}})
 	w.waitServing(t)
-	u := w.emu.User(833, "Ivy", "ivy")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	u.Send("/start")
-	greeting, err := u.WaitMessage(ctx, func(m emulator.Message) bool { return m.FromBot && len(m.Buttons) > 0 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Press(greeting.ID, greeting.Buttons[0][0].CallbackData)
-	if _, err := u.WaitMessage(ctx, func(m emulator.Message) bool { return m.PhotoFileID != "" }); err != nil {
-		t.Fatal(err)
-	}
-	wal, _ := w.stack.Store.WalletByOwner(u.ID())
-	w.stack.Chain.Drip(ctx, wal.Address)
-	waitUntil(t, "the drip mined", func() bool { return bal(t, w.stack.Chain, wal.Address).Sign() > 0 })
+	u := fundedHookUser(t, w, 833, "Ivy")
 	to := common.HexToAddress("0x1111111111111111111111111111111111111111").Hex()
 	n := botReplies(u)
 	u.Send("/send 0.01 ETH to " + to + " on Dev L1")

@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"context"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/storage"
 )
@@ -50,28 +48,7 @@ func TestLastStepRefusalStoreAway(t *testing.T) {
 		return away
 	}}})
 	w.waitServing(t)
-	u := w.emu.User(832, "Hal", "hal")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	u.Send("/start")
-	greeting, err := u.WaitMessage(ctx, func(m emulator.Message) bool { return m.FromBot && len(m.Buttons) > 0 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.Press(greeting.ID, greeting.Buttons[0][0].CallbackData); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.WaitMessage(ctx, func(m emulator.Message) bool { return m.PhotoFileID != "" }); err != nil {
-		t.Fatal(err)
-	}
-	wal, err := w.stack.Store.WalletByOwner(u.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := w.stack.Chain.Drip(ctx, wal.Address); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the drip mined", func() bool { return bal(t, w.stack.Chain, wal.Address).Sign() > 0 })
+	u := fundedHookUser(t, w, 832, "Hal")
 	to := common.HexToAddress("0x1111111111111111111111111111111111111111").Hex()
 	n := botReplies(u)
 	u.Send("/send ETH to " + to + " on Dev L1")

@@ -76,28 +76,9 @@ func TestWebhookStoreAwayGuidedSendHistoryCancel(t *testing.T) {
 		return away
 	}}})
 	w.waitServing(t)
-	u := w.emu.User(831, "Gus", "gus")
+	u := fundedHookUser(t, w, 831, "Gus")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	u.Send("/start")
-	greeting, err := u.WaitMessage(ctx, func(m emulator.Message) bool { return m.FromBot && len(m.Buttons) > 0 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.Press(greeting.ID, greeting.Buttons[0][0].CallbackData); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.WaitMessage(ctx, func(m emulator.Message) bool { return m.PhotoFileID != "" }); err != nil {
-		t.Fatal(err)
-	}
-	wal, err := w.stack.Store.WalletByOwner(u.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := w.stack.Chain.Drip(ctx, wal.Address); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the drip mined", func() bool { return bal(t, w.stack.Chain, wal.Address).Sign() > 0 })
 	to := common.HexToAddress("0x1111111111111111111111111111111111111111").Hex()
 
 	// step runs act with flag set until the webhook answered 503 three
@@ -173,4 +154,33 @@ func TestWebhookStoreAwayGuidedSendHistoryCancel(t *testing.T) {
 	if s := w.emu.WebhookStats(); s.GaveUp != 0 {
 		t.Fatalf("the emulator gave up on updates: %+v", s)
 	}
+}
+
+// fundedHookUser is a user of w who has pressed Create wallet, got the
+// card, and whose wallet holds the faucet's drip (mined).
+func fundedHookUser(t *testing.T, w *hookWorld, id int64, name string) *emulator.User {
+	t.Helper()
+	u := w.emu.User(id, name, strings.ToLower(name))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u.Send("/start")
+	greeting, err := u.WaitMessage(ctx, func(m emulator.Message) bool { return m.FromBot && len(m.Buttons) > 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Press(greeting.ID, greeting.Buttons[0][0].CallbackData); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.WaitMessage(ctx, func(m emulator.Message) bool { return m.PhotoFileID != "" }); err != nil {
+		t.Fatal(err)
+	}
+	wal, err := w.stack.Store.WalletByOwner(u.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.stack.Chain.Drip(ctx, wal.Address); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the drip mined", func() bool { return bal(t, w.stack.Chain, wal.Address).Sign() > 0 })
+	return u
 }
