@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,16 +31,7 @@ func TestMigrateCardsEditedAfterwards(t *testing.T) {
 	node := testchain.Start(t)
 	enc := testenv.StartEnclave(t, node.ChainID)
 	token := strconv.FormatInt(testenv.BotID, 10) + ":migrate-cards-test"
-	emu, err := emulator.New(emulator.Config{BotToken: token, BotUsername: "prod_like_bot", MiniAppShortName: "wallet",
-		MiniAppURL: "https://pages.example/miniapp/", SigningKey: enc.Key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	emu.Register(mux)
-	tg := httptest.NewServer(mux)
-	defer tg.Close()
-	defer emu.Close()
+	emu, tg := startBotAPI(t, token, enc.Key, false)
 	parentWith := func(data string, more ...string) *ParentMain {
 		m := NewParentMain(slog.New(slog.DiscardHandler), io.Discard)
 		args := append([]string{

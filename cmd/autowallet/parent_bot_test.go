@@ -6,13 +6,10 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/testchain"
 	"github.com/autowallet/autowallet/internal/testenv"
 )
@@ -24,19 +21,10 @@ func TestParentRunsTheBot(t *testing.T) {
 	node := testchain.Start(t)
 	enc := testenv.StartEnclave(t, node.ChainID)
 	token := strconv.FormatInt(testenv.BotID, 10) + ":parent-test"
-	emu, err := emulator.New(emulator.Config{BotToken: token, BotUsername: "prod_like_bot", MiniAppShortName: "wallet",
-		MiniAppURL: "https://pages.example/miniapp/", SigningKey: enc.Key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	emu.Register(mux)
-	tg := httptest.NewServer(mux)
-	defer tg.Close()
-	defer emu.Close()
+	emu, tg := startBotAPI(t, token, enc.Key, false)
 
 	m := NewParentMain(slog.New(slog.DiscardHandler), io.Discard)
-	err = m.ParseFlags([]string{
+	err := m.ParseFlags([]string{
 		"-data", t.TempDir(), "-http", "127.0.0.1:0", "-rpc", node.URL, "-chain-id", strconv.FormatUint(node.ChainID, 10),
 		"-enclave-tcp", enc.Addr, "-telegram-public-key", hex.EncodeToString(enc.Key.Public().(ed25519.PublicKey)),
 		"-bot-token", token, "-telegram-api", tg.URL, "-miniapp", "https://t.me/prod_like_bot/wallet",

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/lbproxy"
 	"github.com/autowallet/autowallet/internal/pgtest"
 	"github.com/autowallet/autowallet/internal/testchain"
@@ -115,17 +113,7 @@ func TestParentByWebhookOnPostgres(t *testing.T) {
 	node := testchain.Start(t)
 	enc := testenv.StartEnclave(t, node.ChainID)
 	token := strconv.FormatInt(testenv.BotID, 10) + ":parent-pg-webhook-test"
-	emu, err := emulator.New(emulator.Config{BotToken: token, BotUsername: "prod_like_bot", MiniAppShortName: "wallet",
-		MiniAppURL: "https://pages.example/miniapp/", SigningKey: enc.Key,
-		Webhook: emulator.WebhookOptions{RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	emu.Register(mux)
-	tg := httptest.NewServer(mux)
-	defer tg.Close()
-	defer emu.Close()
+	emu, tg := startBotAPI(t, token, enc.Key, true)
 	hookAddr := freeAddr(t)
 	proxy, err := lbproxy.Start([]string{"http://" + hookAddr}, 10*time.Second)
 	if err != nil {

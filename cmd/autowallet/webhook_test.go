@@ -8,13 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/lbproxy"
 	"github.com/autowallet/autowallet/internal/testchain"
 	"github.com/autowallet/autowallet/internal/testenv"
@@ -89,17 +87,7 @@ func TestParentByWebhook(t *testing.T) {
 	node := testchain.Start(t)
 	enc := testenv.StartEnclave(t, node.ChainID)
 	token := strconv.FormatInt(testenv.BotID, 10) + ":parent-webhook-test"
-	emu, err := emulator.New(emulator.Config{BotToken: token, BotUsername: "prod_like_bot", MiniAppShortName: "wallet",
-		MiniAppURL: "https://pages.example/miniapp/", SigningKey: enc.Key,
-		Webhook: emulator.WebhookOptions{RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	emu.Register(mux)
-	tg := httptest.NewServer(mux)
-	defer tg.Close()
-	defer emu.Close()
+	emu, tg := startBotAPI(t, token, enc.Key, true)
 
 	hookAddr := freeAddr(t)
 	proxy, err := lbproxy.Start([]string{"http://" + hookAddr}, 10*time.Second)
