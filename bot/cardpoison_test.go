@@ -10,7 +10,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/bot/emulator"
-	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -46,11 +45,10 @@ func (s *poisonStore) Transfer(id string) (storage.Transfer, error) {
 // pass and holding up every later edit (found by the review).
 func TestCardEditorPoisonRead(t *testing.T) {
 	ps := &poisonStore{}
-	w := newHookWorld(t, hookOptions{instances: 1, stack: teststack.Options{WrapStore: func(db *storage.DB) storage.Store {
+	w := servingOver(t, func(db *storage.DB) storage.Store {
 		ps.DB = db
 		return ps
-	}}})
-	w.waitServing(t)
+	})
 	u := fundedHookUser(t, w, 833, "Ivy")
 	to := common.HexToAddress("0x1111111111111111111111111111111111111111").Hex()
 	n := botReplies(u)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -43,11 +42,10 @@ func (s *putAwayAfterDelete) PutFlow(chatID int64, expect uint64, data []byte, t
 // word ("Send /help…"); the user is told instead (found by the review).
 func TestLastStepRefusalStoreAway(t *testing.T) {
 	away := &putAwayAfterDelete{}
-	w := newHookWorld(t, hookOptions{instances: 1, stack: teststack.Options{WrapStore: func(db *storage.DB) storage.Store {
+	w := servingOver(t, func(db *storage.DB) storage.Store {
 		away.DB = db
 		return away
-	}}})
-	w.waitServing(t)
+	})
 	u := fundedHookUser(t, w, 832, "Hal")
 	to := common.HexToAddress("0x1111111111111111111111111111111111111111").Hex()
 	n := botReplies(u)

@@ -71,11 +71,10 @@ func (s *flowAwayStore) Update(fn func(tx storage.Tx) error) error {
 // builds the transfer.
 func TestWebhookStoreAwayGuidedSendHistoryCancel(t *testing.T) {
 	away := &flowAwayStore{}
-	w := newHookWorld(t, hookOptions{instances: 1, stack: teststack.Options{WrapStore: func(db *storage.DB) storage.Store {
+	w := servingOver(t, func(db *storage.DB) storage.Store {
 		away.DB = db
 		return away
-	}}})
-	w.waitServing(t)
+	})
 	u := fundedHookUser(t, w, 831, "Gus")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -154,6 +153,16 @@ func TestWebhookStoreAwayGuidedSendHistoryCancel(t *testing.T) {
 	if s := w.emu.WebhookStats(); s.GaveUp != 0 {
 		t.Fatalf("the emulator gave up on updates: %+v", s)
 	}
+}
+
+// servingOver starts one webhook parent whose store is wrap(its bbolt
+// file), for tests that make the store fail or panic on cue, and waits
+// until it serves.
+func servingOver(t *testing.T, wrap func(*storage.DB) storage.Store) *hookWorld {
+	t.Helper()
+	w := newHookWorld(t, hookOptions{instances: 1, stack: teststack.Options{WrapStore: wrap}})
+	w.waitServing(t)
+	return w
 }
 
 // fundedHookUser is a user of w who has pressed Create wallet, got the

@@ -610,11 +610,10 @@ func (s *awayStore) WalletByOwner(owner int64) (storage.Wallet, error) {
 // redelivery, and the user gets the error reply, as before.)
 func TestWebhookStoreAwayLeftToRetry(t *testing.T) {
 	away := &awayStore{}
-	w := newHookWorld(t, hookOptions{instances: 1, stack: teststack.Options{WrapStore: func(db *storage.DB) storage.Store {
+	w := servingOver(t, func(db *storage.DB) storage.Store {
 		away.DB = db
 		return away
-	}}})
-	w.waitServing(t)
+	})
 	for i, phase := range []struct {
 		name string
 		flag *atomic.Bool
