@@ -240,7 +240,11 @@ func (c *serverConn) serveRequest() bool {
 	if keep && !drained(body) {
 		keep = false
 	}
-	if err := c.writeResponse(w, req.Method == http.MethodHead, !keep); err != nil {
+	err = c.writeResponse(w, req.Method == http.MethodHead, !keep)
+	if w.after != nil {
+		w.after()
+	}
+	if err != nil {
 		return false
 	}
 	if !keep {
@@ -447,7 +451,11 @@ type response struct {
 	header http.Header
 	status int
 	body   []byte
+	after  func() // run once the answer is written (or failed to be): the request's log line
 }
+
+// afterAnswer sets what runs once the answer has been written.
+func (w *response) afterAnswer(fn func()) { w.after = fn }
 
 func newResponse() *response { return &response{header: make(http.Header, 4)} }
 

@@ -527,3 +527,57 @@ func TestHTTPPipelinedAfterSlowAnswer(t *testing.T) {
 		t.Fatalf("the pipelined request: %d %s", resp.StatusCode, b)
 	}
 }
+
+// heldWriter is a log destination whose writes wait until release is
+// closed (a console that does not keep up).
+type heldWriter struct {
+	release chan struct{}
+	logs    syncBuffer
+}
+
+func (w *heldWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return w.logs.Write(p)
+}
+
+// TestHTTPLogLineAfterAnswer: the request's log line is written after its
+// answer is on the wire, so the parent never waits for the enclave's log
+// (a write to the console in production), and it is still written, with
+// the request's status.
+func TestHTTPLogLineAfterAnswer(t *testing.T) {
+	f := newFixture(t)
+	w := &heldWriter{release: make(chan struct{})}
+	srv := NewServer(f.signer, slog.New(slog.NewTextHandler(w, nil)))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	defer func() {
+		srv.Close()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	client := parent.NewEnclaveClientTCP(l.Addr().String(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, wal := f.validApproval()
+	// The answer comes while the log line is held.
+	if _, _, err := client.Approve(ctx, f.signInitData(a), wal.Record); err != nil {
+		close(w.release)
+		t.Fatalf("approve with the log held: %v", err)
+	}
+	if got := w.logs.String(); got != "" {
+		t.Fatalf("a line was logged before its release: %q", got)
+	}
+	close(w.release)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(w.logs.String(), "path="+protocol.PathApprove+" status=200") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for the approval: %q", w.logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -125,9 +125,21 @@ func logAndRecover(next http.Handler, log *slog.Logger) http.Handler {
 				log.Error("enclave handler panicked", "method", r.Method, "path", r.URL.Path)
 				protocol.WriteError(sw, fmt.Errorf("panic"))
 			}
-			// Typed attributes: the same line without boxing each value.
-			log.LogAttrs(context.Background(), slog.LevelInfo, "enclave request", slog.String("method", r.Method),
-				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("took", time.Since(start)))
+			method, path, status, took := r.Method, r.URL.Path, sw.status, time.Since(start)
+			line := func() {
+				// Typed attributes: the same line without boxing each value.
+				log.LogAttrs(context.Background(), slog.LevelInfo, "enclave request", slog.String("method", method),
+					slog.String("path", path), slog.Int("status", status), slog.Duration("took", took))
+			}
+			// The enclave's own loop writes the line after the answer is
+			// on the wire, so the parent does not wait for the log (a
+			// write to the console in production); any other server
+			// gets it now.
+			if d, ok := w.(interface{ afterAnswer(func()) }); ok {
+				d.afterAnswer(line)
+			} else {
+				line()
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -4,7 +4,9 @@
 //	go test -run '^$' -bench . -benchmem -count 1 ./... | go run ./internal/benchtable
 //
 // Every ratio is computed from figures of the same run. With -count > 1 a
-// benchmark's figures are the median of its runs. Custom metrics reported
+// benchmark's figures are the median of its runs; a ratio of two
+// benchmarks that ran the same number of times is the median of the runs'
+// own ratios (ratioOf). Custom metrics reported
 // with b.ReportMetric (wallets/s, p50-ms, p99-ms, B/wallet, ...) are printed
 // in the last column, and ratios may compare them too.
 package main
@@ -75,6 +77,15 @@ type result struct {
 	hasAllocsData bool
 	metrics       map[string][]float64 // custom units, by unit
 	units         []string             // custom units in the order first seen
+}
+
+// samples are the figures of unit (ns/op or a custom one), one a run, in
+// the order the runs came.
+func (r *result) samples(unit string) []float64 {
+	if unit == "" || unit == "ns/op" {
+		return r.nsOp
+	}
+	return r.metrics[unit]
 }
 
 // metric is the median of unit (ns/op or a custom one); 0 when absent.
@@ -197,18 +208,14 @@ func run(in io.Reader, out io.Writer, ratios []ratio) error {
 		if q.Unit != "" && q.Unit != "ns/op" {
 			name += " (" + q.Unit + ")"
 		}
-		var num, den float64
-		if r := byKey[q.Num]; r != nil {
-			num = r.metric(q.Unit)
-		}
-		if r := byKey[q.Den]; r != nil {
-			den = r.metric(q.Unit)
-		}
-		if num == 0 || den == 0 {
+		x, rounds := ratioOf(byKey[q.Num], byKey[q.Den], q.Unit)
+		if x == 0 {
 			fmt.Fprintf(out, "  %s: missing from this run\n", name)
 			continue
 		}
-		x := num / den
+		if rounds > 1 {
+			name += fmt.Sprintf(" [median of %d rounds]", rounds)
+		}
 		switch {
 		case q.Target == 0:
 			fmt.Fprintf(out, "  %s = %.2fx\n", name, x)
@@ -220,6 +227,35 @@ func run(in io.Reader, out io.Writer, ratios []ratio) error {
 	}
 	printTargets(out, byKey, targets) // targets.go
 	return nil
+}
+
+// ratioOf is num's figure over den's (0 when either is missing). When both
+// ran the same number of times, more than once, in rounds (make bench runs
+// the approval's benchmarks again, alternating: each round runs every one
+// of them once, one after the other), the ratio is the median of each
+// round's own ratio, so that a neighbour's load that slows one round
+// slows both of its figures and cancels out; rounds reports how many.
+// Otherwise it is the ratio of the medians.
+func ratioOf(num, den *result, unit string) (x float64, rounds int) {
+	if num == nil || den == nil {
+		return 0, 0
+	}
+	n, d := num.samples(unit), den.samples(unit)
+	if len(n) > 1 && len(n) == len(d) {
+		per := make([]float64, 0, len(n))
+		for i := range n {
+			if n[i] == 0 || d[i] == 0 {
+				return 0, 0
+			}
+			per = append(per, n[i]/d[i])
+		}
+		return median(per), len(per)
+	}
+	a, b := median(n), median(d)
+	if a == 0 || b == 0 {
+		return 0, 0
+	}
+	return a / b, 1
 }
 
 // formatMetric shows about four significant digits without an exponent.

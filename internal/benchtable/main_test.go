@@ -110,3 +110,33 @@ func TestCustomMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestRatioOfRounds: two benchmarks that ran in the same rounds are
+// compared round by round (the median of each round's ratio), so a slow
+// round slows both figures and cancels; the ratio of the medians would
+// say otherwise here (400/200 = 2.00x).
+func TestRatioOfRounds(t *testing.T) {
+	const rounds = `pkg: github.com/autowallet/autowallet/enclave
+BenchmarkApproveHTTP-2    	 1	 300 ns/op
+BenchmarkApproveFloor-2   	 1	 200 ns/op
+BenchmarkApproveHTTP-2    	 1	 400 ns/op
+BenchmarkApproveFloor-2   	 1	 300 ns/op
+BenchmarkApproveHTTP-2    	 1	 600 ns/op
+BenchmarkApproveFloor-2   	 1	 400 ns/op
+BenchmarkApprove-2        	 1	 250 ns/op
+`
+	var out strings.Builder
+	if err := run(strings.NewReader(rounds), &out, ratios); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		// 300/200, 400/300, 600/400: 1.50x, 1.33x, 1.50x.
+		"enclave.BenchmarkApproveHTTP / enclave.BenchmarkApproveFloor [median of 3 rounds] = 1.50x (target <= 1.60x) ok",
+		// One run of Approve against three of the floor: medians, 250/300.
+		"enclave.BenchmarkApprove / enclave.BenchmarkApproveFloor = 0.83x (target <= 1.30x) ok",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
