@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -289,6 +290,14 @@ func TestHTTPNoSecretsInResponsesOrLogs(t *testing.T) {
 		"vault key (hex)":     hex.EncodeToString(vaultKey),
 		"vault key (base64)":  base64.StdEncoding.EncodeToString(vaultKey),
 		"vault key (raw)":     string(vaultKey),
+	}
+	// Each request's line is written after its answer (the loop's
+	// afterAnswer): wait for all eight, so that every line is searched.
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(logs.String(), `msg="enclave request"`) < 8; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log has not got the eight request lines: %q", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	all := string(responses) + logs.String()
 	if !strings.Contains(logs.String(), protocol.PathApprove) {
