@@ -122,3 +122,10 @@ func EncodeCursor(c *WatchCursor) []byte { return encodeCursor(c) }
 
 // DecodeCursor reads EncodeCursor's output strictly (ErrCorrupt).
 func DecodeCursor(chainID uint64, b []byte) (WatchCursor, error) { return decodeCursor(chainID, b) }
+
+// EncodeUser is the canonical encoding of a user (docs/storage.md).
+func EncodeUser(u *User) []byte { return encodeUser(u) }
+
+// EncodeWallet is the canonical encoding of a wallet (its sealed record
+// inside, opaque).
+func EncodeWallet(w *Wallet) []byte { return encodeWallet(w) }

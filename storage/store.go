@@ -119,6 +119,3 @@ type Tx interface {
 	// stored is never replaced).
 	CreateMeta(key string, value []byte) (stored []byte, created bool, err error)
 }
-
-// The bbolt engine is a Store.
-var _ Store = (*DB)(nil)
