@@ -1,8 +1,8 @@
 package storage
 
-// Helpers for other engines (storage/postgres). They expose the domain
-// rules of this package, so every engine refuses the same values with the
-// same sentinel errors; the bbolt engine calls the same unexported code.
+// Helpers for the engines (storage/bolt, storage/postgres). They expose
+// the domain rules of this package, so every engine refuses the same values
+// with the same sentinel errors.
 
 import (
 	"fmt"
