@@ -22,9 +22,8 @@ const (
 	transferV3 byte = 3 // adds the L1 data fee (fixed at creation) and the fee paid (set once final)
 )
 
-const (
-	maxIDLen = 128
-)
+// maxIDLen bounds a transfer id.
+const maxIDLen = 128
 
 // minTime and maxTime bound the times that fit in int64 nanoseconds.
 var (
@@ -48,6 +47,6 @@ func checkBig(field string, v *big.Int) error {
 	return nil
 }
 
-// ---- keys ----
-
+// ownerKey is the canonical key of a user's records (ItemOfUser,
+// ItemOfWallet, ...): the id, 8 bytes big-endian.
 func ownerKey(id int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(id)) }
