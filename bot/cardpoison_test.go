@@ -11,12 +11,13 @@ import (
 
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // poisonStore panics in Transfer(poison) when the card editor's pass reads
 // it (outside the per-item guard).
 type poisonStore struct {
-	*storage.DB
+	*bolt.DB
 	poison atomic.Value
 	hits   atomic.Int32
 }
@@ -45,7 +46,7 @@ func (s *poisonStore) Transfer(id string) (storage.Transfer, error) {
 // pass and holding up every later edit (found by the review).
 func TestCardEditorPoisonRead(t *testing.T) {
 	ps := &poisonStore{}
-	w := servingOver(t, func(db *storage.DB) storage.Store {
+	w := servingOver(t, func(db *bolt.DB) storage.Store {
 		ps.DB = db
 		return ps
 	})

@@ -9,12 +9,13 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // putAwayAfterDelete: after a DeleteFlow that succeeded (armed), the next
 // PutFlow meets the store away once.
 type putAwayAfterDelete struct {
-	*storage.DB
+	*bolt.DB
 	armed, putAway atomic.Bool
 	puts           atomic.Int32
 }
@@ -42,7 +43,7 @@ func (s *putAwayAfterDelete) PutFlow(chatID int64, expect uint64, data []byte, t
 // word ("Send /help…"); the user is told instead (found by the review).
 func TestLastStepRefusalStoreAway(t *testing.T) {
 	away := &putAwayAfterDelete{}
-	w := servingOver(t, func(db *storage.DB) storage.Store {
+	w := servingOver(t, func(db *bolt.DB) storage.Store {
 		away.DB = db
 		return away
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/parent/watch"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // multiWorld is the bot over two real embedded chains, like `autowallet
@@ -68,7 +69,7 @@ func startMultiWorld(t *testing.T, alerts bool) *multiWorld {
 	enc := testenv.StartEnclaveWithTokens(t, map[uint64][]common.Address{
 		networks.DevL1ChainID: {l1.USDC}, networks.DevL2ChainID: {l2.USDC},
 	}, networks.DevL1ChainID, networks.DevL2ChainID)
-	store, err := storage.Open(t.TempDir(), storage.Options{})
+	store, err := bolt.Open(t.TempDir(), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/autowallet/autowallet/internal/pgtest"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 	"github.com/autowallet/autowallet/storage/postgres"
 )
 
@@ -23,7 +24,7 @@ func TestSendSlotsPruned(t *testing.T) {
 	const past = SendSlotPruneBatch + SendSlotPruneBatch/2
 	engines := map[string]func(t *testing.T) storage.Store{
 		"bbolt": func(t *testing.T) storage.Store {
-			db, err := storage.Open(filepath.Join(t.TempDir(), "data"), storage.Options{})
+			db, err := bolt.Open(filepath.Join(t.TempDir(), "data"), bolt.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,7 +15,7 @@ import (
 	"github.com/autowallet/autowallet/bot"
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/pgtest"
-	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 	"github.com/autowallet/autowallet/storage/postgres"
 )
 
@@ -125,7 +125,7 @@ func slotStore(t *testing.T, engine string) bot.SlotStore {
 		t.Cleanup(func() { db.Close() })
 		return db
 	}
-	db, err := storage.OpenFile(filepath.Join(t.TempDir(), "a.db"), storage.Options{})
+	db, err := bolt.OpenFile(filepath.Join(t.TempDir(), "a.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // flowAwayStore is the real store with parts of the database "away" on
@@ -21,7 +22,7 @@ import (
 // its server restarts): the chat flows, the user's transfer list, or the
 // write transactions Build makes.
 type flowAwayStore struct {
-	*storage.DB
+	*bolt.DB
 	flows, transfers, writes atomic.Bool
 }
 
@@ -71,7 +72,7 @@ func (s *flowAwayStore) Update(fn func(tx storage.Tx) error) error {
 // builds the transfer.
 func TestWebhookStoreAwayGuidedSendHistoryCancel(t *testing.T) {
 	away := &flowAwayStore{}
-	w := servingOver(t, func(db *storage.DB) storage.Store {
+	w := servingOver(t, func(db *bolt.DB) storage.Store {
 		away.DB = db
 		return away
 	})
@@ -158,7 +159,7 @@ func TestWebhookStoreAwayGuidedSendHistoryCancel(t *testing.T) {
 // servingOver starts one webhook parent whose store is wrap(its bbolt
 // file), for tests that make the store fail or panic on cue, and waits
 // until it serves.
-func servingOver(t *testing.T, wrap func(*storage.DB) storage.Store) *hookWorld {
+func servingOver(t *testing.T, wrap func(*bolt.DB) storage.Store) *hookWorld {
 	t.Helper()
 	w := newHookWorld(t, hookOptions{instances: 1, stack: teststack.Options{WrapStore: wrap}})
 	w.waitServing(t)

@@ -23,6 +23,7 @@ import (
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // initDataText stands for what a user may send: it must never reach a log.
@@ -61,7 +62,7 @@ func counterValue(t *testing.T, m *metrics.Metrics, name string, labels map[stri
 
 // waitDone waits until the store has update id finished. A probe claim
 // that succeeds means the update was neither done nor held: a failure.
-func waitDone(t *testing.T, s *storage.DB, id int64) {
+func waitDone(t *testing.T, s *bolt.DB, id int64) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // FuzzReadUpdate: whatever the body, readUpdate answers an update whose id
@@ -62,7 +62,7 @@ func TestSecretRules(t *testing.T) {
 		t.Fatalf("GenerateSecret() = %q", g)
 	}
 	// bot.New refuses a short secret too (a caller other than the parent).
-	c := WebhookConfig{URL: "https://lb.example/hook", Secret: "Zq9xW", Instance: "a", Store: (*storage.DB)(nil)}
+	c := WebhookConfig{URL: "https://lb.example/hook", Secret: "Zq9xW", Instance: "a", Store: (*bolt.DB)(nil)}
 	if err := c.check(); !errors.Is(err, ErrWeakSecret) || strings.Contains(err.Error(), "Zq9xW") {
 		t.Fatalf("check: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 const (
@@ -71,7 +72,7 @@ type hookOptions struct {
 	emu       emulator.WebhookOptions
 	cfg       bot.WebhookConfig // ClaimTTL, HandleTimeout
 	proxy     bool              // the emulator posts to the proxy (else to the first bot)
-	store     func(name string, s *storage.DB) bot.UpdateStore
+	store     func(name string, s *bolt.DB) bot.UpdateStore
 	stack     teststack.Options
 	check     time.Duration // bot.Config.WebhookCheck
 }
@@ -227,7 +228,7 @@ func waitReplies(t *testing.T, u *emulator.User, want int) {
 
 // unseen reports whether the store has no claim for update id (a probe
 // claim by another holder succeeds only then, or after a claim ran out).
-func unseen(t *testing.T, s *storage.DB, id int64) bool {
+func unseen(t *testing.T, s *bolt.DB, id int64) bool {
 	t.Helper()
 	c, err := s.ClaimUpdate(id, "probe", time.Minute)
 	if err != nil {
@@ -431,7 +432,7 @@ func TestWebhookBurstTwoParentsExactlyOnce(t *testing.T) {
 // lossyStore is the real store for one parent whose renewals fail: that
 // parent lost the store mid-handling (a partition, a stall).
 type lossyStore struct {
-	*storage.DB
+	*bolt.DB
 	mu     sync.Mutex
 	claims int
 }
@@ -474,7 +475,7 @@ func TestWebhookSlowParentClaim(t *testing.T) {
 	t.Run("lost", func(t *testing.T) {
 		w := newHookWorld(t, hookOptions{instances: 2,
 			cfg: bot.WebhookConfig{ClaimTTL: 300 * time.Millisecond, HandleTimeout: 200 * time.Millisecond, UpdateDeadline: 10 * time.Second},
-			store: func(name string, s *storage.DB) bot.UpdateStore {
+			store: func(name string, s *bolt.DB) bot.UpdateStore {
 				if name == "parent-a" {
 					return &lossyStore{DB: s}
 				}
@@ -577,7 +578,7 @@ func BenchmarkWebhookUpdate(b *testing.B) {
 // restarts (internal/cluster's TestPostgresRestartDuringTraffic plays the
 // real restart).
 type awayStore struct {
-	*storage.DB
+	*bolt.DB
 	users, wallets atomic.Bool
 }
 
@@ -610,7 +611,7 @@ func (s *awayStore) WalletByOwner(owner int64) (storage.Wallet, error) {
 // redelivery, and the user gets the error reply, as before.)
 func TestWebhookStoreAwayLeftToRetry(t *testing.T) {
 	away := &awayStore{}
-	w := servingOver(t, func(db *storage.DB) storage.Store {
+	w := servingOver(t, func(db *bolt.DB) storage.Store {
 		away.DB = db
 		return away
 	})

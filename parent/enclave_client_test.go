@@ -11,7 +11,7 @@ import (
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
-	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // TestEnclaveClient: the client against the real enclave server on loopback;
@@ -52,7 +52,7 @@ func TestEnclaveClient(t *testing.T) {
 // key can be sealed under a vault key that a crash would lose.
 func TestWalletsWaitForTheVaultBlob(t *testing.T) {
 	enc := testenv.StartEnclave(t, 1337)
-	store, err := storage.Open(t.TempDir(), storage.Options{})
+	store, err := bolt.Open(t.TempDir(), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 	"github.com/autowallet/autowallet/storage/postgres"
 )
 
@@ -73,7 +74,7 @@ var testCreds = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentia
 type raceStore func(t *testing.T) (a, b storage.Store)
 
 func boltStores(t *testing.T) (storage.Store, storage.Store) {
-	db, err := storage.Open(t.TempDir(), storage.Options{})
+	db, err := bolt.Open(t.TempDir(), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // TestGethTokensThroughMiniAppApproval sends the compiled OpenZeppelin
@@ -60,7 +61,7 @@ func TestGethTokensThroughMiniAppApproval(t *testing.T) {
 	net := networks.Network{ChainID: node.ChainID, Name: "geth dev", NativeSymbol: "ETH", NativeDecimals: 18, Confirmations: 2,
 		Tokens: []networks.Token{{Address: usdc, Symbol: "USDC", Decimals: 6}, {Address: usdt, Symbol: "USDT", Decimals: 6}}}
 	enc := testenv.StartEnclaveWithTokens(t, map[uint64][]common.Address{node.ChainID: {usdc, usdt}}, node.ChainID)
-	store, err := storage.Open(t.TempDir(), storage.Options{})
+	store, err := bolt.Open(t.TempDir(), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

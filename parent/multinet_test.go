@@ -24,6 +24,7 @@ import (
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // devL2BaseFee is the L1 base fee of the dev L2's GasPriceOracle stand-in.
@@ -37,7 +38,7 @@ type multiStack struct {
 	l1, l2  *devchain.Chain
 	l2Down  atomic.Bool
 	enclave *testenv.Enclave
-	store   *storage.DB
+	store   *bolt.DB
 	svc     *parent.Service
 	nets    networks.Set
 }
@@ -70,7 +71,7 @@ func newMultiStack(t *testing.T) *multiStack {
 	m.enclave = testenv.StartEnclaveWithTokens(t, map[uint64][]common.Address{
 		networks.DevL1ChainID: {m.l1.USDC}, networks.DevL2ChainID: {m.l2.USDC},
 	}, networks.DevL1ChainID, networks.DevL2ChainID)
-	if m.store, err = storage.Open(t.TempDir(), storage.Options{}); err != nil {
+	if m.store, err = bolt.Open(t.TempDir(), bolt.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.store.Close() })

@@ -21,6 +21,7 @@ import (
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // stack is the parent wired to real parts: geth --dev, the enclave server on
@@ -28,7 +29,7 @@ import (
 type stack struct {
 	node    *testchain.Node
 	enclave *testenv.Enclave
-	store   *storage.DB
+	store   *bolt.DB
 	chain   *parent.Chain
 	svc     *parent.Service
 	api     *httptest.Server
@@ -49,7 +50,7 @@ func newStackOn(t *testing.T, node *testchain.Node, rpc ...func(nodeURL string) 
 		rpcURL = f(rpcURL)
 	}
 	enc := testenv.StartEnclave(t, node.ChainID)
-	store, err := storage.Open(t.TempDir(), storage.Options{})
+	store, err := bolt.Open(t.TempDir(), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

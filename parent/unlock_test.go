@@ -23,7 +23,7 @@ import (
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
-	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 var lentCreds = aws.Credentials{AccessKeyID: "ASIAPARENTTEST", SecretAccessKey: "parent-secret", SessionToken: "parent-token", Source: "test"}
@@ -145,7 +145,7 @@ func TestKeepEnclaveUnlocked(t *testing.T) {
 	}}
 	e.start()
 	t.Cleanup(e.stop)
-	store, err := storage.Open(t.TempDir(), storage.Options{})
+	store, err := bolt.Open(t.TempDir(), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestUnlockEnclaveRefusals(t *testing.T) {
 	}}
 	e.start()
 	t.Cleanup(e.stop)
-	store, err := storage.Open(t.TempDir(), storage.Options{})
+	store, err := bolt.Open(t.TempDir(), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

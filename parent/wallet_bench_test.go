@@ -11,16 +11,17 @@ import (
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // Wallet creation through the real path: a fresh key drawn and sealed by the
 // enclave, then stored durably (fsynced; concurrent wallets share a
-// transaction, storage/batch.go).
+// transaction, storage/bolt/batch.go).
 // Each reports wallets/s; make bench prints them with the ratios.
 
-func benchStore(b *testing.B) *storage.DB {
+func benchStore(b *testing.B) *bolt.DB {
 	b.Helper()
-	store, err := storage.Open(b.TempDir(), storage.Options{})
+	store, err := bolt.Open(b.TempDir(), bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func BenchmarkCreateWalletHTTP(b *testing.B) {
 
 // BenchmarkCreateWalletHTTPParallel: EnsureWallet from 64 concurrent users
 // (distinct; parallelism 32 x GOMAXPROCS 2): the enclave's key generation
-// and HTTP overlap, and the store's group commit (storage/batch.go) puts the
+// and HTTP overlap, and the store's group commit (storage/bolt/batch.go) puts the
 // wallets that wait together into one fsynced transaction. Issue 11's
 // target: at least 2,500 wallets/s (internal/benchtable checks it).
 func BenchmarkCreateWalletHTTPParallel(b *testing.B) {

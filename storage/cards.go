@@ -10,14 +10,7 @@ package storage
 // refresh it.
 
 import (
-	"encoding/binary"
-	"fmt"
-)
-
-// Buckets of this file (docs/storage.md).
-var (
-	bucketCardEdits   = []byte("card_edits")   // sequence (8 BE) -> cardEditRecord
-	bucketWalletCards = []byte("wallet_cards") // user id (8 BE) -> walletCardRecord
+	"github.com/autowallet/autowallet/storage/internal/codec"
 )
 
 const (
@@ -55,106 +48,35 @@ func CardEditDue(old, t *Transfer) bool {
 	return old.MessageID == 0 && t.State != StateBuilt
 }
 
-// queueCardEdit appends an edit of t's card to the queue, in tx.
-func (tx *boltTx) queueCardEdit(t *Transfer) error {
-	b := tx.tx.Bucket(bucketCardEdits)
-	seq, err := b.NextSequence()
-	if err != nil {
-		return fmt.Errorf("storage: queue card edit: %w", err)
-	}
-	if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), encodeCardEdit(t.ID, t.State)); err != nil {
-		return fmt.Errorf("storage: queue card edit: %w", err)
-	}
-	return nil
-}
-
-// PendingCardEdits returns up to limit queued card edits with a sequence
-// above after, oldest first.
-func (db *DB) PendingCardEdits(after uint64, limit int) ([]CardEdit, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("storage: pending card edits: %w: limit %d", ErrInvalid, limit)
-	}
-	return read(db, func(tx *boltTx) ([]CardEdit, error) {
-		var out []CardEdit
-		c := tx.tx.Bucket(bucketCardEdits).Cursor()
-		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
-			if len(k) != 8 {
-				return nil, fmt.Errorf("storage: pending card edits: %w: key %x", ErrCorrupt, k)
-			}
-			ce, err := decodeCardEdit(binary.BigEndian.Uint64(k), v)
-			if err != nil {
-				return nil, fmt.Errorf("storage: card edit %d: %w", ce.Seq, err)
-			}
-			out = append(out, ce)
-		}
-		return out, nil
-	})
-}
-
-// CardEditsDone removes edits from the queue (made, or given up on).
-// Removing one that is gone is not an error.
-func (db *DB) CardEditsDone(seqs ...uint64) error {
-	return db.update(func(tx *boltTx) error {
-		b := tx.tx.Bucket(bucketCardEdits)
-		for _, s := range seqs {
-			if err := b.Delete(binary.BigEndian.AppendUint64(nil, s)); err != nil {
-				return fmt.Errorf("storage: card edit %d done: %w", s, err)
-			}
-		}
-		return nil
-	})
-}
-
-// SetWalletCard stores the user's last wallet card.
-func (db *DB) SetWalletCard(user int64, c Card) error {
-	if c.ChatID == 0 || c.MessageID <= 0 {
-		return fmt.Errorf("storage: wallet card of %d: %w: chat %d message %d", user, ErrInvalid, c.ChatID, c.MessageID)
-	}
-	return db.update(func(tx *boltTx) error {
-		return tx.tx.Bucket(bucketWalletCards).Put(ownerKey(user), encodeWalletCard(c))
-	})
-}
-
-// WalletCard returns the user's last wallet card, or ErrNotFound.
-func (db *DB) WalletCard(user int64) (Card, error) {
-	return read(db, func(tx *boltTx) (Card, error) {
-		v := tx.tx.Bucket(bucketWalletCards).Get(ownerKey(user))
-		if v == nil {
-			return Card{}, fmt.Errorf("storage: wallet card of %d: %w", user, ErrNotFound)
-		}
-		return decodeWalletCard(v)
-	})
-}
-
 // The encodings of this file's records (also the canonical items of
 // `autowallet migrate`, items.go).
 
 func encodeCardEdit(transferID string, state State) []byte {
-	e := encoder{b: make([]byte, 0, 2+len(transferID)+2)}
-	e.byte(cardEditV1)
-	e.byte(byte(state))
-	e.string(transferID)
-	return e.b
+	e := codec.Encoder{B: make([]byte, 0, 2+len(transferID)+2)}
+	e.Byte(cardEditV1)
+	e.Byte(byte(state))
+	e.String(transferID)
+	return e.B
 }
 
 func decodeCardEdit(seq uint64, v []byte) (CardEdit, error) {
-	d := decoder{b: v, what: "card edit"}
-	d.version(cardEditV1)
-	ce := CardEdit{Seq: seq, State: State(d.byte("state")), TransferID: d.string("transfer")}
-	return ce, d.finish()
+	d := codec.Decoder{B: v, What: "card edit"}
+	d.Version(cardEditV1)
+	ce := CardEdit{Seq: seq, State: State(d.Byte("state")), TransferID: d.String("transfer")}
+	return ce, d.Finish()
 }
 
 func encodeWalletCard(c Card) []byte {
-	e := encoder{b: make([]byte, 0, 24)}
-	e.byte(walletCardV1)
-	e.varint(c.ChatID)
-	e.uvarint(uint64(c.MessageID))
-	return e.b
+	e := codec.Encoder{B: make([]byte, 0, 24)}
+	e.Byte(walletCardV1)
+	e.Varint(c.ChatID)
+	e.Uvarint(uint64(c.MessageID))
+	return e.B
 }
 
 func decodeWalletCard(v []byte) (Card, error) {
-	d := decoder{b: v, what: "wallet card"}
-	d.version(walletCardV1)
-	c := Card{ChatID: d.varint("chat"), MessageID: int(d.uvarint("message"))}
-	return c, d.finish()
+	d := codec.Decoder{B: v, What: "wallet card"}
+	d.Version(walletCardV1)
+	c := Card{ChatID: d.Varint("chat"), MessageID: int(d.Uvarint("message"))}
+	return c, d.Finish()
 }

@@ -182,9 +182,6 @@ func TestGoldenEncodings(t *testing.T) {
 	if got, want := hex.EncodeToString(encodeTransfer(&goldenTransfer)), "03"+goldenTransferHex[2:]+"00"+"00"+"00"+"00"; got != want {
 		t.Errorf("v1 transfer re-encoded as v3:\n got %s\nwant %s", got, want)
 	}
-	if got := hex.EncodeToString(encodeSchemaVersion(1)); got != "010000000000000001" {
-		t.Errorf("schema version value %s", got)
-	}
 }
 
 func TestDecodersAreStrict(t *testing.T) {

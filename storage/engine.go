@@ -1,8 +1,8 @@
 package storage
 
-// Helpers for other engines (storage/postgres). They expose the domain
-// rules of this package, so every engine refuses the same values with the
-// same sentinel errors; the bbolt engine calls the same unexported code.
+// Helpers for the engines (storage/bolt, storage/postgres). They expose
+// the domain rules of this package, so every engine refuses the same values
+// with the same sentinel errors.
 
 import (
 	"fmt"
@@ -122,3 +122,10 @@ func EncodeCursor(c *WatchCursor) []byte { return encodeCursor(c) }
 
 // DecodeCursor reads EncodeCursor's output strictly (ErrCorrupt).
 func DecodeCursor(chainID uint64, b []byte) (WatchCursor, error) { return decodeCursor(chainID, b) }
+
+// EncodeUser is the canonical encoding of a user (docs/storage.md).
+func EncodeUser(u *User) []byte { return encodeUser(u) }
+
+// EncodeWallet is the canonical encoding of a wallet (its sealed record
+// inside, opaque).
+func EncodeWallet(w *Wallet) []byte { return encodeWallet(w) }

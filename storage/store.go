@@ -10,10 +10,11 @@ import (
 // Store is what the parent keeps: users, wallets (sealed records),
 // transfers, deposits and their alerts, meta values, and the coordination
 // of several parents on one database (Telegram updates claimed once, leases
-// on background work). Two engines implement it: *DB (bbolt, one host, the
-// embedded default) and storage/postgres (several hosts). One conformance
-// suite (storage/storagetest) proves they behave the same; the rules written
-// on each method (ErrNotFound, ErrWalletExists, ErrNonceInUse,
+// on background work). Two engines implement it, each in its own package:
+// storage/bolt (*bolt.DB: bbolt, one host, the embedded default) and
+// storage/postgres (several hosts). One conformance suite
+// (storage/storagetest) proves they behave the same; the rules written on
+// each method of bolt.DB (ErrNotFound, ErrWalletExists, ErrNonceInUse,
 // ErrInvalidTransition, ErrInvalid, ...) are part of the contract.
 //
 // Every method is safe for concurrent use, and every change is durable when
@@ -119,6 +120,3 @@ type Tx interface {
 	// stored is never replaced).
 	CreateMeta(key string, value []byte) (stored []byte, created bool, err error)
 }
-
-// The bbolt engine is a Store.
-var _ Store = (*DB)(nil)

@@ -2,13 +2,13 @@ package storage
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math/big"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/autowallet/autowallet/storage/internal/codec"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -261,230 +261,101 @@ func encodeTransfer(t *Transfer) []byte { return encodeTransferAs(t, transferV3)
 // records: they cannot hold the later fields). v3 adds the L1 fee and the
 // fee paid.
 func encodeTransferAs(t *Transfer, v byte) []byte {
-	e := encoder{b: make([]byte, 0, 200+len(t.ID)+len(t.Intent)+len(t.StartParam)+len(t.SignedTx)+len(t.Reason)+len(t.Replaces))}
-	e.byte(v)
-	e.string(t.ID)
-	e.uvarint(uint64(t.Owner))
-	e.varint(t.ChatID)
-	e.varint(int64(t.MessageID))
-	e.uvarint(t.ChainID)
-	e.address(t.From)
-	e.address(t.To)
-	e.address(t.Token)
-	e.big(t.Amount)
-	e.uvarint(t.Nonce)
-	e.big(t.MaxFee)
-	e.bytes(t.Intent)
-	e.string(t.StartParam)
-	e.byte(byte(t.State))
-	e.bytes(t.SignedTx)
-	e.hash(t.TxHash)
-	e.uvarint(t.Block)
-	e.string(t.Reason)
-	e.time(t.Created)
-	e.time(t.Updated)
-	e.time(t.Expiry)
+	e := codec.Encoder{B: make([]byte, 0, 200+len(t.ID)+len(t.Intent)+len(t.StartParam)+len(t.SignedTx)+len(t.Reason)+len(t.Replaces))}
+	e.Byte(v)
+	e.String(t.ID)
+	e.Uvarint(uint64(t.Owner))
+	e.Varint(t.ChatID)
+	e.Varint(int64(t.MessageID))
+	e.Uvarint(t.ChainID)
+	e.Address(t.From)
+	e.Address(t.To)
+	e.Address(t.Token)
+	e.Big(t.Amount)
+	e.Uvarint(t.Nonce)
+	e.Big(t.MaxFee)
+	e.Bytes(t.Intent)
+	e.String(t.StartParam)
+	e.Byte(byte(t.State))
+	e.Bytes(t.SignedTx)
+	e.Hash(t.TxHash)
+	e.Uvarint(t.Block)
+	e.String(t.Reason)
+	e.Time(t.Created)
+	e.Time(t.Updated)
+	e.Time(t.Expiry)
 	if v >= transferV2 {
-		e.byte(byte(t.Kind))
-		e.string(t.Replaces)
+		e.Byte(byte(t.Kind))
+		e.String(t.Replaces)
 	}
 	if v >= transferV3 {
-		e.big(t.L1Fee)
-		e.big(t.FeePaid)
+		e.Big(t.L1Fee)
+		e.Big(t.FeePaid)
 	}
-	return e.b
+	return e.B
 }
 
 func decodeTransfer(b []byte) (Transfer, error) {
-	d := decoder{b: b, what: "transfer"}
+	d := codec.Decoder{B: b, What: "transfer"}
 	var t Transfer
 	// v1 records (written before replacements existed) keep decoding: kind
 	// ordinary, no replaced transfer, and only the v1 states.
-	v := d.byte("version")
-	if d.err == nil && (v < transferV1 || v > transferV3) {
-		d.fail("unknown format version %d (this program reads %d to %d)", v, transferV1, transferV3)
+	v := d.Byte("version")
+	if d.Err == nil && (v < transferV1 || v > transferV3) {
+		d.Fail("unknown format version %d (this program reads %d to %d)", v, transferV1, transferV3)
 	}
-	t.ID = d.string("id")
-	if d.err == nil && (t.ID == "" || len(t.ID) > maxIDLen) {
-		d.fail("id must be 1..%d bytes", maxIDLen)
+	t.ID = d.String("id")
+	if d.Err == nil && (t.ID == "" || len(t.ID) > maxIDLen) {
+		d.Fail("id must be 1..%d bytes", maxIDLen)
 	}
-	t.Owner = d.owner("owner")
-	t.ChatID = d.varint("chat id")
-	msg := d.varint("message id")
+	t.Owner = d.Owner("owner")
+	t.ChatID = d.Varint("chat id")
+	msg := d.Varint("message id")
 	t.MessageID = int(msg)
-	if d.err == nil && int64(t.MessageID) != msg {
-		d.fail("message id %d does not fit in int", msg)
+	if d.Err == nil && int64(t.MessageID) != msg {
+		d.Fail("message id %d does not fit in int", msg)
 	}
-	t.ChainID = d.uvarint("chain id")
-	t.From = d.address("from")
-	t.To = d.address("to")
-	t.Token = d.address("token")
-	t.Amount = d.big("amount")
-	t.Nonce = d.uvarint("nonce")
-	t.MaxFee = d.big("max fee")
-	t.Intent = d.bytes("intent")
-	t.StartParam = d.string("start param")
-	t.State = State(d.byte("state"))
-	if d.err == nil && (!t.State.Valid() || (v == transferV1 && t.State > lastStateV1)) {
-		d.fail("unknown state %d", t.State)
+	t.ChainID = d.Uvarint("chain id")
+	t.From = d.Address("from")
+	t.To = d.Address("to")
+	t.Token = d.Address("token")
+	t.Amount = d.Big("amount")
+	t.Nonce = d.Uvarint("nonce")
+	t.MaxFee = d.Big("max fee")
+	t.Intent = d.Bytes("intent")
+	t.StartParam = d.String("start param")
+	t.State = State(d.Byte("state"))
+	if d.Err == nil && (!t.State.Valid() || (v == transferV1 && t.State > lastStateV1)) {
+		d.Fail("unknown state %d", t.State)
 	}
-	t.SignedTx = d.bytes("signed tx")
-	t.TxHash = d.hash("tx hash")
-	t.Block = d.uvarint("block")
-	t.Reason = d.string("reason")
-	t.Created = d.time("created")
-	t.Updated = d.time("updated")
-	t.Expiry = d.time("expiry")
+	t.SignedTx = d.Bytes("signed tx")
+	t.TxHash = d.Hash("tx hash")
+	t.Block = d.Uvarint("block")
+	t.Reason = d.String("reason")
+	t.Created = d.Time("created")
+	t.Updated = d.Time("updated")
+	t.Expiry = d.Time("expiry")
 	if v >= transferV2 {
-		t.Kind = Kind(d.byte("kind"))
-		if d.err == nil && !t.Kind.Valid() {
-			d.fail("unknown kind %d", t.Kind)
+		t.Kind = Kind(d.Byte("kind"))
+		if d.Err == nil && !t.Kind.Valid() {
+			d.Fail("unknown kind %d", t.Kind)
 		}
-		t.Replaces = d.string("replaces")
-		if d.err == nil && (t.Kind == KindReplacement) != (t.Replaces != "") {
-			d.fail("kind %d with replaces %q", t.Kind, t.Replaces)
+		t.Replaces = d.String("replaces")
+		if d.Err == nil && (t.Kind == KindReplacement) != (t.Replaces != "") {
+			d.Fail("kind %d with replaces %q", t.Kind, t.Replaces)
 		}
 	}
 	if v >= transferV3 {
 		// Zero is stored as nothing and read back as nil: "no fee".
-		if t.L1Fee = d.big("L1 fee"); t.L1Fee.Sign() == 0 {
+		if t.L1Fee = d.Big("L1 fee"); t.L1Fee.Sign() == 0 {
 			t.L1Fee = nil
 		}
-		if t.FeePaid = d.big("fee paid"); t.FeePaid.Sign() == 0 {
+		if t.FeePaid = d.Big("fee paid"); t.FeePaid.Sign() == 0 {
 			t.FeePaid = nil
 		}
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish(); err != nil {
 		return Transfer{}, err
-	}
-	return t, nil
-}
-
-// CreateTransfer stores a new transfer in state built (State must be zero
-// or StateBuilt). From must be the owner's wallet. It fails with
-// ErrTransferExists if the id is taken and with ErrNonceInUse if another
-// active transfer of the wallet holds the nonce. A replacement instead needs
-// its nonce held by the signed open transfer it names (ErrInvalid
-// otherwise), and holds no index entry of its own. Created and Updated
-// default to now. It returns the stored transfer.
-func (db *DB) CreateTransfer(t Transfer) (Transfer, error) {
-	return write(db, func(tx *boltTx) (Transfer, error) { return tx.CreateTransfer(t) })
-}
-
-// Transfer returns the transfer with that id, or ErrNotFound.
-func (db *DB) Transfer(id string) (Transfer, error) {
-	return read(db, func(tx *boltTx) (Transfer, error) { return tx.Transfer(id) })
-}
-
-// UpdateTransfer runs fn on a copy of the stored transfer inside one write
-// transaction, checks the result and stores it. A change of State must be
-// in the table of allowed transitions, and the fields fixed at creation
-// (id, owner, chain, from, to, token, amount, nonce, max fee, intent, start
-// param, expiry, created) and, once set, SignedTx and TxHash may not
-// change; otherwise nothing is stored and the error wraps
-// ErrInvalidTransition. An error from fn aborts the update and is returned
-// as is. Updated is set to now. Leaving the active states frees the nonce.
-func (db *DB) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer, error) {
-	var out Transfer
-	err := db.update(func(tx *boltTx) error {
-		var err error
-		out, err = tx.UpdateTransfer(id, fn)
-		return err
-	})
-	return out, err
-}
-
-// TransfersByOwner returns up to limit transfers of the user, newest first,
-// skipping the offset newest.
-func (db *DB) TransfersByOwner(owner int64, limit, offset int) ([]Transfer, error) {
-	return read(db, func(tx *boltTx) ([]Transfer, error) { return tx.TransfersByOwner(owner, limit, offset) })
-}
-
-// TransfersInState returns every transfer in one of the given states,
-// oldest first: the tracker's work list and what to resume after a restart.
-func (db *DB) TransfersInState(states ...State) ([]Transfer, error) {
-	return read(db, func(tx *boltTx) ([]Transfer, error) { return tx.TransfersInState(states...) })
-}
-
-// ActiveNonces returns the nonces held by active (built, approved, sent)
-// transfers of the wallet from on chain chainID, ascending. Nonces are per
-// chain: the same address has its own sequence on every network.
-func (db *DB) ActiveNonces(chainID uint64, from common.Address) ([]uint64, error) {
-	return read(db, func(tx *boltTx) ([]uint64, error) { return tx.ActiveNonces(chainID, from) })
-}
-
-// NonceHolders returns the open (built, approved, sent) transfers that hold
-// a nonce of the wallet from on chain chainID, by ascending nonce.
-// Replacements share their original's nonce and are not listed.
-func (db *DB) NonceHolders(chainID uint64, from common.Address) ([]Transfer, error) {
-	return read(db, func(tx *boltTx) ([]Transfer, error) { return tx.NonceHolders(chainID, from) })
-}
-
-// CreateTransfer: see DB.CreateTransfer.
-func (tx *boltTx) CreateTransfer(t Transfer) (Transfer, error) {
-	t, err := PrepareTransfer(t, tx.now) // engine.go: shared with storage/postgres
-	if err != nil {
-		return Transfer{}, err
-	}
-	w, err := tx.WalletByOwner(t.Owner)
-	if err != nil {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w", t.ID, err)
-	}
-	if w.Address != t.From {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w: sender %s is not the wallet %s of user %d", t.ID, ErrInvalid, t.From, w.Address, t.Owner)
-	}
-	transfers := tx.tx.Bucket(bucketTransfers)
-	if transfers.Get([]byte(t.ID)) != nil {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w", t.ID, ErrTransferExists)
-	}
-	nonces := tx.tx.Bucket(bucketTransferNonces)
-	nk := nonceKey(t.ChainID, t.From, t.Nonce)
-	holder := ""
-	if ref := nonces.Get(nk); ref != nil {
-		holder, _ = decodeIDRef(ref)
-	}
-	if t.Kind == KindReplacement {
-		// A replacement shares the nonce of the signed transfer it
-		// replaces, which keeps holding it in the index (it is the one
-		// the next build counts).
-		orig, err := tx.Transfer(t.Replaces)
-		if err != nil {
-			return Transfer{}, fmt.Errorf("storage: create transfer %q: the replaced transfer: %w", t.ID, err)
-		}
-		if holder != orig.ID || !orig.State.Signed() || orig.ChainID != t.ChainID || orig.From != t.From || orig.Nonce != t.Nonce || orig.Kind != KindTransfer {
-			return Transfer{}, fmt.Errorf("storage: create transfer %q: %w: %q is not a signed open transfer holding nonce %d of %s",
-				t.ID, ErrInvalid, t.Replaces, t.Nonce, t.From)
-		}
-	} else if holder != "" {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w: nonce %d of %s is held by transfer %q", t.ID, ErrNonceInUse, t.Nonce, t.From, holder)
-	}
-	if err := transfers.Put([]byte(t.ID), encodeTransfer(&t)); err != nil {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w", t.ID, err)
-	}
-	if err := tx.tx.Bucket(bucketTransfersByOwner).Put(ownerIndexKey(t.Owner, t.Created, t.ID), nil); err != nil {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w", t.ID, err)
-	}
-	if err := tx.tx.Bucket(bucketTransfersByState).Put(stateIndexKey(t.State, t.ID), nil); err != nil {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w", t.ID, err)
-	}
-	if t.Kind == KindReplacement {
-		return t, nil
-	}
-	if err := nonces.Put(nk, encodeIDRef(t.ID)); err != nil {
-		return Transfer{}, fmt.Errorf("storage: create transfer %q: %w", t.ID, err)
-	}
-	return t, nil
-}
-
-// Transfer: see DB.Transfer.
-func (tx *boltTx) Transfer(id string) (Transfer, error) {
-	raw := tx.tx.Bucket(bucketTransfers).Get([]byte(id))
-	if raw == nil {
-		return Transfer{}, fmt.Errorf("storage: transfer %q: %w", id, ErrNotFound)
-	}
-	t, err := decodeTransfer(raw)
-	if err != nil {
-		return Transfer{}, fmt.Errorf("storage: transfer %q: %w", id, err)
 	}
 	return t, nil
 }
@@ -548,149 +419,4 @@ func checkChange(old, t *Transfer) error {
 		return fmt.Errorf("%w: the transaction hash may not change once stored", ErrInvalidTransition)
 	}
 	return nil
-}
-
-// UpdateTransfer: see DB.UpdateTransfer.
-func (tx *boltTx) UpdateTransfer(id string, fn func(*Transfer) error) (Transfer, error) {
-	old, err := tx.Transfer(id)
-	if err != nil {
-		return Transfer{}, err
-	}
-	t := old.clone()
-	if err := fn(&t); err != nil {
-		return Transfer{}, err
-	}
-	if err := CheckTransferUpdate(&old, &t, tx.now); err != nil { // engine.go: shared with storage/postgres
-		return Transfer{}, err
-	}
-	if err := tx.tx.Bucket(bucketTransfers).Put([]byte(id), encodeTransfer(&t)); err != nil {
-		return Transfer{}, fmt.Errorf("storage: update transfer %q: %w", id, err)
-	}
-	// The card edit is queued with the change itself (cards.go): whichever
-	// parent moved the transfer, the edit is neither lost nor doubled.
-	if CardEditDue(&old, &t) {
-		if err := tx.queueCardEdit(&t); err != nil {
-			return Transfer{}, err
-		}
-	}
-	if t.State != old.State {
-		byState := tx.tx.Bucket(bucketTransfersByState)
-		if err := byState.Delete(stateIndexKey(old.State, id)); err != nil {
-			return Transfer{}, fmt.Errorf("storage: update transfer %q: %w", id, err)
-		}
-		if err := byState.Put(stateIndexKey(t.State, id), nil); err != nil {
-			return Transfer{}, fmt.Errorf("storage: update transfer %q: %w", id, err)
-		}
-		if old.State.Active() && !t.State.Active() {
-			nonces := tx.tx.Bucket(bucketTransferNonces)
-			nk := nonceKey(t.ChainID, t.From, t.Nonce)
-			if ref := nonces.Get(nk); ref != nil {
-				if holder, err := decodeIDRef(ref); err == nil && holder == id {
-					if err := nonces.Delete(nk); err != nil {
-						return Transfer{}, fmt.Errorf("storage: update transfer %q: %w", id, err)
-					}
-				}
-			}
-		}
-	}
-	return t, nil
-}
-
-// TransfersByOwner: see DB.TransfersByOwner.
-func (tx *boltTx) TransfersByOwner(owner int64, limit, offset int) ([]Transfer, error) {
-	if limit <= 0 || offset < 0 {
-		return nil, fmt.Errorf("storage: transfers of user %d: %w: limit %d, offset %d", owner, ErrInvalid, limit, offset)
-	}
-	prefix := ownerKey(owner)
-	c := tx.tx.Bucket(bucketTransfersByOwner).Cursor()
-	// Start after the last key of this owner and walk backwards.
-	k, _ := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(owner)+1))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	var out []Transfer
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-		if offset > 0 {
-			offset--
-			continue
-		}
-		if len(k) <= 16 {
-			return nil, fmt.Errorf("storage: transfers of user %d: %w: index key %x", owner, ErrCorrupt, k)
-		}
-		t, err := tx.Transfer(string(k[16:]))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-		if len(out) == limit {
-			break
-		}
-	}
-	return out, nil
-}
-
-// TransfersInState: see DB.TransfersInState.
-func (tx *boltTx) TransfersInState(states ...State) ([]Transfer, error) {
-	var out []Transfer
-	c := tx.tx.Bucket(bucketTransfersByState).Cursor()
-	var seen [lastState + 1]bool
-	for _, s := range states {
-		if !s.Valid() {
-			return nil, fmt.Errorf("storage: transfers in state: %w: %s", ErrInvalid, s)
-		}
-		if seen[s] {
-			continue
-		}
-		seen[s] = true
-		prefix := []byte{byte(s)}
-		for k, _ := c.Seek(prefix); k != nil && k[0] == byte(s); k, _ = c.Next() {
-			t, err := tx.Transfer(string(k[1:]))
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, t)
-		}
-	}
-	slices.SortFunc(out, func(a, b Transfer) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out, nil
-}
-
-// NonceHolders: see DB.NonceHolders.
-func (tx *boltTx) NonceHolders(chainID uint64, from common.Address) ([]Transfer, error) {
-	var out []Transfer
-	prefix := noncePrefix(chainID, from)
-	c := tx.tx.Bucket(bucketTransferNonces).Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		id, err := decodeIDRef(v)
-		if err != nil {
-			return nil, fmt.Errorf("storage: nonce holders of %s: %w", from, err)
-		}
-		t, err := tx.Transfer(id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
-}
-
-// ActiveNonces: see DB.ActiveNonces.
-func (tx *boltTx) ActiveNonces(chainID uint64, from common.Address) ([]uint64, error) {
-	var out []uint64
-	prefix := noncePrefix(chainID, from)
-	c := tx.tx.Bucket(bucketTransferNonces).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if len(k) != nonceKeyLen {
-			return nil, fmt.Errorf("storage: active nonces of %s on chain %d: %w: index key %x", from, chainID, ErrCorrupt, k)
-		}
-		out = append(out, binary.BigEndian.Uint64(k[len(prefix):]))
-	}
-	return out, nil
 }

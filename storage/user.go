@@ -2,7 +2,10 @@ package storage
 
 import (
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/autowallet/autowallet/storage/internal/codec"
 )
 
 // User is a Telegram user who talked to the bot.
@@ -36,130 +39,38 @@ func (u *User) validate() error {
 // language (uvarint length + bytes each), created (varint ns), chain id
 // uvarint, muted (0|1).
 func encodeUser(u *User) []byte {
-	e := encoder{b: make([]byte, 0, 32+len(u.FirstName)+len(u.Username)+len(u.Language))}
-	e.byte(userV1)
-	e.uvarint(uint64(u.ID))
-	e.varint(u.ChatID)
-	e.string(u.FirstName)
-	e.string(u.Username)
-	e.string(u.Language)
-	e.time(u.Created)
-	e.uvarint(u.Settings.ChainID)
-	e.bool(u.Settings.Muted)
-	return e.b
+	e := codec.Encoder{B: make([]byte, 0, 32+len(u.FirstName)+len(u.Username)+len(u.Language))}
+	e.Byte(userV1)
+	e.Uvarint(uint64(u.ID))
+	e.Varint(u.ChatID)
+	e.String(u.FirstName)
+	e.String(u.Username)
+	e.String(u.Language)
+	e.Time(u.Created)
+	e.Uvarint(u.Settings.ChainID)
+	e.Bool(u.Settings.Muted)
+	return e.B
 }
 
 func decodeUser(b []byte) (User, error) {
-	d := decoder{b: b, what: "user"}
+	d := codec.Decoder{B: b, What: "user"}
 	var u User
-	d.version(userV1)
-	u.ID = d.owner("id")
-	u.ChatID = d.varint("chat id")
-	u.FirstName = d.string("first name")
-	u.Username = d.string("username")
-	u.Language = d.string("language")
-	u.Created = d.time("created")
-	u.Settings.ChainID = d.uvarint("chain id")
-	u.Settings.Muted = d.bool("muted")
-	if err := d.finish(); err != nil {
+	d.Version(userV1)
+	u.ID = d.Owner("id")
+	u.ChatID = d.Varint("chat id")
+	u.FirstName = d.String("first name")
+	u.Username = d.String("username")
+	u.Language = d.String("language")
+	u.Created = d.Time("created")
+	u.Settings.ChainID = d.Uvarint("chain id")
+	u.Settings.Muted = d.Bool("muted")
+	if err := d.Finish(); err != nil {
 		return User{}, err
 	}
 	return u, nil
 }
 
-// User returns the user with Telegram id id, or ErrNotFound.
-func (db *DB) User(id int64) (User, error) {
-	return read(db, func(tx *boltTx) (User, error) { return tx.User(id) })
-}
-
-// UpsertUser stores a user seen in a Telegram update. A new user is created
-// (Created defaults to now); for a known user the profile fields (chat id,
-// first name, username, language) are refreshed and Created and Settings are
-// kept. It returns the stored user.
-//
-// Concurrent calls share one transaction and one fsync (batch.go).
-func (db *DB) UpsertUser(u User) (User, error) {
-	if err := u.validate(); err != nil {
-		return User{}, fmt.Errorf("storage: upsert user: %w", err)
-	}
-	return batchWrite(db, func(tx *boltTx) (User, error) { return tx.UpsertUser(u) })
-}
-
-// UpdateUser runs fn on the stored user inside one write transaction and
-// stores the result (typically to change Settings). The id and Created may
-// not change. An error from fn aborts the update and is returned as is.
-func (db *DB) UpdateUser(id int64, fn func(*User) error) (User, error) {
-	var out User
-	err := db.update(func(tx *boltTx) error {
-		var err error
-		out, err = tx.UpdateUser(id, fn)
-		return err
-	})
-	return out, err
-}
-
-// User returns the user with Telegram id id, or ErrNotFound.
-func (tx *boltTx) User(id int64) (User, error) {
-	raw := tx.tx.Bucket(bucketUsers).Get(ownerKey(id))
-	if raw == nil {
-		return User{}, fmt.Errorf("storage: user %d: %w", id, ErrNotFound)
-	}
-	u, err := decodeUser(raw)
-	if err != nil {
-		return User{}, fmt.Errorf("storage: user %d: %w", id, err)
-	}
-	return u, nil
-}
-
-// UpsertUser: see DB.UpsertUser.
-func (tx *boltTx) UpsertUser(u User) (User, error) {
-	if err := u.validate(); err != nil {
-		return User{}, fmt.Errorf("storage: upsert user: %w", err)
-	}
-	old, err := tx.User(u.ID)
-	switch {
-	case err == nil:
-		old.ChatID, old.FirstName, old.Username, old.Language = u.ChatID, u.FirstName, u.Username, u.Language
-		u = old
-	case isNotFound(err):
-		if u.Created.IsZero() {
-			u.Created = tx.now
-		}
-	default:
-		return User{}, err
-	}
-	return u, tx.putUser(&u)
-}
-
-// UpdateUser: see DB.UpdateUser.
-func (tx *boltTx) UpdateUser(id int64, fn func(*User) error) (User, error) {
-	old, err := tx.User(id)
-	if err != nil {
-		return User{}, err
-	}
-	u := old
-	if err := fn(&u); err != nil {
-		return User{}, err
-	}
-	if u.ID != old.ID || !u.Created.Equal(old.Created) {
-		return User{}, fmt.Errorf("storage: update user %d: %w: id and created may not change", id, ErrInvalid)
-	}
-	if err := u.validate(); err != nil {
-		return User{}, fmt.Errorf("storage: update user %d: %w", id, err)
-	}
-	return u, tx.putUser(&u)
-}
-
-func (tx *boltTx) putUser(u *User) error {
-	var old User
-	if raw := tx.tx.Bucket(bucketUsers).Get(ownerKey(u.ID)); raw != nil {
-		old, _ = decodeUser(raw) // an unreadable old record only leaves a stale index key, which finds no one
-	}
-	if err := tx.indexUsername(&old, u); err != nil {
-		return err
-	}
-	if err := tx.tx.Bucket(bucketUsers).Put(ownerKey(u.ID), encodeUser(u)); err != nil {
-		return fmt.Errorf("storage: put user %d: %w", u.ID, err)
-	}
-	return nil
+// usernameKey is the index key of a username: lower case, without "@".
+func usernameKey(name string) []byte {
+	return []byte(strings.ToLower(strings.TrimPrefix(name, "@")))
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // The admin listener of `autowallet parent` (-admin) and `autowallet backup`,
@@ -145,7 +146,7 @@ const NoBackupOnPostgres = "this parent keeps its state in PostgreSQL: /backup c
 // backupHandlerFor is the /backup handler of the store's engine: the bbolt
 // snapshot, or a 404 that says what to use instead.
 func backupHandlerFor(store storage.Store, log *slog.Logger) http.Handler {
-	if db, ok := store.(*storage.DB); ok {
+	if db, ok := store.(*bolt.DB); ok {
 		return backupHandler(db, log)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -155,16 +156,16 @@ func backupHandlerFor(store storage.Store, log *slog.Logger) http.Handler {
 	})
 }
 
-// backupHandler streams storage.DB.BackupTo: Content-Length is the snapshot's
+// backupHandler streams bolt.DB.BackupTo: Content-Length is the snapshot's
 // size, known before the first byte.
-func backupHandler(store *storage.DB, log *slog.Logger) http.Handler {
+func backupHandler(store *bolt.DB, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		started := false
 		n, err := store.BackupTo(func(size int64, schema uint64) (io.Writer, error) {
 			h := w.Header()
 			h.Set("Content-Type", "application/octet-stream")
 			h.Set("Content-Length", strconv.FormatInt(size, 10))
-			h.Set("Content-Disposition", `attachment; filename="`+storage.FileName+`"`)
+			h.Set("Content-Disposition", `attachment; filename="`+bolt.FileName+`"`)
 			h.Set(HeaderSchema, strconv.FormatUint(schema, 10))
 			h.Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusOK)
@@ -322,12 +323,12 @@ func (m *BackupMain) fetch(ctx context.Context, w io.Writer) (int64, uint64, err
 // copyStopped copies a data folder no process has open. It never waits for
 // the lock: a held lock means a running parent, which must make the copy.
 func (m *BackupMain) copyStopped(w io.Writer) (int64, uint64, error) {
-	path := filepath.Join(m.DataDir, storage.FileName)
+	path := filepath.Join(m.DataDir, bolt.FileName)
 	if _, err := os.Stat(path); err != nil {
 		return 0, 0, fmt.Errorf("no database to back up: %w", err)
 	}
-	db, err := storage.OpenFile(path, storage.Options{Timeout: -1, Logger: m.log})
-	if errors.Is(err, storage.ErrLocked) {
+	db, err := bolt.OpenFile(path, bolt.Options{Timeout: -1, Logger: m.log})
+	if errors.Is(err, bolt.ErrLocked) {
 		return 0, 0, fmt.Errorf("%s is locked by another process, most likely a running autowallet parent: "+
 			"a running parent must make the copy itself; start it with -admin 127.0.0.1:8081 and run "+
 			"autowallet backup -url http://127.0.0.1:8081 -token-file %s -o %s",
@@ -356,7 +357,7 @@ func checkBackup(path string, schema uint64) error {
 		// bbolt would initialise an empty file as a fresh database.
 		return errors.New("the backup is empty")
 	}
-	db, err := storage.OpenFile(path, storage.Options{Timeout: -1})
+	db, err := bolt.OpenFile(path, bolt.Options{Timeout: -1})
 	if err != nil {
 		return fmt.Errorf("the backup does not open: %w", err)
 	}
@@ -367,8 +368,8 @@ func checkBackup(path string, schema uint64) error {
 	if err != nil {
 		return fmt.Errorf("the backup does not open: %w", err)
 	}
-	if got != schema || got != storage.SchemaVersion {
-		return fmt.Errorf("the backup has schema %d, the source %d, this program %d", got, schema, storage.SchemaVersion)
+	if got != schema || got != bolt.SchemaVersion {
+		return fmt.Errorf("the backup has schema %d, the source %d, this program %d", got, schema, bolt.SchemaVersion)
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // runCmd runs `autowallet <args>` in-process, as main would.
@@ -140,7 +141,7 @@ func TestBackupWhileParentRuns(t *testing.T) {
 	}
 	assertNoTempFiles(t, filepath.Dir(out))
 
-	db, err := storage.OpenFile(out, storage.Options{})
+	db, err := bolt.OpenFile(out, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestBackupWhileParentRuns(t *testing.T) {
 // the file is copied directly; the copy replaces an older one atomically.
 func TestBackupStoppedDataFolder(t *testing.T) {
 	data := t.TempDir()
-	db, err := storage.Open(data, storage.Options{})
+	db, err := bolt.Open(data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,14 +208,14 @@ func TestBackupStoppedDataFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runCmd("backup", "-data", data, "-o", out)
-	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("schema %d", storage.SchemaVersion)) {
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("schema %d", bolt.SchemaVersion)) {
 		t.Fatalf("backup exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	assertNoTempFiles(t, dir)
 	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("backup file: %v %v, want mode 0600", fi, err)
 	}
-	b, err := storage.OpenFile(out, storage.Options{})
+	b, err := bolt.OpenFile(out, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestBackupStoppedDataFolder(t *testing.T) {
 // test, through its own open file), -data says so and points to -url.
 func TestBackupLockHeld(t *testing.T) {
 	data := t.TempDir()
-	db, err := storage.Open(data, storage.Options{})
+	db, err := bolt.Open(data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/bot/emulator"
-	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // TestFaultKillBeforeAlert: money arrives; the real `autowallet parent`
@@ -81,7 +81,7 @@ func received(u *emulator.User) int {
 
 func pendingAlerts(t *testing.T, data string) int {
 	t.Helper()
-	store, err := storage.Open(data, storage.Options{})
+	store, err := bolt.Open(data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/autowallet/autowallet/bot/emulator"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // fundedUser creates a wallet for a new user through the bot and funds it.
@@ -58,7 +59,7 @@ func cardSays(t *testing.T, u *emulator.User, id int, want string) {
 
 func transferState(t *testing.T, data, id string) storage.State {
 	t.Helper()
-	store, err := storage.Open(data, storage.Options{})
+	store, err := bolt.Open(data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

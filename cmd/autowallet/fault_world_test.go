@@ -48,6 +48,7 @@ import (
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // faultBins are the two programs, built once per test binary.
@@ -356,7 +357,7 @@ var addressPattern = regexp.MustCompile(`0x[0-9a-fA-F]{40}`)
 func (w *faultWorld) checkPromises(users ...*emulator.User) {
 	t := w.t
 	t.Helper()
-	store, err := storage.Open(w.data, storage.Options{})
+	store, err := bolt.Open(w.data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +402,7 @@ func (w *faultWorld) checkPromises(users ...*emulator.User) {
 	}
 }
 
-func mustTransfers(t *testing.T, store *storage.DB, owner int64) []storage.Transfer {
+func mustTransfers(t *testing.T, store *bolt.DB, owner int64) []storage.Transfer {
 	t.Helper()
 	trs, err := store.TransfersByOwner(owner, 1000, 0)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 	"github.com/autowallet/autowallet/storage/postgres"
 )
 
@@ -125,7 +126,7 @@ func (h *host) open(ctx context.Context, c hostConfig) error {
 // password), else the bbolt file in DataDir.
 func (h *host) openStore(ctx context.Context, c hostConfig) error {
 	if c.DatabaseURL == "" {
-		db, err := storage.Open(c.DataDir, storage.Options{Logger: h.log})
+		db, err := bolt.Open(c.DataDir, bolt.Options{Logger: h.log})
 		if err != nil {
 			return fmt.Errorf("opening storage: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 	"github.com/autowallet/autowallet/storage/postgres"
 )
 
@@ -61,12 +62,12 @@ func (m *MigrateMain) ParseFlags(args []string) error {
 
 // Run copies and verifies.
 func (m *MigrateMain) Run(ctx context.Context) error {
-	path := filepath.Join(m.DataDir, storage.FileName)
+	path := filepath.Join(m.DataDir, bolt.FileName)
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("no bbolt database to copy: %w", err)
 	}
-	src, err := storage.OpenFile(path, storage.Options{Timeout: -1, Logger: m.log})
-	if errors.Is(err, storage.ErrLocked) {
+	src, err := bolt.OpenFile(path, bolt.Options{Timeout: -1, Logger: m.log})
+	if errors.Is(err, bolt.ErrLocked) {
 		return fmt.Errorf("%s is locked by another process, most likely a running autowallet parent: stop it first", path)
 	}
 	if err != nil {

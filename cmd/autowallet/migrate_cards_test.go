@@ -17,6 +17,7 @@ import (
 	"github.com/autowallet/autowallet/internal/testchain"
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 	"github.com/autowallet/autowallet/storage/postgres"
 	"github.com/autowallet/autowallet/storage/storagetest"
 )
@@ -84,26 +85,26 @@ func TestMigrateCardsEditedAfterwards(t *testing.T) {
 
 	// It stopped just as the transfer failed: the change is stored with
 	// its card edits queued (as the tracker's would be), none made.
-	bolt, err := storage.Open(data, storage.Options{})
+	boltDB, err := bolt.Open(data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := bolt.TransfersByOwner(9011, 1, 0)
+	list, err := boltDB.TransfersByOwner(9011, 1, 0)
 	if err != nil || len(list) != 1 || list[0].MessageID != card.ID {
 		t.Fatalf("the transfer in the file: %+v %v", list, err)
 	}
 	for _, step := range storagetest.PathTo(storage.StateFailed) {
-		if _, err := bolt.UpdateTransfer(list[0].ID, func(tr *storage.Transfer) error { storagetest.Advance(tr, step); return nil }); err != nil {
+		if _, err := boltDB.UpdateTransfer(list[0].ID, func(tr *storage.Transfer) error { storagetest.Advance(tr, step); return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if e, err := bolt.PendingCardEdits(0, 10); err != nil || len(e) != 2 {
+	if e, err := boltDB.PendingCardEdits(0, 10); err != nil || len(e) != 2 {
 		t.Fatalf("queued card edits in the file: %+v %v", e, err)
 	}
-	if c, err := bolt.WalletCard(9011); err != nil || c.MessageID != walletCard.ID {
+	if c, err := boltDB.WalletCard(9011); err != nil || c.MessageID != walletCard.ID {
 		t.Fatalf("wallet card in the file: %+v %v", c, err)
 	}
-	bolt.Close()
+	boltDB.Close()
 	node.Fund(t, w.Address, eth) // the wallet card's balance is out of date now
 
 	srv := pgtest.Start(t)

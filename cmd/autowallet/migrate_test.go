@@ -10,6 +10,7 @@ import (
 
 	"github.com/autowallet/autowallet/internal/pgtest"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 	"github.com/autowallet/autowallet/storage/postgres"
 	"github.com/autowallet/autowallet/storage/storagetest"
 )
@@ -20,26 +21,26 @@ import (
 // refused with that record's name and is not overwritten.
 func TestMigrate(t *testing.T) {
 	data := t.TempDir()
-	bolt, err := storage.Open(data, storage.Options{})
+	boltDB, err := bolt.Open(data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	storagetest.Fill(t, bolt)
-	want, err := storage.Summarize(bolt)
+	storagetest.Fill(t, boltDB)
+	want, err := storage.Summarize(boltDB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The cards the bbolt parent would edit next: the queued edits and a
 	// user's wallet card.
-	wantEdits, err := bolt.PendingCardEdits(0, 100)
+	wantEdits, err := boltDB.PendingCardEdits(0, 100)
 	if err != nil || len(wantEdits) == 0 {
 		t.Fatal("no card edits queued in the file", err)
 	}
-	wantCard, err := bolt.WalletCard(3)
+	wantCard, err := boltDB.WalletCard(3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bolt.Close()
+	boltDB.Close()
 
 	srv := pgtest.Start(t)
 	dsn := srv.NewDatabase(t)

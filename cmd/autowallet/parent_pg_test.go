@@ -19,7 +19,7 @@ import (
 	"github.com/autowallet/autowallet/internal/pgtest"
 	"github.com/autowallet/autowallet/internal/testchain"
 	"github.com/autowallet/autowallet/internal/testenv"
-	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 	"github.com/autowallet/autowallet/storage/postgres"
 )
 
@@ -91,7 +91,7 @@ func TestParentOnPostgres(t *testing.T) {
 	if err != nil || got.Address != w.Address || !bytes.Equal(got.Record, w.Record) {
 		t.Fatal(got, err)
 	}
-	if _, err := os.Stat(filepath.Join(data, storage.FileName)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(data, bolt.FileName)); !os.IsNotExist(err) {
 		t.Fatalf("a bbolt file was made beside PostgreSQL: %v", err)
 	}
 	if strings.Contains(logs.String(), password) {

@@ -25,6 +25,7 @@ import (
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // buildAutowallet compiles this command once per test binary (shared with
@@ -96,7 +97,7 @@ func TestParentKilledBetweenSignedAndSent(t *testing.T) {
 
 	// Prepare wallets and a built transfer with the same parts the process uses.
 	alice, bob, tr := func() (storage.Wallet, storage.Wallet, storage.Transfer) {
-		store, err := storage.Open(data, storage.Options{})
+		store, err := bolt.Open(data, bolt.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +189,7 @@ func TestParentKilledBetweenSignedAndSent(t *testing.T) {
 	if err := p2.cmd.Wait(); err != nil {
 		t.Fatalf("parent exit: %v\n%s", err, p2.logs)
 	}
-	store, err := storage.Open(data, storage.Options{})
+	store, err := bolt.Open(data, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/parent"
-	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // TestReadyzEnclaveKeyNotStored: an enclave that answers and is unlocked,
@@ -20,7 +20,7 @@ import (
 // was unlocked with the stored blob).
 func TestReadyzEnclaveKeyNotStored(t *testing.T) {
 	enc := testenv.StartEnclave(t, 1337) // unlocked (dev key file)
-	store, err := storage.Open(t.TempDir(), storage.Options{})
+	store, err := bolt.Open(t.TempDir(), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,19 +49,19 @@ var ratios = []ratio{
 	{Num: "enclave.BenchmarkApproveHTTPRawClient", Den: "enclave.BenchmarkApproveFloor"},
 	{Num: "enclave.BenchmarkApproveHTTPRawClient", Den: "enclave.BenchmarkApproveFloor", Unit: "cpu-ns/op"},
 	// What the enclave's key generation and sealing add to the fsynced insert.
-	{Num: "parent.BenchmarkCreateWalletInProcess", Den: "storage.BenchmarkCreateWallet"},
+	{Num: "parent.BenchmarkCreateWalletInProcess", Den: "bolt.BenchmarkCreateWallet"},
 	// What HTTP over loopback adds to a wallet creation.
 	{Num: "parent.BenchmarkCreateWalletHTTP", Den: "parent.BenchmarkCreateWalletInProcess"},
-	// Wallets/s gained by 64 concurrent users (they share fsyncs: storage/batch.go).
+	// Wallets/s gained by 64 concurrent users (they share fsyncs: storage/bolt/batch.go).
 	{Num: "parent.BenchmarkCreateWalletHTTPParallel", Den: "parent.BenchmarkCreateWalletHTTP", Unit: "wallets/s"},
 	// What the bot and the Bot API round trips add to the service's work.
 	{Num: "bot.BenchmarkReplyCreateWallet", Den: "parent.BenchmarkCreateWalletHTTP"},
 	// Issue 11: the two engines side by side (storage/postgres beside
-	// storage): durable creations one at a time and with concurrent users,
+	// storage/bolt): durable creations one at a time and with concurrent users,
 	// and bytes per wallet on disk at 1,000,000 wallets.
-	{Num: "postgres.BenchmarkCreateWallet", Den: "storage.BenchmarkCreateWallet"},
-	{Num: "postgres.BenchmarkCreateWalletParallel", Den: "storage.BenchmarkCreateWalletParallel"},
-	{Num: "postgres.BenchmarkMillionWallets", Den: "storage.BenchmarkMillionWallets", Unit: "B/wallet"},
+	{Num: "postgres.BenchmarkCreateWallet", Den: "bolt.BenchmarkCreateWallet"},
+	{Num: "postgres.BenchmarkCreateWalletParallel", Den: "bolt.BenchmarkCreateWalletParallel"},
+	{Num: "postgres.BenchmarkMillionWallets", Den: "bolt.BenchmarkMillionWallets", Unit: "B/wallet"},
 }
 
 func main() {

@@ -81,7 +81,7 @@ BenchmarkCreateWalletHTTPParallel-2   	    1000	   1000000 ns/op	      1500 wall
 BenchmarkCreateWalletHTTPParallel-2   	    1000	   1000000 ns/op	      1400 wallets/s	   10000 B/op	     100 allocs/op
 pkg: github.com/autowallet/autowallet/bot
 BenchmarkReplyStart-2   	     100	   4000000 ns/op	         3.512 p50-ms	        12.25 p99-ms
-pkg: github.com/autowallet/autowallet/storage
+pkg: github.com/autowallet/autowallet/storage/bolt
 BenchmarkMillionWallets-2   	       1	80000000000 ns/op	       160.2 B/wallet	        75.00 fill-s	         3.100 lookup-p99-us
 `
 
@@ -101,7 +101,7 @@ func TestCustomMetrics(t *testing.T) {
 		"parent BenchmarkCreateWalletHTTP 2000000 100 wallets/s=500.0",
 		"parent BenchmarkCreateWalletHTTPParallel 1000000 100 wallets/s=1400",
 		"bot BenchmarkReplyStart 4000000 - p50-ms=3.512 p99-ms=12.25",
-		"storage BenchmarkMillionWallets 80000000000 - B/wallet=160.2 fill-s=75.00 lookup-p99-us=3.100",
+		"bolt BenchmarkMillionWallets 80000000000 - B/wallet=160.2 fill-s=75.00 lookup-p99-us=3.100",
 		"parent.BenchmarkCreateWalletHTTPParallel / parent.BenchmarkCreateWalletHTTP (wallets/s) = 2.80x",
 		"parent.BenchmarkCreateWalletHTTP / parent.BenchmarkCreateWalletInProcess: missing from this run",
 	} {

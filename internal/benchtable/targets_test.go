@@ -14,8 +14,8 @@ func TestTargets(t *testing.T) {
 		{sampleMetrics, "parent.BenchmarkCreateWalletHTTPParallel wallets/s = 1400 (target >= 2500) MISSED"},
 		{strings.ReplaceAll(sampleMetrics, "1400 wallets/s", "2600 wallets/s"), "parent.BenchmarkCreateWalletHTTPParallel wallets/s = 1500 (target >= 2500) MISSED"},
 		{strings.ReplaceAll(strings.ReplaceAll(sampleMetrics, "1400 wallets/s", "2600 wallets/s"), "1500 wallets/s", "2700 wallets/s"), "parent.BenchmarkCreateWalletHTTPParallel wallets/s = 2600 (target >= 2500) ok"},
-		{sampleMetrics, "storage.BenchmarkMillionWallets B/wallet = 160.2 (target <= 400.0) ok"},
-		{strings.Replace(sampleMetrics, "160.2 B/wallet", "527.0 B/wallet", 1), "storage.BenchmarkMillionWallets B/wallet = 527.0 (target <= 400.0) MISSED"},
+		{sampleMetrics, "bolt.BenchmarkMillionWallets B/wallet = 160.2 (target <= 400.0) ok"},
+		{strings.Replace(sampleMetrics, "160.2 B/wallet", "527.0 B/wallet", 1), "bolt.BenchmarkMillionWallets B/wallet = 527.0 (target <= 400.0) MISSED"},
 		{sample, "parent.BenchmarkCreateWalletHTTPParallel wallets/s: missing from this run"},
 	} {
 		var out strings.Builder

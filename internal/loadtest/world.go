@@ -39,7 +39,7 @@ import (
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/internal/teststack"
 	"github.com/autowallet/autowallet/parent"
-	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 const (
@@ -61,7 +61,7 @@ type World struct {
 	Emu   *emulator.Emulator
 	Svc   *parent.Service
 	Chain *devchain.Chain
-	Store *storage.DB
+	Store *bolt.DB
 	Enc   *testenv.Enclave
 	// URL serves the Bot API (the emulator) and the Mini App API.
 	URL string

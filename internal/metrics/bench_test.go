@@ -7,13 +7,14 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // BenchmarkStoreRead: a store read (WalletByOwner on bbolt) bare and
 // through the timing decorator; the difference is what metering a store
 // call costs (two clock readings and one histogram observation).
 func BenchmarkStoreRead(b *testing.B) {
-	db, err := storage.Open(b.TempDir(), storage.Options{})
+	db, err := bolt.Open(b.TempDir(), bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

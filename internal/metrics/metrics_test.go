@@ -20,11 +20,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
-func openStore(t *testing.T) *storage.DB {
+func openStore(t *testing.T) *bolt.DB {
 	t.Helper()
-	db, err := storage.Open(filepath.Join(t.TempDir(), "data"), storage.Options{})
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "data"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,13 +13,14 @@ import (
 	"github.com/autowallet/autowallet/internal/testenv"
 	"github.com/autowallet/autowallet/parent"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // Stack is a running wallet service and the parts under it.
 type Stack struct {
 	Chain   *devchain.Chain
 	Enclave *testenv.Enclave
-	Store   *storage.DB
+	Store   *bolt.DB
 	Service *parent.Service
 }
 
@@ -31,7 +32,7 @@ type Options struct {
 	// WrapStore, when set, wraps the store the service uses (a test's
 	// fault injection over the real bbolt store); Stack.Store stays the
 	// real one.
-	WrapStore func(*storage.DB) storage.Store
+	WrapStore func(*bolt.DB) storage.Store
 }
 
 // Start runs the stack until tb ends. The service's tracker is not started:
@@ -53,7 +54,7 @@ func Start(tb testing.TB, o Options) *Stack {
 	}
 	tb.Cleanup(func() { chain.Close() })
 	enc := testenv.StartEnclave(tb, devchain.ChainID)
-	store, err := storage.Open(tb.TempDir(), storage.Options{})
+	store, err := bolt.Open(tb.TempDir(), bolt.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,11 +12,12 @@ import (
 
 	"github.com/autowallet/autowallet/parent/lease"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
-func openStore(t *testing.T) *storage.DB {
+func openStore(t *testing.T) *bolt.DB {
 	t.Helper()
-	db, err := storage.OpenFile(filepath.Join(t.TempDir(), "a.db"), storage.Options{})
+	db, err := bolt.OpenFile(filepath.Join(t.TempDir(), "a.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // benchAddress is the i-th address of a deterministic, random-looking set.
@@ -106,7 +107,7 @@ func BenchmarkWatcher(b *testing.B) {
 	for _, nLogs := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("logs=%d", nLogs), func(b *testing.B) {
 			const step = 100
-			db, err := storage.Open(filepath.Join(b.TempDir(), "data"), storage.Options{})
+			db, err := bolt.Open(filepath.Join(b.TempDir(), "data"), bolt.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}

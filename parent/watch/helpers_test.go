@@ -18,6 +18,7 @@ import (
 
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // emitterCode deploys a contract that, called with (to, amount) as two
@@ -200,16 +201,16 @@ func newWallet(owner int64) wallet {
 	return wallet{owner: owner, key: k, addr: crypto.PubkeyToAddress(k.PublicKey)}
 }
 
-func openStore(t *testing.T, dir string) *storage.DB {
+func openStore(t *testing.T, dir string) *bolt.DB {
 	t.Helper()
-	db, err := storage.Open(dir, storage.Options{})
+	db, err := bolt.Open(dir, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
 
-func storeWallets(t *testing.T, db *storage.DB, ws ...wallet) {
+func storeWallets(t *testing.T, db *bolt.DB, ws ...wallet) {
 	t.Helper()
 	for _, w := range ws {
 		if _, _, err := db.CreateWallet(storage.Wallet{Owner: w.owner, Address: w.addr, Record: []byte{1}}); err != nil {

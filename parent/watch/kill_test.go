@@ -25,6 +25,7 @@ import (
 	"github.com/autowallet/autowallet/internal/testchain"
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 const childEnv = "AUTOWALLET_WATCH_CHILD"
@@ -38,7 +39,7 @@ func TestWatchChild(t *testing.T) {
 	n := networks.DevL1()
 	n.Confirmations = 1
 	n.Tokens = []networks.Token{{Address: common.HexToAddress(os.Getenv("CHILD_TOKEN")), Symbol: "USDC", Decimals: 6}}
-	db, err := storage.Open(dir, storage.Options{Timeout: 10 * time.Second})
+	db, err := bolt.Open(dir, bolt.Options{Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // An RPC node that lies. The watcher trusts the node for what happened on
@@ -20,7 +21,7 @@ import (
 func TestLyingNode(t *testing.T) {
 	token := common.HexToAddress("0x00000000000000000000000000000000000000c0")
 	alice := benchAddress(7)
-	setup := func(t *testing.T) (*Watcher, *memSource, *storage.DB) {
+	setup := func(t *testing.T) (*Watcher, *memSource, *bolt.DB) {
 		db := openStore(t, tempDir(t))
 		t.Cleanup(func() { db.Close() })
 		addrs := NewAddresses(1)

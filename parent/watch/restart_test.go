@@ -14,6 +14,7 @@ import (
 
 	"github.com/autowallet/autowallet/networks"
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // world is a store, a watcher and a deliverer that a test can stop and
@@ -24,7 +25,7 @@ type world struct {
 	net networks.Network
 	src Source
 	in  *inbox
-	db  *storage.DB
+	db  *bolt.DB
 	w   *Watcher
 	d   *Deliverer
 }

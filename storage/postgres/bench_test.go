@@ -76,7 +76,7 @@ func BenchmarkCreateWalletParallel(b *testing.B) {
 	b.ReportMetric(float64(next.Load())/time.Since(t0).Seconds(), "wallets/s")
 }
 
-// millionOwner and millionAddress are storage's (million_bench_test.go):
+// millionOwner and millionAddress are storage/bolt's (million_bench_test.go):
 // owners spread as Telegram's ids, random-looking addresses.
 func millionOwner(i int) int64 { return 1 + int64((uint64(i)*2654435761)&(1<<33-1)) }
 

@@ -21,7 +21,7 @@ func (tx *pgTx) queueCardEdit(t *storage.Transfer) error {
 	return nil
 }
 
-// PendingCardEdits: see storage.DB.PendingCardEdits.
+// PendingCardEdits: see bolt.DB.PendingCardEdits.
 func (db *DB) PendingCardEdits(after uint64, limit int) ([]storage.CardEdit, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("storage: pending card edits: %w: limit %d", storage.ErrInvalid, limit)
@@ -47,7 +47,7 @@ func (db *DB) PendingCardEdits(after uint64, limit int) ([]storage.CardEdit, err
 	})
 }
 
-// CardEditsDone: see storage.DB.CardEditsDone.
+// CardEditsDone: see bolt.DB.CardEditsDone.
 func (db *DB) CardEditsDone(seqs ...uint64) error {
 	ids := make([]int64, 0, len(seqs))
 	for _, s := range seqs {
@@ -63,7 +63,7 @@ func (db *DB) CardEditsDone(seqs ...uint64) error {
 	})
 }
 
-// SetWalletCard: see storage.DB.SetWalletCard.
+// SetWalletCard: see bolt.DB.SetWalletCard.
 func (db *DB) SetWalletCard(user int64, c storage.Card) error {
 	if c.ChatID == 0 || c.MessageID <= 0 {
 		return fmt.Errorf("storage: wallet card of %d: %w: chat %d message %d", user, storage.ErrInvalid, c.ChatID, c.MessageID)
@@ -79,7 +79,7 @@ func (db *DB) SetWalletCard(user int64, c storage.Card) error {
 	})
 }
 
-// WalletCard: see storage.DB.WalletCard.
+// WalletCard: see bolt.DB.WalletCard.
 func (db *DB) WalletCard(user int64) (storage.Card, error) {
 	return read(db, func(tx *pgTx) (storage.Card, error) {
 		var c storage.Card
@@ -93,7 +93,7 @@ func (db *DB) WalletCard(user int64) (storage.Card, error) {
 	})
 }
 
-// ReserveSend: see storage.DB.ReserveSend. The bot's row and the chat's
+// ReserveSend: see bolt.DB.ReserveSend. The bot's row and the chat's
 // are locked in chat id order (every parent locks in the same order: no
 // deadlock), the arithmetic is storage.NextSendSlot on the server's clock
 // read after the locks (clock_timestamp, not the transaction's start).
@@ -154,7 +154,7 @@ func (db *DB) ReserveSend(chatID int64, l storage.SendLimits) (time.Duration, bo
 }
 
 // PruneSendSlots deletes up to limit chats' slots that lie in the past (a
-// fresh row behaves the same: storage.DB.PruneSendSlots), keeping the table
+// fresh row behaves the same: bolt.DB.PruneSendSlots), keeping the table
 // at about the chats of the last seconds; the bot's row (chat 0) stays. The
 // rows are locked FOR UPDATE SKIP LOCKED: a row a ReserveSend holds (it is
 // being moved ahead) is skipped, not waited for, and a ReserveSend that

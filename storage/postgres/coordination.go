@@ -11,7 +11,7 @@ import (
 // parent asks the same now(), so a claim or lease runs out at one moment
 // for all of them, whatever their own clocks say.
 
-// ClaimUpdate: see storage.DB.ClaimUpdate. One statement: the insert of a
+// ClaimUpdate: see bolt.DB.ClaimUpdate. One statement: the insert of a
 // new claim, or the take-over of the holder's own or a run-out claim; the
 // row lock of ON CONFLICT serialises two parents claiming at once.
 func (db *DB) ClaimUpdate(updateID int64, holder string, ttl time.Duration) (storage.UpdateClaim, error) {
@@ -47,7 +47,7 @@ func (db *DB) ClaimUpdate(updateID int64, holder string, ttl time.Duration) (sto
 	})
 }
 
-// FinishUpdate: see storage.DB.FinishUpdate.
+// FinishUpdate: see bolt.DB.FinishUpdate.
 func (db *DB) FinishUpdate(updateID int64, holder string) error {
 	return db.run(false, func(tx *pgTx) error {
 		var done bool
@@ -69,7 +69,7 @@ func (db *DB) FinishUpdate(updateID int64, holder string) error {
 	})
 }
 
-// PruneUpdates: see storage.DB.PruneUpdates. The cut is the server's
+// PruneUpdates: see bolt.DB.PruneUpdates. The cut is the server's
 // now() - olderThan: `until` was written with the server's now(), so a
 // parent whose clock runs ahead cannot prune records Telegram may still
 // redeliver.
@@ -86,7 +86,7 @@ func (db *DB) PruneUpdates(olderThan time.Duration) (int, error) {
 	})
 }
 
-// AcquireLease: see storage.DB.AcquireLease.
+// AcquireLease: see bolt.DB.AcquireLease.
 func (db *DB) AcquireLease(name, holder string, ttl time.Duration) (storage.Lease, bool, error) {
 	if err := storage.CheckHolder("lease name", name); err != nil {
 		return storage.Lease{}, false, err
@@ -135,7 +135,7 @@ func (db *DB) AcquireLease(name, holder string, ttl time.Duration) (storage.Leas
 	return l, got, err
 }
 
-// ReleaseLease: see storage.DB.ReleaseLease.
+// ReleaseLease: see bolt.DB.ReleaseLease.
 func (db *DB) ReleaseLease(name, holder string) error {
 	return db.run(false, func(tx *pgTx) error {
 		_, err := tx.exec(`UPDATE leases SET until = now() WHERE name = $1 AND holder = $2 AND until > now()`, name, holder)

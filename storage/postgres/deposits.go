@@ -11,7 +11,7 @@ import (
 	"github.com/autowallet/autowallet/storage"
 )
 
-// WatchCursor: see storage.DB.WatchCursor.
+// WatchCursor: see bolt.DB.WatchCursor.
 func (db *DB) WatchCursor(chainID uint64) (storage.WatchCursor, error) {
 	return read(db, func(tx *pgTx) (storage.WatchCursor, error) {
 		var block int64
@@ -47,7 +47,7 @@ func joinHashes(hs []common.Hash) []byte {
 	return b
 }
 
-// StoreWatchedBlocks: see storage.DB.StoreWatchedBlocks. A deposit is
+// StoreWatchedBlocks: see bolt.DB.StoreWatchedBlocks. A deposit is
 // inserted with ON CONFLICT DO NOTHING and gets its outbox entry only when
 // the insert stored it: two parents storing the same block range announce
 // each deposit once (the second waits on the first's row, then finds it).
@@ -93,7 +93,7 @@ func scanDeposit(key, data []byte) (storage.Deposit, error) {
 	return d, nil
 }
 
-// Deposits: see storage.DB.Deposits.
+// Deposits: see bolt.DB.Deposits.
 func (db *DB) Deposits(owner int64, limit, offset int) ([]storage.Deposit, error) {
 	if limit <= 0 || offset < 0 {
 		return nil, fmt.Errorf("storage: deposits of user %d: %w: limit %d, offset %d", owner, storage.ErrInvalid, limit, offset)
@@ -114,12 +114,12 @@ func (db *DB) Deposits(owner int64, limit, offset int) ([]storage.Deposit, error
 	})
 }
 
-// PendingAlerts: see storage.DB.PendingAlerts.
+// PendingAlerts: see bolt.DB.PendingAlerts.
 func (db *DB) PendingAlerts(limit int) ([]storage.Alert, error) {
 	return db.PendingAlertsAfter(0, limit)
 }
 
-// PendingAlertsAfter: see storage.DB.PendingAlertsAfter.
+// PendingAlertsAfter: see bolt.DB.PendingAlertsAfter.
 func (db *DB) PendingAlertsAfter(after uint64, limit int) ([]storage.Alert, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("storage: pending alerts: %w: limit %d", storage.ErrInvalid, limit)
@@ -144,7 +144,7 @@ func (db *DB) PendingAlertsAfter(after uint64, limit int) ([]storage.Alert, erro
 	})
 }
 
-// AlertDelivered: see storage.DB.AlertDelivered.
+// AlertDelivered: see bolt.DB.AlertDelivered.
 func (db *DB) AlertDelivered(seq uint64) error {
 	if seq > math.MaxInt64 {
 		return nil

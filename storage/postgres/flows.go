@@ -32,7 +32,7 @@ func liveFlow(tx *pgTx, chatID int64) (f storage.Flow, exists, live bool, err er
 	return f, true, true, nil
 }
 
-// Flow: see storage.DB.Flow.
+// Flow: see bolt.DB.Flow.
 func (db *DB) Flow(chatID int64) (storage.Flow, error) {
 	return read(db, func(tx *pgTx) (storage.Flow, error) {
 		var version int64
@@ -50,7 +50,7 @@ func (db *DB) Flow(chatID int64) (storage.Flow, error) {
 	})
 }
 
-// PutFlow: see storage.DB.PutFlow.
+// PutFlow: see bolt.DB.PutFlow.
 func (db *DB) PutFlow(chatID int64, expect uint64, data []byte, ttl time.Duration) (storage.Flow, error) {
 	if err := storage.CheckFlow(chatID, data, ttl); err != nil {
 		return storage.Flow{}, err
@@ -82,7 +82,7 @@ func (db *DB) PutFlow(chatID int64, expect uint64, data []byte, ttl time.Duratio
 	})
 }
 
-// DeleteFlow: see storage.DB.DeleteFlow.
+// DeleteFlow: see bolt.DB.DeleteFlow.
 func (db *DB) DeleteFlow(chatID int64, expect uint64) (bool, error) {
 	return write(db, func(tx *pgTx) (bool, error) {
 		cur, exists, live, err := liveFlow(tx, chatID)
@@ -102,7 +102,7 @@ func (db *DB) DeleteFlow(chatID int64, expect uint64) (bool, error) {
 	})
 }
 
-// PruneFlows: see storage.DB.PruneFlows.
+// PruneFlows: see bolt.DB.PruneFlows.
 func (db *DB) PruneFlows() (int, error) {
 	return write(db, func(tx *pgTx) (int, error) {
 		tag, err := tx.exec(`DELETE FROM chat_flows WHERE expires <= now()`)

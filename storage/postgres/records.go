@@ -69,10 +69,10 @@ func (tx *pgTx) user(id int64, lock bool) (storage.User, error) {
 	return u, nil
 }
 
-// User: see storage.DB.User.
+// User: see bolt.DB.User.
 func (tx *pgTx) User(id int64) (storage.User, error) { return tx.user(id, false) }
 
-// UpsertUser: see storage.DB.UpsertUser.
+// UpsertUser: see bolt.DB.UpsertUser.
 func (tx *pgTx) UpsertUser(u storage.User) (storage.User, error) {
 	if err := storage.ValidateUser(&u); err != nil {
 		return storage.User{}, fmt.Errorf("storage: upsert user: %w", err)
@@ -92,7 +92,7 @@ func (tx *pgTx) UpsertUser(u storage.User) (storage.User, error) {
 	return storage.User{}, err
 }
 
-// UpdateUser: see storage.DB.UpdateUser.
+// UpdateUser: see bolt.DB.UpdateUser.
 func (tx *pgTx) UpdateUser(id int64, fn func(*storage.User) error) (storage.User, error) {
 	old, err := tx.user(id, true)
 	if err != nil {
@@ -140,7 +140,7 @@ func (tx *pgTx) putUser(old, u *storage.User, insert bool) error {
 	return nil
 }
 
-// UserByUsername: see storage.DB.UserByUsername.
+// UserByUsername: see bolt.DB.UserByUsername.
 func (db *DB) UserByUsername(name string) (storage.User, error) {
 	return read(db, func(tx *pgTx) (storage.User, error) {
 		key := storage.UsernameKey(name)
@@ -166,7 +166,7 @@ func (db *DB) UserByUsername(name string) (storage.User, error) {
 	})
 }
 
-// UsernameIndexed: see storage.DB.UsernameIndexed.
+// UsernameIndexed: see bolt.DB.UsernameIndexed.
 func (db *DB) UsernameIndexed(u storage.User) bool {
 	if u.Username == "" {
 		return true
@@ -195,7 +195,7 @@ func scanWallet(row pgx.Row) (storage.Wallet, error) {
 	return w, nil
 }
 
-// CreateWallet: see storage.DB.CreateWallet. Outside Update it is one
+// CreateWallet: see bolt.DB.CreateWallet. Outside Update it is one
 // statement (one round trip, its own durable commit): the insert happens
 // only when neither the owner nor the address has a wallet, and the same
 // statement returns the rows that stopped it. A concurrent create that
@@ -293,7 +293,7 @@ func (db *DB) WalletByAddress(addr common.Address) (storage.Wallet, error) {
 	})
 }
 
-// CreateWallet: see storage.DB.CreateWallet. The owner's wallet and the
+// CreateWallet: see bolt.DB.CreateWallet. The owner's wallet and the
 // address's owner are read first, so the answers are bbolt's; a concurrent
 // create that slips between the read and the insert makes the insert
 // violate the primary key or the address's UNIQUE, and the retry reads the
@@ -329,7 +329,7 @@ func (tx *pgTx) CreateWallet(w storage.Wallet) (storage.Wallet, bool, error) {
 	return w, true, nil
 }
 
-// WalletByOwner: see storage.DB.WalletByOwner.
+// WalletByOwner: see bolt.DB.WalletByOwner.
 func (tx *pgTx) WalletByOwner(owner int64) (storage.Wallet, error) {
 	w, err := scanWallet(tx.row(`SELECT `+walletCols+` FROM wallets WHERE owner = $1`, owner))
 	if isNoRows(err) {
@@ -381,7 +381,7 @@ func (db *DB) PutMeta(key string, value []byte) error {
 	return db.run(false, func(tx *pgTx) error { return tx.PutMeta(key, value) })
 }
 
-// Meta: see storage.DB.Meta.
+// Meta: see bolt.DB.Meta.
 func (tx *pgTx) Meta(key string) ([]byte, error) {
 	if err := storage.CheckMetaKey(key); err != nil {
 		return nil, err
@@ -399,7 +399,7 @@ func (tx *pgTx) Meta(key string) ([]byte, error) {
 	return v, nil
 }
 
-// PutMeta: see storage.DB.PutMeta.
+// PutMeta: see bolt.DB.PutMeta.
 func (tx *pgTx) PutMeta(key string, value []byte) error {
 	if err := storage.CheckMetaKey(key); err != nil {
 		return err

@@ -86,7 +86,7 @@ func (db *DB) NonceHolders(chainID uint64, from common.Address) ([]storage.Trans
 	return read(db, func(tx *pgTx) ([]storage.Transfer, error) { return tx.NonceHolders(chainID, from) })
 }
 
-// Transfer: see storage.DB.Transfer.
+// Transfer: see bolt.DB.Transfer.
 func (tx *pgTx) Transfer(id string) (storage.Transfer, error) { return tx.transfer(id, false) }
 
 func (tx *pgTx) transfer(id string, lock bool) (storage.Transfer, error) {
@@ -103,7 +103,7 @@ func (tx *pgTx) transfer(id string, lock bool) (storage.Transfer, error) {
 	return t, nil
 }
 
-// CreateTransfer: see storage.DB.CreateTransfer. The nonce's holder is read
+// CreateTransfer: see bolt.DB.CreateTransfer. The nonce's holder is read
 // first (bbolt's answers); the partial unique index transfers_nonce is what
 // makes two concurrent creates at one nonce impossible, and the retry of
 // the loser then finds the winner and answers ErrNonceInUse.
@@ -161,7 +161,7 @@ func (tx *pgTx) insertTransfer(t *storage.Transfer) error {
 	return err
 }
 
-// UpdateTransfer: see storage.DB.UpdateTransfer. The row is locked (FOR
+// UpdateTransfer: see bolt.DB.UpdateTransfer. The row is locked (FOR
 // UPDATE) from the read to the write: two parents moving one transfer
 // take turns, and the second sees the first's state.
 func (tx *pgTx) UpdateTransfer(id string, fn func(*storage.Transfer) error) (storage.Transfer, error) {
@@ -188,7 +188,7 @@ func (tx *pgTx) UpdateTransfer(id string, fn func(*storage.Transfer) error) (sto
 	return t, nil
 }
 
-// TransfersInState: see storage.DB.TransfersInState.
+// TransfersInState: see bolt.DB.TransfersInState.
 func (tx *pgTx) TransfersInState(states ...storage.State) ([]storage.Transfer, error) {
 	var ss []int16
 	for _, s := range states {
@@ -213,7 +213,7 @@ func (tx *pgTx) TransfersInState(states ...storage.State) ([]storage.Transfer, e
 	return out, nil
 }
 
-// NonceHolders: see storage.DB.NonceHolders.
+// NonceHolders: see bolt.DB.NonceHolders.
 func (tx *pgTx) NonceHolders(chainID uint64, from common.Address) ([]storage.Transfer, error) {
 	out, err := tx.transfersWhere(`chain_id = $1 AND from_addr = $2 AND state IN (1, 2, 3) AND kind = 0`, int64(chainID), from[:])
 	if err != nil {
@@ -224,7 +224,7 @@ func (tx *pgTx) NonceHolders(chainID uint64, from common.Address) ([]storage.Tra
 	return out, nil
 }
 
-// ActiveNonces: see storage.DB.ActiveNonces.
+// ActiveNonces: see bolt.DB.ActiveNonces.
 func (tx *pgTx) ActiveNonces(chainID uint64, from common.Address) ([]uint64, error) {
 	var out []uint64
 	err := tx.rows(`SELECT nonce FROM transfers WHERE chain_id = $1 AND from_addr = $2 AND state IN (1, 2, 3) AND kind = 0`,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 )
 
 // Fill stores a bit of everything in s: users (with usernames, one stale),
@@ -87,12 +88,12 @@ func testCopyRoundTrip(t *testing.T, open Open) {
 		t.Fatalf("%T does not implement storage.Copier", src)
 	}
 	Fill(t, src)
-	bolt, err := storage.Open(filepath.Join(t.TempDir(), "data"), storage.Options{})
+	file, err := bolt.Open(filepath.Join(t.TempDir(), "data"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bolt.Close()
-	sum1, err := storage.Copy(bolt, srcC)
+	defer file.Close()
+	sum1, err := storage.Copy(file, srcC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func testCopyRoundTrip(t *testing.T, open Open) {
 	}
 	dst := open(t)
 	dstC := dst.(storage.Copier)
-	sum2, err := storage.Copy(dstC, bolt)
+	sum2, err := storage.Copy(dstC, file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func testCopyRoundTrip(t *testing.T, open Open) {
 		t.Fatalf("round trip: %s != %s", sum2, sum1)
 	}
 	// Again: nothing changes.
-	if sum3, err := storage.Copy(dstC, bolt); err != nil || !sum3.Equal(sum1) {
+	if sum3, err := storage.Copy(dstC, file); err != nil || !sum3.Equal(sum1) {
 		t.Fatal("second copy:", sum3, err)
 	}
 	// The copy answers as the original.
@@ -165,7 +166,7 @@ func testCopyRoundTrip(t *testing.T, open Open) {
 	if err := dst.PutMeta("vault", []byte("other")); err != nil {
 		t.Fatal(err)
 	}
-	_, err = storage.Copy(dstC, bolt)
+	_, err = storage.Copy(dstC, file)
 	if !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("copy onto different data: %v", err)
 	}

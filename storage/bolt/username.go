@@ -1,8 +1,10 @@
-package storage
+package bolt
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/autowallet/autowallet/storage"
 )
 
 // bucketUsernames indexes users by their Telegram @username, lower case:
@@ -14,48 +16,43 @@ import (
 // wins).
 var bucketUsernames = []byte("users_by_username")
 
-// usernameKey is the index key of a username: lower case, without "@".
-func usernameKey(name string) []byte {
-	return []byte(strings.ToLower(strings.TrimPrefix(name, "@")))
-}
-
 // UserByUsername returns the user who last showed that @username (with or
 // without the "@", any case), or ErrNotFound. The user's stored profile
 // must still carry the name: an index entry left by a user who changed it
 // finds no one.
-func (db *DB) UserByUsername(name string) (User, error) {
-	return read(db, func(tx *boltTx) (User, error) { return tx.UserByUsername(name) })
+func (db *DB) UserByUsername(name string) (storage.User, error) {
+	return read(db, func(tx *boltTx) (storage.User, error) { return tx.UserByUsername(name) })
 }
 
 // UserByUsername: see DB.UserByUsername.
-func (tx *boltTx) UserByUsername(name string) (User, error) {
-	key := usernameKey(name)
-	notFound := fmt.Errorf("storage: user @%s: %w", key, ErrNotFound)
+func (tx *boltTx) UserByUsername(name string) (storage.User, error) {
+	key := []byte(storage.UsernameKey(name))
+	notFound := fmt.Errorf("storage: user @%s: %w", key, storage.ErrNotFound)
 	b := tx.tx.Bucket(bucketUsernames)
 	if b == nil || len(key) == 0 {
-		return User{}, notFound
+		return storage.User{}, notFound
 	}
 	ref := b.Get(key)
 	if ref == nil {
-		return User{}, notFound
+		return storage.User{}, notFound
 	}
 	id, err := decodeOwnerRef(ref)
 	if err != nil {
-		return User{}, fmt.Errorf("storage: user @%s: %w", key, err)
+		return storage.User{}, fmt.Errorf("storage: user @%s: %w", key, err)
 	}
 	u, err := tx.User(id)
 	if err != nil {
-		return User{}, err
+		return storage.User{}, err
 	}
 	if !strings.EqualFold(u.Username, string(key)) {
-		return User{}, notFound
+		return storage.User{}, notFound
 	}
 	return u, nil
 }
 
 // UsernameIndexed reports whether u's username (if any) points to u in the
 // index; a profile stored before the index existed does not.
-func (db *DB) UsernameIndexed(u User) bool {
+func (db *DB) UsernameIndexed(u storage.User) bool {
 	if u.Username == "" {
 		return true
 	}
@@ -65,7 +62,7 @@ func (db *DB) UsernameIndexed(u User) bool {
 
 // indexUsername keeps the username index for u, whose previous stored
 // profile is old (zero for a new user).
-func (tx *boltTx) indexUsername(old, u *User) error {
+func (tx *boltTx) indexUsername(old, u *storage.User) error {
 	if old.Username == u.Username && u.Username == "" {
 		return nil
 	}
@@ -74,7 +71,7 @@ func (tx *boltTx) indexUsername(old, u *User) error {
 		return fmt.Errorf("storage: username index: %w", err)
 	}
 	if old.Username != "" && !strings.EqualFold(old.Username, u.Username) {
-		k := usernameKey(old.Username)
+		k := []byte(storage.UsernameKey(old.Username))
 		if ref := b.Get(k); ref != nil {
 			if id, err := decodeOwnerRef(ref); err == nil && id == u.ID {
 				if err := b.Delete(k); err != nil {
@@ -86,7 +83,7 @@ func (tx *boltTx) indexUsername(old, u *User) error {
 	if u.Username == "" {
 		return nil
 	}
-	if err := b.Put(usernameKey(u.Username), encodeOwnerRef(u.ID)); err != nil {
+	if err := b.Put([]byte(storage.UsernameKey(u.Username)), encodeOwnerRef(u.ID)); err != nil {
 		return fmt.Errorf("storage: username index: %w", err)
 	}
 	return nil

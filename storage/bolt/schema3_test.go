@@ -1,4 +1,4 @@
-package storage
+package bolt
 
 import (
 	"encoding/binary"
@@ -8,8 +8,9 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/autowallet/autowallet/storage"
 	"github.com/ethereum/go-ethereum/common"
-	bolt "go.etcd.io/bbolt"
+	"go.etcd.io/bbolt"
 )
 
 // schema2NonceKey is the nonce index key of schema 2: from (20) + nonce (8 BE).
@@ -22,8 +23,8 @@ func schema2NonceKey(from common.Address, nonce uint64) []byte {
 // bucket was added) without the extra buckets named in drop.
 func makeSchema2(t *testing.T, db *DB, drop ...[]byte) {
 	t.Helper()
-	if err := db.bolt.Update(func(tx *bolt.Tx) error {
-		active, err := (&boltTx{tx: tx}).TransfersInState(StateBuilt, StateApproved, StateSent)
+	if err := db.bdb.Update(func(tx *bbolt.Tx) error {
+		active, err := (&boltTx{tx: tx}).TransfersInState(storage.StateBuilt, storage.StateApproved, storage.StateSent)
 		if err != nil {
 			return err
 		}
@@ -35,7 +36,7 @@ func makeSchema2(t *testing.T, db *DB, drop ...[]byte) {
 			return err
 		}
 		for _, tr := range active {
-			if tr.Kind == KindReplacement {
+			if tr.Kind == storage.KindReplacement {
 				continue
 			}
 			if err := b.Put(schema2NonceKey(tr.From, tr.Nonce), encodeIDRef(tr.ID)); err != nil {
@@ -65,9 +66,9 @@ func TestSchema2IsUpgraded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	moveTo(t, db, "a", StateSent)
-	moveTo(t, db, "b", StateApproved)
-	moveTo(t, db, "c", StateExpired) // frees nonce 2
+	moveTo(t, db, "a", storage.StateSent)
+	moveTo(t, db, "b", storage.StateApproved)
+	moveTo(t, db, "c", storage.StateExpired) // frees nonce 2
 	makeSchema2(t, db, bucketUsers)
 	db.Close()
 
@@ -79,7 +80,7 @@ func TestSchema2IsUpgraded(t *testing.T) {
 	if v, err := db.SchemaVersion(); err != nil || v != 3 {
 		t.Fatalf("schema after upgrade %d, %v; want 3", v, err)
 	}
-	if err := db.bolt.View(func(tx *bolt.Tx) error {
+	if err := db.bdb.View(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %q missing after the upgrade", name)
@@ -100,7 +101,7 @@ func TestSchema2IsUpgraded(t *testing.T) {
 	}
 	// Nonce 0 stays held on its chain, and is free on another one.
 	dup := newTransfer("dup", 1, 0)
-	if _, err := db.CreateTransfer(dup); !errors.Is(err, ErrNonceInUse) {
+	if _, err := db.CreateTransfer(dup); !errors.Is(err, storage.ErrNonceInUse) {
 		t.Fatalf("nonce 0 on the same chain: %v, want ErrNonceInUse", err)
 	}
 	other := newTransfer("base", 1, 0)
@@ -112,7 +113,7 @@ func TestSchema2IsUpgraded(t *testing.T) {
 		t.Fatalf("holders on chain 8453: %v, %v", hs, err)
 	}
 	// Freeing a nonce after the upgrade removes the rebuilt entry.
-	moveTo(t, db, "b", StateReplaced)
+	moveTo(t, db, "b", storage.StateReplaced)
 	if ns, _ := db.ActiveNonces(11155111, w.Address); !reflect.DeepEqual(ns, []uint64{0}) {
 		t.Fatalf("after replacing b: %v", ns)
 	}
@@ -127,7 +128,7 @@ func TestSchema3AddsMissingBuckets(t *testing.T) {
 	if _, err := db.CreateTransfer(newTransfer("a", 1, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketUsers) }); err != nil {
+	if err := db.bdb.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(bucketUsers) }); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -136,7 +137,7 @@ func TestSchema3AddsMissingBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.bolt.View(func(tx *bolt.Tx) error {
+	if err := db.bdb.View(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers) == nil {
 			t.Error("users bucket not created")
 		}
@@ -166,22 +167,22 @@ func TestSchema2UpgradeRefusesDoubleHolder(t *testing.T) {
 	}
 	// Make b look like a's chain: the file now has two holders of one key.
 	b.ChainID = 11155111
-	if err := db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTransfers).Put([]byte("b"), encodeTransfer(&b))
+	if err := db.bdb.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketTransfers).Put([]byte("b"), storage.EncodeTransfer(&b))
 	}); err != nil {
 		t.Fatal(err)
 	}
 	makeSchema2(t, db)
 	db.Close()
-	if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) {
+	if _, err := Open(dir, Options{}); !errors.Is(err, storage.ErrCorrupt) {
 		t.Fatalf("open: %v, want ErrCorrupt", err)
 	}
-	bdb, err := bolt.Open(filepath.Join(dir, FileName), 0o600, nil)
+	bdb, err := bbolt.Open(filepath.Join(dir, FileName), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer bdb.Close()
-	if err := bdb.View(func(tx *bolt.Tx) error {
+	if err := bdb.View(func(tx *bbolt.Tx) error {
 		v, err := decodeSchemaVersion(tx.Bucket(bucketMeta).Get(metaSchemaKey))
 		if err != nil || v != 2 {
 			t.Errorf("schema %d, %v after a failed upgrade; want 2", v, err)
@@ -224,10 +225,10 @@ func TestSchema2FileUpgrades(t *testing.T) {
 	if err != nil || len(hs) != 3 || hs[0].ID != "sent-1" || hs[1].ID != "approved-2" || hs[2].ID != "built-3" {
 		t.Fatalf("holders %v, %v", hs, err)
 	}
-	if c, err := db.Transfer("confirmed-0"); err != nil || c.State != StateConfirmed || c.Block != 100 || c.FeePaid != nil {
+	if c, err := db.Transfer("confirmed-0"); err != nil || c.State != storage.StateConfirmed || c.Block != 100 || c.FeePaid != nil {
 		t.Fatalf("confirmed v2 record: %+v, %v", c, err)
 	}
-	if err := db.bolt.View(func(tx *bolt.Tx) error {
+	if err := db.bdb.View(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %q missing", name)
@@ -241,7 +242,7 @@ func TestSchema2FileUpgrades(t *testing.T) {
 	// free on Optimism.
 	tr := newTransfer("new-1", 1, 1)
 	tr.From, tr.ChainID = alice, 8453
-	if _, err := db.CreateTransfer(tr); !errors.Is(err, ErrNonceInUse) {
+	if _, err := db.CreateTransfer(tr); !errors.Is(err, storage.ErrNonceInUse) {
 		t.Fatalf("nonce 1 on 8453: %v, want ErrNonceInUse", err)
 	}
 	tr.ChainID = 10

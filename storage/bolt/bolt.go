@@ -1,11 +1,16 @@
-// Package storage keeps the host's state in one bbolt file: Telegram users,
-// their wallets (sealed key records, opaque to the host), transfers and a
-// small meta bucket. The layout and the value encodings are described in
-// docs/storage.md.
+// Package bolt is the embedded storage engine: it keeps the host's state
+// (package storage's users, wallets with their sealed key records,
+// transfers, deposits, chat flows, cards, update claims, leases and a small
+// meta bucket) in one bbolt file, for one host. *DB implements storage.Store
+// and storage.Copier; storage/postgres is the engine for several hosts, and
+// storage/storagetest proves both behave the same. The file layout and the
+// value encodings are described in docs/storage.md.
 //
 // Every change is one bbolt transaction. The package has no globals: a *DB
-// carries its own logger and clock.
-package storage
+// carries its own logger and clock. Errors wrap package storage's sentinels
+// (storage.ErrNotFound, ...), and ErrLocked of this package for a file
+// another process holds.
+package bolt
 
 import (
 	"bytes"
@@ -17,7 +22,8 @@ import (
 	"path/filepath"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/autowallet/autowallet/storage"
+	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
@@ -44,6 +50,10 @@ const SchemaVersion uint64 = 3
 // DefaultTimeout is how long Open waits for the file lock when
 // Options.Timeout is zero.
 const DefaultTimeout = 2 * time.Second
+
+// ErrLocked: another process holds the database file (Open waited
+// Options.Timeout for its lock).
+var ErrLocked = errors.New("database file is locked by another process")
 
 // Bucket names. They are part of the file format (docs/storage.md).
 var (
@@ -75,38 +85,6 @@ var (
 // metaSchemaKey holds the schema version in the meta bucket.
 var metaSchemaKey = []byte("schema_version")
 
-// Errors. Callers test them with errors.Is; the wrapped message says what
-// exactly went wrong.
-var (
-	// ErrNotFound: no user, wallet, transfer or meta value under that key.
-	ErrNotFound = errors.New("not found")
-	// ErrWalletExists: the wallet's address already belongs to another user.
-	ErrWalletExists = errors.New("wallet already exists")
-	// ErrTransferExists: a transfer with that id is already stored.
-	ErrTransferExists = errors.New("transfer already exists")
-	// ErrNonceInUse: another active transfer of the wallet holds the nonce.
-	ErrNonceInUse = errors.New("nonce is held by another pending transfer")
-	// ErrInvalidTransition: the state change is not in the table of allowed
-	// transitions, or the update touches a field that may not change.
-	ErrInvalidTransition = errors.New("invalid transfer state change")
-	// ErrInvalid: a value passed in is malformed or incomplete.
-	ErrInvalid = errors.New("invalid value")
-	// ErrSchemaTooNew: the file was written by a newer version of autowallet.
-	ErrSchemaTooNew = errors.New("database schema is newer than this program")
-	// ErrLocked: another process holds the database file.
-	ErrLocked = errors.New("database file is locked by another process")
-	// ErrCorrupt: a stored value does not decode.
-	ErrCorrupt = errors.New("stored value is corrupt")
-	// ErrUnavailable: the store could not be reached (a database server
-	// down, restarting or failing over; connections refused or reset; no
-	// connection free in time). Nothing was changed by the failed call
-	// unless the failure hit its commit (then the outcome is unknown, as
-	// with any lost commit answer); trying again later is right. The
-	// PostgreSQL engine wraps its connection-class failures with it; the
-	// bbolt engine never returns it.
-	ErrUnavailable = errors.New("store unavailable")
-)
-
 // Options tune Open. The zero value is usable.
 type Options struct {
 	// Timeout is how long to wait for the file lock; zero means
@@ -121,7 +99,7 @@ type Options struct {
 
 // DB is the open database. Its methods are safe for concurrent use.
 type DB struct {
-	bolt   *bolt.DB
+	bdb    *bbolt.DB
 	path   string
 	logger *slog.Logger
 	now    func() time.Time
@@ -129,6 +107,9 @@ type DB struct {
 
 	batcher batcher // group commit of independent writes (batch.go)
 }
+
+// The bbolt engine is a Store.
+var _ storage.Store = (*DB)(nil)
 
 // Open opens (or creates) the database file FileName in the data folder dir.
 // See OpenFile.
@@ -161,14 +142,14 @@ func OpenFile(path string, opts Options) (*DB, error) {
 
 	fi, statErr := os.Stat(path)
 	fresh := errors.Is(statErr, os.ErrNotExist)
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("storage: open %s: %w (waited %s for the lock; is another autowallet running?)", path, ErrLocked, timeout)
 		}
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	db.bolt = bdb
+	db.bdb = bdb
 	if err := db.checkSchema(); err != nil {
 		_ = bdb.Close()
 		return nil, err
@@ -190,11 +171,11 @@ func OpenFile(path string, opts Options) (*DB, error) {
 func (db *DB) checkSchema() error {
 	var version uint64
 	var missing bool
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bdb.View(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			if b := firstBucket(tx); b != nil {
-				return fmt.Errorf("storage: %s: %w: bucket %q without a meta bucket; not an autowallet database", db.path, ErrCorrupt, b)
+				return fmt.Errorf("storage: %s: %w: bucket %q without a meta bucket; not an autowallet database", db.path, storage.ErrCorrupt, b)
 			}
 			return nil // fresh file
 		}
@@ -215,7 +196,7 @@ func (db *DB) checkSchema() error {
 	}
 	switch {
 	case version > SchemaVersion:
-		return fmt.Errorf("storage: %s: %w: file has schema version %d, this program knows up to %d; upgrade autowallet (the file was not modified)", db.path, ErrSchemaTooNew, version, SchemaVersion)
+		return fmt.Errorf("storage: %s: %w: file has schema version %d, this program knows up to %d; upgrade autowallet (the file was not modified)", db.path, storage.ErrSchemaTooNew, version, SchemaVersion)
 	case version == SchemaVersion && !missing:
 		return nil
 	case version == 1 || version == 2:
@@ -223,7 +204,7 @@ func (db *DB) checkSchema() error {
 		// nonce index is rebuilt below.
 		db.logger.Info("storage: upgrading schema", "path", db.path, "from", version, "to", SchemaVersion)
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.bdb.Update(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("storage: create bucket %q: %w", name, err)
@@ -251,18 +232,18 @@ func rebuildNonceIndex(tx *boltTx) error {
 	if err != nil {
 		return fmt.Errorf("create the nonce index: %w", err)
 	}
-	active, err := tx.TransfersInState(StateBuilt, StateApproved, StateSent)
+	active, err := tx.TransfersInState(storage.StateBuilt, storage.StateApproved, storage.StateSent)
 	if err != nil {
 		return err
 	}
 	for _, t := range active {
-		if t.Kind == KindReplacement {
+		if t.Kind == storage.KindReplacement {
 			continue
 		}
 		nk := nonceKey(t.ChainID, t.From, t.Nonce)
 		if ref := nonces.Get(nk); ref != nil {
 			holder, _ := decodeIDRef(ref)
-			return fmt.Errorf("%w: transfers %q and %q both hold nonce %d of %s on chain %d", ErrCorrupt, holder, t.ID, t.Nonce, t.From, t.ChainID)
+			return fmt.Errorf("%w: transfers %q and %q both hold nonce %d of %s on chain %d", storage.ErrCorrupt, holder, t.ID, t.Nonce, t.From, t.ChainID)
 		}
 		if err := nonces.Put(nk, encodeIDRef(t.ID)); err != nil {
 			return err
@@ -271,7 +252,7 @@ func rebuildNonceIndex(tx *boltTx) error {
 	return nil
 }
 
-func firstBucket(tx *bolt.Tx) []byte {
+func firstBucket(tx *bbolt.Tx) []byte {
 	c := tx.Cursor()
 	k, _ := c.First()
 	return k
@@ -279,7 +260,7 @@ func firstBucket(tx *bolt.Tx) []byte {
 
 // Close closes the file and releases its lock.
 func (db *DB) Close() error {
-	if err := db.bolt.Close(); err != nil {
+	if err := db.bdb.Close(); err != nil {
 		return fmt.Errorf("storage: close %s: %w", db.path, err)
 	}
 	return nil
@@ -291,14 +272,14 @@ func (db *DB) Path() string { return db.path }
 // boltTx is a bbolt transaction (a Tx of the bbolt engine). A writable Tx must end with Commit or Rollback; a
 // read-only one with Rollback. Only one writable Tx runs at a time.
 type boltTx struct {
-	tx  *bolt.Tx
+	tx  *bbolt.Tx
 	now time.Time // one clock reading per transaction
 }
 
 // begin starts a transaction. Store.Update combines several changes atomically;
 // the DB methods each run in a transaction of their own.
 func (db *DB) begin(writable bool) (*boltTx, error) {
-	tx, err := db.bolt.Begin(writable)
+	tx, err := db.bdb.Begin(writable)
 	if err != nil {
 		return nil, fmt.Errorf("storage: begin: %w", err)
 	}
@@ -324,7 +305,7 @@ func (tx *boltTx) Rollback() error {
 
 // Update runs fn in one write transaction, committed only if fn returns
 // nil: several changes stored together or not at all.
-func (db *DB) Update(fn func(tx Tx) error) error {
+func (db *DB) Update(fn func(tx storage.Tx) error) error {
 	return db.update(func(tx *boltTx) error { return fn(tx) })
 }
 
@@ -378,7 +359,7 @@ func (db *DB) view(fn func(tx *boltTx) error) error {
 // restore, stop autowallet and put it in place of FileName.
 func (db *DB) Backup(w io.Writer) (int64, error) {
 	var n int64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bdb.View(func(tx *bbolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(w)
 		return err
@@ -402,12 +383,12 @@ func (db *DB) PutMeta(key string, value []byte) error {
 
 // Meta returns the value stored under key in the meta bucket.
 func (tx *boltTx) Meta(key string) ([]byte, error) {
-	if err := checkMetaKey(key); err != nil {
+	if err := storage.CheckMetaKey(key); err != nil {
 		return nil, err
 	}
 	raw := tx.tx.Bucket(bucketMeta).Get([]byte(key))
 	if raw == nil {
-		return nil, fmt.Errorf("storage: meta %q: %w", key, ErrNotFound)
+		return nil, fmt.Errorf("storage: meta %q: %w", key, storage.ErrNotFound)
 	}
 	v, err := decodeMetaValue(raw)
 	if err != nil {
@@ -418,7 +399,7 @@ func (tx *boltTx) Meta(key string) ([]byte, error) {
 
 // PutMeta stores value under key in the meta bucket.
 func (tx *boltTx) PutMeta(key string, value []byte) error {
-	if err := checkMetaKey(key); err != nil {
+	if err := storage.CheckMetaKey(key); err != nil {
 		return err
 	}
 	if err := tx.tx.Bucket(bucketMeta).Put([]byte(key), encodeMetaValue(value)); err != nil {
@@ -434,23 +415,11 @@ func (tx *boltTx) CreateMeta(key string, value []byte) ([]byte, bool, error) {
 	if err == nil {
 		return old, false, nil
 	}
-	if !errors.Is(err, ErrNotFound) {
+	if !errors.Is(err, storage.ErrNotFound) {
 		return nil, false, err
 	}
 	if err := tx.PutMeta(key, value); err != nil {
 		return nil, false, err
 	}
 	return bytes.Clone(value), true, nil
-}
-
-func checkMetaKey(key string) error {
-	switch {
-	case key == "":
-		return fmt.Errorf("storage: meta: %w: empty key", ErrInvalid)
-	case len(key) > 255:
-		return fmt.Errorf("storage: meta: %w: key longer than 255 bytes", ErrInvalid)
-	case key == string(metaSchemaKey):
-		return fmt.Errorf("storage: meta: %w: %q is reserved", ErrInvalid, key)
-	}
-	return nil
 }

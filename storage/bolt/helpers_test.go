@@ -1,6 +1,7 @@
-package storage
+package bolt
 
 import (
+	"bytes"
 	"fmt"
 	"math/big"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autowallet/autowallet/storage"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -45,17 +47,17 @@ func recordOf(owner int64, variant int) []byte {
 	return []byte(fmt.Sprintf("sealed-record-owner-%d-variant-%d", owner, variant))
 }
 
-func mustWallet(tb testing.TB, db *DB, owner int64) Wallet {
+func mustWallet(tb testing.TB, db *DB, owner int64) storage.Wallet {
 	tb.Helper()
-	w, _, err := db.CreateWallet(Wallet{Owner: owner, Address: addrOf(owner), Record: recordOf(owner, 0)})
+	w, _, err := db.CreateWallet(storage.Wallet{Owner: owner, Address: addrOf(owner), Record: recordOf(owner, 0)})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return w
 }
 
-func newTransfer(id string, owner int64, nonce uint64) Transfer {
-	return Transfer{
+func newTransfer(id string, owner int64, nonce uint64) storage.Transfer {
+	return storage.Transfer{
 		ID:         id,
 		Owner:      owner,
 		ChatID:     owner,
@@ -73,54 +75,71 @@ func newTransfer(id string, owner int64, nonce uint64) Transfer {
 }
 
 // advance sets what state s requires and moves t to s.
-func advance(t *Transfer, s State) {
+func advance(t *storage.Transfer, s storage.State) {
 	t.State = s
 	switch s {
-	case StateApproved:
+	case storage.StateApproved:
 		t.SignedTx = []byte{0x02, 0xf8, 0x70, byte(t.Nonce)}
 		t.TxHash = common.BytesToHash([]byte("hash-" + t.ID))
-	case StateConfirmed:
+	case storage.StateConfirmed:
 		t.Block = 1234
-	case StateFailed:
+	case storage.StateFailed:
 		t.Block = 1234
 		t.Reason = "reverted"
-	case StateReplaced:
+	case storage.StateReplaced:
 		t.Reason = "another transaction at its nonce was mined"
-	case StateSuperseded:
+	case storage.StateSuperseded:
 		t.Reason = "replaced by a newer request"
-	case StateExpired:
+	case storage.StateExpired:
 		t.Reason = "intent expired"
-	case StateCancelled:
+	case storage.StateCancelled:
 		t.Reason = "cancelled by user"
 	}
 }
 
 // pathTo lists the states to pass through from built to reach s.
-func pathTo(s State) []State {
+func pathTo(s storage.State) []storage.State {
 	switch s {
-	case StateApproved:
-		return []State{StateApproved}
-	case StateSent:
-		return []State{StateApproved, StateSent}
-	case StateConfirmed:
-		return []State{StateApproved, StateSent, StateConfirmed}
-	case StateFailed, StateReplaced:
-		return []State{StateApproved, s}
-	case StateCancelled, StateExpired, StateSuperseded:
-		return []State{s}
+	case storage.StateApproved:
+		return []storage.State{storage.StateApproved}
+	case storage.StateSent:
+		return []storage.State{storage.StateApproved, storage.StateSent}
+	case storage.StateConfirmed:
+		return []storage.State{storage.StateApproved, storage.StateSent, storage.StateConfirmed}
+	case storage.StateFailed, storage.StateReplaced:
+		return []storage.State{storage.StateApproved, s}
+	case storage.StateCancelled, storage.StateExpired, storage.StateSuperseded:
+		return []storage.State{s}
 	}
 	return nil
 }
 
-func moveTo(tb testing.TB, db *DB, id string, s State) Transfer {
+func moveTo(tb testing.TB, db *DB, id string, s storage.State) storage.Transfer {
 	tb.Helper()
-	var t Transfer
+	var t storage.Transfer
 	for _, step := range pathTo(s) {
 		var err error
-		t, err = db.UpdateTransfer(id, func(t *Transfer) error { advance(t, step); return nil })
+		t, err = db.UpdateTransfer(id, func(t *storage.Transfer) error { advance(t, step); return nil })
 		if err != nil {
 			tb.Fatalf("move %s to %s: %v", id, step, err)
 		}
 	}
 	return t
+}
+
+// encodeTransferV1 writes t as a v1 record (before replacements and fees):
+// the current (v3) encoding of an ordinary transfer without fees ends with
+// kind 0, replaces "", L1 fee and fee paid, one zero byte each; v1 is the
+// rest under version 1. The result must decode back to t.
+func encodeTransferV1(tb testing.TB, t *storage.Transfer) []byte {
+	tb.Helper()
+	v3 := storage.EncodeTransfer(t)
+	if v3[0] != 3 || !bytes.HasSuffix(v3, []byte{0, 0, 0, 0}) {
+		tb.Fatalf("transfer %q has no v1 form: %x", t.ID, v3)
+	}
+	v1 := append([]byte{1}, v3[1:len(v3)-4]...)
+	if back, err := storage.DecodeTransfer(v1); err != nil || back.ID != t.ID {
+		tb.Fatalf("v1 form of %q: %v", t.ID, err)
+	}
+	return v1
 }

@@ -1,18 +1,19 @@
-package storage
+package bolt
 
 import (
 	"bytes"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/autowallet/autowallet/storage"
+	"go.etcd.io/bbolt"
 )
 
 // The bbolt engine copies its records (items.go).
-var _ Copier = (*DB)(nil)
+var _ storage.Copier = (*DB)(nil)
 
 // Items: see Copier. bbolt's keys are the canonical keys, so every bucket
 // walks in the required order.
-func (db *DB) Items(kind ItemKind, fn func(Item) error) error {
+func (db *DB) Items(kind storage.ItemKind, fn func(storage.Item) error) error {
 	return db.view(func(tx *boltTx) error {
 		each := func(bucket []byte, value func(k, v []byte) ([]byte, error)) error {
 			b := tx.tx.Bucket(bucket)
@@ -27,47 +28,47 @@ func (db *DB) Items(kind ItemKind, fn func(Item) error) error {
 				if val == nil {
 					return nil
 				}
-				return fn(Item{Kind: kind, Key: k, Value: val})
+				return fn(storage.Item{Kind: kind, Key: k, Value: val})
 			})
 		}
 		same := func(_, v []byte) ([]byte, error) { return v, nil }
 		switch kind {
-		case ItemMeta:
+		case storage.ItemMeta:
 			return each(bucketMeta, func(k, v []byte) ([]byte, error) {
 				if bytes.Equal(k, metaSchemaKey) {
 					return nil, nil // each engine keeps its own schema version
 				}
 				return decodeMetaValue(v)
 			})
-		case ItemUser:
+		case storage.ItemUser:
 			return each(bucketUsers, same)
-		case ItemUsername:
+		case storage.ItemUsername:
 			return each(bucketUsernames, func(_, v []byte) ([]byte, error) {
 				id, err := decodeOwnerRef(v)
 				return ownerKey(id), err
 			})
-		case ItemWallet:
+		case storage.ItemWallet:
 			return each(bucketWallets, same)
-		case ItemTransfer:
+		case storage.ItemTransfer:
 			return each(bucketTransfers, same)
-		case ItemDeposit:
+		case storage.ItemDeposit:
 			return each(bucketDeposits, same)
-		case ItemAlert:
+		case storage.ItemAlert:
 			return each(bucketDepositOutbox, same)
-		case ItemCursor:
+		case storage.ItemCursor:
 			return each(bucketWatchCursors, same)
-		case ItemWalletCard:
+		case storage.ItemWalletCard:
 			return each(bucketWalletCards, same)
-		case ItemCardEdit:
+		case storage.ItemCardEdit:
 			return each(bucketCardEdits, same)
 		}
-		return fmt.Errorf("storage: items: %w: kind %q", ErrInvalid, kind)
+		return fmt.Errorf("storage: items: %w: kind %q", storage.ErrInvalid, kind)
 	})
 }
 
 // PutItems: see Copier. Each value is decoded (a corrupt one is refused)
 // and stored with the indexes the domain methods keep.
-func (db *DB) PutItems(items []Item) error {
+func (db *DB) PutItems(items []storage.Item) error {
 	return db.update(func(tx *boltTx) error {
 		for _, it := range items {
 			if err := tx.putItem(it); err != nil {
@@ -80,39 +81,39 @@ func (db *DB) PutItems(items []Item) error {
 
 // putNew stores value under key in b unless the same value is there; a
 // different value is ErrConflict. It reports whether it wrote.
-func putNew(b *bolt.Bucket, key, value []byte) (bool, error) {
+func putNew(b *bbolt.Bucket, key, value []byte) (bool, error) {
 	if old := b.Get(key); old != nil {
 		if bytes.Equal(old, value) {
 			return false, nil
 		}
-		return false, ErrConflict
+		return false, storage.ErrConflict
 	}
 	return true, b.Put(key, value)
 }
 
-func (tx *boltTx) putItem(it Item) error {
-	bucket := func(name []byte) *bolt.Bucket { return tx.tx.Bucket(name) }
+func (tx *boltTx) putItem(it storage.Item) error {
+	bucket := func(name []byte) *bbolt.Bucket { return tx.tx.Bucket(name) }
 	switch it.Kind {
-	case ItemMeta:
-		if err := checkMetaKey(string(it.Key)); err != nil {
+	case storage.ItemMeta:
+		if err := storage.CheckMetaKey(string(it.Key)); err != nil {
 			return err
 		}
 		_, err := putNew(bucket(bucketMeta), it.Key, encodeMetaValue(it.Value))
 		return err
-	case ItemUser:
-		u, err := decodeUser(it.Value)
+	case storage.ItemUser:
+		u, err := storage.DecodeUser(it.Value)
 		if err != nil {
 			return err
 		}
 		if !bytes.Equal(ownerKey(u.ID), it.Key) {
-			return fmt.Errorf("%w: stored under another key", ErrCorrupt)
+			return fmt.Errorf("%w: stored under another key", storage.ErrCorrupt)
 		}
 		_, err = putNew(bucket(bucketUsers), it.Key, it.Value)
 		return err
-	case ItemUsername:
-		id, err := ItemKey8(Item{Kind: it.Kind, Key: it.Value})
+	case storage.ItemUsername:
+		id, err := storage.ItemKey8(storage.Item{Kind: it.Kind, Key: it.Value})
 		if err != nil || len(it.Key) == 0 {
-			return fmt.Errorf("%w: username entry", ErrCorrupt)
+			return fmt.Errorf("%w: username entry", storage.ErrCorrupt)
 		}
 		b, err := tx.tx.CreateBucketIfNotExists(bucketUsernames)
 		if err != nil {
@@ -120,32 +121,32 @@ func (tx *boltTx) putItem(it Item) error {
 		}
 		_, err = putNew(b, it.Key, encodeOwnerRef(int64(id)))
 		return err
-	case ItemWallet:
-		w, err := decodeWallet(it.Value)
+	case storage.ItemWallet:
+		w, err := storage.DecodeWallet(it.Value)
 		if err != nil {
 			return err
 		}
 		if !bytes.Equal(ownerKey(w.Owner), it.Key) {
-			return fmt.Errorf("%w: stored under another key", ErrCorrupt)
+			return fmt.Errorf("%w: stored under another key", storage.ErrCorrupt)
 		}
 		if _, err := putNew(bucket(bucketWalletAddresses), w.Address[:], encodeOwnerRef(w.Owner)); err != nil {
 			return fmt.Errorf("address %s: %w", w.Address, err)
 		}
 		_, err = putNew(bucket(bucketWallets), it.Key, it.Value)
 		return err
-	case ItemTransfer:
-		t, err := decodeTransfer(it.Value)
+	case storage.ItemTransfer:
+		t, err := storage.DecodeTransfer(it.Value)
 		if err != nil {
 			return err
 		}
 		if t.ID != string(it.Key) {
-			return fmt.Errorf("%w: stored under another key", ErrCorrupt)
+			return fmt.Errorf("%w: stored under another key", storage.ErrCorrupt)
 		}
 		wrote, err := putNew(bucket(bucketTransfers), it.Key, it.Value)
 		if err != nil || !wrote {
 			return err
 		}
-		if t.State.Active() && t.Kind == KindTransfer {
+		if t.State.Active() && t.Kind == storage.KindTransfer {
 			if _, err := putNew(bucket(bucketTransferNonces), nonceKey(t.ChainID, t.From, t.Nonce), encodeIDRef(t.ID)); err != nil {
 				return fmt.Errorf("nonce %d of %s on chain %d: %w", t.Nonce, t.From, t.ChainID, err)
 			}
@@ -154,26 +155,26 @@ func (tx *boltTx) putItem(it Item) error {
 			return err
 		}
 		return bucket(bucketTransfersByState).Put(stateIndexKey(t.State, t.ID), nil)
-	case ItemDeposit:
-		d, err := decodeDeposit(it.Value)
+	case storage.ItemDeposit:
+		d, err := storage.DecodeDeposit(it.Value)
 		if err != nil {
 			return err
 		}
 		if !bytes.Equal(d.Key(), it.Key) {
-			return fmt.Errorf("%w: stored under another key", ErrCorrupt)
+			return fmt.Errorf("%w: stored under another key", storage.ErrCorrupt)
 		}
 		wrote, err := putNew(bucket(bucketDeposits), it.Key, it.Value)
 		if err != nil || !wrote {
 			return err
 		}
 		return bucket(bucketDepositsByOwner).Put(depositOwnerKey(d.Owner, d.Time, it.Key), nil)
-	case ItemAlert:
-		seq, err := ItemKey8(it)
+	case storage.ItemAlert:
+		seq, err := storage.ItemKey8(it)
 		if err != nil {
 			return err
 		}
 		if bucket(bucketDeposits).Get(it.Value) == nil {
-			return fmt.Errorf("%w: alert of a deposit that is not stored", ErrCorrupt)
+			return fmt.Errorf("%w: alert of a deposit that is not stored", storage.ErrCorrupt)
 		}
 		outbox := bucket(bucketDepositOutbox)
 		if _, err := putNew(outbox, it.Key, it.Value); err != nil {
@@ -183,29 +184,29 @@ func (tx *boltTx) putItem(it Item) error {
 			return outbox.SetSequence(seq)
 		}
 		return nil
-	case ItemCursor:
-		chain, err := ItemKey8(it)
+	case storage.ItemCursor:
+		chain, err := storage.ItemKey8(it)
 		if err != nil {
 			return err
 		}
-		if _, err := decodeCursor(chain, it.Value); err != nil {
+		if _, err := storage.DecodeCursor(chain, it.Value); err != nil {
 			return err
 		}
 		_, err = putNew(bucket(bucketWatchCursors), it.Key, it.Value)
 		return err
-	case ItemWalletCard:
-		if _, _, err := DecodeWalletCard(it); err != nil {
+	case storage.ItemWalletCard:
+		if _, _, err := storage.DecodeWalletCard(it); err != nil {
 			return err
 		}
 		_, err := putNew(bucket(bucketWalletCards), it.Key, it.Value)
 		return err
-	case ItemCardEdit:
-		e, err := DecodeCardEdit(it)
+	case storage.ItemCardEdit:
+		e, err := storage.DecodeCardEdit(it)
 		if err != nil {
 			return err
 		}
 		if bucket(bucketTransfers).Get([]byte(e.TransferID)) == nil {
-			return fmt.Errorf("%w: card edit of a transfer that is not stored", ErrCorrupt)
+			return fmt.Errorf("%w: card edit of a transfer that is not stored", storage.ErrCorrupt)
 		}
 		edits := bucket(bucketCardEdits)
 		if _, err := putNew(edits, it.Key, it.Value); err != nil {
@@ -217,5 +218,5 @@ func (tx *boltTx) putItem(it Item) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: kind %q", ErrInvalid, it.Kind)
+	return fmt.Errorf("%w: kind %q", storage.ErrInvalid, it.Kind)
 }

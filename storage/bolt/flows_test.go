@@ -1,11 +1,12 @@
-package storage
+package bolt
 
 import (
 	"errors"
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/autowallet/autowallet/storage"
+	"go.etcd.io/bbolt"
 )
 
 // TestFlowRecordStrict: a flow record that does not decode is ErrCorrupt
@@ -26,23 +27,23 @@ func TestFlowRecordStrict(t *testing.T) {
 		"truncated":   enc[:len(enc)-1],
 		"empty value": {},
 	} {
-		if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketFlows).Put(flowKey(5), raw) }); err != nil {
+		if err := db.bdb.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketFlows).Put(flowKey(5), raw) }); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Flow(5); !errors.Is(err, ErrCorrupt) {
+		if _, err := db.Flow(5); !errors.Is(err, storage.ErrCorrupt) {
 			t.Fatalf("%s: read %v", name, err)
 		}
-		if _, err := db.PutFlow(5, good.Version, []byte("y"), time.Minute); !errors.Is(err, ErrCorrupt) {
+		if _, err := db.PutFlow(5, good.Version, []byte("y"), time.Minute); !errors.Is(err, storage.ErrCorrupt) {
 			t.Fatalf("%s: put %v", name, err)
 		}
-		if _, err := db.DeleteFlow(5, good.Version); !errors.Is(err, ErrCorrupt) {
+		if _, err := db.DeleteFlow(5, good.Version); !errors.Is(err, storage.ErrCorrupt) {
 			t.Fatalf("%s: versioned delete %v", name, err)
 		}
 	}
 	if live, err := db.DeleteFlow(5, 0); err != nil || live {
 		t.Fatal(live, err)
 	}
-	if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketFlows).Put(flowKey(6), []byte{9}) }); err != nil {
+	if err := db.bdb.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketFlows).Put(flowKey(6), []byte{9}) }); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := db.PruneFlows(); err != nil || n != 1 {

@@ -1,4 +1,4 @@
-package storage
+package bolt
 
 import (
 	"fmt"
@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/autowallet/autowallet/storage"
+	"go.etcd.io/bbolt"
 )
 
 // Records the size of a real sealed record (enclave.RecordV1Length).
@@ -28,7 +29,7 @@ func BenchmarkCreateWallet(b *testing.B) {
 	var owner int64
 	for b.Loop() {
 		owner++
-		if _, created, err := db.CreateWallet(Wallet{Owner: owner, Address: addrOf(owner), Record: benchRecord(owner)}); err != nil || !created {
+		if _, created, err := db.CreateWallet(storage.Wallet{Owner: owner, Address: addrOf(owner), Record: benchRecord(owner)}); err != nil || !created {
 			b.Fatal(err, created)
 		}
 	}
@@ -44,7 +45,7 @@ func BenchmarkCreateWalletParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			owner := next.Add(1)
-			if _, created, err := db.CreateWallet(Wallet{Owner: owner, Address: addrOf(owner), Record: benchRecord(owner)}); err != nil || !created {
+			if _, created, err := db.CreateWallet(storage.Wallet{Owner: owner, Address: addrOf(owner), Record: benchRecord(owner)}); err != nil || !created {
 				b.Error(err, created)
 				return
 			}
@@ -61,7 +62,7 @@ func BenchmarkWalletByOwner(b *testing.B) {
 		b.Fatal(err)
 	}
 	for owner := int64(1); owner <= n; owner++ {
-		if _, _, err := tx.CreateWallet(Wallet{Owner: owner, Address: addrOf(owner), Record: benchRecord(owner)}); err != nil {
+		if _, _, err := tx.CreateWallet(storage.Wallet{Owner: owner, Address: addrOf(owner), Record: benchRecord(owner)}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -114,26 +115,26 @@ func BenchmarkCreateWalletUsers(b *testing.B) {
 		for _, w := range ways {
 			b.Run(fmt.Sprintf("users=%d/%s", users, w.name), func(b *testing.B) {
 				db, _ := openTestDB(b)
-				create := func(wallet Wallet) error {
+				create := func(wallet storage.Wallet) error {
 					_, _, err := db.CreateWallet(wallet)
 					return err
 				}
 				switch {
 				case w.solo:
-					create = func(wallet Wallet) error {
+					create = func(wallet storage.Wallet) error {
 						return db.update(func(tx *boltTx) error { _, _, err := tx.CreateWallet(wallet); return err })
 					}
 				case w.delay > 0:
-					db.bolt.MaxBatchDelay = w.delay
-					create = func(wallet Wallet) error {
-						return db.bolt.Batch(func(btx *bolt.Tx) error {
+					db.bdb.MaxBatchDelay = w.delay
+					create = func(wallet storage.Wallet) error {
+						return db.bdb.Batch(func(btx *bbolt.Tx) error {
 							_, _, err := (&boltTx{tx: btx, now: time.Now().UTC()}).CreateWallet(wallet)
 							return err
 						})
 					}
 				}
 				runUsers(b, users, func(owner int64) error {
-					return create(Wallet{Owner: owner, Address: addrOf(owner), Record: benchRecord(owner)})
+					return create(storage.Wallet{Owner: owner, Address: addrOf(owner), Record: benchRecord(owner)})
 				})
 			})
 		}
@@ -192,7 +193,7 @@ func BenchmarkClaimUpdates(b *testing.B) {
 				if id > int64(b.N) {
 					return
 				}
-				if c, err := db.ClaimUpdate(id, "parent-a", time.Minute); err != nil || c != UpdateClaimed {
+				if c, err := db.ClaimUpdate(id, "parent-a", time.Minute); err != nil || c != storage.UpdateClaimed {
 					b.Error(id, c, err)
 					return
 				}
@@ -205,7 +206,7 @@ func BenchmarkClaimUpdates(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bdb.View(func(tx *bbolt.Tx) error {
 		s := tx.Bucket(bucketUpdates).Stats()
 		b.ReportMetric(float64(s.LeafAlloc)/float64(s.KeyN), "leaf-B/update")
 		b.ReportMetric(100*float64(s.LeafInuse)/float64(s.LeafAlloc), "leaf-fill-%")

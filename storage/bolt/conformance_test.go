@@ -1,10 +1,11 @@
-package storage_test
+package bolt_test
 
 import (
 	"path/filepath"
 	"testing"
 
 	"github.com/autowallet/autowallet/storage"
+	"github.com/autowallet/autowallet/storage/bolt"
 	"github.com/autowallet/autowallet/storage/storagetest"
 )
 
@@ -12,7 +13,7 @@ import (
 // runs the same suite on PostgreSQL.
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Store {
-		db, err := storage.Open(filepath.Join(t.TempDir(), "data"), storage.Options{})
+		db, err := bolt.Open(filepath.Join(t.TempDir(), "data"), bolt.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

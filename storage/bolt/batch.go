@@ -1,4 +1,4 @@
-package storage
+package bolt
 
 // Group commit (issue 11): concurrent independent writes share one bbolt
 // transaction and so one fsync. Every bbolt commit is fsynced and bbolt runs

@@ -1,4 +1,4 @@
-package storage
+package bolt
 
 import (
 	"bytes"
@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/autowallet/autowallet/storage"
+	"go.etcd.io/bbolt"
 )
 
 func TestOpenCreatesPrivateFileWithSchema(t *testing.T) {
@@ -32,7 +33,7 @@ func TestOpenCreatesPrivateFileWithSchema(t *testing.T) {
 	if got := di.Mode().Perm(); got != 0o700 {
 		t.Errorf("data folder mode %o, want 700", got)
 	}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.bdb.View(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %s missing", name)
@@ -88,7 +89,7 @@ func TestLockedFileIsRefused(t *testing.T) {
 func TestSchemaTooNewIsRefusedAndFileUntouched(t *testing.T) {
 	db, dir := openTestDB(t)
 	mustWallet(t, db, 7)
-	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+	if err := db.bdb.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(metaSchemaKey, encodeSchemaVersion(SchemaVersion+1))
 	}); err != nil {
 		t.Fatal(err)
@@ -100,7 +101,7 @@ func TestSchemaTooNewIsRefusedAndFileUntouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(dir, Options{})
-	if !errors.Is(err, ErrSchemaTooNew) {
+	if !errors.Is(err, storage.ErrSchemaTooNew) {
 		t.Fatalf("open: %v, want ErrSchemaTooNew", err)
 	}
 	if !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", SchemaVersion+1)) || !strings.Contains(err.Error(), "upgrade") {
@@ -117,7 +118,7 @@ func TestSchemaTooNewIsRefusedAndFileUntouched(t *testing.T) {
 
 func TestReopenKeepsEverything(t *testing.T) {
 	db, dir := openTestDB(t)
-	u, err := db.UpsertUser(User{ID: 7, ChatID: 7, FirstName: "Ada", Username: "ada", Language: "en"})
+	u, err := db.UpsertUser(storage.User{ID: 7, ChatID: 7, FirstName: "Ada", Username: "ada", Language: "en"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr = moveTo(t, db, "t1", StateSent)
+	tr = moveTo(t, db, "t1", storage.StateSent)
 	if err := db.PutMeta("kms_blob", []byte{1, 2, 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -159,13 +160,13 @@ func TestReopenKeepsEverything(t *testing.T) {
 
 func TestMeta(t *testing.T) {
 	db, _ := openTestDB(t)
-	if _, err := db.Meta("missing"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.Meta("missing"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("missing key: %v", err)
 	}
-	if err := db.PutMeta(string(metaSchemaKey), []byte{9}); !errors.Is(err, ErrInvalid) {
+	if err := db.PutMeta(string(metaSchemaKey), []byte{9}); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("schema key is writable: %v", err)
 	}
-	if err := db.PutMeta("", nil); !errors.Is(err, ErrInvalid) {
+	if err := db.PutMeta("", nil); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("empty key: %v", err)
 	}
 	for _, v := range [][]byte{{}, []byte("blob"), []byte("replaced")} {
@@ -180,70 +181,70 @@ func TestMeta(t *testing.T) {
 
 func TestUsers(t *testing.T) {
 	db, _ := openTestDB(t)
-	if _, err := db.User(1); !errors.Is(err, ErrNotFound) {
+	if _, err := db.User(1); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("missing user: %v", err)
 	}
-	u, err := db.UpsertUser(User{ID: 1, ChatID: 1, FirstName: "A"})
+	u, err := db.UpsertUser(storage.User{ID: 1, ChatID: 1, FirstName: "A"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.Created.IsZero() {
 		t.Error("created not set")
 	}
-	u2, err := db.UpdateUser(1, func(u *User) error { u.Settings = Settings{ChainID: 8453, Muted: true}; return nil })
+	u2, err := db.UpdateUser(1, func(u *storage.User) error { u.Settings = storage.Settings{ChainID: 8453, Muted: true}; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A later /start refreshes the profile but keeps created and settings.
-	u3, err := db.UpsertUser(User{ID: 1, ChatID: 1, FirstName: "B", Username: "b", Language: "de"})
+	u3, err := db.UpsertUser(storage.User{ID: 1, ChatID: 1, FirstName: "B", Username: "b", Language: "de"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !u3.Created.Equal(u.Created) || u3.Settings != u2.Settings || u3.FirstName != "B" || u3.Language != "de" {
 		t.Errorf("upsert of a known user: %+v", u3)
 	}
-	if _, err := db.UpdateUser(1, func(u *User) error { u.ID = 2; return nil }); !errors.Is(err, ErrInvalid) {
+	if _, err := db.UpdateUser(1, func(u *storage.User) error { u.ID = 2; return nil }); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("id change: %v", err)
 	}
 	boom := errors.New("boom")
-	if _, err := db.UpdateUser(1, func(u *User) error { u.FirstName = "C"; return boom }); err != boom {
+	if _, err := db.UpdateUser(1, func(u *storage.User) error { u.FirstName = "C"; return boom }); err != boom {
 		t.Errorf("fn error: %v", err)
 	}
 	if got, _ := db.User(1); !reflect.DeepEqual(got, u3) {
 		t.Errorf("user changed by refused updates: %+v", got)
 	}
-	if _, err := db.UpsertUser(User{ID: 0}); !errors.Is(err, ErrInvalid) {
+	if _, err := db.UpsertUser(storage.User{ID: 0}); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("user id 0: %v", err)
 	}
 }
 
 func TestCreateWalletOnePerUser(t *testing.T) {
 	db, _ := openTestDB(t)
-	w1, created, err := db.CreateWallet(Wallet{Owner: 5, Address: addrOf(5), Record: recordOf(5, 1)})
+	w1, created, err := db.CreateWallet(storage.Wallet{Owner: 5, Address: addrOf(5), Record: recordOf(5, 1)})
 	if err != nil || !created {
 		t.Fatalf("first create: %v, created %v", err, created)
 	}
-	w2, created, err := db.CreateWallet(Wallet{Owner: 5, Address: addrOf(99), Record: recordOf(5, 2)})
+	w2, created, err := db.CreateWallet(storage.Wallet{Owner: 5, Address: addrOf(99), Record: recordOf(5, 2)})
 	if err != nil || created || !reflect.DeepEqual(w1, w2) {
 		t.Fatalf("second create: %+v, %v, %v", w2, created, err)
 	}
-	if _, err := db.WalletByAddress(addrOf(99)); !errors.Is(err, ErrNotFound) {
+	if _, err := db.WalletByAddress(addrOf(99)); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("the refused address was indexed: %v", err)
 	}
 	// The address index is unique: another user cannot take that address.
-	_, _, err = db.CreateWallet(Wallet{Owner: 6, Address: addrOf(5), Record: recordOf(6, 0)})
-	if !errors.Is(err, ErrWalletExists) {
+	_, _, err = db.CreateWallet(storage.Wallet{Owner: 6, Address: addrOf(5), Record: recordOf(6, 0)})
+	if !errors.Is(err, storage.ErrWalletExists) {
 		t.Errorf("address of another user: %v", err)
 	}
-	if _, err := db.WalletByOwner(6); !errors.Is(err, ErrNotFound) {
+	if _, err := db.WalletByOwner(6); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("user 6 got a wallet: %v", err)
 	}
-	for _, bad := range []Wallet{
+	for _, bad := range []storage.Wallet{
 		{Owner: 0, Address: addrOf(1), Record: []byte{1}},
 		{Owner: 1, Record: []byte{1}},
 		{Owner: 1, Address: addrOf(1)},
 	} {
-		if _, _, err := db.CreateWallet(bad); !errors.Is(err, ErrInvalid) {
+		if _, _, err := db.CreateWallet(bad); !errors.Is(err, storage.ErrInvalid) {
 			t.Errorf("CreateWallet(%+v): %v, want ErrInvalid", bad, err)
 		}
 	}
@@ -252,7 +253,7 @@ func TestCreateWalletOnePerUser(t *testing.T) {
 func TestCreateWalletConcurrentSameUser(t *testing.T) {
 	db, _ := openTestDB(t)
 	const n = 100
-	results := make([]Wallet, n)
+	results := make([]storage.Wallet, n)
 	var created atomic.Int32
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -261,7 +262,7 @@ func TestCreateWalletConcurrentSameUser(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			w, c, err := db.CreateWallet(Wallet{Owner: 77, Address: addrOf(77), Record: recordOf(77, i)})
+			w, c, err := db.CreateWallet(storage.Wallet{Owner: 77, Address: addrOf(77), Record: recordOf(77, i)})
 			if err != nil {
 				t.Error(err)
 				return
@@ -287,7 +288,7 @@ func TestCreateWalletConcurrentSameUser(t *testing.T) {
 		}
 	}
 	var count int
-	db.ForEachWallet(func(Wallet) error { count++; return nil })
+	db.ForEachWallet(func(storage.Wallet) error { count++; return nil })
 	if count != 1 {
 		t.Errorf("%d wallets stored, want 1", count)
 	}
@@ -302,7 +303,7 @@ func TestCreateWalletConcurrentDifferentUsers(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, _, err := db.CreateWallet(Wallet{Owner: u, Address: addrOf(u), Record: recordOf(u, tap)}); err != nil {
+				if _, _, err := db.CreateWallet(storage.Wallet{Owner: u, Address: addrOf(u), Record: recordOf(u, tap)}); err != nil {
 					t.Error(err)
 				}
 			}()
@@ -310,7 +311,7 @@ func TestCreateWalletConcurrentDifferentUsers(t *testing.T) {
 	}
 	wg.Wait()
 	seen := map[int64]bool{}
-	err := db.ForEachWallet(func(w Wallet) error {
+	err := db.ForEachWallet(func(w storage.Wallet) error {
 		if seen[w.Owner] {
 			t.Errorf("two wallets for %d", w.Owner)
 		}
@@ -344,7 +345,7 @@ func TestBackupWhileWriting(t *testing.T) {
 				return
 			default:
 			}
-			if _, _, err := db.CreateWallet(Wallet{Owner: u, Address: addrOf(u), Record: recordOf(u, 0)}); err != nil {
+			if _, _, err := db.CreateWallet(storage.Wallet{Owner: u, Address: addrOf(u), Record: recordOf(u, 0)}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -380,7 +381,7 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	if err := rdb.bolt.View(func(tx *bolt.Tx) error {
+	if err := rdb.bdb.View(func(tx *bbolt.Tx) error {
 		for err := range tx.Check() {
 			return err
 		}
@@ -389,7 +390,7 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Fatalf("restored file fails the consistency check: %v", err)
 	}
 	var count int64
-	if err := rdb.ForEachWallet(func(w Wallet) error {
+	if err := rdb.ForEachWallet(func(w storage.Wallet) error {
 		count++
 		if byAddr, err := rdb.WalletByAddress(w.Address); err != nil || byAddr.Owner != w.Owner {
 			t.Errorf("restored address index of %d: %v", w.Owner, err)
@@ -413,8 +414,8 @@ func TestSchema1IsUpgraded(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr, _ := db.Transfer("old")
-	if err := db.bolt.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketTransfers).Put([]byte("old"), encodeTransferAs(&tr, transferV1)); err != nil {
+	if err := db.bdb.Update(func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(bucketTransfers).Put([]byte("old"), encodeTransferV1(t, &tr)); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketMeta).Put(metaSchemaKey, encodeSchemaVersion(1))
@@ -431,12 +432,12 @@ func TestSchema1IsUpgraded(t *testing.T) {
 		t.Fatalf("schema after upgrade %d, %v", v, err)
 	}
 	got, err := db.Transfer("old")
-	if err != nil || got.ID != "old" || got.Kind != KindTransfer || got.State != StateBuilt {
+	if err != nil || got.ID != "old" || got.Kind != storage.KindTransfer || got.State != storage.StateBuilt {
 		t.Fatalf("v1 record: %+v, %v", got, err)
 	}
-	moveTo(t, db, "old", StateSuperseded)
+	moveTo(t, db, "old", storage.StateSuperseded)
 	raw, _, held := rawTransfer(t, db, got)
-	if raw[0] != transferV3 || held {
+	if raw[0] != 3 || held { // format v3
 		t.Fatalf("after update: version %d, nonce held %v", raw[0], held)
 	}
 }

@@ -1,4 +1,4 @@
-package storage
+package bolt
 
 import (
 	"bufio"
@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/autowallet/autowallet/storage"
 )
 
 // The group commit's rules (batch.go), with batches formed on purpose: the
@@ -50,7 +52,7 @@ func formBatch(t *testing.T, db *DB, first func(), queued ...func()) {
 
 // createOK creates owner's wallet (from any goroutine).
 func createOK(t *testing.T, db *DB, owner int64) {
-	if _, created, err := db.CreateWallet(Wallet{Owner: owner, Address: addrOf(owner), Record: recordOf(owner, 0)}); err != nil || !created {
+	if _, created, err := db.CreateWallet(storage.Wallet{Owner: owner, Address: addrOf(owner), Record: recordOf(owner, 0)}); err != nil || !created {
 		t.Error(owner, err, created)
 	}
 }
@@ -77,17 +79,17 @@ func waitBatcher(t *testing.T, db *DB, ok func(leading bool, queued int) bool) {
 func TestBatchFailingItemAmongGood(t *testing.T) {
 	db, _ := openTestDB(t)
 	errs := make([]error, 5)
-	create := func(i int, w Wallet) func() {
+	create := func(i int, w storage.Wallet) func() {
 		return func() { _, _, errs[i] = db.CreateWallet(w) }
 	}
 	formBatch(t, db,
-		create(0, Wallet{Owner: 10, Address: addrOf(10), Record: recordOf(10, 0)}),
-		create(1, Wallet{Owner: 1, Address: addrOf(1), Record: recordOf(1, 0)}),
-		create(2, Wallet{Owner: 2, Address: addrOf(1), Record: recordOf(2, 0)}), // address of owner 1, written earlier in the batch
-		create(3, Wallet{Owner: 3, Address: addrOf(3), Record: recordOf(3, 0)}),
-		create(4, Wallet{Owner: 4, Address: addrOf(10), Record: recordOf(4, 0)}), // address of owner 10, committed before
+		create(0, storage.Wallet{Owner: 10, Address: addrOf(10), Record: recordOf(10, 0)}),
+		create(1, storage.Wallet{Owner: 1, Address: addrOf(1), Record: recordOf(1, 0)}),
+		create(2, storage.Wallet{Owner: 2, Address: addrOf(1), Record: recordOf(2, 0)}), // address of owner 1, written earlier in the batch
+		create(3, storage.Wallet{Owner: 3, Address: addrOf(3), Record: recordOf(3, 0)}),
+		create(4, storage.Wallet{Owner: 4, Address: addrOf(10), Record: recordOf(4, 0)}), // address of owner 10, committed before
 	)
-	for i, want := range []error{nil, nil, ErrWalletExists, nil, ErrWalletExists} {
+	for i, want := range []error{nil, nil, storage.ErrWalletExists, nil, storage.ErrWalletExists} {
 		if !errors.Is(errs[i], want) || (want == nil) != (errs[i] == nil) {
 			t.Errorf("create %d: %v, want %v", i, errs[i], want)
 		}
@@ -105,7 +107,7 @@ func TestBatchFailingItemAmongGood(t *testing.T) {
 		t.Errorf("created %v and %v (one batch) after %v (the leader's own)", w1.Created, w3.Created, w0.Created)
 	}
 	for _, owner := range []int64{2, 4} {
-		if _, err := db.WalletByOwner(owner); !errors.Is(err, ErrNotFound) {
+		if _, err := db.WalletByOwner(owner); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("owner %d of a failed create has a wallet: %v", owner, err)
 		}
 	}
@@ -122,13 +124,13 @@ func TestBatchFailingItemAmongGood(t *testing.T) {
 func TestBatchSameOwnerInOneBatch(t *testing.T) {
 	db, _ := openTestDB(t)
 	const n = 8
-	got := make([]Wallet, n)
+	got := make([]storage.Wallet, n)
 	created := make([]bool, n)
 	calls := make([]func(), n)
 	for i := range calls {
 		calls[i] = func() {
 			var err error
-			got[i], created[i], err = db.CreateWallet(Wallet{Owner: 9, Address: addrOf(100 + int64(i)), Record: recordOf(9, i)})
+			got[i], created[i], err = db.CreateWallet(storage.Wallet{Owner: 9, Address: addrOf(100 + int64(i)), Record: recordOf(9, i)})
 			if err != nil {
 				t.Error(err)
 			}
@@ -144,7 +146,7 @@ func TestBatchSameOwnerInOneBatch(t *testing.T) {
 			t.Errorf("call %d: created %v, %+v", i, created[i], got[i])
 		}
 		if i > 0 {
-			if _, err := db.WalletByAddress(addrOf(100 + int64(i))); !errors.Is(err, ErrNotFound) {
+			if _, err := db.WalletByAddress(addrOf(100 + int64(i))); !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("address of call %d was indexed: %v", i, err)
 			}
 		}
@@ -183,7 +185,7 @@ func TestBatchFunctionErrorOrPanicWritesNothing(t *testing.T) {
 	if errGood != nil || !errors.Is(errHalf, errBoom) || panicked != "bad function" {
 		t.Fatalf("good %v, half %v, panic %v", errGood, errHalf, panicked)
 	}
-	for key, want := range map[string]error{"good-1": nil, "half": ErrNotFound, "panic": ErrNotFound} {
+	for key, want := range map[string]error{"good-1": nil, "half": storage.ErrNotFound, "panic": storage.ErrNotFound} {
 		if _, err := db.Meta(key); !errors.Is(err, want) || (want == nil) != (err == nil) {
 			t.Errorf("meta %q: %v, want %v", key, err, want)
 		}
@@ -207,9 +209,9 @@ func TestBatchConcurrentClaims(t *testing.T) {
 			switch {
 			case err != nil:
 				t.Error(err)
-			case c == UpdateClaimed:
+			case c == storage.UpdateClaimed:
 				claimed.Add(1)
-			case c == UpdateInProgress:
+			case c == storage.UpdateInProgress:
 				inProgress.Add(1)
 			default:
 				t.Errorf("claim %d: %v", i, c)
@@ -232,7 +234,7 @@ func TestBatchDurableAfterReopen(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, created, err := db.CreateWallet(Wallet{Owner: owner, Address: addrOf(owner), Record: recordOf(owner, 0)}); err != nil || !created {
+			if _, created, err := db.CreateWallet(storage.Wallet{Owner: owner, Address: addrOf(owner), Record: recordOf(owner, 0)}); err != nil || !created {
 				t.Error(owner, err, created)
 			}
 		}()
@@ -297,7 +299,7 @@ func TestBatchSurvivesKill(t *testing.T) {
 		}
 	}
 	var total int
-	db.ForEachWallet(func(Wallet) error { total++; return nil })
+	db.ForEachWallet(func(storage.Wallet) error { total++; return nil })
 	t.Logf("%d wallets reported before SIGKILL, %d in the file", len(reported), total)
 }
 
@@ -320,7 +322,7 @@ func batchChild(path string) {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
 				owner := next.Add(1)
-				if _, _, err := db.CreateWallet(Wallet{Owner: owner, Address: addrOf(owner), Record: recordOf(owner, 0)}); err != nil {
+				if _, _, err := db.CreateWallet(storage.Wallet{Owner: owner, Address: addrOf(owner), Record: recordOf(owner, 0)}); err != nil {
 					fmt.Println("create:", err)
 					os.Exit(1)
 				}

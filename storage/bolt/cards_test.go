@@ -1,9 +1,11 @@
-package storage
+package bolt
 
 import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/autowallet/autowallet/storage"
 )
 
 // Every state change of a transfer that has a card queues one edit, in the
@@ -18,26 +20,26 @@ func TestCardEditsQueuedWithStateChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The card's id stored while built: the card shows built already.
-	if _, err := db.UpdateTransfer("t1", func(x *Transfer) error { x.ChatID, x.MessageID = 1, 42; return nil }); err != nil {
+	if _, err := db.UpdateTransfer("t1", func(x *storage.Transfer) error { x.ChatID, x.MessageID = 1, 42; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	moveTo(t, db, "t1", StateConfirmed) // approved, sent, confirmed
+	moveTo(t, db, "t1", storage.StateConfirmed) // approved, sent, confirmed
 	// A refused change queues nothing (the transaction rolls back).
-	if _, err := db.UpdateTransfer("t1", func(x *Transfer) error { x.State = StateBuilt; return nil }); !errors.Is(err, ErrInvalidTransition) {
+	if _, err := db.UpdateTransfer("t1", func(x *storage.Transfer) error { x.State = storage.StateBuilt; return nil }); !errors.Is(err, storage.ErrInvalidTransition) {
 		t.Fatalf("confirmed -> built: %v", err)
 	}
 	edits, err := db.PendingCardEdits(0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var states []State
+	var states []storage.State
 	for _, e := range edits {
 		if e.TransferID != "t1" {
 			t.Fatalf("edit %+v", e)
 		}
 		states = append(states, e.State)
 	}
-	if want := []State{StateApproved, StateSent, StateConfirmed}; len(states) != 3 || states[0] != want[0] || states[1] != want[1] || states[2] != want[2] {
+	if want := []storage.State{storage.StateApproved, storage.StateSent, storage.StateConfirmed}; len(states) != 3 || states[0] != want[0] || states[1] != want[1] || states[2] != want[2] {
 		t.Fatalf("queued %v, want %v", states, want)
 	}
 	// Paging and removal.
@@ -48,10 +50,10 @@ func TestCardEditsQueuedWithStateChanges(t *testing.T) {
 	if err := db.CardEditsDone(edits[0].Seq, edits[1].Seq, 999); err != nil {
 		t.Fatal(err)
 	}
-	if left, _ := db.PendingCardEdits(0, 100); len(left) != 1 || left[0].State != StateConfirmed {
+	if left, _ := db.PendingCardEdits(0, 100); len(left) != 1 || left[0].State != storage.StateConfirmed {
 		t.Fatalf("left %+v", left)
 	}
-	if _, err := db.PendingCardEdits(0, 0); !errors.Is(err, ErrInvalid) {
+	if _, err := db.PendingCardEdits(0, 0); !errors.Is(err, storage.ErrInvalid) {
 		t.Fatalf("limit 0: %v", err)
 	}
 }
@@ -69,38 +71,38 @@ func TestCardEditWhenCardStoredLate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	moveTo(t, db, "t1", StateCancelled)
+	moveTo(t, db, "t1", storage.StateCancelled)
 	if e, _ := db.PendingCardEdits(0, 10); len(e) != 0 {
 		t.Fatalf("edits without a card: %+v", e)
 	}
-	if _, err := db.UpdateTransfer("t1", func(x *Transfer) error { x.MessageID = 7; return nil }); err != nil {
+	if _, err := db.UpdateTransfer("t1", func(x *storage.Transfer) error { x.MessageID = 7; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	err := db.Update(func(tx Tx) error {
-		if _, err := tx.UpdateTransfer("t2", func(x *Transfer) error { x.MessageID = 8; return nil }); err != nil {
+	err := db.Update(func(tx storage.Tx) error {
+		if _, err := tx.UpdateTransfer("t2", func(x *storage.Transfer) error { x.MessageID = 8; return nil }); err != nil {
 			return err
 		}
-		_, err := tx.UpdateTransfer("t2", func(x *Transfer) error { advance(x, StateSuperseded); return nil })
+		_, err := tx.UpdateTransfer("t2", func(x *storage.Transfer) error { advance(x, storage.StateSuperseded); return nil })
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e, _ := db.PendingCardEdits(0, 10)
-	if len(e) != 2 || e[0].TransferID != "t1" || e[0].State != StateCancelled || e[1].TransferID != "t2" || e[1].State != StateSuperseded {
+	if len(e) != 2 || e[0].TransferID != "t1" || e[0].State != storage.StateCancelled || e[1].TransferID != "t2" || e[1].State != storage.StateSuperseded {
 		t.Fatalf("edits %+v", e)
 	}
 }
 
 func TestWalletCard(t *testing.T) {
 	db, dir := openTestDB(t)
-	if _, err := db.WalletCard(1); !errors.Is(err, ErrNotFound) {
+	if _, err := db.WalletCard(1); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("no card: %v", err)
 	}
-	if err := db.SetWalletCard(1, Card{ChatID: -100, MessageID: 0}); !errors.Is(err, ErrInvalid) {
+	if err := db.SetWalletCard(1, storage.Card{ChatID: -100, MessageID: 0}); !errors.Is(err, storage.ErrInvalid) {
 		t.Fatalf("message 0: %v", err)
 	}
-	if err := db.SetWalletCard(1, Card{ChatID: -100123, MessageID: 77}); err != nil {
+	if err := db.SetWalletCard(1, storage.Card{ChatID: -100123, MessageID: 77}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -109,7 +111,7 @@ func TestWalletCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if c, err := db.WalletCard(1); err != nil || c != (Card{ChatID: -100123, MessageID: 77}) {
+	if c, err := db.WalletCard(1); err != nil || c != (storage.Card{ChatID: -100123, MessageID: 77}) {
 		t.Fatalf("after reopen: %+v %v", c, err)
 	}
 }
@@ -126,7 +128,7 @@ func TestReserveSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	l := SendLimits{Global: RateLimit{Every: 30 * time.Millisecond, Burst: 4}, Chat: RateLimit{Every: time.Second, Burst: 2}}
+	l := storage.SendLimits{Global: storage.RateLimit{Every: 30 * time.Millisecond, Burst: 4}, Chat: storage.RateLimit{Every: time.Second, Burst: 2}}
 	reserve := func(chat int64) (time.Duration, bool) {
 		t.Helper()
 		w, ok, err := db.ReserveSend(chat, l)
@@ -162,7 +164,7 @@ func TestReserveSend(t *testing.T) {
 	if w, ok := reserve(0); !ok || w <= 30*time.Millisecond || w > 60*time.Millisecond {
 		t.Fatalf("the bot's slot alone: wait %v reserved %v", w, ok)
 	}
-	if _, _, err := db.ReserveSend(1, SendLimits{}); !errors.Is(err, ErrInvalid) {
+	if _, _, err := db.ReserveSend(1, storage.SendLimits{}); !errors.Is(err, storage.ErrInvalid) {
 		t.Fatalf("no limits: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package storage
+package bolt
 
 import (
 	"crypto/sha256"
@@ -15,8 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autowallet/autowallet/storage"
 	"github.com/ethereum/go-ethereum/common"
-	bolt "go.etcd.io/bbolt"
+	"go.etcd.io/bbolt"
 )
 
 // millionOwner spreads owners over [1, 2^33] as Telegram's user ids are
@@ -49,7 +50,7 @@ func fillWallets(tb testing.TB, db *DB, n, users int) {
 					return
 				}
 				owner := millionOwner(i)
-				if _, created, err := db.CreateWallet(Wallet{Owner: owner, Address: millionAddress(owner), Record: benchRecord(owner)}); err != nil || !created {
+				if _, created, err := db.CreateWallet(storage.Wallet{Owner: owner, Address: millionAddress(owner), Record: benchRecord(owner)}); err != nil || !created {
 					tb.Error(err, created)
 					return
 				}
@@ -70,7 +71,7 @@ type fileLayout struct {
 
 func layoutOf(tb testing.TB, db *DB) fileLayout {
 	var l fileLayout
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bdb.View(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketWallets, bucketWalletAddresses} {
 			s := tx.Bucket(name).Stats()
 			l.leafAlloc += s.LeafAlloc
@@ -82,7 +83,7 @@ func layoutOf(tb testing.TB, db *DB) fileLayout {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	l.free = db.bolt.Stats().FreePageN * db.bolt.Info().PageSize
+	l.free = db.bdb.Stats().FreePageN * db.bdb.Info().PageSize
 	return l
 }
 

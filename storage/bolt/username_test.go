@@ -1,8 +1,10 @@
-package storage
+package bolt
 
 import (
 	"errors"
 	"testing"
+
+	"github.com/autowallet/autowallet/storage"
 )
 
 // TestUserByUsername: the index finds a user by @username in any case,
@@ -11,10 +13,10 @@ import (
 // stored again.
 func TestUserByUsername(t *testing.T) {
 	db, _ := openTestDB(t)
-	if _, err := db.UserByUsername("bob"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.UserByUsername("bob"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("empty index: %v", err)
 	}
-	if _, err := db.UpsertUser(User{ID: 1, FirstName: "Bob", Username: "Bob"}); err != nil {
+	if _, err := db.UpsertUser(storage.User{ID: 1, FirstName: "Bob", Username: "Bob"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"bob", "@BOB", "Bob"} {
@@ -23,32 +25,32 @@ func TestUserByUsername(t *testing.T) {
 		}
 	}
 	// Bob renames himself; Carol takes @bob.
-	if _, err := db.UpsertUser(User{ID: 1, FirstName: "Bob", Username: "robert"}); err != nil {
+	if _, err := db.UpsertUser(storage.User{ID: 1, FirstName: "Bob", Username: "robert"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.UserByUsername("bob"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.UserByUsername("bob"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("old username still found: %v", err)
 	}
 	if u, err := db.UserByUsername("robert"); err != nil || u.ID != 1 {
 		t.Fatalf("new username: %+v, %v", u, err)
 	}
-	if _, err := db.UpsertUser(User{ID: 2, FirstName: "Carol", Username: "bob"}); err != nil {
+	if _, err := db.UpsertUser(storage.User{ID: 2, FirstName: "Carol", Username: "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	if u, err := db.UserByUsername("bob"); err != nil || u.ID != 2 {
 		t.Fatalf("taken-over username: %+v, %v", u, err)
 	}
 	// Carol drops her username: @bob finds no one.
-	if _, err := db.UpsertUser(User{ID: 2, FirstName: "Carol"}); err != nil {
+	if _, err := db.UpsertUser(storage.User{ID: 2, FirstName: "Carol"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.UserByUsername("bob"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.UserByUsername("bob"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("dropped username: %v", err)
 	}
 	// A profile written without the index (as before it existed).
 	db.update(func(tx *boltTx) error {
-		u := User{ID: 3, FirstName: "Dan", Username: "dan", Created: db.now()}
-		return tx.tx.Bucket(bucketUsers).Put(ownerKey(3), encodeUser(&u))
+		u := storage.User{ID: 3, FirstName: "Dan", Username: "dan", Created: db.now()}
+		return tx.tx.Bucket(bucketUsers).Put(ownerKey(3), storage.EncodeUser(&u))
 	})
 	u3, _ := db.User(3)
 	if db.UsernameIndexed(u3) {
@@ -57,7 +59,7 @@ func TestUserByUsername(t *testing.T) {
 	if _, err := db.UpsertUser(u3); err != nil || !db.UsernameIndexed(u3) {
 		t.Fatalf("rewriting the profile did not index it: %v", err)
 	}
-	if _, err := db.UserByUsername(""); !errors.Is(err, ErrNotFound) {
+	if _, err := db.UserByUsername(""); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("empty name: %v", err)
 	}
 }

@@ -1,11 +1,11 @@
-package storage
+package bolt
 
 import (
 	"context"
 	"fmt"
 	"io"
 
-	bolt "go.etcd.io/bbolt"
+	"go.etcd.io/bbolt"
 )
 
 // BackupTo is Backup for a caller that must know the snapshot's size and
@@ -16,7 +16,7 @@ import (
 // anything is written. It returns the number of bytes written.
 func (db *DB) BackupTo(begin func(size int64, schema uint64) (io.Writer, error)) (int64, error) {
 	var n int64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bdb.View(func(tx *bbolt.Tx) error {
 		schema, err := decodeSchemaVersion(tx.Bucket(bucketMeta).Get(metaSchemaKey))
 		if err != nil {
 			return fmt.Errorf("schema version: %w", err)
@@ -41,7 +41,7 @@ func (db *DB) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	tx, err := db.bolt.Begin(false)
+	tx, err := db.bdb.Begin(false)
 	if err != nil {
 		return fmt.Errorf("storage: ping: %w", err)
 	}
@@ -51,7 +51,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // SchemaVersion is the schema version stored in the open file.
 func (db *DB) SchemaVersion() (uint64, error) {
 	var v uint64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bdb.View(func(tx *bbolt.Tx) error {
 		var err error
 		v, err = decodeSchemaVersion(tx.Bucket(bucketMeta).Get(metaSchemaKey))
 		return err
