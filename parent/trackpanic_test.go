@@ -148,8 +148,8 @@ func TestTrackerPanicBacksOff(t *testing.T) {
 	if n := strings.Count(logs.String(), "pass panicked"); n != len(passes) {
 		t.Fatalf("%d panic log lines, want one per panic (%d):\n%s", n, len(passes), logs.String())
 	}
-	if strings.Contains(logs.String(), "a bug in one") {
-		t.Fatalf("the panic's value is in the log:\n%s", logs.String())
+	if strings.Contains(logs.String(), "a bug in one") || !strings.Contains(logs.String(), "at=\"trackpanic_test.go:") || !strings.Contains(logs.String(), "transfer="+poison.ID) {
+		t.Fatalf("the log lacks where and which transfer, or has the panic's value:\n%s", logs.String())
 	}
 	if tr, err := s.store.Transfer(poison.ID); err != nil || tr.State != storage.StateBuilt {
 		t.Fatalf("the poison: %s %v; want still built", tr.State, err)
