@@ -184,7 +184,13 @@ func (db *DB) PruneSendSlots(limit int) (int, error) {
 }
 
 // pruneSendSlotsSQL is PruneSendSlots' statement ($1: the batch's limit);
-// TestPruneSendSlotsUsesIndex explains it.
-const pruneSendSlotsSQL = `DELETE FROM send_slots WHERE chat_id IN (
+// TestPruneSendSlotsUsesIndex explains it. The rows are picked in a
+// MATERIALIZED CTE, run once: as `chat_id IN (SELECT … LIMIT $1 …)` the
+// planner may make the pick the inner side of a nested-loop semi-join,
+// rescanned for each outer row, and each rescan skips the rows this
+// statement already deleted and picks up to $1 more, so one batch deleted
+// past its limit (conformance PruneSendSlots: 3 deleted with limit 2).
+const pruneSendSlotsSQL = `WITH picked AS MATERIALIZED (
 	SELECT chat_id FROM send_slots WHERE chat_id <> 0 AND tat < statement_timestamp()
-	LIMIT $1 FOR UPDATE SKIP LOCKED)`
+	LIMIT $1 FOR UPDATE SKIP LOCKED)
+DELETE FROM send_slots USING picked WHERE send_slots.chat_id = picked.chat_id`
