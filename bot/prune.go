@@ -5,11 +5,9 @@ package bot
 // PostgreSQL that is one row per chat, which would stay forever. Every
 // parent running the bot's background work prunes the slots that lie in
 // the past, once a minute, at most SendSlotPruneBatch × SendSlotPruneBatches
-// per run. No lease: a prune is idempotent, cheap enough (one DELETE per
-// batch; send_slots has no index on its time, so each batch scans the
-// table: a few thousand rows in steady state, since a chat's row goes a
-// minute after its last message; an index would cost every message's
-// reservation an index update), and skips the rows another parent's prune or reservation holds
+// per run. No lease: a prune is idempotent, cheap (one DELETE per batch,
+// which finds the past slots through the partial index send_slots_tat of
+// schema 4, docs/postgres.md), and skips the rows another parent's prune or reservation holds
 // (FOR UPDATE SKIP LOCKED), so parents pruning at once share the work
 // instead of waiting for each other; a lease would only add a writer to
 // the leases table. A pruned chat behaves exactly as one never seen (its

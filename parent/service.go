@@ -84,6 +84,9 @@ type Service struct {
 	vaultBlob atomic.Value // []byte
 	// pace spaces out the rebroadcasts of signed transfers (signed.go).
 	pace pacer
+	// backoff leaves a transfer whose tracker pass panicked alone for a
+	// while (trackbackoff.go).
+	backoff trackBackoff
 
 	mu        sync.Mutex
 	listeners []func(storage.Transfer)
@@ -122,6 +125,7 @@ func NewService(store storage.Store, enclave *EnclaveClient, nets []NetworkChain
 		return nil, fmt.Errorf("parent: %w", err)
 	}
 	s.pace.base, s.pace.max = cfg.PollInterval, min(30*cfg.PollInterval, time.Minute)
+	s.backoff.base, s.backoff.max = cfg.PollInterval, max(TrackPanicMaxBackoff, cfg.PollInterval)
 	return s, nil
 }
 

@@ -73,8 +73,14 @@ func (s *Service) trackOnce(ctx context.Context, chainID uint64) {
 		s.log.Error("tracker: reading open transfers", "err", err)
 		return
 	}
+	s.backoff.keepOpen(open)
 	for _, t := range open {
 		if chainID != 0 && t.ChainID != chainID {
+			continue
+		}
+		// A transfer whose pass panicked waits out its back-off
+		// (trackbackoff.go); the others are tracked at every poll.
+		if !s.backoff.due(t.ID, s.now()) {
 			continue
 		}
 		// The fence: a tracker whose lease ran out stops before its next
@@ -82,10 +88,10 @@ func (s *Service) trackOnce(ctx context.Context, chainID uint64) {
 		if err := lease.Check(ctx); err != nil {
 			return
 		}
-		// A panic ends this transfer's pass only (logged, counted): the
-		// tracker goes on with the others, and tries this one again at
-		// its next pass.
-		safego.Call(s.log, s.cfg.Metrics, "tracker", func() {
+		// A panic ends this transfer's pass only (counted, one log line
+		// saying where, never the panic's value): the tracker goes on
+		// with the others, and tries this one again after its back-off.
+		site, panicked := safego.Recover(s.cfg.Metrics, "tracker", func() {
 			if f := trackHook.Load(); f != nil {
 				(*f)(t)
 			}
@@ -98,6 +104,12 @@ func (s *Service) trackOnce(ctx context.Context, chainID uint64) {
 				s.settleSigned(ctx, t)
 			}
 		})
+		if panicked {
+			wait := s.backoff.panicked(t.ID, s.now())
+			s.log.Error("tracker: a transfer's pass panicked; it is left alone for a while, the others go on", "worker", "tracker", "at", site, "transfer", t.ID, "retry_in", wait)
+		} else if s.backoff.passed(t.ID) {
+			s.log.Info("tracker: a transfer's pass works again after a panic", "transfer", t.ID)
+		}
 	}
 }
 

@@ -22,17 +22,27 @@ import (
 // (autowallet_background_panics_total{worker}) and reports true. The caller
 // drops (or retries) the one item; the worker goes on. m may be nil.
 func Call(log *slog.Logger, m *metrics.Metrics, worker string, fn func()) (panicked bool) {
+	site, panicked := Recover(m, worker, fn)
+	if panicked && log != nil {
+		log.Error("background work panicked; the item is dropped and the worker goes on", "worker", worker, "at", site)
+	}
+	return panicked
+}
+
+// Recover is Call without the log line, for a worker that logs the panic
+// itself together with what it does about it (the tracker's back-off,
+// parent/trackbackoff.go): it runs fn, recovers a panic in it, counts it
+// (autowallet_background_panics_total{worker}) and returns where it
+// panicked (Site; never the panic's value). m may be nil.
+func Recover(m *metrics.Metrics, worker string, fn func()) (site string, panicked bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			panicked = true
+			site, panicked = Site(), true
 			m.BackgroundPanic(worker)
-			if log != nil {
-				log.Error("background work panicked; the item is dropped and the worker goes on", "worker", worker, "at", Site())
-			}
 		}
 	}()
 	fn()
-	return false
+	return "", false
 }
 
 // Site is file:line and function of the code that panicked, read from the

@@ -54,3 +54,35 @@ func TestCallRecovers(t *testing.T) {
 		t.Fatalf("counted %v, want card_queue 1 and other 1 (an unknown worker name is no label)", got)
 	}
 }
+
+// TestRecoverCountsAndSaysWhere: Recover counts a panic under its worker
+// and returns where it happened (never the panic's value), writes no log
+// line of its own, and reports nothing for fn that returns.
+func TestRecoverCountsAndSaysWhere(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	const secret = "bot-token-123456:ABCDEF"
+	if site, panicked := safego.Recover(m, "tracker", func() {}); panicked || site != "" {
+		t.Fatalf("a return: %q %v", site, panicked)
+	}
+	site, panicked := safego.Recover(m, "tracker", func() { panic(secret) })
+	if !panicked || !strings.Contains(site, "safego_test.go:") || strings.Contains(site, secret) {
+		t.Fatalf("a panic: %q %v", site, panicked)
+	}
+	mf, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range mf {
+		if f.GetName() == "autowallet_background_panics_total" {
+			for _, s := range f.GetMetric() {
+				if s.GetLabel()[0].GetValue() == "tracker" {
+					n += s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("counted %v tracker panics, want 1", n)
+	}
+}
