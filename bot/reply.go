@@ -110,6 +110,11 @@ func button(text, data string) models.InlineKeyboardButton {
 }
 
 // noKeyboard removes a message's buttons when passed to an edit.
+// walletWithheld is what a user whose wallet row fails its check is told
+// (storage.ErrWalletTampered): the stored address cannot be trusted, so no
+// address is shown at all.
+const walletWithheld = "⚠️ Your wallet cannot be shown right now: its stored details failed a safety check, so I show no address. Do not send money to an address from this chat until this is fixed. Please contact the operator of this bot."
+
 var noKeyboard = &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{}}
 
 // fail tells the user why their request failed (explain), except when the
@@ -152,6 +157,11 @@ func (b *Bot) explain(err error) string {
 		return "⚠️ " + html.EscapeString(sentence(err.Error()))
 	case errors.Is(err, parent.ErrNoWallet):
 		return "You have no wallet yet. Send /start and tap <b>Create wallet</b>."
+	case errors.Is(err, storage.ErrWalletTampered):
+		// The stored row disagrees with the wallet's sealed record
+		// (parent/walletrows.go): no address, no QR code, no button that
+		// leads to one; the service has logged and counted it.
+		return walletWithheld
 	case errors.Is(err, parent.ErrNodeUnavailable):
 		return "⚠️ The network is not reachable right now. Nothing was sent; please try again in a minute."
 	case errors.Is(err, parent.ErrEnclaveUnavailable), errors.Is(err, protocol.ErrVaultLocked):

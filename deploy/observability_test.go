@@ -179,7 +179,7 @@ func dashboardProblems(d dashboard, known map[string]bool) []string {
 // requiredAlerts are the conditions docs/metrics.md promises an alert for.
 var requiredAlerts = []string{"AutowalletNotReady", "AutowalletTelegram429", "AutowalletApprovalFailureSpike",
 	"AutowalletEnclaveErrors", "AutowalletWatcherLag", "AutowalletOutboxGrowing", "AutowalletTransfersStuckInSent",
-	"AutowalletStoreSlow"}
+	"AutowalletStoreSlow", "AutowalletWalletRowTampered", "AutowalletLeaseUnheld", "AutowalletSendSlotCorrupt"}
 
 func rulesProblems(f ruleFile, known map[string]bool, doc string) []string {
 	var bad []string

@@ -27,7 +27,7 @@ func (s *Service) WalletOfUsername(name string) (storage.User, storage.Wallet, e
 	if err != nil {
 		return storage.User{}, storage.Wallet{}, err
 	}
-	w, err := s.store.WalletByOwner(u.ID)
+	w, err := s.walletByOwner(u.ID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return u, storage.Wallet{}, fmt.Errorf("%w: @%s has no wallet yet; ask them to open this bot and create one", ErrUnknownUser, u.Username)
 	}
@@ -37,7 +37,7 @@ func (s *Service) WalletOfUsername(name string) (storage.User, storage.Wallet, e
 // OwnerOf returns the user whose wallet has that address, if it is one of
 // ours and the user is known.
 func (s *Service) OwnerOf(addr common.Address) (storage.User, bool) {
-	w, err := s.store.WalletByAddress(addr)
+	w, err := s.walletByAddress(addr)
 	if err != nil {
 		return storage.User{}, false
 	}

@@ -152,7 +152,7 @@ func (s *Service) changed(t storage.Transfer) {
 
 // Wallet returns the user's wallet, or ErrNoWallet.
 func (s *Service) Wallet(owner int64) (storage.Wallet, error) {
-	w, err := s.store.WalletByOwner(owner)
+	w, err := s.walletByOwner(owner)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Wallet{}, ErrNoWallet
 	}
@@ -164,7 +164,7 @@ func (s *Service) Wallet(owner int64) (storage.Wallet, error) {
 // store keeps the first record and the others' fresh keys, never shown to
 // anyone, are dropped.
 func (s *Service) EnsureWallet(ctx context.Context, owner int64) (storage.Wallet, bool, error) {
-	if w, err := s.store.WalletByOwner(owner); err == nil {
+	if w, err := s.walletByOwner(owner); err == nil {
 		return w, false, nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return storage.Wallet{}, false, err
@@ -474,7 +474,7 @@ func (s *Service) Approve(ctx context.Context, initData string) (t storage.Trans
 	if err := openForApproval(t); err != nil {
 		return t, err
 	}
-	w, err := s.store.WalletByAddress(t.From)
+	w, err := s.walletByAddress(t.From)
 	if err != nil {
 		return t, err
 	}

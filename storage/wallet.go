@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage/internal/codec"
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -57,4 +58,29 @@ func decodeWallet(b []byte) (Wallet, error) {
 		return Wallet{}, err
 	}
 	return w, nil
+}
+
+// ErrWalletTampered: a wallet row whose owner or address disagrees with the
+// plaintext header of its sealed record (or whose record has no readable
+// header). Only a write past the program makes one (a database writer: the
+// engines store what CreateWallet was given, which came from the enclave),
+// so it is corruption: errors.Is(err, ErrCorrupt) holds.
+var ErrWalletTampered = fmt.Errorf("%w: wallet row disagrees with its sealed record", ErrCorrupt)
+
+// CheckWalletRecord compares a wallet row with its sealed record's header
+// (protocol.RecordHeader): owner and address must be the record's, the
+// values the enclave bound into the record's additional data. A row that
+// fails is ErrWalletTampered. The parent checks every wallet it reads
+// before it shows an address or attributes a deposit to a user
+// (parent.Service, parent/watch); the record itself stays opaque.
+func CheckWalletRecord(w Wallet) error {
+	owner, addr, err := protocol.RecordHeader(w.Record)
+	if err != nil {
+		return fmt.Errorf("storage: wallet of user %d: %w: %v", w.Owner, ErrWalletTampered, err)
+	}
+	if owner != w.Owner || addr != w.Address {
+		return fmt.Errorf("storage: wallet of user %d: %w: the row says owner %d, address %s; the record says owner %d, address %s",
+			w.Owner, ErrWalletTampered, w.Owner, w.Address.Hex(), owner, addr.Hex())
+	}
+	return nil
 }

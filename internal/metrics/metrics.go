@@ -53,6 +53,9 @@ type Metrics struct {
 	watcherLag   *prometheus.GaugeVec
 	storeTime    *prometheus.HistogramVec
 	storeErrs    *prometheus.CounterVec
+	walletRows   *prometheus.CounterVec
+	leaseHeld    *prometheus.GaugeVec
+	slotCorrupt  *prometheus.CounterVec
 	networkNames map[string]bool
 	names        []string
 }
@@ -91,6 +94,13 @@ func New(o Options) *Metrics {
 	m.watcherLag = f.gauge("watcher_lag_blocks", "Blocks between a network's head and the incoming-funds watcher's cursor (head - cursor).", "network")
 	m.storeTime = f.histogram("store_operation_duration_seconds", "Time of a storage.Store method, by method.", storeBuckets, "op")
 	m.storeErrs = f.counter("store_errors_total", "storage.Store methods that failed (not found is not an error), by method.", "op")
+	m.walletRows = f.counter("wallet_rows_tampered_total", "Wallet rows read whose owner or address disagrees with their sealed record's header (storage.ErrWalletTampered): a write to the database past the program. The wallet is not shown and deposits to the row's address are not announced.")
+	m.leaseHeld = f.gauge("lease_held", "1 while this parent holds the lease on a piece of background work (parent/lease), else 0, by lease name. Summed over the parents, 0 means nobody runs that work.", "name")
+	m.slotCorrupt = f.counter("send_slot_corrupt_total", "Send-slot waits the store asked for beyond what Telegram's limits can produce (a far-future tat row or a database clock jump); the message went by this parent's own limiters instead.")
+	// The unlabelled counters exist at 0 from the start, so an alert on
+	// their increase sees the first one.
+	m.walletRows.WithLabelValues()
+	m.slotCorrupt.WithLabelValues()
 
 	version, revision := buildVersion(o.Version)
 	bi := prometheus.NewGauge(prometheus.GaugeOpts{

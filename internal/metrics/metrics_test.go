@@ -275,6 +275,7 @@ func TestNamesAreRegistered(t *testing.T) {
 	m.UpdateDropped("panic")
 	m.BackgroundPanic("card_queue")
 	m.WebhookReset()
+	m.LeaseHeld("cards", true)
 	m.WatchStore(openStore(t))
 	m.WatchReadiness(NewReadiness(0, 0, Check{Name: "store", Run: func(context.Context) string { return "" }}))
 	fams, err := m.reg.Gather()

@@ -186,3 +186,34 @@ func stateLabel(s storage.State) string {
 	}
 	return Other
 }
+
+// WalletRowTampered counts one wallet row refused because it disagrees with
+// its sealed record (storage.ErrWalletTampered).
+func (m *Metrics) WalletRowTampered() {
+	if m == nil {
+		return
+	}
+	m.walletRows.WithLabelValues().Inc()
+}
+
+// LeaseHeld says whether this parent holds the named lease. The names are
+// the program's own ("cards", "alerts", "tracker/<chain id>", "watch/<chain
+// id>" of a configured network), never anything a chat or the store sends.
+func (m *Metrics) LeaseHeld(name string, held bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if held {
+		v = 1
+	}
+	m.leaseHeld.WithLabelValues(name).Set(v)
+}
+
+// SendSlotCorrupt counts one send-slot wait refused as corrupt.
+func (m *Metrics) SendSlotCorrupt() {
+	if m == nil {
+		return
+	}
+	m.slotCorrupt.WithLabelValues().Inc()
+}

@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/binary"
 	"math/big"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/autowallet/autowallet/networks"
+	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
 	"github.com/autowallet/autowallet/storage/bolt"
 )
@@ -213,10 +215,21 @@ func openStore(t *testing.T, dir string) *bolt.DB {
 func storeWallets(t *testing.T, db *bolt.DB, ws ...wallet) {
 	t.Helper()
 	for _, w := range ws {
-		if _, _, err := db.CreateWallet(storage.Wallet{Owner: w.owner, Address: w.addr, Record: []byte{1}}); err != nil {
+		if _, _, err := db.CreateWallet(storage.Wallet{Owner: w.owner, Address: w.addr, Record: recordOf(w.owner, w.addr)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// recordOf is a sealed record of the v1 layout for owner and addr: its
+// header is what the watcher checks a wallet row against (verify.go); its
+// ciphertext is filler, the watcher never opens a record.
+func recordOf(owner int64, addr common.Address) []byte {
+	rec := make([]byte, protocol.RecordV1Length)
+	rec[0] = protocol.RecordV1
+	binary.BigEndian.PutUint64(rec[1:9], uint64(owner))
+	copy(rec[9:], addr[:])
+	return rec
 }
 
 // inbox records delivered alerts.

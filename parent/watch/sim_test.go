@@ -125,7 +125,7 @@ func TestRevertedTransferNoAlert(t *testing.T) {
 	storeWallets(t, db, alice)
 	// Our "wallet" is the reverting contract's address, as if a wallet
 	// rejected value: the receipt check must drop the deposit.
-	if _, _, err := db.CreateWallet(storage.Wallet{Owner: 9, Address: reverter, Record: []byte{1}}); err != nil {
+	if _, _, err := db.CreateWallet(storage.Wallet{Owner: 9, Address: reverter, Record: recordOf(9, reverter)}); err != nil {
 		t.Fatal(err)
 	}
 	addrs, _ := LoadAddresses(db)

@@ -209,6 +209,9 @@ func (w *Watcher) Step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	deposits = append(deposits, tokenDeposits...)
+	if deposits, err = w.verifyOwners(deposits); err != nil {
+		return 0, err
+	}
 	// In chain order (block, then log index; a native transfer after its
 	// block's logs), so one owner's alerts are delivered in that order.
 	slices.SortStableFunc(deposits, func(a, b storage.Deposit) int {
