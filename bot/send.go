@@ -41,7 +41,7 @@ const (
 	cbFlow       = "f:"
 	cbFlowCancel = "f:cancel"
 	cbFlowMax    = "f:max"
-	cbFlowAsset  = "f:asset:" // + index in b.assets()
+	// cbFlowAsset: assetbutton.go
 )
 
 // cancelButton is the inline Cancel of every step of a guided send.
@@ -115,13 +115,18 @@ func (b *Bot) cbFlow(ctx context.Context, q *models.CallbackQuery, arg string) {
 			return
 		}
 		fl.amount = formatAmount(max, fl.asset.decimals(), exact)
-	case strings.HasPrefix(arg, "asset:"):
-		var i int
-		if _, err := fmt.Sscan(strings.TrimPrefix(arg, "asset:"), &i); err != nil || i < 0 || i >= len(b.assets()) {
-			return
+	case strings.HasPrefix(arg, assetArg):
+		// The coin the button names, looked up in this parent's own list
+		// (assetbutton.go); one it does not offer is refused and the
+		// choice asked again, never replaced by another coin.
+		a, err := b.assetOfButton(arg)
+		if err != nil {
+			b.log.Info("asset button refused", "chat", chatID, "err", err)
+			b.say(ctx, chatID, b.assetRefusal(arg, err))
+			fl.asset = nil
+		} else {
+			fl.asset = &a
 		}
-		a := b.assets()[i]
-		fl.asset = &a
 	default:
 		return
 	}
@@ -395,7 +400,7 @@ func (b *Bot) pickAsset(ctx context.Context, from common.Address, fl *flow) (*as
 	}
 	var rows [][]models.InlineKeyboardButton
 	for _, i := range cands {
-		rows = append(rows, []models.InlineKeyboardButton{button(all[i].String(), fmt.Sprintf("%s%d", cbFlowAsset, i))})
+		rows = append(rows, []models.InlineKeyboardButton{button(all[i].String(), assetData(all[i]))})
 	}
 	rows = append(rows, []models.InlineKeyboardButton{cancelButton})
 	what := "What do you want to send?"
