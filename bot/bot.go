@@ -111,6 +111,7 @@ func New(cfg Config, svc *parent.Service) (*Bot, error) {
 	// Telegram's limits hold for the bot, not per parent: every message
 	// reserves its slot in the store (docs/bot.md, "Several parents").
 	b.send.Share(svc.Store())
+	b.send.SetMetrics(cfg.Metrics)
 	if cfg.Webhook != nil {
 		wc := *cfg.Webhook
 		if err := wc.check(); err != nil {
@@ -253,7 +254,7 @@ func (b *Bot) RunBackground(ctx context.Context) {
 	go b.cards.run(ctx)
 	go keepSendSlotsPruned(ctx, b.svc.Store(), SendSlotPruneEvery, b.log, b.cfg.Metrics) // prune.go
 	_ = lease.Run(ctx, lease.Config{Store: b.svc.Store(), Name: CardsLease, Holder: b.cfg.Instance,
-		TTL: b.cfg.LeaseTTL, Logger: b.log}, b.runCards)
+		TTL: b.cfg.LeaseTTL, Logger: b.log, Metrics: b.cfg.Metrics}, b.runCards)
 }
 
 // clearForPolling is called before long polling. While a webhook is set,

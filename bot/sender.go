@@ -11,6 +11,7 @@ import (
 	tgbot "github.com/go-telegram/bot"
 	"golang.org/x/time/rate"
 
+	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -43,9 +44,13 @@ type SlotStore interface {
 // and tries again (a few times at most). With Share, the budget is the
 // store's, shared by every parent; without, this process's own.
 type Sender struct {
-	global *rate.Limiter
-	log    *slog.Logger
-	slots  SlotStore
+	global  *rate.Limiter
+	log     *slog.Logger
+	slots   SlotStore
+	metrics *metrics.Metrics
+
+	corruptMu     sync.Mutex
+	corruptLogged time.Time // the last error logged of a corrupt wait
 
 	mu    sync.Mutex
 	chats map[int64]*rate.Limiter
@@ -64,6 +69,33 @@ func NewSender(log *slog.Logger) *Sender {
 // one bot keep Telegram's limits together. Call it before the first Do.
 func (s *Sender) Share(st SlotStore) { s.slots = st }
 
+// SetMetrics makes the Sender count the waits it refuses as corrupt
+// (autowallet_send_slot_corrupt_total). Call it before the first Do.
+func (s *Sender) SetMetrics(m *metrics.Metrics) { s.metrics = m }
+
+// MaxSlotWait is the longest wait for a send slot the store may ask for:
+// the bot's slot is only reserved within storage.SendHorizon, and a chat's
+// queue of more than a minute at one message a second (60 messages of one
+// chat waiting at once) is no queue the bot makes. A longer wait is a
+// corrupt row (a send_slots tat written far into the future past the
+// program, or a jump of the database's clock: review 12, finding 4): obeyed,
+// it would stall every message until its context ends.
+const MaxSlotWait = storage.SendHorizon + time.Minute
+
+// corruptWait notes a refused wait: counted each time, logged as an error
+// at most every 10 seconds (a planted row refuses every message).
+func (s *Sender) corruptWait(chatID int64, d time.Duration) {
+	s.metrics.SendSlotCorrupt()
+	s.corruptMu.Lock()
+	defer s.corruptMu.Unlock()
+	if time.Since(s.corruptLogged) < 10*time.Second {
+		return
+	}
+	s.corruptLogged = time.Now()
+	s.log.Error("the store asked for a send-slot wait no Telegram limit can produce: its send_slots row is corrupt or the database's clock jumped; keeping this parent's own limits",
+		"chat", chatID, "wait", d.Round(time.Second), "max", MaxSlotWait)
+}
+
 // wait waits for the budget of one message to chatID: a slot reserved in
 // the shared store, or this process's limiters when there is no store or
 // it cannot answer (the bot keeps talking through a database outage, each
@@ -76,6 +108,10 @@ func (s *Sender) wait(ctx context.Context, chatID int64) error {
 			d, reserved, err := s.slots.ReserveSend(ask, TelegramLimits)
 			if err != nil {
 				s.log.Warn("shared send slots unavailable; keeping this parent's own limits", "err", err)
+				break
+			}
+			if d > MaxSlotWait {
+				s.corruptWait(ask, d)
 				break
 			}
 			if d > 0 {

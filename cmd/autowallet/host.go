@@ -80,7 +80,7 @@ func (h *host) leases(c hostConfig) lease.Config {
 	if c.Instance == "" {
 		c.Instance = defaultInstance()
 	}
-	return lease.Config{Store: h.store, Holder: c.Instance, Logger: h.log.With("component", "lease")}
+	return lease.Config{Store: h.store, Holder: c.Instance, Logger: h.log.With("component", "lease"), Metrics: h.metrics}
 }
 
 // open creates the data folder, opens storage, dials every network's node

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/autowallet/autowallet/internal/metrics"
 	"github.com/autowallet/autowallet/storage"
 )
 
@@ -52,6 +53,11 @@ type Config struct {
 	// lease (default 2 s, at most Renew).
 	Retry  time.Duration
 	Logger *slog.Logger
+	// Metrics, if set, gets autowallet_lease_held{name}: 1 while this
+	// parent holds the lease, 0 otherwise. Summed over the parents, 0 for
+	// long means the work runs nowhere: a lease row kept by something that
+	// is not a parent (review 12, finding 4) or parents that cannot renew.
+	Metrics *metrics.Metrics
 }
 
 func (c *Config) setDefaults() {
@@ -158,12 +164,14 @@ func Run(ctx context.Context, c Config, work Work) error {
 	for {
 		sent := time.Now()
 		l, held, err := c.Store.AcquireLease(c.Name, c.Holder, c.TTL)
+		c.Metrics.LeaseHeld(c.Name, err == nil && held)
 		switch {
 		case err != nil:
 			log.Warn("lease: acquiring failed", "err", err)
 		case held:
 			log.Info("lease: held; work starts", "token", l.Token)
 			err := runHeld(ctx, c, l, sent, work)
+			c.Metrics.LeaseHeld(c.Name, false)
 			if ctx.Err() != nil {
 				// A clean stop: hand the work over now, not after the TTL.
 				if rerr := c.Store.ReleaseLease(c.Name, c.Holder); rerr != nil {
@@ -235,6 +243,7 @@ func runHeld(ctx context.Context, c Config, l storage.Lease, sent time.Time, wor
 				h.extend(sent, c.TTL-c.margin())
 			}
 			if h.Check() != nil {
+				c.Metrics.LeaseHeld(c.Name, false)
 				tickC = nil
 			}
 		}
