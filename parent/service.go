@@ -183,6 +183,8 @@ func (s *Service) EnsureWallet(ctx context.Context, owner int64) (storage.Wallet
 	if created {
 		s.log.Info("wallet created", "owner", owner, "address", w.Address.Hex())
 		s.walletCreated(w)
+	} else if err := s.checkWallet(w); err != nil { // another's row, read back: walletrows.go
+		return storage.Wallet{}, false, err
 	}
 	return w, created, nil
 }
