@@ -24,6 +24,11 @@ func TestLyingNode(t *testing.T) {
 	setup := func(t *testing.T) (*Watcher, *memSource, *bolt.DB) {
 		db := openStore(t, tempDir(t))
 		t.Cleanup(func() { db.Close() })
+		// alice's wallet is stored: a deposit is announced only to a wallet
+		// whose row and record agree (verify.go).
+		if _, _, err := db.CreateWallet(storage.Wallet{Owner: 7, Address: alice, Record: recordOf(7, alice)}); err != nil {
+			t.Fatal(err)
+		}
 		addrs := NewAddresses(1)
 		addrs.Watch(alice, 7)
 		src := &memSource{token: token, ours: []common.Address{alice}}
