@@ -260,6 +260,12 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	if err := m.serve(l, hc); err != nil {
 		return err
 	}
+	if c.IdentityKey != "" {
+		// Every unlock, not only the first, must give the pinned key: a
+		// database writer could otherwise move the parent to another
+		// genuine blob of the deployment at the next enclave restart.
+		enc.PinIdentityKey(c.IdentityKey)
+	}
 	if err := m.startUnlocker(m.runCtx, enc); err != nil {
 		return err
 	}
