@@ -3,6 +3,7 @@ package parent_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"strings"
@@ -35,6 +36,8 @@ type vaultDB struct {
 	s     storage.Store
 	del   func(t *testing.T)
 	write func(t *testing.T, v []byte)
+	// record rewrites a wallet's sealed record (a row, not the blob).
+	record func(t *testing.T, w storage.Wallet)
 }
 
 func boltVaultDB(t *testing.T) *vaultDB {
@@ -50,19 +53,30 @@ func boltVaultDB(t *testing.T) *vaultDB {
 			t.Fatal(err)
 		}
 	}
-	h.del = func(t *testing.T) {
+	// rawUpdate writes the file itself, as someone holding it would.
+	rawUpdate := func(t *testing.T, fn func(tx *bbolt.Tx) error) {
 		h.s.Close()
 		raw, err := bbolt.Open(path, 0o600, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := raw.Update(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte(parent.MetaKMSCiphertextBlob)) }); err != nil {
+		if err := raw.Update(fn); err != nil {
 			t.Fatal(err)
 		}
 		raw.Close()
 		if h.s, err = bolt.OpenFile(path, bolt.Options{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	h.del = func(t *testing.T) {
+		rawUpdate(t, func(tx *bbolt.Tx) error {
+			return tx.Bucket([]byte("meta")).Delete([]byte(parent.MetaKMSCiphertextBlob))
+		})
+	}
+	h.record = func(t *testing.T, w storage.Wallet) {
+		rawUpdate(t, func(tx *bbolt.Tx) error {
+			return tx.Bucket([]byte("wallets")).Put(binary.BigEndian.AppendUint64(nil, uint64(w.Owner)), storage.EncodeWallet(&w))
+		})
 	}
 	return h
 }
@@ -89,6 +103,9 @@ func pgVaultDB(srv *pgtest.Server) func(t *testing.T) *vaultDB {
 			del: func(t *testing.T) { exec(t, `DELETE FROM meta WHERE key = $1`, parent.MetaKMSCiphertextBlob) },
 			write: func(t *testing.T, v []byte) {
 				exec(t, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, parent.MetaKMSCiphertextBlob, v)
+			},
+			record: func(t *testing.T, w storage.Wallet) {
+				exec(t, `UPDATE wallets SET record = $1 WHERE owner = $2`, w.Record, w.Owner)
 			},
 		}
 	}
@@ -467,6 +484,44 @@ func TestVaultKeyIdentityPin(t *testing.T) {
 		}
 		if err := svc.VaultKeyCheck(); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestVaultKeyPinOutranksARewrittenRecord: a database writer rewrites only
+// the lowest owner's sealed record (another wallet's record in its place).
+// Without a pin the parent cannot tell that from a replaced blob and
+// refuses (ErrVaultKeyMismatch, naming that user's wallet: the limit
+// docs/kms.md names); with the pinned identity key, which proves the key,
+// the unlock passes and every other wallet works.
+func TestVaultKeyPinOutranksARewrittenRecord(t *testing.T) {
+	onBothEngines(t, func(t *testing.T, open func(t *testing.T) *vaultDB) {
+		h := open(t)
+		d := deploy(t, h)
+		lowest := d.wallets[len(d.wallets)-1] // owners 30, 20, 10
+		forged := lowest
+		forged.Record = bytes.Clone(d.wallets[0].Record)
+		forged.Record[len(forged.Record)-1] ^= 1
+		h.record(t, forged)
+		d.restartEnclave(t)
+
+		unpinned := parent.NewEnclaveClientTCP(d.e.addr, 10*time.Second)
+		err := unlockRestarted(unpinned, h.s, "parent-b")
+		if !errors.Is(err, parent.ErrVaultKeyMismatch) || !strings.Contains(err.Error(), "user 10's wallet") {
+			t.Fatalf("unpinned, rewritten record: %v", err)
+		}
+		pinned := parent.NewEnclaveClientTCP(d.e.addr, 10*time.Second)
+		pinned.PinIdentityKey(d.identity)
+		if err := unlockRestarted(pinned, h.s, "parent-b"); err != nil {
+			t.Fatalf("pinned, rewritten record: %v", err)
+		}
+		if err := newService(t, h.s, pinned).VaultKeyCheck(); err != nil {
+			t.Fatal(err)
+		}
+		d.wallets = d.wallets[:len(d.wallets)-1]
+		d.walletsOpen(t, pinned)
+		if _, err := pinned.Statement(context.Background(), forged.Record); !errors.Is(err, protocol.ErrRecordTampered) {
+			t.Fatalf("the rewritten record: %v", err)
 		}
 	})
 }

@@ -147,13 +147,27 @@ func readStored(client *EnclaveClient, store UnlockStore) ([]byte, error) {
 	return blob, nil
 }
 
-// checkUnlocked checks the key the enclave now holds, whose blob is blob:
-// it must open the stored wallet of the lowest owner (one /v1/statement),
-// and give the pinned identity key. A record_tampered answer means the
-// wallets are sealed under another key than the stored blob's: the blob
-// was replaced. On a refusal the enclave's key is recorded as unknown, so
-// VaultKeyCheck refuses wallet work.
+// checkUnlocked checks the key the enclave now holds, whose blob is blob.
+// With a pinned identity key, the enclave's identity key must be it: the
+// identity key is derived from the vault key, so this proves the key, and a
+// rewritten wallet row cannot make the check fail. Without a pin, the key
+// must open the stored wallet of the lowest owner (one /v1/statement): a
+// record_tampered answer means the wallets are sealed under another key
+// than the stored blob's, so the blob was replaced. On a refusal the
+// enclave's key is recorded as unknown, so VaultKeyCheck refuses wallet
+// work and no wallet is sealed under the wrong key.
 func checkUnlocked(ctx context.Context, client *EnclaveClient, store UnlockStore, blob []byte) error {
+	if pin := client.pinned(); pin != "" {
+		h, err := client.Health(ctx)
+		if err != nil {
+			return fmt.Errorf("unlock: reading the identity key to compare with -identity-key: %w", err)
+		}
+		if err := checkPin(client, h, pin); err != nil {
+			return err
+		}
+		client.accept(blob)
+		return nil
+	}
 	w, err := store.FirstWallet()
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -168,15 +182,6 @@ func checkUnlocked(ctx context.Context, client *EnclaveClient, store UnlockStore
 		}
 		if err != nil {
 			return fmt.Errorf("unlock: checking the vault key against a stored wallet: %w", err)
-		}
-	}
-	if pin := client.pinned(); pin != "" {
-		h, err := client.Health(ctx)
-		if err != nil {
-			return fmt.Errorf("unlock: reading the identity key to compare with -identity-key: %w", err)
-		}
-		if err := checkPin(client, h, pin); err != nil {
-			return err
 		}
 	}
 	client.accept(blob)
