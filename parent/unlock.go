@@ -106,8 +106,8 @@ func (c *EnclaveClient) Unlock(ctx context.Context, creds protocol.AWSCredential
 // (unlockcheck.go): no key is made while wallets are stored
 // (ErrVaultKeyMissing), an empty blob is storage.ErrCorrupt, a blob that
 // differs from the one this parent checked before is ErrVaultKeyChanged
-// and is not unlocked with, and after every unlock the key must open the
-// lowest owner's wallet and give the pinned identity key
+// and is not unlocked with, and after every unlock the key must give the
+// pinned identity key or, with none pinned, open the lowest owner's wallet
 // (ErrVaultKeyMismatch). Each of these stands as this parent's refusal of
 // wallet work until a later unlock passes.
 func UnlockEnclave(ctx context.Context, client *EnclaveClient, store UnlockStore, creds aws.CredentialsProvider, holder string) error {
