@@ -6,8 +6,8 @@ package bot
 // parent running the bot's background work prunes the slots that lie in
 // the past, once a minute, at most SendSlotPruneBatch × SendSlotPruneBatches
 // per run. No lease: a prune is idempotent, cheap (one DELETE per batch,
-// which finds the past slots through the partial index send_slots_tat of
-// schema 4, docs/postgres.md), and skips the rows another parent's prune or reservation holds
+// over a table of the chats of the last minute or so, docs/postgres.md
+// "The send-slot prune"), and skips the rows another parent's prune or reservation holds
 // (FOR UPDATE SKIP LOCKED), so parents pruning at once share the work
 // instead of waiting for each other; a lease would only add a writer to
 // the leases table. A pruned chat behaves exactly as one never seen (its

@@ -10,7 +10,6 @@ import (
 	"math/big"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -80,8 +79,6 @@ type Service struct {
 	// a proof never changes for a deployment, so one /v1/statement per
 	// wallet and process is enough.
 	proofs sync.Map // common.Address -> []byte
-	// vaultBlob caches the stored blob of the vault key (VaultKeyCheck).
-	vaultBlob atomic.Value // []byte
 	// pace spaces out the rebroadcasts of signed transfers (signed.go).
 	pace pacer
 	// backoff leaves a transfer whose tracker pass panicked alone for a

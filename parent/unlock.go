@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,36 +42,33 @@ var (
 	// ErrVaultKeyPending: no blob is stored yet and another parent holds
 	// the first-unlock lease: wait for its blob.
 	ErrVaultKeyPending = errors.New("another parent is making the first vault key")
+
+	// The refusals below mean the database was written by someone else
+	// (review 12, finding 1). Restarting the enclave cannot help and, before
+	// these checks, moved the parent to another vault key: the operator
+	// restores kms_ciphertext_blob from a backup instead (docs/kms.md).
+
+	// ErrVaultKeyMissing: no blob is stored, but wallets are: they were
+	// sealed under a key whose blob was deleted. A new key would freeze
+	// every one of them, so none is made.
+	ErrVaultKeyMissing = errors.New("the vault key blob (meta kms_ciphertext_blob) is missing but the store holds wallets: restore it from a backup; do not restart the enclave")
+	// ErrVaultKeyMismatch: the enclave unlocked with the stored blob, but
+	// the key it got does not open a stored wallet, or its identity key is
+	// not the pinned one (-identity-key): the stored blob was replaced by
+	// another genuine one of this deployment's KMS key.
+	ErrVaultKeyMismatch = errors.New("the stored vault key does not open the stored wallets (or is not the pinned identity key): the database was written; do not restart the enclave; restore kms_ciphertext_blob from a backup")
+	// ErrVaultKeyChanged: the stored blob is not (or no longer) the one
+	// this parent checked before: deleted, emptied or replaced under it.
+	ErrVaultKeyChanged = errors.New("the stored vault key blob CHANGED after this parent read it: the database was written; do not restart the enclave; restore kms_ciphertext_blob from a backup")
 )
 
 // UnlockStore is the part of storage.Store the unlock needs.
 type UnlockStore interface {
 	Meta(key string) ([]byte, error)
+	FirstWallet() (storage.Wallet, error)
 	Update(fn func(tx storage.Tx) error) error
 	AcquireLease(name, holder string, ttl time.Duration) (storage.Lease, bool, error)
 	ReleaseLease(name, holder string) error
-}
-
-// vaultRecord is what the parent knows of the key its enclave holds: the
-// blob the enclave last answered to /v1/unlock, nil while unknown (no
-// unlock answered yet, or the enclave answered that it holds another key).
-type vaultRecord struct {
-	mu   sync.Mutex
-	blob []byte
-}
-
-func (c *EnclaveClient) recordBlob(b []byte) {
-	c.vault.mu.Lock()
-	c.vault.blob = bytes.Clone(b)
-	c.vault.mu.Unlock()
-}
-
-// UnlockedBlob returns the blob the enclave answered at its last unlock by
-// this client, or nil when unknown.
-func (c *EnclaveClient) UnlockedBlob() []byte {
-	c.vault.mu.Lock()
-	defer c.vault.mu.Unlock()
-	return bytes.Clone(c.vault.blob)
 }
 
 // Unlock asks the enclave to get its vault key from KMS with the lent
@@ -97,25 +92,48 @@ func (c *EnclaveClient) Unlock(ctx context.Context, creds protocol.AWSCredential
 
 // UnlockEnclave unlocks the enclave with KMS: it lends credentials from
 // creds (the instance role, through the SDK's default chain, in production)
-// and the stored blob. On first boot (no blob stored) only the parent that
-// holds the store lease FirstUnlockLease (holder: this parent's instance
-// name) asks for a new key, and stores its blob only if none is stored by
-// then, in one transaction; the others answer ErrVaultKeyPending and unlock
-// with the blob once it is there. The stored blob is never replaced: an
-// enclave holding another key is ErrVaultKeyNotStored (or
-// ErrVaultKeyRaceLost when it just made it), and wallet work stays refused
-// on this parent until the enclave restarts (Service.VaultKeyCheck).
+// and the stored blob. On first boot (no blob and no wallet stored) only
+// the parent that holds the store lease FirstUnlockLease (holder: this
+// parent's instance name) asks for a new key, and stores its blob only if
+// none is stored by then, in one transaction; the others answer
+// ErrVaultKeyPending and unlock with the blob once it is there. The stored
+// blob is never replaced: an enclave holding another key is
+// ErrVaultKeyNotStored (or ErrVaultKeyRaceLost when it just made it), and
+// wallet work stays refused on this parent until the enclave restarts
+// (Service.VaultKeyCheck).
+//
+// The database is not trusted to say which key is the deployment's
+// (unlockcheck.go): no key is made while wallets are stored
+// (ErrVaultKeyMissing), an empty blob is storage.ErrCorrupt, a blob that
+// differs from the one this parent checked before is ErrVaultKeyChanged
+// and is not unlocked with, and after every unlock the key must give the
+// pinned identity key or, with none pinned, open the lowest owner's wallet
+// (ErrVaultKeyMismatch). Each of these stands as this parent's refusal of
+// wallet work until a later unlock passes.
 func UnlockEnclave(ctx context.Context, client *EnclaveClient, store UnlockStore, creds aws.CredentialsProvider, holder string) error {
-	blob, err := storedBlob(store)
+	err := unlockEnclave(ctx, client, store, creds, holder)
+	client.noteUnlock(err)
+	return err
+}
+
+func unlockEnclave(ctx context.Context, client *EnclaveClient, store UnlockStore, creds aws.CredentialsProvider, holder string) error {
+	blob, err := readStored(client, store)
 	if err != nil {
 		return err
+	}
+	if blob == nil {
+		// Security decision: the absent row is "first boot" only for a
+		// store without wallets; otherwise it was deleted.
+		if blob, err = firstBootAllowed(store); err != nil {
+			return err
+		}
 	}
 	var lent protocol.AWSCredentials
 	if lent, err = lend(ctx, creds); err != nil {
 		return err
 	}
 	if blob != nil {
-		return unlockStored(ctx, client, lent, blob)
+		return unlockStored(ctx, client, store, lent, blob)
 	}
 	lease, held, err := store.AcquireLease(FirstUnlockLease, holder, firstUnlockTTL)
 	if err != nil {
@@ -130,7 +148,7 @@ func UnlockEnclave(ctx context.Context, client *EnclaveClient, store UnlockStore
 	if blob, err = storedBlob(store); err != nil {
 		return err
 	} else if blob != nil {
-		return unlockStored(ctx, client, lent, blob)
+		return unlockStored(ctx, client, store, lent, blob)
 	}
 	// An enclave that made a key whose blob never reached the store (this
 	// parent died in between) answers that blob again without calling KMS
@@ -154,19 +172,42 @@ func UnlockEnclave(ctx context.Context, client *EnclaveClient, store UnlockStore
 		client.recordBlob(nil)
 		return fmt.Errorf("unlock: %w: %w; restart this parent's enclave, the parent then unlocks it with the stored key", ErrVaultKeyRaceLost, ErrVaultKeyNotStored)
 	}
-	return nil
+	return checkUnlocked(ctx, client, store, got)
 }
 
-// storedBlob reads the stored blob, nil when there is none.
+// storedBlob reads the stored blob, nil when there is none. An empty value
+// is not "none" (that would make a new key): it is storage.ErrCorrupt.
 func storedBlob(store UnlockStore) ([]byte, error) {
 	blob, err := store.Meta(MetaKMSCiphertextBlob)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && len(blob) == 0) {
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("unlock: reading the stored blob: %w", err)
 	}
+	if len(blob) == 0 {
+		return nil, fmt.Errorf("unlock: the stored vault key blob (meta %s) is empty: %w: the database was written; restore it from a backup", MetaKMSCiphertextBlob, storage.ErrCorrupt)
+	}
 	return blob, nil
+}
+
+// firstBootAllowed is called when no blob is stored: nil, nil when the
+// store holds no wallet either (a new key may be made), the blob when one
+// was stored meanwhile by the parent that made the first key (wallets come
+// only after it), otherwise ErrVaultKeyMissing.
+func firstBootAllowed(store UnlockStore) ([]byte, error) {
+	w, err := store.FirstWallet()
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unlock: looking for stored wallets: %w", err)
+	}
+	blob, err := storedBlob(store)
+	if err != nil || blob != nil {
+		return blob, err
+	}
+	return nil, fmt.Errorf("unlock: %w (user %d's wallet, and maybe more)", ErrVaultKeyMissing, w.Owner)
 }
 
 func lend(ctx context.Context, creds aws.CredentialsProvider) (protocol.AWSCredentials, error) {
@@ -178,8 +219,8 @@ func lend(ctx context.Context, creds aws.CredentialsProvider) (protocol.AWSCrede
 	return protocol.AWSCredentials{AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey, SessionToken: cr.SessionToken}, nil
 }
 
-// unlockStored unlocks the enclave with the stored blob.
-func unlockStored(ctx context.Context, client *EnclaveClient, lent protocol.AWSCredentials, blob []byte) error {
+// unlockStored unlocks the enclave with the stored blob and checks the key.
+func unlockStored(ctx context.Context, client *EnclaveClient, store UnlockStore, lent protocol.AWSCredentials, blob []byte) error {
 	got, err := client.Unlock(ctx, lent, blob)
 	if errors.Is(err, protocol.ErrAlreadyUnlocked) {
 		return fmt.Errorf("unlock: %w (%w); restart this parent's enclave, the parent then unlocks it with the stored key", ErrVaultKeyNotStored, err)
@@ -191,88 +232,5 @@ func unlockStored(ctx context.Context, client *EnclaveClient, lent protocol.AWSC
 		client.recordBlob(nil)
 		return fmt.Errorf("unlock: %w: the enclave answered another blob than the stored one", ErrVaultKeyNotStored)
 	}
-	return nil
-}
-
-// KeepEnclaveUnlocked unlocks the enclave now and again whenever /v1/health
-// says it is locked (it restarted) or this parent does not know that it
-// holds the stored key (a parent restarted beside a running enclave, a
-// first-key race lost), checking every interval, until ctx ends. Failures
-// are logged and retried at the next check: an enclave holding a key that
-// is not the stored one is an error at every check until it is restarted.
-func KeepEnclaveUnlocked(ctx context.Context, client *EnclaveClient, store UnlockStore, creds aws.CredentialsProvider, holder string, every time.Duration, log *slog.Logger) {
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if h, err := client.Health(ctx); err != nil {
-			log.Warn("enclave health", "err", err)
-		} else if h.Vault == "locked" || !holdsStored(client, store) {
-			if h.Vault == "locked" {
-				client.recordBlob(nil) // it restarted: the key it held is gone
-			}
-			switch err := UnlockEnclave(ctx, client, store, creds, holder); {
-			case err == nil:
-				log.Info("enclave unlocked with KMS")
-			case errors.Is(err, ErrVaultKeyPending):
-				log.Info("first vault key: waiting for another parent", "err", err)
-			case errors.Is(err, ErrVaultKeyNotStored):
-				log.Error("THE ENCLAVE MUST BE RESTARTED: it holds a vault key that is not the stored one; this parent refuses wallets and approvals until then", "err", err)
-			default:
-				log.Error("unlocking the enclave", "err", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// holdsStored reports whether the enclave last answered the stored blob.
-func holdsStored(client *EnclaveClient, store UnlockStore) bool {
-	got := client.UnlockedBlob()
-	if got == nil {
-		return false
-	}
-	blob, err := storedBlob(store)
-	return err == nil && bytes.Equal(got, blob)
-}
-
-// VaultKeyCheck says whether wallet work may go to the enclave. With
-// RequireVaultBlob (KMS), the vault key's blob must be stored and this
-// parent's enclave must have answered that very blob at its last unlock;
-// otherwise it is ErrEnclaveUnavailable with the reason. Without it (a
-// dev key file) it is nil.
-func (s *Service) VaultKeyCheck() error {
-	if !s.cfg.RequireVaultBlob {
-		return nil
-	}
-	got := s.enclave.UnlockedBlob()
-	// The stored blob never changes once stored (CreateMeta), so one
-	// read per process is enough after it is there.
-	stored, _ := s.vaultBlob.Load().([]byte)
-	if stored == nil {
-		b, err := storedBlob(s.store)
-		if err != nil {
-			// %w twice: a store that went away stays storage.ErrUnavailable,
-			// so the webhook leaves the update to Telegram's redelivery.
-			return fmt.Errorf("%w: %w", ErrEnclaveUnavailable, err)
-		}
-		if b == nil {
-			return fmt.Errorf("%w: the vault key is not stored yet (first unlock in progress)", ErrEnclaveUnavailable)
-		}
-		s.vaultBlob.Store(b)
-		stored = b
-	}
-	switch {
-	case got == nil:
-		return fmt.Errorf("%w: this parent does not know that its enclave holds the stored vault key (not unlocked by it yet, or it holds another key and must be restarted)", ErrEnclaveUnavailable)
-	case !bytes.Equal(got, stored):
-		return fmt.Errorf("%w: %w; restart the enclave", ErrEnclaveUnavailable, ErrVaultKeyNotStored)
-	}
-	return nil
+	return checkUnlocked(ctx, client, store, blob)
 }

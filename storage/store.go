@@ -36,6 +36,10 @@ type Store interface {
 	WalletByAddress(addr common.Address) (Wallet, error)
 	ForEachWallet(fn func(Wallet) error) error
 	ForEachWalletAddress(fn func(addr common.Address, owner int64) error) error
+	// FirstWallet returns the wallet of the lowest owner id, or
+	// ErrNotFound when the store holds no wallet: whether wallets exist,
+	// and one record to check the vault key against (parent/unlock.go).
+	FirstWallet() (Wallet, error)
 
 	// Transfers and their state machine (transfer.go).
 	CreateTransfer(t Transfer) (Transfer, error)

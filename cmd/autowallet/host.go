@@ -138,6 +138,11 @@ func (h *host) openStore(ctx context.Context, c hostConfig) error {
 		return fmt.Errorf("opening PostgreSQL (%s): %w", postgres.Describe(c.DatabaseURL), err)
 	}
 	h.log.Info("storage: PostgreSQL", "database", postgres.Describe(c.DatabaseURL), "schema", postgres.SchemaVersion())
+	if why := postgres.Unverified(c.DatabaseURL); why != "" {
+		// Whoever sits on the path can then read and write what the bot
+		// tells users (docs/postgres.md, "Connecting").
+		h.log.Warn("storage: the connection to PostgreSQL does not verify the server", "database", postgres.Describe(c.DatabaseURL), "why", why)
+	}
 	h.store = db
 	return nil
 }

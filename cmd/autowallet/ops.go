@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/autowallet/autowallet/internal/metrics"
@@ -17,7 +18,8 @@ import (
 
 // readiness is what /readyz checks: the enclave answers and is unlocked
 // with the stored vault key (vault: Service.VaultKeyCheck; an enclave that
-// holds another key must be restarted), the store answers, and every
+// holds another key must be restarted; a blob the database lost, emptied or
+// replaced has its own word, vaultReason), the store answers, and every
 // network's node answers. Each check gives a fixed word, never an error's
 // text (metrics.Check).
 func readiness(enc *parent.EnclaveClient, vault func() error, store storage.Store, nets []parent.NetworkChain) *metrics.Readiness {
@@ -28,15 +30,16 @@ func readinessChecks(enc *parent.EnclaveClient, vault func() error, store storag
 	checks := []metrics.Check{
 		{Name: "enclave", Run: func(ctx context.Context) string {
 			h, err := enc.Health(ctx)
-			switch {
-			case err != nil:
+			if err != nil {
 				return metrics.ReasonUnreachable
-			case h.Vault != "unlocked":
-				return metrics.ReasonLocked
-			case vault() != nil:
-				return metrics.ReasonKeyNotStored
 			}
-			return ""
+			// A refusal caused by the database comes first, locked or not:
+			// it is what the operator must act on (restore the blob).
+			r := vaultReason(vault())
+			if h.Vault != "unlocked" && (r == "" || r == metrics.ReasonKeyNotStored) {
+				return metrics.ReasonLocked
+			}
+			return r
 		}},
 		{Name: "store", Run: func(ctx context.Context) string {
 			if err := store.Ping(ctx); err != nil {
@@ -55,6 +58,26 @@ func readinessChecks(enc *parent.EnclaveClient, vault func() error, store storag
 		}})
 	}
 	return checks
+}
+
+// vaultReason is the fixed word for Service.VaultKeyCheck's answer: ""
+// when wallet work may go to the enclave; a refusal caused by the database
+// (restore the blob; do not restart the enclave) by its reason; otherwise
+// key_not_stored (restart or unlock the enclave).
+func vaultReason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, parent.ErrVaultKeyChanged):
+		return metrics.ReasonKeyChanged
+	case errors.Is(err, parent.ErrVaultKeyMissing):
+		return metrics.ReasonKeyMissing
+	case errors.Is(err, parent.ErrVaultKeyMismatch):
+		return metrics.ReasonKeyMismatch
+	case errors.Is(err, storage.ErrCorrupt):
+		return metrics.ReasonKeyCorrupt
+	}
+	return metrics.ReasonKeyNotStored
 }
 
 // opsRoutes adds /metrics, /healthz and /readyz to the admin listener.

@@ -56,7 +56,9 @@ type ParentConfig struct {
 	KMSRegion string
 	// IdentityKey, when set (64 lowercase hex), makes the parent serve the
 	// Mini App page with a config.json pinning it (identity.go); the parent
-	// refuses to start when the enclave's identity key differs.
+	// refuses to start when the enclave's identity key differs, and (with
+	// KMS) refuses wallet work after any unlock whose key is not it
+	// (parent.EnclaveClient.PinIdentityKey).
 	IdentityKey string
 	// Instance names this parent among several on one database: the holder
 	// of the Telegram updates it claims and of the background-work leases it
@@ -125,7 +127,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	fs.StringVar(&c.KMSRegion, "kms-region", envOr("AWS_REGION", ""), "unlock the enclave with AWS KMS, lending instance-role credentials; empty: the enclave has a dev key [AWS_REGION]")
 	origins := fs.String("miniapp-origin", envOr("AUTOWALLET_MINIAPP_ORIGIN", ""), "comma-separated origins the Mini App page is served from, allowed to call the API [AUTOWALLET_MINIAPP_ORIGIN]")
 	fs.StringVar(&c.AdminAddr, "admin", envOr("AUTOWALLET_ADMIN", ""), "loopback address of the admin listener (GET /backup for autowallet backup; /metrics, /healthz, /readyz), e.g. 127.0.0.1:8081; empty: off [AUTOWALLET_ADMIN]")
-	fs.StringVar(&c.IdentityKey, "identity-key", envOr("AUTOWALLET_IDENTITY_KEY", ""), "the deployment identity key (64 lowercase hex, as autowallet verify prints it): serve the Mini App page and its config.json under /miniapp/; must equal the enclave's [AUTOWALLET_IDENTITY_KEY]")
+	fs.StringVar(&c.IdentityKey, "identity-key", envOr("AUTOWALLET_IDENTITY_KEY", ""), "the deployment identity key (64 lowercase hex, as autowallet verify prints it): serve the Mini App page and its config.json under /miniapp/; must equal the enclave's, at start and after every unlock [AUTOWALLET_IDENTITY_KEY]")
 	fs.StringVar(&c.Instance, "instance", envOr("AUTOWALLET_INSTANCE", defaultInstance()), "this parent's name among several on one database (holder of updates and leases) [AUTOWALLET_INSTANCE]")
 	fs.StringVar(&c.WebhookURL, "webhook-url", envOr("AUTOWALLET_WEBHOOK_URL", ""), "take Telegram updates by webhook at this https://…/path (the load balancer's); needs AUTOWALLET_WEBHOOK_SECRET; empty: long polling [AUTOWALLET_WEBHOOK_URL]")
 	fs.StringVar(&c.WebhookListen, "webhook-listen", envOr("AUTOWALLET_WEBHOOK_LISTEN", ""), "serve the webhook on this address of its own; empty: on -http at the URL's path [AUTOWALLET_WEBHOOK_LISTEN]")
@@ -259,6 +261,12 @@ func (m *ParentMain) Run(ctx context.Context) error {
 	}
 	if err := m.serve(l, hc); err != nil {
 		return err
+	}
+	if c.IdentityKey != "" {
+		// Every unlock, not only the first, must give the pinned key: a
+		// database writer could otherwise move the parent to another
+		// genuine blob of the deployment at the next enclave restart.
+		enc.PinIdentityKey(c.IdentityKey)
 	}
 	if err := m.startUnlocker(m.runCtx, enc); err != nil {
 		return err

@@ -31,6 +31,15 @@ const (
 	// or not yet unlocked by this parent): it must be restarted or unlocked
 	// (parent.Service.VaultKeyCheck).
 	ReasonKeyNotStored = "key_not_stored"
+	// The database holds no usable blob of the deployment's vault key
+	// (parent.ErrVaultKeyMissing, ErrVaultKeyMismatch, ErrVaultKeyChanged,
+	// an empty blob): someone wrote the database. Restore
+	// kms_ciphertext_blob from a backup; restarting the enclave does not
+	// help (docs/kms.md).
+	ReasonKeyMissing  = "key_missing"  // no blob, but wallets are stored
+	ReasonKeyCorrupt  = "key_corrupt"  // the stored blob is empty
+	ReasonKeyMismatch = "key_mismatch" // the key does not open the stored wallets, or is not -identity-key
+	ReasonKeyChanged  = "key_changed"  // the stored blob is not the one this parent checked
 )
 
 // Check is one thing readiness needs. Run answers "" when ready, otherwise

@@ -97,6 +97,11 @@ func (d *timedStore) ForEachWallet(fn func(storage.Wallet) error) (err error) {
 	return d.s.ForEachWallet(fn)
 }
 
+func (d *timedStore) FirstWallet() (_ storage.Wallet, err error) {
+	defer func(t0 time.Time) { d.done("FirstWallet", t0, err) }(time.Now())
+	return d.s.FirstWallet()
+}
+
 func (d *timedStore) ForEachWalletAddress(fn func(common.Address, int64) error) (err error) {
 	defer func(t0 time.Time) { d.done("ForEachWalletAddress", t0, err) }(time.Now())
 	return d.s.ForEachWalletAddress(fn)

@@ -63,6 +63,23 @@ func (db *DB) ForEachWallet(fn func(storage.Wallet) error) error {
 	})
 }
 
+// FirstWallet returns the wallet of the lowest owner id (the first key of
+// the wallets bucket: owners are positive, keys big-endian), or
+// ErrNotFound when there is none.
+func (db *DB) FirstWallet() (storage.Wallet, error) {
+	return read(db, func(tx *boltTx) (storage.Wallet, error) {
+		k, v := tx.tx.Bucket(bucketWallets).Cursor().First()
+		if k == nil {
+			return storage.Wallet{}, fmt.Errorf("storage: first wallet: %w", storage.ErrNotFound)
+		}
+		w, err := storage.DecodeWallet(v)
+		if err != nil {
+			return storage.Wallet{}, fmt.Errorf("storage: wallet %x: %w", k, err)
+		}
+		return w, nil
+	})
+}
+
 // CreateWallet: see DB.CreateWallet.
 func (tx *boltTx) CreateWallet(w storage.Wallet) (storage.Wallet, bool, error) {
 	if err := storage.ValidateWallet(&w); err != nil {

@@ -162,14 +162,13 @@ func (db *DB) ReserveSend(chatID int64, l storage.SendLimits) (time.Duration, bo
 // Several parents pruning at once each take other rows. The bot calls it
 // (bot/prune.go).
 //
-// The rows are found through the partial index send_slots_tat (migration
-// 0004), so a batch reads the past slots, not the whole table. "Past" is
-// statement_timestamp(), the start of this statement: a stable function,
-// which an index scan can compare with (clock_timestamp() is volatile, and
-// PostgreSQL evaluates a volatile comparison row by row: no index).
-// It is at most this statement's age earlier than clock_timestamp(), so a
-// slot that ran out in that instant waits for the next prune: never a row
-// too many.
+// The table holds the chats messaged in the last minute or so (Telegram's
+// 30 messages a second reach at most 1,800 a minute), so a batch reads it
+// whole: an index on tat was measured and left out, because every
+// reservation, i.e. every message, would pay for it (docs/postgres.md,
+// "The send-slot prune"). "Past" is statement_timestamp(), the start of
+// this statement, at most its age earlier than the clock: a slot that ran
+// out in that instant waits for the next prune, never a row too many.
 func (db *DB) PruneSendSlots(limit int) (int, error) {
 	if limit < 1 {
 		return 0, fmt.Errorf("storage: prune send slots: %w: limit %d", storage.ErrInvalid, limit)
@@ -184,7 +183,7 @@ func (db *DB) PruneSendSlots(limit int) (int, error) {
 }
 
 // pruneSendSlotsSQL is PruneSendSlots' statement ($1: the batch's limit);
-// TestPruneSendSlotsUsesIndex explains it. The rows are picked in a
+// TestPruneSendSlotsBatches checks the bound. The rows are picked in a
 // MATERIALIZED CTE, run once: as `chat_id IN (SELECT … LIMIT $1 …)` the
 // planner may make the pick the inner side of a nested-loop semi-join,
 // rescanned for each outer row, and each rescan skips the rows this

@@ -227,8 +227,7 @@ func TestDSNPasswordNeverShown(t *testing.T) {
 	}
 }
 
-// TestMigrations runs the migration tests on one server, a database each
-// (testUpgradeFrom3AddsSendSlotsIndex: sendslots_index_test.go).
+// TestMigrations runs the migration tests on one server, a database each.
 func TestMigrations(t *testing.T) {
 	srv := pgtest.Start(t)
 	for name, fn := range map[string]func(*testing.T, *pgtest.Server){
@@ -237,7 +236,6 @@ func TestMigrations(t *testing.T) {
 		"SchemaTooNewIsRefusedAndUntouched": testSchemaTooNewIsRefusedAndUntouched,
 		"UpgradeInOneTransaction":           testUpgradeInOneTransaction,
 		"ForeignDatabaseIsRefused":          testForeignDatabaseIsRefused,
-		"UpgradeFrom3AddsSendSlotsIndex":    testUpgradeFrom3AddsSendSlotsIndex,
 	} {
 		t.Run(name, func(t *testing.T) { fn(t, srv) })
 	}

@@ -16,9 +16,11 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -349,4 +351,39 @@ func (db *DB) snapshot(fn func(tx *pgTx) error) error {
 	}
 	defer ptx.Rollback(context.Background())
 	return fn(&pgTx{ctx: ctx, tx: ptx, now: db.now().UTC()})
+}
+
+// Unverified says why the connection of dsn does not authenticate the
+// server ("" when it does, or when it never leaves the machine: a unix
+// socket or a loopback address). With several parents the database holds
+// what the bot tells users (docs/threat-model.md, "the database as an
+// attacker"), so whoever sits between a parent and a remote database
+// without sslmode=verify-full (or verify-ca) can read and write it: the
+// parent says so at start.
+func Unverified(dsn string) string {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return "the connection string does not parse"
+	}
+	if strings.HasPrefix(cfg.Host, "/") || cfg.Host == "localhost" {
+		return ""
+	}
+	if ip := net.ParseIP(cfg.Host); ip != nil && ip.IsLoopback() {
+		return ""
+	}
+	verified := func(c *tls.Config) bool {
+		// verify-full checks the name; verify-ca skips it but checks the
+		// chain itself (VerifyPeerCertificate); require, prefer and allow
+		// check nothing.
+		return c != nil && (!c.InsecureSkipVerify || c.VerifyPeerCertificate != nil)
+	}
+	if !verified(cfg.TLSConfig) {
+		return "sslmode does not verify the server (use sslmode=verify-full with the server's CA)"
+	}
+	for _, f := range cfg.Fallbacks {
+		if !verified(f.TLSConfig) {
+			return "sslmode allows a connection that does not verify the server (use sslmode=verify-full with the server's CA)"
+		}
+	}
+	return ""
 }

@@ -354,6 +354,19 @@ func (db *DB) ForEachWallet(fn func(storage.Wallet) error) error {
 	})
 }
 
+// FirstWallet: see bolt.DB.FirstWallet. One row by the primary key.
+func (db *DB) FirstWallet() (storage.Wallet, error) {
+	return read(db, func(tx *pgTx) (storage.Wallet, error) {
+		w, err := scanWallet(tx.row(`SELECT ` + walletCols + ` FROM wallets ORDER BY owner LIMIT 1`))
+		if isNoRows(err) {
+			return storage.Wallet{}, fmt.Errorf("storage: first wallet: %w", storage.ErrNotFound)
+		} else if err != nil {
+			return storage.Wallet{}, fmt.Errorf("postgres: first wallet: %w", err)
+		}
+		return w, nil
+	})
+}
+
 // ForEachWalletAddress calls fn for every address and owner, by address.
 func (db *DB) ForEachWalletAddress(fn func(addr common.Address, owner int64) error) error {
 	return db.snapshot(func(tx *pgTx) error {

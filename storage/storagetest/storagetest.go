@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		{"WalletOnePerOwner", testWalletOnePerOwner},
 		{"WalletConcurrentSameOwner", testWalletConcurrentSameOwner},
 		{"WalletConcurrentSameAddress", testWalletConcurrentSameAddress},
+		{"FirstWallet", testFirstWallet},
 		{"CreateTransferChecks", testCreateTransferChecks},
 		{"TransitionTable", testTransitionTable},
 		{"TransitionRequirements", testTransitionRequirements},
@@ -407,6 +408,25 @@ func testWalletOnePerOwner(t *testing.T, open Open) {
 	}
 	stop := errors.New("stop")
 	wantErr(t, s.ForEachWallet(func(storage.Wallet) error { return stop }), stop, "ForEachWallet stops")
+}
+
+// testFirstWallet: ErrNotFound on an empty store (the parent may then make
+// the first vault key), else the wallet of the lowest owner, whatever the
+// order of creation, with its record byte for byte (the parent checks the
+// vault key against it: parent/unlock.go).
+func testFirstWallet(t *testing.T, open Open) {
+	s := open(t)
+	_, err := s.FirstWallet()
+	wantErr(t, err, storage.ErrNotFound, "first wallet of an empty store")
+	want := int64(1 << 62)
+	for _, owner := range []int64{500, 1 << 40, 7, 300} {
+		mustWallet(t, s, owner)
+		want = min(want, owner)
+		w, err := s.FirstWallet()
+		if err != nil || w.Owner != want || w.Address != Addr(want) || string(w.Record) != string(Record(want)) {
+			t.Fatalf("after creating %d: first wallet %d %s, %v; want %d", owner, w.Owner, w.Address, err, want)
+		}
+	}
 }
 
 // testWalletConcurrentSameOwner: many taps on "Create wallet" at once
