@@ -124,7 +124,7 @@ func raceRound(t *testing.T, open raceStore) {
 	var svcs [2]*parent.Service
 	for i := range 2 {
 		encs[i] = p.enclave(t, p.kms)
-		clients[i] = parent.NewEnclaveClientTCP(encs[i].addr, 10*time.Second)
+		clients[i] = firstBootClient(encs[i].addr)
 		var err error
 		if svcs[i], err = parent.NewService(stores[i], clients[i], nil, parent.ServiceConfig{RequireVaultBlob: true}, slog.New(slog.DiscardHandler)); err != nil {
 			t.Fatal(err)
@@ -286,7 +286,7 @@ func TestFirstUnlockRaceLost(t *testing.T) {
 				other <- b
 			}
 			e := p.enclave(t, hook)
-			client := parent.NewEnclaveClientTCP(e.addr, 10*time.Second)
+			client := firstBootClient(e.addr)
 			svc, err := parent.NewService(store, client, nil, parent.ServiceConfig{RequireVaultBlob: true}, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
@@ -360,13 +360,13 @@ func TestFirstUnlockDiedBeforeStoring(t *testing.T) {
 	p := newKMSPair(t)
 	store, _ := boltStores(t)
 	e := p.enclave(t, p.kms)
-	client := parent.NewEnclaveClientTCP(e.addr, 10*time.Second)
+	client := firstBootClient(e.addr)
 	lent := protocol.AWSCredentials{AccessKeyID: lentCreds.AccessKeyID, SecretAccessKey: lentCreds.SecretAccessKey, SessionToken: lentCreds.SessionToken}
 	made, err := client.Unlock(context.Background(), lent, nil) // then the parent died
 	if err != nil {
 		t.Fatal(err)
 	}
-	restarted := parent.NewEnclaveClientTCP(e.addr, 10*time.Second)
+	restarted := firstBootClient(e.addr)
 	svc, err := parent.NewService(store, restarted, nil, parent.ServiceConfig{RequireVaultBlob: true}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -389,11 +389,11 @@ func TestFirstUnlockDiedBeforeStoring(t *testing.T) {
 
 	// The same death, but another parent stored its key meanwhile.
 	e2 := p.enclave(t, p.kms)
-	c2 := parent.NewEnclaveClientTCP(e2.addr, 10*time.Second)
+	c2 := firstBootClient(e2.addr)
 	if _, err := c2.Unlock(context.Background(), lent, nil); err != nil {
 		t.Fatal(err)
 	}
-	c2again := parent.NewEnclaveClientTCP(e2.addr, 10*time.Second)
+	c2again := firstBootClient(e2.addr)
 	svc2, err := parent.NewService(store, c2again, nil, parent.ServiceConfig{RequireVaultBlob: true}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ var (
 	// ErrVaultKeyMissing: no blob is stored, but wallets are: they were
 	// sealed under a key whose blob was deleted. A new key would freeze
 	// every one of them, so none is made.
-	ErrVaultKeyMissing = errors.New("the vault key blob (meta kms_ciphertext_blob) is missing but the store holds wallets: restore it from a backup; do not restart the enclave")
+	ErrVaultKeyMissing = errors.New("the vault key blob (meta kms_ciphertext_blob) is missing although this deployment has a vault key (wallets are stored, or its identity key is pinned): restore it from a backup; do not restart the enclave")
 	// ErrVaultKeyMismatch: the enclave unlocked with the stored blob, but
 	// the key it got does not open a stored wallet, or its identity key is
 	// not the pinned one (-identity-key): the stored blob was replaced by
@@ -92,8 +92,9 @@ func (c *EnclaveClient) Unlock(ctx context.Context, creds protocol.AWSCredential
 
 // UnlockEnclave unlocks the enclave with KMS: it lends credentials from
 // creds (the instance role, through the SDK's default chain, in production)
-// and the stored blob. On first boot (no blob and no wallet stored) only
-// the parent that holds the store lease FirstUnlockLease (holder: this
+// and the stored blob. On first boot (no blob and no wallet stored, this
+// parent started with -init-vault-key: AllowNewVaultKey, no identity key
+// pinned) only the parent that holds the store lease FirstUnlockLease (holder: this
 // parent's instance name) asks for a new key, and stores its blob only if
 // none is stored by then, in one transaction; the others answer
 // ErrVaultKeyPending and unlock with the blob once it is there. The stored
@@ -123,8 +124,12 @@ func unlockEnclave(ctx context.Context, client *EnclaveClient, store UnlockStore
 	}
 	if blob == nil {
 		// Security decision: the absent row is "first boot" only for a
-		// store without wallets; otherwise it was deleted.
-		if blob, err = firstBootAllowed(store); err != nil {
+		// parent the operator started to make the first key
+		// (-init-vault-key), with no identity key pinned (a pinned
+		// deployment has its key) and no wallet stored; otherwise it was
+		// deleted, and a new key would only hand whoever deleted it a
+		// second genuine blob (review 13).
+		if blob, err = firstBootAllowed(client, store); err != nil {
 			return err
 		}
 	}
@@ -191,23 +196,43 @@ func storedBlob(store UnlockStore) ([]byte, error) {
 	return blob, nil
 }
 
-// firstBootAllowed is called when no blob is stored: nil, nil when the
-// store holds no wallet either (a new key may be made), the blob when one
-// was stored meanwhile by the parent that made the first key (wallets come
-// only after it), otherwise ErrVaultKeyMissing.
-func firstBootAllowed(store UnlockStore) ([]byte, error) {
+// firstBootAllowed is called when no blob is stored: nil, nil when this
+// parent may make the first key (AllowNewVaultKey, no pinned identity key)
+// and the store holds no wallet; the blob when one was stored meanwhile by
+// the parent that made the first key (wallets come only after it);
+// otherwise ErrVaultKeyMissing (a pin, or wallets: the deployment has a
+// key) or ErrVaultKeyPending (a new deployment whose first key another
+// parent, started with -init-vault-key, is to make).
+func firstBootAllowed(client *EnclaveClient, store UnlockStore) ([]byte, error) {
 	w, err := store.FirstWallet()
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("unlock: looking for stored wallets: %w", rowError(err))
 	}
-	if err != nil {
-		return nil, fmt.Errorf("unlock: looking for stored wallets: %w", err)
-	}
-	blob, err := storedBlob(store)
-	if err != nil || blob != nil {
+	wallets := err == nil
+	// Read again: the first key's parent stores its blob before any wallet.
+	if blob, err := storedBlob(store); err != nil || blob != nil {
 		return blob, err
 	}
-	return nil, fmt.Errorf("unlock: %w (user %d's wallet, and maybe more)", ErrVaultKeyMissing, w.Owner)
+	switch {
+	case client.pinned() != "":
+		return nil, fmt.Errorf("unlock: %w (-identity-key is pinned: no new key is made)", ErrVaultKeyMissing)
+	case wallets:
+		return nil, fmt.Errorf("unlock: %w (user %d's wallet, and maybe more)", ErrVaultKeyMissing, w.Owner)
+	case !client.mayGenerate():
+		return nil, fmt.Errorf("unlock: no vault key blob is stored, and this parent makes none without -init-vault-key: %w (a new deployment), or restore kms_ciphertext_blob from a backup (an existing one)", ErrVaultKeyPending)
+	}
+	return nil, nil
+}
+
+// rowError keeps a stored row's corruption from reading as the blob's
+// (isRefusal takes storage.ErrCorrupt as an emptied blob): a wallet row
+// that does not decode is named, without the sentinel; unavailability
+// stays storage.ErrUnavailable.
+func rowError(err error) error {
+	if errors.Is(err, storage.ErrCorrupt) {
+		return fmt.Errorf("a stored wallet row does not decode (%v): restore the wallets table from a backup", err)
+	}
+	return err
 }
 
 func lend(ctx context.Context, creds aws.CredentialsProvider) (protocol.AWSCredentials, error) {
@@ -223,6 +248,15 @@ func lend(ctx context.Context, creds aws.CredentialsProvider) (protocol.AWSCrede
 func unlockStored(ctx context.Context, client *EnclaveClient, store UnlockStore, lent protocol.AWSCredentials, blob []byte) error {
 	got, err := client.Unlock(ctx, lent, blob)
 	if errors.Is(err, protocol.ErrAlreadyUnlocked) {
+		// The enclave kept a key from before this parent started (a
+		// parent restarted beside it). If that key is the pinned one, the
+		// stored blob is what is wrong: restarting the enclave would load
+		// the stored blob's key (review 13, finding 3).
+		if pin := client.pinned(); pin != "" {
+			if h, herr := client.Health(ctx); herr == nil && h.IdentityKey == pin {
+				return fmt.Errorf("unlock: %w: the enclave already holds the pinned identity key's vault key, and the stored blob is another", ErrVaultKeyChanged)
+			}
+		}
 		return fmt.Errorf("unlock: %w (%w); restart this parent's enclave, the parent then unlocks it with the stored key", ErrVaultKeyNotStored, err)
 	}
 	if err != nil {

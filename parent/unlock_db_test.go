@@ -135,7 +135,7 @@ func deploy(t *testing.T, h *vaultDB) *deployment {
 	t.Helper()
 	d := &deployment{p: newKMSPair(t)}
 	d.e = d.p.enclave(t, d.p.kms)
-	d.c = parent.NewEnclaveClientTCP(d.e.addr, 10*time.Second)
+	d.c = firstBootClient(d.e.addr)
 	if err := parent.UnlockEnclave(context.Background(), d.c, h.s, testCreds, "parent-b"); err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +445,7 @@ func TestVaultKeyIdentityPin(t *testing.T) {
 		h := open(t)
 		p := newKMSPair(t)
 		e := p.enclave(t, p.kms)
-		d := &deployment{p: p, e: e, c: parent.NewEnclaveClientTCP(e.addr, 10*time.Second)}
+		d := &deployment{p: p, e: e, c: firstBootClient(e.addr)}
 		if err := parent.UnlockEnclave(context.Background(), d.c, h.s, testCreds, "parent-b"); err != nil {
 			t.Fatal(err)
 		}
@@ -473,7 +473,7 @@ func TestVaultKeyIdentityPin(t *testing.T) {
 			t.Fatalf("VaultKeyCheck: %v", err)
 		}
 		newWalletRefused(t, svc, h.s, parent.ErrVaultKeyMismatch)
-		if err := parent.UnlockEnclave(context.Background(), parent.NewEnclaveClientTCP(e.addr, 10*time.Second), h.s, testCreds, "parent-b"); err != nil {
+		if err := parent.UnlockEnclave(context.Background(), firstBootClient(e.addr), h.s, testCreds, "parent-b"); err != nil {
 			t.Fatalf("unpinned: %v", err)
 		}
 

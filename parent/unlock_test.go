@@ -124,6 +124,14 @@ func (e *kmsEnclave) stop() {
 }
 
 // waitVault polls /v1/health until the vault is in state.
+// firstBootClient is the enclave client of a parent started with
+// -init-vault-key: it may make the deployment's first vault key.
+func firstBootClient(addr string) *parent.EnclaveClient {
+	c := parent.NewEnclaveClientTCP(addr, 10*time.Second)
+	c.AllowNewVaultKey()
+	return c
+}
+
 func waitVault(t *testing.T, c *parent.EnclaveClient, state string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -150,7 +158,7 @@ func TestKeepEnclaveUnlocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	client := parent.NewEnclaveClientTCP(e.addr, 10*time.Second)
+	client := firstBootClient(e.addr)
 	ctx := context.Background()
 
 	// Locked: wallet work is refused.
@@ -257,7 +265,7 @@ func TestUnlockEnclaveRefusals(t *testing.T) {
 	if err := store.PutMeta(parent.MetaKMSCiphertextBlob, []byte("a blob of another deployment")); err != nil {
 		t.Fatal(err)
 	}
-	client := parent.NewEnclaveClientTCP(e.addr, 10*time.Second)
+	client := firstBootClient(e.addr)
 	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return lentCreds, nil })
 	err = parent.UnlockEnclave(context.Background(), client, store, creds, "p1")
 	if !errors.Is(err, protocol.ErrKMSRefused) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/autowallet/autowallet/protocol"
 	"github.com/autowallet/autowallet/storage"
@@ -47,6 +48,9 @@ type vaultRecord struct {
 	// pin is the deployment identity key the enclave must show (64 hex,
 	// -identity-key), "" when none is pinned.
 	pin string
+	// generate: this parent may make the first vault key
+	// (AllowNewVaultKey, -init-vault-key).
+	generate bool
 }
 
 func (c *EnclaveClient) recordBlob(b []byte) {
@@ -74,10 +78,28 @@ func (c *EnclaveClient) PinIdentityKey(key string) {
 	c.vault.mu.Unlock()
 }
 
+// AllowNewVaultKey lets UnlockEnclave make the deployment's first vault
+// key when no blob and no wallet is stored and no identity key is pinned
+// (-init-vault-key, a new deployment's first start). Without it no key is
+// ever made: an absent blob is waited for or refused, never replaced, so
+// a database writer who deletes it cannot get a parent to make a second
+// genuine one. Call it before use.
+func (c *EnclaveClient) AllowNewVaultKey() {
+	c.vault.mu.Lock()
+	c.vault.generate = true
+	c.vault.mu.Unlock()
+}
+
+func (c *EnclaveClient) mayGenerate() bool {
+	c.vault.mu.Lock()
+	defer c.vault.mu.Unlock()
+	return c.vault.generate
+}
+
 func (c *EnclaveClient) seenBlob() []byte {
 	c.vault.mu.Lock()
 	defer c.vault.mu.Unlock()
-	return c.vault.seen
+	return bytes.Clone(c.vault.seen)
 }
 
 func (c *EnclaveClient) pinned() string {
@@ -173,15 +195,22 @@ func checkUnlocked(ctx context.Context, client *EnclaveClient, store UnlockStore
 	case errors.Is(err, storage.ErrNotFound):
 		// No wallet yet (first boot): nothing to check the key against.
 	case err != nil:
-		return fmt.Errorf("unlock: reading a stored wallet to check the vault key: %w", err)
+		return fmt.Errorf("unlock: reading a stored wallet to check the vault key: %w", rowError(err))
 	default:
-		_, err := client.Statement(ctx, w.Record)
+		st, err := client.Statement(ctx, w.Record)
 		if errors.Is(err, protocol.ErrRecordTampered) {
 			client.recordBlob(nil)
 			return fmt.Errorf("unlock: %w: user %d's wallet does not open under the key of the stored blob", ErrVaultKeyMismatch, w.Owner)
 		}
 		if err != nil {
 			return fmt.Errorf("unlock: checking the vault key against a stored wallet: %w", err)
+		}
+		// The record must be the row's own: a record sealed under another
+		// key for another user, put under the lowest owner, would
+		// otherwise vouch for that key (review 13, finding 1).
+		if st.Owner != w.Owner || common.HexToAddress(st.Address) != w.Address {
+			client.recordBlob(nil)
+			return fmt.Errorf("unlock: %w: the lowest owner's wallet row (user %d) holds a record of user %d", ErrVaultKeyMismatch, w.Owner, st.Owner)
 		}
 	}
 	client.accept(blob)

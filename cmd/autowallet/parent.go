@@ -60,6 +60,12 @@ type ParentConfig struct {
 	// KMS) refuses wallet work after any unlock whose key is not it
 	// (parent.EnclaveClient.PinIdentityKey).
 	IdentityKey string
+	// InitVaultKey lets this parent make the deployment's first vault key
+	// (a new deployment's first start; parent.EnclaveClient.AllowNewVaultKey).
+	// With KMS a parent needs it or IdentityKey: without either, nothing
+	// outside the database would say which key is the deployment's
+	// (docs/kms.md, "The database is not trusted with the key").
+	InitVaultKey bool
 	// Instance names this parent among several on one database: the holder
 	// of the Telegram updates it claims and of the background-work leases it
 	// takes (storage.Store.ClaimUpdate, AcquireLease). Default:
@@ -128,6 +134,7 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	origins := fs.String("miniapp-origin", envOr("AUTOWALLET_MINIAPP_ORIGIN", ""), "comma-separated origins the Mini App page is served from, allowed to call the API [AUTOWALLET_MINIAPP_ORIGIN]")
 	fs.StringVar(&c.AdminAddr, "admin", envOr("AUTOWALLET_ADMIN", ""), "loopback address of the admin listener (GET /backup for autowallet backup; /metrics, /healthz, /readyz), e.g. 127.0.0.1:8081; empty: off [AUTOWALLET_ADMIN]")
 	fs.StringVar(&c.IdentityKey, "identity-key", envOr("AUTOWALLET_IDENTITY_KEY", ""), "the deployment identity key (64 lowercase hex, as autowallet verify prints it): serve the Mini App page and its config.json under /miniapp/; must equal the enclave's, at start and after every unlock [AUTOWALLET_IDENTITY_KEY]")
+	fs.BoolVar(&c.InitVaultKey, "init-vault-key", os.Getenv("AUTOWALLET_INIT_VAULT_KEY") == "1", "with -kms-region on a new deployment's first start: this parent may make the vault key (once; then restart every parent with -identity-key instead) [AUTOWALLET_INIT_VAULT_KEY=1]")
 	fs.StringVar(&c.Instance, "instance", envOr("AUTOWALLET_INSTANCE", defaultInstance()), "this parent's name among several on one database (holder of updates and leases) [AUTOWALLET_INSTANCE]")
 	fs.StringVar(&c.WebhookURL, "webhook-url", envOr("AUTOWALLET_WEBHOOK_URL", ""), "take Telegram updates by webhook at this https://…/path (the load balancer's); needs AUTOWALLET_WEBHOOK_SECRET; empty: long polling [AUTOWALLET_WEBHOOK_URL]")
 	fs.StringVar(&c.WebhookListen, "webhook-listen", envOr("AUTOWALLET_WEBHOOK_LISTEN", ""), "serve the webhook on this address of its own; empty: on -http at the URL's path [AUTOWALLET_WEBHOOK_LISTEN]")
@@ -149,6 +156,9 @@ func (m *ParentMain) ParseFlags(args []string) error {
 	}
 	if c.IdentityKey != "" && (len(c.IdentityKey) != 64 || strings.Trim(c.IdentityKey, "0123456789abcdef") != "") {
 		return errors.New("-identity-key is not 64 lowercase hex characters")
+	}
+	if err := c.checkVaultKeyAnchor(); err != nil {
+		return err
 	}
 	if c.AdminAddr != "" {
 		if err := checkLoopback(c.AdminAddr); err != nil {
@@ -268,6 +278,10 @@ func (m *ParentMain) Run(ctx context.Context) error {
 		// genuine blob of the deployment at the next enclave restart.
 		enc.PinIdentityKey(c.IdentityKey)
 	}
+	if c.InitVaultKey {
+		enc.AllowNewVaultKey()
+		m.log.Warn("first start of a new deployment (-init-vault-key): this parent may make the vault key; once it is made, read the identity key (autowallet verify) and restart every parent with -identity-key instead")
+	}
 	if err := m.startUnlocker(m.runCtx, enc); err != nil {
 		return err
 	}
@@ -349,4 +363,20 @@ func defaultInstance() string {
 		h = h[:100]
 	}
 	return fmt.Sprintf("%s-%d", h, os.Getpid())
+}
+
+// checkVaultKeyAnchor: with KMS, the vault key is anchored outside the
+// database, by the pinned identity key, or this is the first start that
+// makes it. The database alone never decides (review 13): a parent with
+// neither could be made to take another genuine blob by whoever writes it.
+func (c *ParentConfig) checkVaultKeyAnchor() error {
+	switch {
+	case c.InitVaultKey && c.KMSRegion == "":
+		return errors.New("-init-vault-key needs -kms-region: without KMS the enclave has a dev key")
+	case c.InitVaultKey && c.IdentityKey != "":
+		return errors.New("give -init-vault-key or -identity-key, not both: a deployment whose identity key is known has its vault key, and a pinned parent never makes one")
+	case c.KMSRegion != "" && !c.InitVaultKey && c.IdentityKey == "":
+		return errors.New("-kms-region needs -identity-key (the deployment's identity key, as the Mini App's config.json pins it and autowallet verify prints it), or -init-vault-key on a new deployment's first start: otherwise only the database would say which vault key is the deployment's")
+	}
+	return nil
 }

@@ -58,11 +58,19 @@ func TestParentFlags(t *testing.T) {
 			"-miniapp", "https://t.me/a/b"}, "differs"},
 		"no bot at all": {[]string{"-rpc", "http://127.0.0.1:1", "-chain-id", "1"}, "TELEGRAM_BOT_ID"},
 		"bad chain id":  {[]string{"-rpc", "http://127.0.0.1:1", "-chain-id", "x", "-bot-id", "5"}, "chain-id"},
+		// The vault key's anchor (review 13): KMS without a pinned
+		// identity key or the first-start flag, both, or the flag alone.
+		"kms without anchor": {[]string{"-rpc", "http://127.0.0.1:1", "-chain-id", "1", "-bot-id", "5", "-kms-region", "eu-west-1"}, "-kms-region needs -identity-key"},
+		"init and pin": {[]string{"-rpc", "http://127.0.0.1:1", "-chain-id", "1", "-bot-id", "5", "-kms-region", "eu-west-1", "-init-vault-key",
+			"-identity-key", strings.Repeat("ab", 32)}, "not both"},
+		"init without kms": {[]string{"-rpc", "http://127.0.0.1:1", "-chain-id", "1", "-bot-id", "5", "-init-vault-key"}, "needs -kms-region"},
 	}
 	for name, c := range cases {
 		t.Setenv("ETH_RPC_URL", "")
 		t.Setenv("TELEGRAM_BOT_TOKEN", "")
 		t.Setenv("TELEGRAM_BOT_ID", "")
+		t.Setenv("AWS_REGION", "")
+		t.Setenv("AUTOWALLET_IDENTITY_KEY", "")
 		m := NewParentMain(slog.New(slog.DiscardHandler), io.Discard)
 		err := m.ParseFlags(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
