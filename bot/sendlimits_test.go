@@ -177,8 +177,25 @@ func twoSendersGlobal(t *testing.T, engine string) {
 	w.send(t, ownSenders(2), chats, perSender)
 	all, _ = w.arrivals()
 	if e := excess(all, bot.TelegramLimits.Global.Every, bot.TelegramLimits.Global.Burst); e <= slack {
+		// Two senders that keep only their own limits send twice the
+		// bot's rate; a machine so loaded that the emulator took in less
+		// than that cannot show it (CI under -race): say so rather than
+		// fail on the machine's speed. Otherwise the check cannot fail.
+		if r := rate(all); r < 1.5*float64(time.Second/bot.TelegramLimits.Global.Every) {
+			t.Logf("the emulator took in %.0f messages a second, too few to break the bot's limit: the failing half is not shown on this run", r)
+			return
+		}
 		t.Fatalf("senders with their own limits stayed within the bot's limit (excess %d): the check cannot fail", e)
 	}
+}
+
+// rate is how many arrivals a second times holds, first to last.
+func rate(times []time.Time) float64 {
+	if len(times) < 2 {
+		return 0
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	return float64(len(times)-1) / times[len(times)-1].Sub(times[0]).Seconds()
 }
 
 // The same for one chat: 1 message a second, bursts of 3, whichever
