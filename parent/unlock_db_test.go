@@ -47,27 +47,13 @@ func boltVaultDB(t *testing.T) *vaultDB {
 	}
 	h := &vaultDB{s: db}
 	t.Cleanup(func() { h.s.Close() })
-	path := db.Path()
 	h.write = func(t *testing.T, v []byte) {
 		if err := h.s.PutMeta(parent.MetaKMSCiphertextBlob, v); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// rawUpdate writes the file itself, as someone holding it would.
-	rawUpdate := func(t *testing.T, fn func(tx *bbolt.Tx) error) {
-		h.s.Close()
-		raw, err := bbolt.Open(path, 0o600, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := raw.Update(fn); err != nil {
-			t.Fatal(err)
-		}
-		raw.Close()
-		if h.s, err = bolt.OpenFile(path, bolt.Options{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rawUpdate := func(t *testing.T, fn func(tx *bbolt.Tx) error) { rawBolt(t, h, fn) }
 	h.del = func(t *testing.T) {
 		rawUpdate(t, func(tx *bbolt.Tx) error {
 			return tx.Bucket([]byte("meta")).Delete([]byte(parent.MetaKMSCiphertextBlob))
