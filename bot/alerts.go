@@ -30,15 +30,16 @@ func (b *Bot) Notify(ctx context.Context, d storage.Deposit) error {
 	if !ok {
 		return fmt.Errorf("%w: chain %d is not served", watch.ErrUndeliverable, d.ChainID)
 	}
-	chat := d.Owner // a private chat's id is the user's id
+	// Always the owner's private chat (its id is the user's id), never
+	// the chat stored in the user's row: a writer of the database could
+	// point it at another user's chat (review 14), and a group would
+	// show everyone the user's deposits.
+	chat := d.Owner
 	u, err := b.svc.User(d.Owner)
 	switch {
 	case err == nil:
 		if u.Settings.Muted {
 			return nil
-		}
-		if u.ChatID != 0 {
-			chat = u.ChatID
 		}
 	case !errors.Is(err, storage.ErrNotFound):
 		return err

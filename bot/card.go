@@ -187,7 +187,7 @@ func (q *cardQueue) edit(ctx context.Context, id string) {
 		return
 	}
 	t, err := q.b.svc.Transfer(id)
-	if err != nil || t.MessageID == 0 {
+	if err != nil || t.MessageID == 0 || !q.b.ownChat(t.Owner, t.ChatID, "transfer card") {
 		return
 	}
 	text, markup := q.b.transferCard(ctx, t)

@@ -148,7 +148,7 @@ func (b *Bot) editTransferCard(ctx context.Context, id string) {
 	defer cancel()
 	cardEditHook(id)
 	t, err := b.svc.Transfer(id)
-	if err != nil || t.MessageID == 0 {
+	if err != nil || t.MessageID == 0 || !b.ownChat(t.Owner, t.ChatID, "transfer card") {
 		return
 	}
 	text, markup := b.transferCard(ctx, t)

@@ -27,3 +27,7 @@ func SetCardEditHook(f func(id string)) (restore func()) {
 	cardEditHookFn.Store(&f)
 	return func() { cardEditHookFn.Store(nil) }
 }
+
+// RefreshWallet edits user's stored wallet card with the current balances
+// now (as the card queue does after a deposit or a transfer).
+func (b *Bot) RefreshWallet(ctx context.Context, user int64) { b.refreshWallet(ctx, user) }

@@ -88,3 +88,47 @@ func TestForgedWalletRowNotShown(t *testing.T) {
 		}
 	}
 }
+
+// TestForgedCardChatNotEdited (review 14, finding 1): the database's writer
+// points mallory's stored wallet card at alice's card (her chat, her
+// message). When mallory's card is refreshed (after any deposit or
+// transfer of his), the bot edits nothing in alice's chat: a chat taken from a stored row must be
+// the owner's private chat. Without the check her card's caption read
+// "Your wallet 0x<mallory's>".
+func TestForgedCardChatNotEdited(t *testing.T) {
+	var stores []*postgres.DB
+	w := newFlowWorld(t, flowOptions{instances: 1, service: pgServices(t, pgtest.Start(t).NewDatabase(t), &stores)})
+	alice := &user{User: w.emu.User(1701, "Alice", "alice"), t: t}
+	mallory := &user{User: w.emu.User(1702, "Mallory", "mallory"), t: t}
+	aliceCard := alice.createWallet()
+	mallory.createWallet()
+	mw, err := w.bots[0].svc.Wallet(1702)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bot stores the card after sending it: wait for mallory's row.
+	for i := 0; ; i++ {
+		if _, err := stores[0].WalletCard(1702); err == nil {
+			break
+		} else if i == 2000 {
+			t.Fatalf("mallory's card was never stored: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if tag, err := stores[0].Pool().Exec(context.Background(), `UPDATE wallet_cards SET chat_id = $1, message_id = $2 WHERE user_id = $3`,
+		int64(1701), int64(aliceCard.ID), int64(1702)); err != nil || tag.RowsAffected() != 1 {
+		t.Fatal(tag, err)
+	}
+	// Mallory's card refreshed (as after any deposit or transfer of his).
+	w.bots[0].bot.RefreshWallet(context.Background(), 1702)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := w.emu.WaitDelivered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range alice.Messages() {
+		if strings.Contains(strings.ToLower(m.Text+m.Caption), strings.ToLower(mw.Address.Hex())) {
+			t.Fatalf("alice's message #%d shows mallory's address: %q", m.ID, m.Text+m.Caption)
+		}
+	}
+}

@@ -73,14 +73,22 @@ func (s *Sender) Share(st SlotStore) { s.slots = st }
 // (autowallet_send_slot_corrupt_total). Call it before the first Do.
 func (s *Sender) SetMetrics(m *metrics.Metrics) { s.metrics = m }
 
-// MaxSlotWait is the longest wait for a send slot the store may ask for:
-// the bot's slot is only reserved within storage.SendHorizon, and a chat's
-// queue of more than a minute at one message a second (60 messages of one
-// chat waiting at once) is no queue the bot makes. A longer wait is a
-// corrupt row (a send_slots tat written far into the future past the
-// program, or a jump of the database's clock: review 12, finding 4): obeyed,
-// it would stall every message until its context ends.
-const MaxSlotWait = storage.SendHorizon + time.Minute
+// MaxSlotWait is the longest wait for the bot's own send slot (chat 0) the
+// store may ask for: it is only reserved within storage.SendHorizon.
+// MaxChatSlotWait is the longest for a chat's slot, which is reserved
+// however far ahead its queue reaches: a chat's queue is bounded by the
+// contexts its messages wait in (an update's handling at most
+// 5 x DefaultHandleTimeout, a card edit 2 minutes), so 10 minutes is a
+// queue no user can make, however many messages they send at once (review
+// 14: a one-minute ceiling let a user's burst of 64 messages pass for a
+// corrupt row). A longer wait is a corrupt row (a send_slots tat written far
+// into the future past the program, or a jump of the database's clock:
+// review 12, finding 4): obeyed, it would stall every message until its
+// context ends.
+const (
+	MaxSlotWait     = storage.SendHorizon + time.Minute
+	MaxChatSlotWait = 10 * time.Minute
+)
 
 // corruptWait notes a refused wait: counted each time, logged as an error
 // at most every 10 seconds (a planted row refuses every message).
@@ -93,7 +101,7 @@ func (s *Sender) corruptWait(chatID int64, d time.Duration) {
 	}
 	s.corruptLogged = time.Now()
 	s.log.Error("the store asked for a send-slot wait no Telegram limit can produce: its send_slots row is corrupt or the database's clock jumped; keeping this parent's own limits",
-		"chat", chatID, "wait", d.Round(time.Second), "max", MaxSlotWait)
+		"chat", chatID, "wait", d.Round(time.Second))
 }
 
 // wait waits for the budget of one message to chatID: a slot reserved in
@@ -110,7 +118,7 @@ func (s *Sender) wait(ctx context.Context, chatID int64) error {
 				s.log.Warn("shared send slots unavailable; keeping this parent's own limits", "err", err)
 				break
 			}
-			if d > MaxSlotWait {
+			if (ask == 0 && d > MaxSlotWait) || d > MaxChatSlotWait {
 				s.corruptWait(ask, d)
 				break
 			}

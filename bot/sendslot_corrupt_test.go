@@ -3,6 +3,7 @@ package bot_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -86,6 +87,43 @@ func TestFarFutureSendSlotDoesNotStall(t *testing.T) {
 	}
 	if out := logs.String(); strings.Count(out, "level=ERROR") != 1 || !strings.Contains(out, "send-slot wait no Telegram limit can produce") {
 		t.Fatalf("want one error log (repeats within 10 s are counted, not logged): %s", out)
+	}
+}
+
+// TestLongChatQueueIsNotCorrupt (review 14): a user who sends many
+// messages at once queues their chat's slot far ahead (one a second); the
+// sender waits for it like any other slot, and does not take the queue for
+// a corrupt row (which would raise the alert and drop the shared limits).
+func TestLongChatQueueIsNotCorrupt(t *testing.T) {
+	w := newLimitsWorld(t, 1)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, pgtest.Start(t).NewDatabase(t), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	// 90 messages of chat 600 queued: its slot is about 87 s ahead, past
+	// the bot slot's one-minute ceiling.
+	for range 90 {
+		if _, _, err := db.ReserveSend(600, bot.TelegramLimits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := metrics.New(metrics.Options{})
+	s := bot.NewSender(slog.New(slog.DiscardHandler))
+	s.Share(db)
+	s.SetMetrics(m)
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	err = s.Do(short, 600, func(ctx context.Context) error {
+		_, err := w.api.SendMessage(ctx, &tgbot.SendMessageParams{ChatID: 600, Text: "hi"})
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the 91st message of one chat: %v; want it to wait its turn (past this context's deadline)", err)
+	}
+	if n, _ := m.Total("autowallet_send_slot_corrupt_total"); n != 0 {
+		t.Fatalf("autowallet_send_slot_corrupt_total = %v: an honest queue taken for a corrupt row", n)
 	}
 }
 

@@ -89,7 +89,7 @@ func (b *Bot) cbRefresh(ctx context.Context, q *models.CallbackQuery, _ string) 
 // balances and pending transfers.
 func (b *Bot) refreshWallet(ctx context.Context, user int64) {
 	c, err := b.svc.Store().WalletCard(user)
-	if err != nil {
+	if err != nil || !b.ownChat(user, c.ChatID, "wallet card") {
 		return
 	}
 	w, err := b.svc.Wallet(user)
@@ -220,4 +220,18 @@ func greeting(firstName string) string {
 		"I keep a wallet for you, right here in Telegram. Its key is made and used only inside " +
 		"a secure enclave: nobody, not even whoever runs this bot, can move your funds without your " +
 		"approval in Telegram."
+}
+
+// ownChat: a chat taken from a stored row (a wallet card, a transfer's
+// card) is the owner's private chat, whose id is the user's id. A row
+// naming another chat was written by someone else (review 14: a writer of
+// the database pointed one user's card at another's message, so that a
+// refresh put the first user's address on the second's card) or comes
+// from a group; either way the bot edits nothing there.
+func (b *Bot) ownChat(owner, chat int64, what string) bool {
+	if chat == owner {
+		return true
+	}
+	b.log.Error("a stored "+what+" names a chat other than its owner's private chat: not edited", "owner", owner, "chat", chat)
+	return false
 }
