@@ -82,8 +82,9 @@ bench:
 	AUTOWALLET_BENCH_1M=1 go test -run '^$$' -bench . -benchmem -count 1 -timeout 20m ./... | tee .bench.out
 	go test -c -o .bench-enclave.test ./enclave
 	for i in $$(seq $(APPROVAL_ROUNDS)); do \
-	  (cd enclave && ../.bench-enclave.test -test.run '^$$' -test.bench '^BenchmarkApprove(|HTTP|HTTPRawClient|Floor)$$' -test.benchmem) || exit 1; \
-	done | tee -a .bench.out
+	  echo "approval round $$i of $(APPROVAL_ROUNDS)"; \
+	  (cd enclave && ../.bench-enclave.test -test.run '^$$' -test.bench '^BenchmarkApprove(|HTTP|HTTPRawClient|Floor)$$' -test.benchmem) >> .bench.out || exit 1; \
+	done
 	go run ./internal/benchtable < .bench.out
 
 # load drives the real bot with 1,000 simulated users at Telegram's limits
