@@ -29,6 +29,21 @@ func CheckHolder(field, v string) error { return checkHolder(field, v) }
 // CheckTTL checks a claim's or lease's time to live (ErrInvalid).
 func CheckTTL(ttl time.Duration) error { return checkTTL(ttl) }
 
+// CheckClaim checks ClaimUpdate's arguments as both engines do
+// (ErrInvalid): the holder, the time to live, an update id not negative.
+func CheckClaim(updateID int64, holder string, ttl time.Duration) error {
+	if err := checkHolder("holder", holder); err != nil {
+		return err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	if updateID < 0 {
+		return fmt.Errorf("storage: %w: update id %d is negative", ErrInvalid, updateID)
+	}
+	return nil
+}
+
 // UsernameKey is the username index key of name: lower case, without "@".
 func UsernameKey(name string) string { return string(usernameKey(name)) }
 

@@ -71,6 +71,7 @@ func TestParentFlags(t *testing.T) {
 		t.Setenv("TELEGRAM_BOT_ID", "")
 		t.Setenv("AWS_REGION", "")
 		t.Setenv("AUTOWALLET_IDENTITY_KEY", "")
+		t.Setenv("AUTOWALLET_INIT_VAULT_KEY", "")
 		m := NewParentMain(slog.New(slog.DiscardHandler), io.Discard)
 		err := m.ParseFlags(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -92,14 +92,8 @@ func updatesBucket(tx *boltTx) *bbolt.Bucket {
 // UpdateClaim for the three answers. A holder claiming its own unfinished
 // update again gets UpdateClaimed (a retry that reached the same parent).
 func (db *DB) ClaimUpdate(updateID int64, holder string, ttl time.Duration) (storage.UpdateClaim, error) {
-	if err := storage.CheckHolder("holder", holder); err != nil {
+	if err := storage.CheckClaim(updateID, holder, ttl); err != nil {
 		return 0, err
-	}
-	if err := storage.CheckTTL(ttl); err != nil {
-		return 0, err
-	}
-	if updateID < 0 {
-		return 0, fmt.Errorf("storage: %w: update id %d is negative", storage.ErrInvalid, updateID)
 	}
 	// Batched (batch.go): every update the bot takes is claimed, so
 	// concurrent claims share one fsync. The function reads and writes only

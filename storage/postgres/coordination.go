@@ -15,14 +15,8 @@ import (
 // new claim, or the take-over of the holder's own or a run-out claim; the
 // row lock of ON CONFLICT serialises two parents claiming at once.
 func (db *DB) ClaimUpdate(updateID int64, holder string, ttl time.Duration) (storage.UpdateClaim, error) {
-	if err := storage.CheckHolder("holder", holder); err != nil {
+	if err := storage.CheckClaim(updateID, holder, ttl); err != nil {
 		return 0, err
-	}
-	if err := storage.CheckTTL(ttl); err != nil {
-		return 0, err
-	}
-	if updateID < 0 {
-		return 0, fmt.Errorf("storage: %w: update id %d is negative", storage.ErrInvalid, updateID)
 	}
 	return write(db, func(tx *pgTx) (storage.UpdateClaim, error) {
 		tag, err := tx.exec(`INSERT INTO telegram_updates AS u (update_id, done, until, holder)
